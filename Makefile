@@ -1,0 +1,57 @@
+# Two commands on a fresh Debian 12/13 machine: `make demo` and `make test`.
+# Both install what is missing first (system packages via scripts/install-asterisk, the venv).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CLI := $(BIN)/contact-center
+STAMP := $(VENV)/.installed
+
+.PHONY: all setup system venv demo test unit integration lint bench clean asterisk-start asterisk-stop
+
+all: setup
+
+setup: system venv
+
+system:
+	@if ! command -v asterisk >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then \
+		echo "Installing Asterisk, espeak-ng and sox (scripts/install-asterisk)"; \
+		scripts/install-asterisk; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	touch $(STAMP)
+
+demo: setup
+	$(CLI) db upgrade
+	$(CLI) demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest tests/integration
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/speech.py
+
+asterisk-start: setup
+	$(CLI) asterisk start
+
+asterisk-stop: venv
+	$(CLI) asterisk stop
+
+clean:
+	-$(CLI) asterisk stop
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,56 @@
+"""The `contact-center` command: one click group, one module per subcommand group."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from contact_center.cli.common import EXIT_BAD_INPUT, CliContext
+from contact_center.settings import SettingsError, load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML settings file (also CC_CONFIG).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
+    """Контакт-центр и автоинформатор сетевой компании."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(config_file=config)
+    except SettingsError as exc:
+        click.echo(f"Ошибка настроек: {exc}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    ctx.obj = CliContext(settings=settings)
+
+
+def _register() -> None:
+    from contact_center.cli import config, customers, db
+
+    for module in (config, db, customers):
+        main.add_command(module.group)
+    try:
+        from contact_center.cli import asterisk
+    except ImportError:  # TEMP until asterisk cli lands
+        pass
+    else:
+        main.add_command(asterisk.group)
+    try:
+        from contact_center.cli import say, sounds
+    except ImportError:  # speech is built in its own module; absent in minimal installs
+        return
+    main.add_command(say.command)
+    main.add_command(sounds.group)
+
+
+_register()

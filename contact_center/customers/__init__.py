@@ -1,0 +1,1 @@
+"""The customer base: accounts with contracts, their phones and e-mail addresses."""

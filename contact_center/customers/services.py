@@ -1,0 +1,109 @@
+"""Customer base operations: import a validated file (all or nothing), look up by phone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contact_center.customers.csv_import import CustomerRow
+from contact_center.customers.models import Customer, CustomerEmail, CustomerPhone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    created: int
+    updated: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated
+
+
+class CustomerService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def import_rows(
+        self,
+        rows: Sequence[CustomerRow],
+        *,
+        progress: Callable[[int], None] | None = None,
+        chunk: int = 500,
+    ) -> ImportSummary:
+        """Create or update customers by account number in one transaction."""
+        created = updated = 0
+        async with self._sessions() as session, session.begin():
+            for start in range(0, len(rows), chunk):
+                part = rows[start : start + chunk]
+                existing = {
+                    c.account: c
+                    for c in (
+                        await session.scalars(
+                            select(Customer).where(Customer.account.in_([r.account for r in part]))
+                        )
+                    ).all()
+                }
+                for row in part:
+                    customer = existing.get(row.account)
+                    if customer is None:
+                        customer = Customer(account=row.account)
+                        session.add(customer)
+                        created += 1
+                    else:
+                        updated += 1
+                    _apply(customer, row)
+                await session.flush()
+                if progress is not None:
+                    progress(len(part))
+        log.info("imported customers: %d created, %d updated", created, updated)
+        return ImportSummary(created=created, updated=updated)
+
+    async def find_by_phone(self, e164: str) -> Customer | None:
+        """Caller-ID lookup: the customer whose contract lists this number."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Customer)
+                .join(CustomerPhone)
+                .where(CustomerPhone.number == e164)
+                .order_by(Customer.has_contract.desc(), Customer.id)
+                .limit(1)
+            )
+
+    async def get(self, account: str) -> Customer | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(Customer).where(Customer.account == account))
+
+    async def count(self) -> int:
+        from sqlalchemy import func
+
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count(Customer.id))) or 0)
+
+
+def _apply(customer: Customer, row: CustomerRow) -> None:
+    customer.name = row.name
+    customer.address = row.address
+    customer.has_contract = row.has_contract
+    customer.debt = row.debt
+    customer.debt_date = row.debt_date
+    customer.timezone = row.timezone
+    # the file is the office's current truth: phones and addresses are replaced, not merged
+    by_number = {p.number: p for p in customer.phones}
+    customer.phones = [by_number.get(n) or CustomerPhone(number=n) for n in row.phones]
+    by_address = {e.address: e for e in customer.emails}
+    emails = []
+    for entry in row.emails:
+        email = by_address.get(entry.address) or CustomerEmail(address=entry.address)
+        if entry.consent and not email.consent:
+            email.consent_date = entry.consent_date
+        elif not entry.consent:
+            email.consent_date = None
+        email.consent = entry.consent
+        emails.append(email)
+    customer.emails = emails

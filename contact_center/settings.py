@@ -1,0 +1,141 @@
+"""One typed settings object, read from `CC_*` environment variables and an optional TOML file.
+
+Precedence: environment over the TOML file (``CC_CONFIG`` or ``--config``) over defaults.
+The defaults run everything on one machine: SQLite under ``var/``, AMI on loopback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "CC_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'contact_center.db'}"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "contact-center"
+    ami_secret: str = field(default="change-me-local-only", repr=False)
+    # seconds an AMI action may wait for its reply before the link is considered stuck
+    ami_action_timeout: float = 10.0
+    ami_ping_interval: float = 5.0
+    dial_template: str = "PJSIP/{number}@trunk"
+    timezone: str = "Asia/Krasnoyarsk"
+    default_region: str = "RU"
+    # the local Asterisk that `contact-center asterisk start` runs
+    asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk_conf"
+    asterisk_runtime_dir: Path = PROJECT_ROOT / "var" / "asterisk"
+    asterisk_binary: str = "asterisk"
+    sim_operators: int = 3
+    sim_operator_answer_delay: float = 1.0
+    sim_operator_talk_time: float = 5.0
+    sounds_dir: Path = PROJECT_ROOT / "sounds"
+    # originate ring timeout for outbound calls
+    ring_timeout: float = 30.0
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def public_items(self) -> dict[str, str]:
+        """Settings as strings for display, with secrets masked."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "***" if value else ""
+            elif f.name == "database_url":
+                value = mask_url_password(str(value))
+            out[f.name] = str(value)
+        return out
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+SECRET_FIELDS = frozenset({"ami_secret"})
+
+
+def mask_url_password(url: str) -> str:
+    """``postgresql+asyncpg://cc:secret@db/cc`` -> ``postgresql+asyncpg://cc:***@db/cc``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, at, host = rest.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}{at}{host}"
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    try:
+        if kind in (int, "int"):
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (Path, "Path"):
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()}: not a valid {kind}: {raw!r}") from None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build settings from a TOML file and the environment; raise SettingsError naming a bad key."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["CC_CONFIG"]) if env.get("CC_CONFIG") else None)
+    known = {f.name: f.type for f in fields(Settings)}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+        for key, raw in data.items():
+            if key not in known:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, known[key], raw)
+    for name, kind in known.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, kind, raw)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"CC_TIMEZONE: unknown time zone {s.timezone!r}") from None
+    if not 0 < s.ami_port < 65536:
+        raise SettingsError(f"CC_AMI_PORT: {s.ami_port} is not a TCP port")
+    if "{number}" not in s.dial_template:
+        raise SettingsError("CC_DIAL_TEMPLATE: must contain {number}")
+    if s.dial_template.count("{") != 1 or s.dial_template.count("}") != 1:
+        raise SettingsError("CC_DIAL_TEMPLATE: only the {number} placeholder is allowed")
+    if any(ch in s.dial_template for ch in "\r\n,&|"):
+        raise SettingsError("CC_DIAL_TEMPLATE: must not contain line breaks, ',', '&' or '|'")
+    if s.sim_operators < 0:
+        raise SettingsError("CC_SIM_OPERATORS: must be zero or more")

@@ -1,0 +1,1 @@
+"""Database base: declarative base, engine and session factory, migrations."""

@@ -1,0 +1,1 @@
+"""The AMI edge: one link to Asterisk, AsyncAGI call control, Originate, phone numbers."""
