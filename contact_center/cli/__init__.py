@@ -35,10 +35,11 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from contact_center.cli import config, customers, db
+    from contact_center.cli import config, customers, db, serve
 
     for module in (config, db, customers):
         main.add_command(module.group)
+    main.add_command(serve.command)
     try:
         from contact_center.cli import asterisk
     except ImportError:  # TEMP until asterisk cli lands

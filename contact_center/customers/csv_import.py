@@ -162,7 +162,7 @@ def parse_customers(data: bytes, *, region: str = "RU", today: date | None = Non
             account = values["account"].strip()
             if account and account in seen_accounts:
                 result.errors.append(
-                    RowError(line, f"лицевой счёт {account} повторяет строку {seen_accounts[account]}")
+                    RowError(line, f"счёт {account} повторяет строку {seen_accounts[account]}")
                 )
                 continue
             seen_accounts.setdefault(account, line)

@@ -1,0 +1,577 @@
+"""Run a private Asterisk from the project's ``asterisk_conf/`` (the demo, tests, benchmarks).
+
+`LocalAsterisk` renders a runtime tree under ``settings.asterisk_runtime_dir`` and runs
+``asterisk -C <runtime>/etc/asterisk.conf`` as a daemon; nothing under ``/etc/asterisk`` or
+``/var/run/asterisk`` is touched, so several instances (different runtime dirs and AMI
+ports) run side by side, next to the packaged one if any::
+
+    <runtime>/etc/      the *.conf files of asterisk_conf/ with @NAME@ placeholders filled,
+                        sim/ (the simulated world) with sim/queue_members.conf generated
+    <runtime>/run/      asterisk.pid, asterisk.ctl (the CLI control socket)
+    <runtime>/log/      messages.log, queue_log, startup.log (daemon stdout/stderr)
+    <runtime>/lib/      astvarlibdir and astdatadir: astdb, sounds/, moh, and links to the
+                        packaged documentation/ (XML docs Asterisk needs to start), keys/ ...
+    <runtime>/spool/    recordings (MixMonitor/Record with a relative name go to spool/monitor)
+    <runtime>/cache/
+
+Modules come straight from ``/usr/lib/asterisk/modules``.
+
+Sound names (what `Playback`, AGI ``STREAM FILE`` etc. accept)
+-------------------------------------------------------------
+``<runtime>/lib/sounds/`` holds symlinks only:
+
+* every entry of the packaged sounds folder (``/usr/share/asterisk/sounds`` on Debian),
+* ``ru`` -> the packaged Russian prompts (Debian: ``ru_RU_f_IvrvoiceRU``) when the package
+  has no ``ru`` of its own; ``en`` likewise,
+* ``cc`` -> ``settings.sounds_dir`` (the project's ``sounds/``),
+* and ``<runtime>/lib/moh`` -> ``<sounds_dir>/moh`` when that folder exists (hold music).
+
+Asterisk looks a name ``N`` up as ``sounds/<language>/N.<ext>``, then ``sounds/N.<ext>``,
+then ``sounds/en/N.<ext>``, choosing the extension by format. The channel language is
+``ru`` (asterisk.conf ``defaultlanguage``; the dialplan also sets it). So:
+
+* a stock prompt by its plain name: ``queue-thereare`` ->
+  ``/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU/queue-thereare.wav``; digits and numbers
+  (``SAY NUMBER``) use the Russian ``digits/`` files;
+* a project file by ``cc/`` + its path under ``sounds_dir`` without the extension:
+  ``cc/ru/greeting`` -> ``<sounds_dir>/ru/greeting.wav``,
+  ``cc/cache/3fa9c0`` -> ``<sounds_dir>/cache/3fa9c0.wav`` (8 kHz mono WAV is what Asterisk
+  plays without transcoding).
+
+In a container mount the project's sounds folder at ``/var/lib/asterisk/sounds/cc`` (the
+image's astdatadir is /var/lib/asterisk) and the same names work.
+
+The AMI user, port and permit list come from the settings; SIP binds to ``sip_bind`` on
+``sip_port`` (0 binds no SIP at all: the simulated world needs none).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from contact_center.settings import Settings
+
+MODULES_DIR = Path("/usr/lib/asterisk/modules")
+# the packaged astdatadir: Asterisk needs its documentation/ (XML docs: without them the
+# configuration framework refuses to start: "Stasis initialization failed")
+SYSTEM_DATA_DIRS = (Path("/usr/share/asterisk"), Path("/var/lib/asterisk"))
+# where distributions put the stock prompts (Debian first, source builds second)
+SYSTEM_SOUNDS_DIRS = (Path("/usr/share/asterisk/sounds"), Path("/var/lib/asterisk/sounds"))
+# stock prompt folders to link as the plain language name when it is missing
+LANGUAGE_ALIASES = {
+    "ru": ("ru_RU_f_IvrvoiceRU", "ru_RU"),
+    "en": ("en_US_f_Allison", "en_US"),
+}
+SIM_DIR = "sim"
+_PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+_IF_LINE = re.compile(r"^\s*;\s*@(IF|ENDIF) ([A-Z_]+)@\s*$")
+# sockaddr_un.sun_path is 108 bytes on Linux, including the final NUL
+_MAX_SOCKET_PATH = 107
+# what must not appear in a value written into a config file (comments, new lines)
+_UNSAFE_CHARS = frozenset(";\r\n\0")
+
+
+class AsteriskError(RuntimeError):
+    """The local Asterisk did not do what was asked; the message says what and why."""
+
+
+class AsteriskStartError(AsteriskError):
+    """Asterisk could not be started (the message ends with the tail of its log)."""
+
+
+class AsteriskAlreadyRunning(AsteriskStartError):
+    """An Asterisk already runs from this runtime directory."""
+
+    def __init__(self, message: str, pid: int) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskStatus:
+    running: bool
+    pid: int | None = None
+    version: str | None = None
+
+
+def render_config(
+    conf_dir: Path,
+    etc_dir: Path,
+    values: Mapping[str, str],
+    *,
+    flags: frozenset[str] | set[str] = frozenset(),
+    include_sim: bool = True,
+    sim_operators: int = 0,
+) -> list[Path]:
+    """Write the ``*.conf`` files of `conf_dir` into `etc_dir` with placeholders filled.
+
+    ``@NAME@`` becomes ``values[NAME]`` (not in comment lines); a block between the lines ``; @IF FLAG@`` and
+    ``; @ENDIF FLAG@`` is kept only when FLAG is in `flags`. The ``sim/`` folder is copied
+    when `include_sim` (with ``sim/queue_members.conf`` listing `sim_operators` static
+    members ``Local/<n>@sim-operators/n``). Returns the files written. Raises AsteriskError
+    for a placeholder without a value or a value that would break the config syntax.
+    """
+    for name, value in values.items():
+        if _UNSAFE_CHARS.intersection(value) or value != value.strip():
+            raise AsteriskError(
+                f"значение {name} нельзя записать в конфигурацию Asterisk "
+                "(в нём ';', перевод строки или пробелы по краям)"
+            )
+    user = values.get("AMI_USER")
+    if user is not None and not re.fullmatch(r"[A-Za-z0-9_.@\-]+", user):
+        raise AsteriskError(f"имя пользователя AMI {user!r}: допустимы латинские буквы, цифры и _.@-")
+    etc_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for src in sorted(conf_dir.rglob("*.conf")):
+        rel = src.relative_to(conf_dir)
+        if rel.parts[0] == SIM_DIR and not include_sim:
+            continue
+        text = _render_text(src.read_text(encoding="utf-8"), values, flags, src)
+        dst = etc_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(text, encoding="utf-8")
+        written.append(dst)
+    if include_sim:
+        members = etc_dir / SIM_DIR / "queue_members.conf"
+        members.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["; generated: static members of queue `operators` (simulated operators)"]
+        lines += [
+            f"member => Local/{n}@sim-operators/n,0,sim-operator-{n}"
+            for n in range(1, sim_operators + 1)
+        ]
+        members.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(members)
+    return written
+
+
+def _render_text(
+    text: str, values: Mapping[str, str], flags: frozenset[str] | set[str], src: Path
+) -> str:
+    out: list[str] = []
+    skipping: list[bool] = []
+    for line in text.splitlines():
+        m = _IF_LINE.match(line)
+        if m:
+            if m.group(1) == "IF":
+                skipping.append(m.group(2) not in flags)
+            elif skipping:
+                skipping.pop()
+            continue
+        if any(skipping):
+            continue
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise AsteriskError(f"{src}: нет значения для @{name}@")
+            return values[name]
+
+        if line.lstrip().startswith(";"):  # comments may name placeholders
+            out.append(line)
+        else:
+            out.append(_PLACEHOLDER.sub(fill, line))
+    return "\n".join(out) + "\n"
+
+
+def _seconds(value: float) -> str:
+    """A Wait() argument: 1.0 -> '1', 1.5 -> '1.5'."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+class LocalAsterisk:
+    """One Asterisk process owned by a runtime directory.
+
+    Several may run at once with different ``settings.asterisk_runtime_dir``, AMI ports
+    and `sip_port` (0: no SIP transport). Keep the runtime path short: the control socket
+    ``<runtime>/run/asterisk.ctl`` must fit in 107 bytes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sip_port: int = 5060,
+        sip_bind: str = "127.0.0.1",
+        queue_wrapup_time: int = 0,
+        include_sim: bool = True,
+        ami_permit: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sip_port = sip_port
+        self.sip_bind = sip_bind
+        self.queue_wrapup_time = queue_wrapup_time
+        self.include_sim = include_sim
+        self.ami_permit = ami_permit or _permit_for(settings.ami_host)
+        self.runtime_dir = Path(settings.asterisk_runtime_dir).resolve()
+        self.etc_dir = self.runtime_dir / "etc"
+        self.run_dir = self.runtime_dir / "run"
+        self.log_dir = self.runtime_dir / "log"
+        self.lib_dir = self.runtime_dir / "lib"
+        self.spool_dir = self.runtime_dir / "spool"
+        self.cache_dir = self.runtime_dir / "cache"
+        self.config_file = self.etc_dir / "asterisk.conf"
+        self.pid_file = self.run_dir / "asterisk.pid"
+        self.ctl_socket = self.run_dir / "asterisk.ctl"
+        self.log_file = self.log_dir / "messages.log"
+        self.startup_log = self.log_dir / "startup.log"
+        self.sounds_link_dir = self.lib_dir / "sounds"
+
+    # --- public API ------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> AsteriskStatus:
+        """Render the runtime tree, start Asterisk, return once it is fully booted.
+
+        Raises AsteriskAlreadyRunning if one runs from this runtime dir, and
+        AsteriskStartError (with the tail of the log) if it does not come up in `timeout`
+        seconds or its AMI port does not answer.
+        """
+        current = self.status(with_version=False)
+        if current.running:
+            assert current.pid is not None
+            raise AsteriskAlreadyRunning(
+                f"Asterisk уже запущен (pid {current.pid}, {self.runtime_dir})", current.pid
+            )
+        binary = self._binary()
+        if len(str(self.ctl_socket)) > _MAX_SOCKET_PATH:
+            raise AsteriskStartError(
+                f"слишком длинный путь управляющего сокета ({len(str(self.ctl_socket))} "
+                f"> {_MAX_SOCKET_PATH}): {self.ctl_socket}; укажите короче asterisk_runtime_dir"
+            )
+        self._check_ports_free()
+        self.prepare()
+        deadline = time.monotonic() + timeout
+        with open(self.startup_log, "ab") as out:
+            proc = subprocess.run(
+                [binary, "-C", str(self.config_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        if proc.returncode != 0:
+            raise AsteriskStartError(
+                f"asterisk завершился с кодом {proc.returncode}{self._log_tail()}"
+            )
+        try:
+            self._wait_fully_booted(deadline)
+            self._wait_ami(deadline)
+        except AsteriskStartError:
+            self.stop(timeout=5)
+            raise
+        return self.status()
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Stop Asterisk (``core stop now``, then SIGTERM, then SIGKILL). False if none ran."""
+        pid = self._running_pid()
+        if pid is None:
+            self._cleanup_run_files()
+            return False
+        deadline = time.monotonic() + timeout
+        try:
+            self._ctl("core stop now", timeout=max(1.0, min(5.0, timeout / 3)))
+        except (AsteriskError, subprocess.TimeoutExpired):
+            pass
+        if not _wait_gone(pid, min(deadline, time.monotonic() + timeout * 0.6)):
+            _signal(pid, signal.SIGTERM)
+            if not _wait_gone(pid, deadline):
+                _signal(pid, signal.SIGKILL)
+                _wait_gone(pid, time.monotonic() + 5)
+        self._cleanup_run_files()
+        return True
+
+    def status(self, *, with_version: bool = True) -> AsteriskStatus:
+        pid = self._running_pid()
+        if pid is None:
+            return AsteriskStatus(running=False)
+        version = None
+        if with_version:
+            try:
+                version = self.rx("core show version", timeout=5).strip() or None
+            except (AsteriskError, subprocess.TimeoutExpired):
+                version = None
+        return AsteriskStatus(running=True, pid=pid, version=version)
+
+    def rx(self, command: str, timeout: float = 10.0) -> str:
+        """Run one CLI command on the running Asterisk and return its output."""
+        if self._running_pid() is None:
+            raise AsteriskError(f"Asterisk не запущен ({self.runtime_dir})")
+        return self._ctl(command, timeout=timeout)
+
+    def prepare(self) -> None:
+        """Write the runtime tree (configs, folders, sound links) without starting anything."""
+        if self.etc_dir.exists():
+            shutil.rmtree(self.etc_dir)
+        for d in (self.run_dir, self.log_dir, self.lib_dir, self.spool_dir, self.cache_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        render_config(
+            Path(self.settings.asterisk_conf_dir),
+            self.etc_dir,
+            self.config_values(),
+            flags={"SIP"} if self.sip_port else set(),
+            include_sim=self.include_sim,
+            sim_operators=self.settings.sim_operators,
+        )
+        self._link_data()
+        self._link_sounds()
+        self._cleanup_run_files()
+
+    def config_values(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "ETC_DIR": str(self.etc_dir),
+            "MODULES_DIR": str(MODULES_DIR),
+            "VARLIB_DIR": str(self.lib_dir),
+            "DATA_DIR": str(self.lib_dir),
+            "SPOOL_DIR": str(self.spool_dir),
+            "RUN_DIR": str(self.run_dir),
+            "LOG_DIR": str(self.log_dir),
+            "CACHE_DIR": str(self.cache_dir),
+            "AMI_BIND": s.ami_host,
+            "AMI_PORT": str(s.ami_port),
+            "AMI_USER": s.ami_user,
+            "AMI_SECRET": s.ami_secret,
+            "AMI_PERMIT": self.ami_permit,
+            "SIP_BIND": self.sip_bind,
+            "SIP_PORT": str(self.sip_port),
+            "QUEUE_WRAPUPTIME": str(int(self.queue_wrapup_time)),
+            "SIM_OPERATOR_ANSWER_DELAY": _seconds(s.sim_operator_answer_delay),
+            "SIM_OPERATOR_TALK_TIME": _seconds(s.sim_operator_talk_time),
+        }
+
+    def log_tail(self, lines: int = 30) -> str:
+        return self._log_tail(lines).strip()
+
+    # --- internals -------------------------------------------------------------------
+
+    def _binary(self) -> str:
+        name = self.settings.asterisk_binary
+        found = shutil.which(name) or (
+            name if os.path.isabs(name) and os.access(name, os.X_OK) else None
+        )
+        if found is None:
+            for candidate in ("/usr/sbin/asterisk", "/usr/local/sbin/asterisk"):
+                if name == "asterisk" and os.access(candidate, os.X_OK):
+                    return candidate
+            raise AsteriskStartError(
+                f"программа {name!r} не найдена; установите Asterisk: sudo scripts/install-asterisk"
+            )
+        return found
+
+    def _ctl(self, command: str, timeout: float) -> str:
+        proc = subprocess.run(
+            [self._binary(), "-C", str(self.config_file), "-rx", command],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise AsteriskError(
+                f"asterisk -rx {command!r}: код {proc.returncode}: "
+                f"{(proc.stderr or proc.stdout).strip()}"
+            )
+        return proc.stdout
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        # the pid must be an asterisk started with our config (pids get reused)
+        if str(self.config_file).encode() not in cmdline:
+            return None
+        return pid
+
+    def _wait_fully_booted(self, deadline: float) -> None:
+        last = ""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AsteriskStartError(
+                    f"Asterisk не загрузился за отведённое время ({last}){self._log_tail()}"
+                )
+            if self.pid_file.exists() and self._running_pid() is None:
+                raise AsteriskStartError(f"процесс Asterisk завершился при запуске{self._log_tail()}")
+            if self.ctl_socket.exists():
+                try:
+                    self._ctl("core waitfullybooted", timeout=max(0.5, remaining))
+                    return
+                except AsteriskError as exc:
+                    last = str(exc)
+                except subprocess.TimeoutExpired:
+                    continue
+            time.sleep(0.05)
+
+    def _wait_ami(self, deadline: float) -> None:
+        host = self.settings.ami_host
+        port = self.settings.ami_port
+        while True:
+            try:
+                with socket.create_connection((host, port), timeout=1.0) as sock:
+                    sock.settimeout(max(0.5, deadline - time.monotonic()))
+                    banner = sock.recv(128)
+                if banner.startswith(b"Asterisk Call Manager"):
+                    return
+                raise AsteriskStartError(
+                    f"на порту AMI {host}:{port} отвечает не Asterisk: {banner[:40]!r}"
+                )
+            except OSError as exc:
+                if time.monotonic() >= deadline:
+                    raise AsteriskStartError(
+                        f"AMI {host}:{port} не отвечает: {exc}{self._log_tail()}"
+                    ) from None
+                time.sleep(0.05)
+
+    def _check_ports_free(self) -> None:
+        s = self.settings
+        if not _tcp_port_free(s.ami_host, s.ami_port):
+            raise AsteriskStartError(
+                f"порт AMI {s.ami_host}:{s.ami_port} уже занят (другой Asterisk?); "
+                "укажите другой CC_AMI_PORT"
+            )
+        if self.sip_port and not _udp_port_free(self.sip_bind, self.sip_port):
+            raise AsteriskStartError(f"порт SIP {self.sip_bind}:{self.sip_port}/udp уже занят")
+
+    def _link_data(self) -> None:
+        data = next((d for d in SYSTEM_DATA_DIRS if (d / "documentation").is_dir()), None)
+        if data is None:
+            raise AsteriskStartError(
+                "не найдена документация Asterisk (documentation/ в "
+                + " или ".join(str(d) for d in SYSTEM_DATA_DIRS)
+                + "); переустановите пакет asterisk"
+            )
+        for entry in data.iterdir():
+            if entry.name in ("sounds", "moh") or not entry.is_dir():
+                continue
+            link = self.lib_dir / entry.name
+            if link.is_symlink():
+                link.unlink()
+            elif link.exists():
+                continue
+            link.symlink_to(entry, target_is_directory=True)
+
+    def _link_sounds(self) -> None:
+        target = self.sounds_link_dir
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        target.mkdir(parents=True, exist_ok=True)
+        for entry in target.iterdir():
+            if entry.is_symlink():
+                entry.unlink()
+        system = next((d for d in SYSTEM_SOUNDS_DIRS if d.is_dir()), None)
+        if system is not None:
+            for entry in system.iterdir():
+                (target / entry.name).symlink_to(entry)
+            for alias, candidates in LANGUAGE_ALIASES.items():
+                if (target / alias).exists():
+                    continue
+                for name in candidates:
+                    if (system / name).is_dir():
+                        (target / alias).symlink_to(system / name)
+                        break
+        sounds_dir = Path(self.settings.sounds_dir).resolve()
+        (target / "cc").symlink_to(sounds_dir, target_is_directory=True)
+        moh = self.lib_dir / "moh"
+        if moh.is_symlink():
+            moh.unlink()
+        if (sounds_dir / "moh").is_dir():
+            if moh.is_dir():
+                shutil.rmtree(moh)
+            moh.symlink_to(sounds_dir / "moh", target_is_directory=True)
+        else:
+            moh.mkdir(exist_ok=True)
+
+    def _cleanup_run_files(self) -> None:
+        for path in (self.pid_file, self.ctl_socket):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _log_tail(self, lines: int = 30) -> str:
+        chunks = []
+        for path in (self.startup_log, self.log_file):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            tail = text.splitlines()[-lines:]
+            if tail:
+                chunks.append(f"\n--- {path} ---\n" + "\n".join(tail))
+        return "".join(chunks)
+
+
+def _permit_for(host: str) -> str:
+    """The AMI permit line: only the address AMI is bound to, or loopback."""
+    if host in ("127.0.0.1", "localhost", "::1", ""):
+        return "127.0.0.1/255.255.255.255"
+    if host == "0.0.0.0":
+        # a container: the service reaches AMI over Docker's private networks
+        # (172.16.0.0/12 holds the default bridge and compose networks)
+        return "172.16.0.0/255.240.0.0"
+    # bound to one address of a private network: accept that network (/24)
+    return f"{host}/255.255.255.0"
+
+
+def _tcp_port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _udp_port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as gone
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _wait_gone(pid: int, deadline: float) -> bool:
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,81 @@
+"""Russian number words: thin wrappers over num2words with every argument explicit.
+
+num2words' Russian module has traps (DESIGN.md): ``gender='ж'`` silently gives the
+masculine form, ``animate=True`` is the default (accusative "трёх"), and ``to='currency'``
+reads an ``int`` as kopecks. Everything here passes gender, case and animate explicitly
+and never uses the currency converter.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from num2words import num2words
+
+Gender = Literal["m", "f", "n"]
+Case = Literal["n", "g"]
+
+GENDERS: frozenset[str] = frozenset({"m", "f", "n"})
+
+# Zero in the genitive: num2words says "ноля"; spoken Russian (and announcers) say "нуля".
+_ZERO_GENITIVE = "нуля"
+
+
+def plural_form(n: int, one: str, few: str, many: str) -> str:
+    """The noun form that agrees with a cardinal in the nominative.
+
+    ``plural_form(21, "рубль", "рубля", "рублей") == "рубль"``; 11–14 always take ``many``.
+    """
+    n = abs(n)
+    if 11 <= n % 100 <= 14:
+        return many
+    last = n % 10
+    if last == 1:
+        return one
+    if 2 <= last <= 4:
+        return few
+    return many
+
+
+def genitive_form(n: int, singular: str, plural: str) -> str:
+    """The noun form after a cardinal in the genitive ("двадцати одного часа", "пяти часов")."""
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return singular
+    return plural
+
+
+def cardinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:
+    """A non-negative integer in words: ``cardinal(2, gender="f") == "две"``."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"cardinal() wants an int, got {type(n).__name__}")
+    if n < 0:
+        raise ValueError("cardinal() wants a non-negative int")
+    if gender not in GENDERS:
+        raise ValueError(f"gender must be one of m, f, n, not {gender!r}")
+    if n == 0:
+        return _ZERO_GENITIVE if case == "g" else "ноль"
+    return str(num2words(n, lang="ru", gender=gender, case=case, animate=False))
+
+
+def ordinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:
+    """A positive integer as an ordinal: ``ordinal(5, gender="n", case="g") == "пятого"``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError("ordinal() wants a positive int")
+    if gender not in GENDERS:
+        raise ValueError(f"gender must be one of m, f, n, not {gender!r}")
+    return str(num2words(n, lang="ru", to="ordinal", gender=gender, case=case, animate=False))
+
+
+def digit_group(group: str) -> str:
+    """A group of a phone number: leading zeros each read "ноль", the rest as a number.
+
+    ``"05" -> "ноль пять"``, ``"800" -> "восемьсот"``, ``"00" -> "ноль ноль"``.
+    """
+    if not group or not group.isdigit() or not group.isascii():
+        raise ValueError(f"not a digit group: {group!r}")
+    stripped = group.lstrip("0")
+    words = ["ноль"] * (len(group) - len(stripped))
+    if stripped:
+        words.append(cardinal(int(stripped)))
+    return " ".join(words)

@@ -1,0 +1,197 @@
+"""The AMI link against the real Asterisk from asterisk_conf/ (no fake AMI server)."""
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from contact_center.telephony.agi import AgiServer
+from contact_center.telephony.ami import AmiConfig, AmiLink
+from contact_center.telephony.exceptions import (
+    AmiActionError,
+    AmiConnectionError,
+    AmiLoginError,
+)
+from contact_center.telephony.originate import Originator, Outcome, new_channel_id
+
+pytestmark = pytest.mark.integration
+
+
+async def test_bad_ami_secret_gives_a_clear_login_error(asterisk) -> None:  # type: ignore[no-untyped-def]
+    config = AmiConfig.from_settings(asterisk.settings.replace(ami_secret="wrong-secret"))
+    link = AmiLink(config)
+    with pytest.raises(AmiLoginError, match="refused AMI login"):
+        await link.connect(timeout=10)
+    assert not link.connected
+
+
+async def test_unreachable_ami_gives_a_connection_error(unused_tcp_port: int) -> None:
+    link = AmiLink(
+        AmiConfig(host="127.0.0.1", port=unused_tcp_port, username="u", secret="s")
+    )
+    started = time.monotonic()
+    with pytest.raises(AmiConnectionError, match="not reachable"):
+        await link.connect(timeout=2)
+    assert time.monotonic() - started < 5
+
+
+async def test_action_error_raises_with_asterisk_message(link: AmiLink) -> None:
+    with pytest.raises(AmiActionError, match="QueueAdd"):
+        await link.action("QueueAdd", Queue="no-such-queue", Interface="Local/9@sim-operators/n")
+
+
+async def test_least_privilege_user_cannot_run_cli_commands(link: AmiLink) -> None:
+    with pytest.raises(AmiActionError):
+        await link.action("Command", Command="core show version")
+
+
+@pytest.mark.parametrize(
+    ("number", "outcome"),
+    [
+        ("79130000001", Outcome.ANSWERED),
+        ("79130000002", Outcome.BUSY),
+        ("79130000003", Outcome.NO_ANSWER),
+        ("79130000007", Outcome.CONGESTION),
+    ],
+)
+async def test_originate_outcome_of_sim_customers(
+    originator: Originator, agi: AgiServer, number: str, outcome: Outcome
+) -> None:
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    result = await originator.originate(
+        number=number, channel_id=channel_id, context="autoinformer", ring_timeout=4
+    )
+    assert result.outcome is outcome, result
+    assert result.channel_id == channel_id
+    if outcome is Outcome.ANSWERED:
+        channel = await asyncio.wait_for(call, 10)
+        assert channel.uniqueid == channel_id
+        await channel.hangup()
+    else:
+        agi.release(channel_id)
+
+
+async def test_agi_play_then_dtmf_round_trip(originator: Originator, agi: AgiServer) -> None:
+    # sim customer ending in 5 answers, listens a moment and presses 1
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    result = await originator.originate(
+        number="79130000005", channel_id=channel_id, context="autoinformer", ring_timeout=5
+    )
+    assert result.answered
+    channel = await asyncio.wait_for(call, 10)
+    assert channel.flow == "autoinformer"
+    digit = await channel.stream_file("beep", escape_digits="0123456789")
+    if digit is None:
+        digit = await channel.wait_for_digit(10)
+    assert digit == "1"
+    await channel.set_variable("CC_TEST", "проверка")
+    assert await channel.get_variable("CC_TEST") == "проверка"
+    await channel.hangup()
+
+
+async def test_caller_id_name_in_cyrillic_survives(link: AmiLink, originator: Originator, agi: AgiServer) -> None:  # noqa: E501
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    seen = asyncio.ensure_future(
+        link.wait_event(
+            "Newchannel", lambda e: e.get("Uniqueid") == channel_id, timeout=10
+        )
+    )
+    await originator.originate(
+        number="79130000001",
+        channel_id=channel_id,
+        context="autoinformer",
+        ring_timeout=5,
+        caller_id='"Электросеть Дивногорск" <3914400000>',
+    )
+    event = await seen
+    assert event["CallerIDName"] == "Электросеть Дивногорск"
+    channel = await asyncio.wait_for(call, 10)
+    await channel.hangup()
+
+
+async def test_live_channels_include_a_call_in_progress(
+    originator: Originator, agi: AgiServer
+) -> None:
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    await originator.originate(
+        number="79130000001", channel_id=channel_id, context="autoinformer", ring_timeout=5
+    )
+    channel = await asyncio.wait_for(call, 10)
+    assert channel_id in await originator.live_channel_ids()
+    await channel.hangup()
+    for _ in range(50):
+        if channel_id not in await originator.live_channel_ids():
+            break
+        await asyncio.sleep(0.1)
+    assert channel_id not in await originator.live_channel_ids()
+
+
+async def test_hangup_fails_pending_agi_command(originator: Originator, agi: AgiServer) -> None:
+    # ending 6: answers and hangs up after a second, while we wait for a digit
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    await originator.originate(
+        number="79130000006", channel_id=channel_id, context="autoinformer", ring_timeout=5
+    )
+    channel = await asyncio.wait_for(call, 10)
+    from contact_center.telephony.exceptions import ChannelGone
+
+    with pytest.raises(ChannelGone):
+        await channel.wait_for_digit(20)
+
+
+async def test_keepalive_notices_a_frozen_asterisk(asterisk) -> None:  # type: ignore[no-untyped-def]
+    config = AmiConfig.from_settings(asterisk.settings.replace(ami_ping_interval=0.5))
+    link = AmiLink(config)
+    await link.connect(timeout=10)
+    pid = asterisk.local.status().pid
+    assert pid
+    downs: list[bool] = []
+    link.on_connection(downs.append)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(100):
+            if not link.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not link.connected, "a half-open link went unnoticed"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await link.wait_connected(30)
+    assert downs[:2] == [False, True]
+    await link.close()
+
+
+async def test_link_comes_back_after_asterisk_restart(asterisk) -> None:  # type: ignore[no-untyped-def]
+    link = AmiLink(AmiConfig.from_settings(asterisk.settings))
+    await link.connect(timeout=10)
+    originator = Originator(link, "Local/{number}@sim-customers")
+    agi = AgiServer(link)
+    try:
+        await asyncio.to_thread(asterisk.local.stop)
+        for _ in range(100):
+            if not link.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not link.connected
+        await asyncio.to_thread(asterisk.local.start)
+        await link.wait_connected(30)
+        assert link.reconnects >= 1
+        # events flow again: a new call is seen and controlled over the same link
+        channel_id = new_channel_id()
+        call = agi.claim(channel_id)
+        result = await originator.originate(
+            number="79130000001", channel_id=channel_id, context="autoinformer", ring_timeout=5
+        )
+        assert result.answered
+        channel = await asyncio.wait_for(call, 10)
+        await channel.hangup()
+    finally:
+        await agi.close()
+        await link.close()
