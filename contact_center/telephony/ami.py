@@ -274,7 +274,9 @@ class AmiLink:
         **fields: str | int | float | Sequence[str],
     ) -> Message:
         """Send one action and return its response; raise AmiActionError on `Response: Error`."""
-        result = await self._send(name, fields, timeout=timeout, as_list=None)
+        # as_list=False: the first reply completes it (panoramisk would otherwise wait for
+        # more after replies such as "Added AGI command to queue")
+        result = await self._send(name, fields, timeout=timeout, as_list=False)
         first = result[0] if isinstance(result, list) else result
         if str(first.get("Response", "")).lower() in ("error", "failure", "fail"):
             raise AmiActionError(name, str(first.get("Message", "")))
