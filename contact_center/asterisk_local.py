@@ -114,11 +114,12 @@ def render_config(
 ) -> list[Path]:
     """Write the ``*.conf`` files of `conf_dir` into `etc_dir` with placeholders filled.
 
-    ``@NAME@`` becomes ``values[NAME]`` (not in comment lines); a block between the lines ``; @IF FLAG@`` and
-    ``; @ENDIF FLAG@`` is kept only when FLAG is in `flags`. The ``sim/`` folder is copied
-    when `include_sim` (with ``sim/queue_members.conf`` listing `sim_operators` static
-    members ``Local/<n>@sim-operators/n``). Returns the files written. Raises AsteriskError
-    for a placeholder without a value or a value that would break the config syntax.
+    ``@NAME@`` becomes ``values[NAME]`` (not in comment lines); a block between the lines
+    ``; @IF FLAG@`` and ``; @ENDIF FLAG@`` is kept only when FLAG is in `flags`. The
+    ``sim/`` folder is copied when `include_sim`, with ``sim/queue_members.conf`` listing
+    `sim_operators` static members ``Local/<n>@sim-operators/n``. Returns the files written.
+    Raises AsteriskError for a placeholder without a value or a value that would break the
+    config syntax.
     """
     for name, value in values.items():
         if _UNSAFE_CHARS.intersection(value) or value != value.strip():
@@ -128,7 +129,9 @@ def render_config(
             )
     user = values.get("AMI_USER")
     if user is not None and not re.fullmatch(r"[A-Za-z0-9_.@\-]+", user):
-        raise AsteriskError(f"имя пользователя AMI {user!r}: допустимы латинские буквы, цифры и _.@-")
+        raise AsteriskError(
+            f"имя пользователя AMI {user!r}: допустимы латинские буквы, цифры и _.@-"
+        )
     etc_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for src in sorted(conf_dir.rglob("*.conf")):
@@ -406,7 +409,9 @@ class LocalAsterisk:
                     f"Asterisk не загрузился за отведённое время ({last}){self._log_tail()}"
                 )
             if self.pid_file.exists() and self._running_pid() is None:
-                raise AsteriskStartError(f"процесс Asterisk завершился при запуске{self._log_tail()}")
+                raise AsteriskStartError(
+                    f"процесс Asterisk завершился при запуске{self._log_tail()}"
+                )
             if self.ctl_socket.exists():
                 try:
                     self._ctl("core waitfullybooted", timeout=max(0.5, remaining))

@@ -35,17 +35,12 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from contact_center.cli import config, customers, db, serve
+    from contact_center.cli import asterisk, config, customers, db, demo, serve
 
-    for module in (config, db, customers):
+    for module in (config, db, customers, asterisk):
         main.add_command(module.group)
     main.add_command(serve.command)
-    try:
-        from contact_center.cli import asterisk
-    except ImportError:  # TEMP until asterisk cli lands
-        pass
-    else:
-        main.add_command(asterisk.group)
+    main.add_command(demo.command)
     try:
         from contact_center.cli import say, sounds
     except ImportError:  # speech is built in its own module; absent in minimal installs

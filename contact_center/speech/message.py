@@ -88,14 +88,14 @@ class ValueSegment:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise MessageError(f"неизвестный вид значения: {self.kind!r} (есть: {', '.join(KINDS)})")
+            raise MessageError(
+                f"неизвестный вид значения: {self.kind!r} (есть: {', '.join(KINDS)})"
+            )
         for name in (self.field, self.end_field):
             if name is not None and not _FIELD_RE.match(name):
                 raise MessageError(f"неверное имя поля: {name!r}")
         if self.kind == "quantity" and self.unit not in UNITS:
-            raise MessageError(
-                f"для количества нужна единица unit= (есть: {', '.join(UNITS)})"
-            )
+            raise MessageError(f"для количества нужна единица unit= (есть: {', '.join(UNITS)})")
         if self.kind != "quantity" and self.unit is not None:
             raise MessageError(f"единица измерения не нужна для {self.kind}")
         if self.form is not None:
@@ -161,9 +161,7 @@ class Message:
     @property
     def fields(self) -> frozenset[str]:
         """Contact fields the message reads."""
-        return frozenset(
-            f for s in self.segments if isinstance(s, ValueSegment) for f in s.fields
-        )
+        return frozenset(f for s in self.segments if isinstance(s, ValueSegment) for f in s.fields)
 
     @property
     def prompts(self) -> frozenset[str]:
@@ -179,6 +177,7 @@ class Message:
 # --- parsing ---------------------------------------------------------------------------
 
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+_LEADING_PUNCTUATION = " .,;:!?…—–-"
 
 
 def _bool_option(key: str, raw: Any) -> bool:
@@ -248,8 +247,9 @@ def parse_template(template: str) -> list[Segment]:
 def _add_text(segments: list[Segment], raw: str) -> None:
     if "{" in raw or "}" in raw:
         raise MessageError("непарная фигурная скобка в шаблоне")
-    text = " ".join(raw.split())
-    # punctuation alone between two values ("." or ",") is a pause, not a phrase to synthesize
+    # punctuation that ends the previous value's sentence (". Отключение") or stands alone
+    # between two values is a pause in a separate file, not something to synthesize
+    text = " ".join(raw.split()).lstrip(_LEADING_PUNCTUATION)
     if text and any(ch.isalnum() for ch in text):
         segments.append(TextSegment(text))
 
@@ -258,7 +258,9 @@ def segment_from_mapping(item: Mapping[str, Any]) -> Segment:
     """``{"prompt": name}``, ``{"text": "..."}`` or ``{"value": kind, "field": name, ...}``."""
     keys = set(item) & {"prompt", "text", "value"}
     if len(keys) != 1:
-        raise MessageError(f"сегмент должен иметь ровно один из ключей prompt, text, value: {item!r}")
+        raise MessageError(
+            f"сегмент должен иметь ровно один из ключей prompt, text, value: {item!r}"
+        )
     if "prompt" in item:
         if set(item) != {"prompt"}:
             raise MessageError(f"у подсказки нет параметров: {item!r}")
@@ -305,7 +307,9 @@ def value_phrase(
                 return phrases.money_phrase(raw)
             case "date":
                 return phrases.date_phrase(
-                    raw, form=segment.form or "nominative", year=segment.year  # type: ignore[arg-type]
+                    raw,
+                    form=segment.form or "nominative",
+                    year=segment.year,  # type: ignore[arg-type]
                 )
             case "time":
                 return phrases.time_phrase(raw, form=segment.form or "nominative")  # type: ignore[arg-type]

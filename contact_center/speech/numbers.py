@@ -2,8 +2,9 @@
 
 num2words' Russian module has traps (DESIGN.md): ``gender='ж'`` silently gives the
 masculine form, ``animate=True`` is the default (accusative "трёх"), and ``to='currency'``
-reads an ``int`` as kopecks. Everything here passes gender, case and animate explicitly
-and never uses the currency converter.
+reads an ``int`` as kopecks; and it applies ``gender`` to millions and billions ("одна
+миллион"). Everything here passes gender, case and animate explicitly, genders only the
+last three digits, and never uses the currency converter.
 """
 
 from __future__ import annotations
@@ -55,7 +56,16 @@ def cardinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:
         raise ValueError(f"gender must be one of m, f, n, not {gender!r}")
     if n == 0:
         return _ZERO_GENITIVE if case == "g" else "ноль"
-    return str(num2words(n, lang="ru", gender=gender, case=case, animate=False))
+    # num2words puts `gender` on millions and billions too ("одна миллион" for gender="f"):
+    # say the thousands and above as masculine (тысяча stays feminine there) and give the
+    # requested gender only to the last group of three digits.
+    head, tail = n - n % 1000, n % 1000
+    words = []
+    if head:
+        words.append(str(num2words(head, lang="ru", gender="m", case=case, animate=False)))
+    if tail:
+        words.append(str(num2words(tail, lang="ru", gender=gender, case=case, animate=False)))
+    return " ".join(words)
 
 
 def ordinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:

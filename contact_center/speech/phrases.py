@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal, get_args
 
+from contact_center.privacy import mask_phone
 from contact_center.speech.numbers import (
     GENDERS,
     Gender,
@@ -281,7 +282,7 @@ def _ends_in_one(n: int) -> bool:
 
 
 def _fraction_words(value: Decimal) -> str:
-    """"одна целая пять десятых", "две целых двадцать пять сотых"."""
+    """ "одна целая пять десятых", "две целых двадцать пять сотых"."""
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int) and exponent < 0
     places = -exponent
@@ -352,15 +353,6 @@ class PhoneGroups:
 
     prefix: str
     groups: tuple[str, ...]
-
-
-def mask_phone(value: str) -> str:
-    """For logs: every digit but the last four (two for short numbers) replaced by ``*``."""
-    digits = re.sub(r"\D", "", str(value))
-    keep = 4 if len(digits) >= 8 else 2
-    if len(digits) <= keep:
-        return "*" * len(digits)
-    return "*" * (len(digits) - keep) + digits[-keep:]
 
 
 def _split(digits: str, sizes: tuple[int, ...]) -> tuple[str, ...]:

@@ -187,7 +187,10 @@ class Speech:
         self.stats.audio_seconds += duration
         log.debug(
             "synthesized phrase %s (%d chars, %.2f s audio) in %.3f s",
-            key, len(text), duration, time.perf_counter() - started,
+            key,
+            len(text),
+            duration,
+            time.perf_counter() - started,
         )
         return path
 
@@ -239,7 +242,9 @@ class Speech:
 
     # --- messages --------------------------------------------------------------------------
 
-    def resolve(self, message: Message | str | Sequence[Any], contact: Mapping[str, Any]) -> list[Part]:
+    def resolve(
+        self, message: Message | str | Sequence[Any], contact: Mapping[str, Any]
+    ) -> list[Part]:
         """The parts of ``message`` for ``contact`` (pure; raises MessageError)."""
         parsed = Message.parse(message)
         parsed.check_prompts(self.prompts)

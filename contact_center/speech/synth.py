@@ -25,13 +25,16 @@ log = logging.getLogger(__name__)
 
 # the engines contact_center.speech.worker knows (not imported: it runs as __main__)
 ENGINES = ("pyttsx3", "espeak-ng")
+# espeak-ng, one process per phrase, is the default: pyttsx3's espeak driver races with
+# espeak's synthesis thread (an utterance is sometimes cancelled and comes back empty; see
+# worker.Pyttsx3Engine). pyttsx3 stays selectable; bench/speech.py measures both.
 DEFAULT_ENGINE = "espeak-ng"
 DEFAULT_VOICE = "ru"
 DEFAULT_RATE = 150
 # seconds one phrase may take in the worker (a phrase renders in tens of milliseconds)
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_START_TIMEOUT = 20.0
-DEFAULT_WORKERS = 1
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 class SynthesisError(RuntimeError):
@@ -88,6 +91,13 @@ class SynthWorker:
         self.starts = 0
         self.kills = 0
         self.requests = 0
+        # renders the engine repeated inside the worker (pyttsx3's cancelled utterances)
+        self._engine_retries_done = 0
+        self._engine_retries_now = 0
+
+    @property
+    def engine_retries(self) -> int:
+        return self._engine_retries_done + self._engine_retries_now
 
     @property
     def restarts(self) -> int:
@@ -98,6 +108,8 @@ class SynthWorker:
         return self._proc.pid if self._proc else None
 
     async def _start(self) -> asyncio.subprocess.Process:
+        self._engine_retries_done += self._engine_retries_now
+        self._engine_retries_now = 0
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = await asyncio.create_subprocess_exec(
             *self._argv,
@@ -164,11 +176,15 @@ class SynthWorker:
                 # the worker is mid-request: its state is unknown, start afresh next time
                 await asyncio.shield(self._kill(proc))
                 raise
+        with contextlib.suppress(TypeError, ValueError):
+            self._engine_retries_now = int(reply.get("engine_retries") or 0)
         if not reply.get("ok"):
             raise SynthesisError(str(reply.get("error") or "synthesis failed"))
         return float(reply.get("duration") or 0.0)
 
-    async def _read_reply(self, proc: asyncio.subprocess.Process, request_id: int) -> dict[str, Any]:
+    async def _read_reply(
+        self, proc: asyncio.subprocess.Process, request_id: int
+    ) -> dict[str, Any]:
         assert proc.stdout is not None
         while True:
             line = await proc.stdout.readline()
@@ -235,6 +251,10 @@ class SynthPool:
     @property
     def restarts(self) -> int:
         return sum(w.restarts for w in self.workers)
+
+    @property
+    def engine_retries(self) -> int:
+        return sum(w.engine_retries for w in self.workers)
 
     async def synthesize(self, text: str, out: Path) -> float:
         idle = self._queue()

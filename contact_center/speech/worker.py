@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import wave
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -33,24 +34,45 @@ ENGINES = ("pyttsx3", "espeak-ng")
 TARGET_RATE = 8000
 # A single tool call inside the worker must not outlive the parent's request timeout by much.
 TOOL_TIMEOUT = 30.0
+PYTTSX3_ATTEMPTS = 3
+WAV_HEADER = 44
 
 
 class Engine(Protocol):
     name: str
+    retries: int  # renders the engine had to repeat (pyttsx3's cancelled utterances)
 
     def render(self, text: str, raw: Path) -> None:
         """Write ``text`` as a WAV file (any rate) to ``raw``."""
 
 
 class Pyttsx3Engine:
-    """pyttsx3 over libespeak-ng: one engine per process, one file per ``runAndWait``."""
+    """pyttsx3 over libespeak-ng: one engine per process, one file per ``runAndWait``.
+
+    pyttsx3's espeak driver runs libespeak-ng in AUDIO_OUTPUT_RETRIEVAL mode, which is
+    asynchronous: ``runAndWait`` queues its own ``endLoop`` behind the save, so it returns
+    after one 10 ms tick whether or not the file has been written (the file appears later,
+    from espeak's thread). Under CPU load that gave "no file" here, and a next
+    ``save_to_file`` issued while espeak is still busy is queued and then cancels it. So
+    after ``runAndWait`` we also wait for the driver's ``finished-utterance`` event, which
+    it sends after closing the WAV file.
+
+    Even then, about one short phrase in a few hundred came back here as an empty WAV with
+    ``completed=False``: the driver's ``stop()`` (queued by every ``runAndWait``) races
+    with espeak's thread and cancels the utterance. Such a render is retried; ``retries``
+    counts them so the benchmark can show how often it happens.
+    """
 
     name = "pyttsx3"
 
     def __init__(self, voice: str, rate: int) -> None:
         import pyttsx3
 
+        self._finished = threading.Event()
+        self._completed = False
+        self.retries = 0
         self._engine = pyttsx3.init("espeak")
+        self._engine.connect("finished-utterance", self._on_finished)
         self._engine.setProperty("voice", self._resolve_voice(voice))
         self._engine.setProperty("rate", rate)
         self._engine.setProperty("volume", 1.0)
@@ -67,15 +89,32 @@ class Pyttsx3Engine:
                 return str(v.id)
         raise RuntimeError(f"pyttsx3: no voice {voice!r}")
 
+    def _on_finished(self, completed: bool = True, **_: object) -> None:
+        self._completed = bool(completed)
+        self._finished.set()
+
     def render(self, text: str, raw: Path) -> None:
-        self._engine.save_to_file(text, str(raw))
-        self._engine.runAndWait()
+        for attempt in range(PYTTSX3_ATTEMPTS):
+            if attempt:
+                self.retries += 1
+                log.info("pyttsx3 did not complete an utterance; rendering it again")
+            raw.unlink(missing_ok=True)
+            self._finished.clear()
+            self._completed = False
+            self._engine.save_to_file(text, str(raw))
+            self._engine.runAndWait()
+            if not self._finished.wait(TOOL_TIMEOUT):
+                raise RuntimeError("pyttsx3 did not finish the utterance")
+            if self._completed and raw.is_file() and raw.stat().st_size > WAV_HEADER:
+                return
+        raise RuntimeError(f"pyttsx3 did not complete the utterance in {PYTTSX3_ATTEMPTS} tries")
 
 
 class EspeakNgEngine:
     """The espeak-ng command, one process per phrase."""
 
     name = "espeak-ng"
+    retries = 0
 
     def __init__(self, voice: str, rate: int) -> None:
         binary = shutil.which("espeak-ng")
@@ -104,8 +143,23 @@ def make_engine(name: str, voice: str, rate: int) -> Engine:
 def convert(raw: Path, out: Path, sox: str = "sox") -> None:
     """Any WAV -> 8 kHz, 16-bit signed, mono WAV (what Asterisk's ``wav`` format plays)."""
     subprocess.run(
-        [sox, "-q", "-V1", str(raw), "-t", "wav", "-r", str(TARGET_RATE), "-c", "1", "-b", "16",
-         "-e", "signed-integer", str(out)],
+        [
+            sox,
+            "-q",
+            "-V1",
+            str(raw),
+            "-t",
+            "wav",
+            "-r",
+            str(TARGET_RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(out),
+        ],
         check=True,
         capture_output=True,
         timeout=TOOL_TIMEOUT,
@@ -134,7 +188,7 @@ class Worker:
             raise ValueError("empty text")
         self.raw.unlink(missing_ok=True)
         self.engine.render(text, self.raw)
-        if not self.raw.is_file() or self.raw.stat().st_size <= 44:
+        if not self.raw.is_file() or self.raw.stat().st_size <= WAV_HEADER:
             raise RuntimeError(f"{self.engine.name} produced no audio")
         out.parent.mkdir(parents=True, exist_ok=True)
         part = out.with_name(f"{out.name}.{os.getpid()}.part")
@@ -144,7 +198,7 @@ class Worker:
             os.replace(part, out)
         finally:
             part.unlink(missing_ok=True)
-        return {"ok": True, "duration": duration}
+        return {"ok": True, "duration": duration, "engine_retries": self.engine.retries}
 
 
 def _send(stream: TextIO, payload: dict[str, Any]) -> None:
@@ -158,13 +212,13 @@ def _private_stdout() -> TextIO:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
-    sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives for the process
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")  # lives as long as the process
     return proto
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="contact_center.speech.worker")
-    parser.add_argument("--engine", choices=ENGINES, default="pyttsx3")
+    parser.add_argument("--engine", choices=ENGINES, default="espeak-ng")
     parser.add_argument("--voice", default="ru")
     parser.add_argument("--rate", type=int, default=150)
     args = parser.parse_args(argv)

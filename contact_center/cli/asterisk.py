@@ -1,0 +1,80 @@
+"""`contact-center asterisk start|stop|status`: the local Asterisk from asterisk_conf/."""
+
+from __future__ import annotations
+
+import click
+
+from contact_center.asterisk_local import (
+    AsteriskAlreadyRunning,
+    AsteriskError,
+    LocalAsterisk,
+)
+from contact_center.cli.common import EXIT_FAILURE, EXIT_OK, CliContext, fail, pass_cli
+
+EXIT_NOT_RUNNING = 3
+
+
+@click.group("asterisk")
+def group() -> None:
+    """Локальный Asterisk (конфигурация из asterisk_conf/, имитация абонентов и операторов)."""
+
+
+@group.command("start")
+@click.option(
+    "--sip-port",
+    type=click.IntRange(0, 65535),
+    default=5060,
+    show_default=True,
+    help="UDP-порт SIP на 127.0.0.1; 0 — без SIP (хватает имитации).",
+)
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Секунд на запуск.")
+@pass_cli
+def start(cli: CliContext, sip_port: int, timeout: float) -> None:
+    """Запустить Asterisk и дождаться полной загрузки."""
+    local = LocalAsterisk(cli.settings, sip_port=sip_port)
+    try:
+        status = local.start(timeout=timeout)
+    except AsteriskAlreadyRunning as exc:
+        fail(f"Asterisk уже запущен (pid {exc.pid}), AMI: {_ami(cli)}", EXIT_FAILURE)
+    except AsteriskError as exc:
+        fail(f"Не удалось запустить Asterisk: {exc}", EXIT_FAILURE)
+    sip = f"SIP: 127.0.0.1:{sip_port}/udp" if sip_port else "SIP: выключен"
+    click.echo(f"Asterisk запущен (pid {status.pid}). AMI: {_ami(cli)}, {sip}.")
+    click.echo(f"Каталог: {local.runtime_dir}, журнал: {local.log_file}")
+
+
+@group.command("stop")
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="Секунд на остановку.")
+@pass_cli
+def stop(cli: CliContext, timeout: float) -> None:
+    """Остановить локальный Asterisk."""
+    local = LocalAsterisk(cli.settings)
+    try:
+        stopped = local.stop(timeout=timeout)
+    except (AsteriskError, OSError) as exc:
+        fail(f"Не удалось остановить Asterisk: {exc}", EXIT_FAILURE)
+    if stopped:
+        click.echo("Asterisk остановлен.")
+    else:
+        click.echo("Asterisk не был запущен.")
+    raise click.exceptions.Exit(EXIT_OK)
+
+
+@group.command("status")
+@pass_cli
+def status(cli: CliContext) -> None:
+    """Показать, работает ли Asterisk (код выхода 0 — работает, 3 — нет)."""
+    local = LocalAsterisk(cli.settings)
+    state = local.status()
+    if not state.running:
+        click.echo(f"Asterisk не запущен ({local.runtime_dir}).")
+        raise click.exceptions.Exit(EXIT_NOT_RUNNING)
+    click.echo(f"Asterisk работает (pid {state.pid}). AMI: {_ami(cli)}")
+    if state.version:
+        click.echo(state.version)
+    click.echo(f"Каталог: {local.runtime_dir}")
+
+
+def _ami(cli: CliContext) -> str:
+    s = cli.settings
+    return f"{s.ami_host}:{s.ami_port}, пользователь {s.ami_user}"

@@ -1,0 +1,1 @@
+"""The sim-world demonstration that `make demo` runs."""
