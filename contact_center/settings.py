@@ -44,6 +44,14 @@ class Settings:
     sim_operator_answer_delay: float = 1.0
     sim_operator_talk_time: float = 5.0
     sounds_dir: Path = PROJECT_ROOT / "sounds"
+    # speech synthesis (espeak-ng called directly is the reliable default: README)
+    tts_engine: str = "espeak-ng"
+    tts_voice: str = "ru"
+    tts_rate: int = 150
+    tts_timeout: float = 10.0
+    tts_workers: int = 2
+    # the name under which Asterisk sees sounds_dir (a link in its sounds folder)
+    asterisk_sounds_prefix: str = "cc"
     # originate ring timeout for outbound calls
     ring_timeout: float = 30.0
 
@@ -137,5 +145,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError("CC_DIAL_TEMPLATE: only the {number} placeholder is allowed")
     if any(ch in s.dial_template for ch in "\r\n,&|"):
         raise SettingsError("CC_DIAL_TEMPLATE: must not contain line breaks, ',', '&' or '|'")
+    if s.tts_engine not in ("espeak-ng", "pyttsx3"):
+        raise SettingsError("CC_TTS_ENGINE: espeak-ng or pyttsx3")
+    if not 50 <= s.tts_rate <= 500:
+        raise SettingsError("CC_TTS_RATE: words per minute between 50 and 500")
+    if s.tts_workers < 1 or s.tts_timeout <= 0:
+        raise SettingsError("CC_TTS_WORKERS must be at least 1 and CC_TTS_TIMEOUT positive")
     if s.sim_operators < 0:
         raise SettingsError("CC_SIM_OPERATORS: must be zero or more")

@@ -130,5 +130,7 @@ def command(
 
         try:
             run(_write_wav(cli, text, wav))
-        except (SynthesisError, OSError, ValueError) as exc:
+        except SynthesisError as exc:
             fail(f"Ошибка синтеза речи: {exc}", code=EXIT_FAILURE)
+        except OSError as exc:
+            fail(f"Ошибка: не удалось записать {wav}: {exc.strerror or exc}", code=EXIT_FAILURE)

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from contact_center.settings import Settings
 from contact_center.speech.cache import DEFAULT_ASTERISK_PREFIX, SoundCache, asterisk_name
 from contact_center.speech.message import (
     Message,
@@ -116,16 +117,15 @@ class Speech:
         self._warned_prompts: set[str] = set()
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Speech:
-        """Build from :class:`contact_center.settings.Settings`; speech fields not (yet) in the
-        settings fall back to this module's defaults."""
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Speech:
+        """Build from the service's settings (the tts_* fields and the Asterisk prefix)."""
         options: dict[str, Any] = {
-            "engine": getattr(settings, "tts_engine", DEFAULT_ENGINE),
-            "voice": getattr(settings, "tts_voice", DEFAULT_VOICE),
-            "rate": getattr(settings, "tts_rate", DEFAULT_RATE),
-            "timeout": getattr(settings, "tts_timeout", DEFAULT_TIMEOUT),
-            "workers": getattr(settings, "tts_workers", DEFAULT_WORKERS),
-            "asterisk_prefix": getattr(settings, "asterisk_sounds_prefix", DEFAULT_ASTERISK_PREFIX),
+            "engine": settings.tts_engine,
+            "voice": settings.tts_voice,
+            "rate": settings.tts_rate,
+            "timeout": settings.tts_timeout,
+            "workers": settings.tts_workers,
+            "asterisk_prefix": settings.asterisk_sounds_prefix,
         }
         options.update(overrides)
         return cls(Path(settings.sounds_dir), **options)
@@ -171,8 +171,13 @@ class Speech:
             self.stats.misses += 1
             task = asyncio.ensure_future(self._synthesize(text, self.cache.path(text)))
             self._inflight[key] = task
-            task.add_done_callback(lambda _t, key=key: self._inflight.pop(key, None))
+            task.add_done_callback(lambda t, key=key: self._forget(key, t))
         return await asyncio.shield(task)
+
+    def _forget(self, key: str, task: asyncio.Task[Path]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have been cancelled meanwhile
 
     async def _synthesize(self, text: str, path: Path) -> Path:
         key = path.stem

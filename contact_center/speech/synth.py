@@ -111,13 +111,16 @@ class SynthWorker:
         self._engine_retries_done += self._engine_retries_now
         self._engine_retries_now = 0
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = await asyncio.create_subprocess_exec(
-            *self._argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: a kill takes espeak-ng/sox too
-            env=env,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: a kill takes espeak-ng/sox too
+                env=env,
+            )
+        except OSError as exc:
+            raise WorkerCrashed(f"cannot start the TTS worker: {exc}") from None
         self.starts += 1
         assert proc.stdout is not None
         try:
@@ -125,6 +128,9 @@ class SynthWorker:
         except TimeoutError:
             await self._kill(proc)
             raise WorkerCrashed("TTS worker did not start in time") from None
+        except asyncio.CancelledError:
+            await asyncio.shield(self._kill(proc))
+            raise
         hello = _decode(line)
         if not hello or not hello.get("ready"):
             await self._kill(proc)

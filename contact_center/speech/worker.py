@@ -57,10 +57,10 @@ class Pyttsx3Engine:
     after ``runAndWait`` we also wait for the driver's ``finished-utterance`` event, which
     it sends after closing the WAV file.
 
-    Even then, about one short phrase in a few hundred came back here as an empty WAV with
-    ``completed=False``: the driver's ``stop()`` (queued by every ``runAndWait``) races
-    with espeak's thread and cancels the utterance. Such a render is retried; ``retries``
-    counts them so the benchmark can show how often it happens.
+    Even then, a few renders per thousand (4 of 1,200 prompt renders by fresh workers in
+    bench/speech.py) came back here as an empty WAV with ``completed=False``: the driver's
+    ``stop()`` (queued by every ``runAndWait``) races with espeak's thread and cancels the
+    utterance. Such a render is retried; ``retries`` counts them for the benchmark.
     """
 
     name = "pyttsx3"
@@ -121,6 +121,11 @@ class EspeakNgEngine:
         if binary is None:
             raise RuntimeError("espeak-ng is not installed")
         self._argv = [binary, "-v", voice, "-s", str(rate), "-b", "1"]
+        check = subprocess.run(
+            [*self._argv, "-q", "a"], capture_output=True, timeout=TOOL_TIMEOUT, check=False
+        )
+        if check.returncode != 0:
+            raise RuntimeError(f"espeak-ng: no voice {voice!r}")
 
     def render(self, text: str, raw: Path) -> None:
         subprocess.run(

@@ -285,6 +285,27 @@ async def test_worker_that_cannot_start(tmp_path: Path) -> None:
         await worker.synthesize("x", tmp_path / "x.wav")
 
 
+async def test_worker_command_missing(tmp_path: Path) -> None:
+    worker = SynthWorker(SynthConfig(), argv=[str(tmp_path / "no-such-python")])
+    with pytest.raises(WorkerCrashed, match="cannot start"):
+        await worker.synthesize("x", tmp_path / "x.wav")
+
+
+async def test_cancelled_request_kills_the_worker(tmp_path: Path) -> None:
+    worker = SynthWorker(SynthConfig(timeout=30), argv=fake_argv(tmp_path, "hang"))
+    task = asyncio.create_task(worker.synthesize("x", tmp_path / "x.wav"))
+    for _ in range(1000):
+        if (tmp_path / "marker").exists():
+            break
+        await asyncio.sleep(0.01)
+    pid = worker.pid
+    assert pid is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert worker.pid is None and not alive(pid)
+
+
 async def test_failed_phrase_is_not_retried(tmp_path: Path) -> None:
     pool = SynthPool(SynthConfig(timeout=2), argv=fake_argv(tmp_path, "fail"))
     with pytest.raises(SynthesisError, match="boom"):
@@ -306,7 +327,8 @@ async def test_speech_counts_failures(tmp_path: Path) -> None:
 
 
 @needs_tts
-async def test_real_worker_rejects_unknown_voice(tmp_path: Path) -> None:
-    worker = SynthWorker(SynthConfig(engine="pyttsx3", voice="no-such-voice"))
-    with pytest.raises(WorkerCrashed, match="no-such-voice"):
+@pytest.mark.parametrize("engine", ["pyttsx3", "espeak-ng"])
+async def test_real_worker_rejects_unknown_voice(tmp_path: Path, engine: str) -> None:
+    worker = SynthWorker(SynthConfig(engine=engine, voice="qq"))
+    with pytest.raises(WorkerCrashed, match="qq"):
         await worker.synthesize("x", tmp_path / "x.wav")
