@@ -16,7 +16,7 @@ def group() -> None:
 
 
 @group.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Целевая ревизия.")
+@click.option("--revision", default="heads", show_default=True, help="Целевая ревизия.")
 @pass_cli
 def upgrade(cli: CliContext, revision: str) -> None:
     """Применить миграции схемы."""

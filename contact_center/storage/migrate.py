@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-from contact_center.storage.database import ensure_sqlite_dir
+from contact_center.storage.database import create_engine, ensure_sqlite_dir
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -20,19 +21,25 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     ensure_sqlite_dir(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
 def current_revision(database_url: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
+    """The applied revisions, comma-separated (each package may have its own branch)."""
+    return asyncio.run(_current_revision(database_url))
 
-    sync_url = database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
-    engine = create_engine(sync_url)
+
+async def _current_revision(database_url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(database_url)
     try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        async with engine.connect() as conn:
+            heads = await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
     finally:
-        engine.dispose()
+        await engine.dispose()
+    return ", ".join(sorted(heads)) or None
