@@ -60,11 +60,28 @@ class Service:
 
 async def serve_forever(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM; the AMI link reconnects by itself meanwhile."""
+    from contact_center.plugins import load_plugins
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Service(settings):
-        log.warning("contact-center service running; Ctrl+C stops it")
-        await stop.wait()
+    plugins = load_plugins()
+    async with Service(settings) as service:
+        started = []
+        try:
+            for plugin in plugins:
+                await plugin.start(service)
+                started.append(plugin)
+            log.warning(
+                "contact-center service running (plugins: %s); Ctrl+C stops it",
+                ", ".join(p.name for p in started) or "none",
+            )
+            await stop.wait()
+        finally:
+            for plugin in reversed(started):
+                try:
+                    await plugin.stop()
+                except Exception:
+                    log.exception("plugin %s failed to stop", plugin.name)
     log.warning("contact-center service stopped")

@@ -41,6 +41,10 @@ def _register() -> None:
         main.add_command(module.group)
     main.add_command(serve.command)
     main.add_command(demo.command)
+    from contact_center.plugins import load_plugins
+
+    for plugin in load_plugins():
+        plugin.register_cli(main)
     try:
         from contact_center.cli import say, sounds
     except ImportError:  # speech is built in its own module; absent in minimal installs
