@@ -74,6 +74,8 @@ LANGUAGE_ALIASES = {
 SIM_DIR = "sim"
 _PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 _IF_LINE = re.compile(r"^\s*;\s*@(IF|ENDIF) ([A-Z_]+)@\s*$")
+# seconds without a live process behind the pid file before a start counts as failed
+_DEAD_GRACE = 2.0
 # sockaddr_un.sun_path is 108 bytes on Linux, including the final NUL
 _MAX_SOCKET_PATH = 107
 # what must not appear in a value written into a config file (comments, new lines)
@@ -402,13 +404,21 @@ class LocalAsterisk:
 
     def _wait_fully_booted(self, deadline: float) -> None:
         last = ""
+        # Asterisk writes its pid file before daemon() and again in the child: for a moment
+        # it names the parent, which has exited. Only a pid that stays dead means a crash.
+        dead_since: float | None = None
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 raise AsteriskStartError(
                     f"Asterisk не загрузился за отведённое время ({last}){self._log_tail()}"
                 )
-            if self.pid_file.exists() and self._running_pid() is None:
+            if self._running_pid() is not None:
+                dead_since = None
+            elif dead_since is None:
+                dead_since = now
+            elif now - dead_since > _DEAD_GRACE:
                 raise AsteriskStartError(
                     f"процесс Asterisk завершился при запуске{self._log_tail()}"
                 )

@@ -10,8 +10,11 @@ import logging
 import signal
 from types import TracebackType
 
+from contact_center.clock import Clock
 from contact_center.customers.services import CustomerService
+from contact_center.hotline.services import HotlineService
 from contact_center.settings import Settings
+from contact_center.speech.service import Speech
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
@@ -29,16 +32,27 @@ class Service:
         self.link = AmiLink(AmiConfig.from_settings(settings))
         self.agi = AgiServer(self.link)
         self.originator = Originator(self.link, settings.dial_template)
+        self.clock = Clock.from_settings(settings)
+        self.speech = Speech.from_settings(settings)
+        # the hotline (dialplan context [hotline] -> AGI(agi:async,hotline)) and its operators
+        self.hotline = HotlineService(
+            settings, self.sessions, self.customers, self.speech, self.link, self.clock
+        )
+        self.operators = self.hotline.operators
+        self.agi.register_flow("hotline", self.hotline.handle_call)
 
     async def start(self, *, connect_timeout: float = 15.0) -> None:
         await self.link.connect(timeout=connect_timeout)
         log.info(
             "connected to Asterisk AMI at %s:%d", self.settings.ami_host, self.settings.ami_port
         )
+        await self.hotline.start()
 
     async def stop(self) -> None:
         await self.agi.close()
+        await self.hotline.stop()
         await self.link.close()
+        await self.speech.aclose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Service:

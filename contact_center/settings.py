@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,21 @@ class Settings:
     sim_operator_answer_delay: float = 1.0
     sim_operator_talk_time: float = 5.0
     sounds_dir: Path = PROJECT_ROOT / "sounds"
+    # e-mail notices (autoinformer.email): the SMTP server they are handed to
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "Электросеть Дивногорск <noreply@localhost>"
+    # none | starttls | tls (implicit TLS, usually port 465)
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_timeout: float = 30.0
+    # messages per second over the one SMTP connection; 0 means no limit
+    smtp_rate: float = 50.0
+    # where one-click unsubscribe links point; the secret signs them (the default secret is
+    # refused for a non-local URL: anyone could forge opt-outs with it)
+    unsubscribe_base_url: str = "http://127.0.0.1:8080/unsubscribe"
+    unsubscribe_secret: str = field(default="change-me-local-only", repr=False)
     # speech synthesis (espeak-ng called directly is the reliable default: README)
     tts_engine: str = "espeak-ng"
     tts_voice: str = "ru"
@@ -54,6 +70,20 @@ class Settings:
     asterisk_sounds_prefix: str = "cc"
     # originate ring timeout for outbound calls
     ring_timeout: float = 30.0
+    # seconds added to the wall clock wherever the service asks "what time is it" for
+    # scheduling (calling windows, campaign ends): lets tests and demos run at a chosen hour
+    clock_offset: float = 0.0
+    # hotline (issue 4): opening hours on working days ("08:00-17:00", or several intervals
+    # "08:00-12:00,13:00-17:00"), a calendar override file, IVR menus, post-call work limit
+    hotline_hours: str = "08:00-17:00"
+    hotline_calendar_file: Path = PROJECT_ROOT / "contact_center/hotline/calendar_overrides.toml"
+    ivr_scripts_dir: Path = PROJECT_ROOT / "ivr_scripts"
+    hotline_wrapup_limit: float = 300.0
+    # seconds a caller may wait for an operator before being offered to leave a message
+    hotline_queue_timeout: float = 600.0
+    # seconds a simulated operator spends on post-call work (negative: never finishes, the
+    # hotline_wrapup_limit ends it)
+    sim_operator_wrapup_time: float = 1.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -75,7 +105,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-SECRET_FIELDS = frozenset({"ami_secret"})
+SECRET_FIELDS = frozenset({"smtp_password", "unsubscribe_secret", "ami_secret"})
 
 
 def mask_url_password(url: str) -> str:
@@ -132,6 +162,30 @@ def load_settings(
     return settings
 
 
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _validate_email(s: Settings) -> None:
+    if s.smtp_tls not in ("none", "starttls", "tls"):
+        raise SettingsError("CC_SMTP_TLS: none, starttls or tls")
+    if not 0 < s.smtp_port < 65536:
+        raise SettingsError(f"CC_SMTP_PORT: {s.smtp_port} is not a TCP port")
+    if s.smtp_timeout <= 0 or s.smtp_rate < 0:
+        raise SettingsError("CC_SMTP_TIMEOUT must be positive and CC_SMTP_RATE zero or more")
+    if "@" not in s.smtp_from or any(ch in s.smtp_from for ch in "\r\n"):
+        raise SettingsError("CC_SMTP_FROM: expected 'Name <address@domain>'")
+    url = urlsplit(s.unsubscribe_base_url)
+    if url.scheme not in ("http", "https") or not url.hostname or not url.geturl().isascii():
+        raise SettingsError("CC_UNSUBSCRIBE_BASE_URL: an http(s) URL in ASCII")
+    if not s.unsubscribe_secret:
+        raise SettingsError("CC_UNSUBSCRIBE_SECRET: must not be empty")
+    default_secret = Settings.__dataclass_fields__["unsubscribe_secret"].default
+    if s.unsubscribe_secret == default_secret and url.hostname not in _LOCAL_HOSTS:
+        raise SettingsError(
+            "CC_UNSUBSCRIBE_SECRET: set your own secret before unsubscribe links leave this machine"
+        )
+
+
 def _validate(s: Settings) -> None:
     try:
         ZoneInfo(s.timezone)
@@ -153,3 +207,12 @@ def _validate(s: Settings) -> None:
         raise SettingsError("CC_TTS_WORKERS must be at least 1 and CC_TTS_TIMEOUT positive")
     if s.sim_operators < 0:
         raise SettingsError("CC_SIM_OPERATORS: must be zero or more")
+    _validate_email(s)
+    if s.hotline_wrapup_limit <= 0 or s.hotline_queue_timeout <= 0:
+        raise SettingsError("CC_HOTLINE_WRAPUP_LIMIT and CC_HOTLINE_QUEUE_TIMEOUT: positive")
+    from contact_center.hotline.calendar import CalendarError, parse_hours
+
+    try:
+        parse_hours(s.hotline_hours)
+    except CalendarError as exc:
+        raise SettingsError(f"CC_HOTLINE_HOURS: {exc}") from None

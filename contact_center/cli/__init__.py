@@ -41,6 +41,10 @@ def _register() -> None:
         main.add_command(module.group)
     main.add_command(serve.command)
     main.add_command(demo.command)
+    from contact_center.cli import hotline, operator, outages, report, sim
+
+    for module in (hotline, operator, outages, report, sim):
+        main.add_command(module.group)
     from contact_center.plugins import load_plugins
 
     for plugin in load_plugins():

@@ -1,0 +1,391 @@
+"""`contact-center campaign ...` and `contact-center scenario ...` (Russian for the user).
+
+The CLI works on the same database as `contact-center serve`: it creates and steers
+campaigns; the service's dialer places the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from autoinformer.exceptions import AutoinformerError
+from autoinformer.reports import to_csv, to_json, to_text
+from autoinformer.scenarios import KIND_RU, KINDS
+from autoinformer.scheduling import (
+    CallingWindows,
+    Clock,
+    ProductionCalendar,
+    Window,
+    load_overrides,
+    parse_caps,
+    parse_days,
+    retry_policy,
+)
+from autoinformer.services import CampaignService, CampaignSpec, CampaignStatus
+from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
+from contact_center.settings import Settings
+from contact_center.speech.prompts import PromptCatalog
+from contact_center.storage.database import create_engine, session_factory
+
+T = TypeVar("T")
+DEFAULT_SCENARIO = {
+    "debt": "debt-notice",
+    "outage": "outage-warning",
+    "reminder": "reminder",
+    "tariff": "tariff-change",
+}
+STATE_RU = {
+    "created": "создана",
+    "running": "идёт",
+    "paused": "приостановлена",
+    "finished": "завершена",
+    "cancelled": "отменена",
+}
+
+
+@asynccontextmanager
+async def campaign_service(settings: Settings) -> AsyncIterator[CampaignService]:
+    engine = create_engine(settings.database_url)
+    try:
+        yield CampaignService(
+            session_factory(engine),
+            clock=Clock(settings.clock_offset),
+            timezone=settings.timezone,
+            region=settings.default_region,
+            prompts=set(PromptCatalog.load()),
+            calendar=ProductionCalendar(load_overrides()),
+        )
+    finally:
+        await engine.dispose()
+
+
+def _run(settings: Settings, action: Callable[[CampaignService], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with campaign_service(settings) as service:
+            return await action(service)
+
+    try:
+        return run(go())
+    except AutoinformerError as exc:
+        fail(str(exc))
+    except (OperationalError, ProgrammingError) as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            fail("база данных не готова: выполните contact-center db upgrade", EXIT_FAILURE)
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _when(raw: str | None, tz: ZoneInfo, option: str) -> datetime | None:
+    if raw is None:
+        return None
+    text = raw.strip().replace(" ", "T", 1)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            value = datetime.strptime(raw.strip(), "%d.%m.%Y %H:%M")
+        except ValueError:
+            fail(f"{option}: дата и время вида 2026-12-01T09:00, а не «{raw}»")
+            raise
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _day(raw: str | None, option: str) -> date | None:
+    if raw is None:
+        return None
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(raw.strip(), fmt).date()
+        except ValueError:
+            continue
+    fail(f"{option}: дата вида 2026-12-01 или 01.12.2026, а не «{raw}»")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%d.%m.%Y %H:%M") if value else "—"
+
+
+# ============================================================================ campaign
+
+
+@click.group("campaign")
+def campaign() -> None:
+    """Кампании автоинформирования: создание, запуск, ход, отчёт."""
+
+
+@campaign.command("create")
+@click.option("--name", required=True, help="Название кампании.")
+@click.option("--kind", type=click.Choice(KINDS), required=True, help="Вид уведомления.")
+@click.option("--scenario", default=None, help="Сценарий (имя или имя@версия).")
+@click.option(
+    "--list",
+    "list_path",
+    required=True,
+    help="CSV со списком абонентов или `customers` (база: абоненты с договором).",
+)
+@click.option("--channel", type=click.Choice(["phone", "email", "both"]), default="phone")
+@click.option("--start", default=None, help="Начало, ISO (по умолчанию сейчас).")
+@click.option("--end", default=None, help="Конец, ISO.")
+@click.option("--window", default=None, help="Окно звонков ЧЧ:ММ-ЧЧ:ММ на все дни.")
+@click.option(
+    "--days", default="all", show_default=True, help="mon-fri, mon,wed,sat, all, working."
+)
+@click.option("--concurrency", type=int, default=10, show_default=True)
+@click.option("--ring-timeout", type=float, default=None, help="Секунд дозвона.")
+@click.option("--retry", "retries", multiple=True, help="ИСХОД=ПОПЫТКИ/ИНТЕРВАЛ, напр. busy=2/5m.")
+@click.option("--caps", default=None, help="СУТКИ/НЕДЕЛЯ/МЕСЯЦ или none.")
+@click.option("--priority", type=int, default=0, show_default=True)
+@click.option("--outage-start", default=None, help="Начало отключения, ISO.")
+@click.option("--decision-date", default=None, help="Дата решения об отключении.")
+@click.option("--timezone", default=None, help="Часовой пояс абонентов по умолчанию.")
+@pass_cli
+def create(
+    cli: CliContext,
+    name: str,
+    kind: str,
+    scenario: str | None,
+    list_path: str,
+    channel: str,
+    start: str | None,
+    end: str | None,
+    window: str | None,
+    days: str,
+    concurrency: int,
+    ring_timeout: float | None,
+    retries: tuple[str, ...],
+    caps: str | None,
+    priority: int,
+    outage_start: str | None,
+    decision_date: str | None,
+    timezone: str | None,
+) -> None:
+    """Создать кампанию; печатает её номер. Отказ: код 2 и причина."""
+    settings = cli.settings
+    tz = ZoneInfo(timezone or settings.timezone)
+    try:
+        weekdays, working_only = parse_days(days)
+        windows = CallingWindows(days=weekdays, working_only=working_only)
+        if window:
+            one = Window.parse(window)
+            windows = CallingWindows(one, one, weekdays, working_only)
+        spec = CampaignSpec(
+            name=name,
+            kind=kind,
+            scenario=scenario or DEFAULT_SCENARIO[kind],
+            channel=channel,
+            start=_when(start, tz, "--start"),
+            end=_when(end, tz, "--end"),
+            windows=windows,
+            concurrency=concurrency,
+            ring_timeout=ring_timeout if ring_timeout is not None else settings.ring_timeout,
+            retry=retry_policy(retries),
+            caps=parse_caps(caps) if caps is not None else None,
+            priority=priority,
+            outage_start=_when(outage_start, tz, "--outage-start"),
+            decision_date=_day(decision_date, "--decision-date"),
+            timezone=timezone,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    data: bytes | None = None
+    if list_path != "customers":
+        try:
+            data = Path(list_path).read_bytes()
+        except OSError as exc:
+            fail(f"--list: не читается файл {list_path}: {exc.strerror}")
+    result = _run(
+        settings,
+        lambda s: s.create(
+            spec,
+            list_data=data,
+            list_name=Path(list_path).name,
+            from_base=data is None,
+        ),
+    )
+    parsed = result.parsed
+    for note in parsed.rejected:
+        click.echo(f"отклонена {note}", err=True)
+    for note in parsed.duplicates + parsed.opted_out:
+        click.echo(f"пропущена {note}", err=True)
+    click.echo(
+        f"Кампания {result.campaign_id} создана: абонентов {result.contacts}, "
+        f"отклонено строк {len(parsed.rejected)}, повторов {len(parsed.duplicates)}, "
+        f"отказавшихся {len(parsed.opted_out)}; конец {_local(result.end_at, tz)}. "
+        f"Запуск: contact-center campaign start {result.campaign_id}",
+        err=True,
+    )
+    click.echo(result.campaign_id)
+
+
+def _state_command(verb: str, method: str, done: str) -> click.Command:
+    @click.command(verb)
+    @click.argument("campaign_id", type=int)
+    @pass_cli
+    def command(cli: CliContext, campaign_id: int) -> None:
+        _run(cli.settings, lambda s: getattr(s, method)(campaign_id))
+        click.echo(f"Кампания {campaign_id} {done}.")
+
+    command.help = {
+        "start": "Запустить кампанию (звонит сервис: contact-center serve).",
+        "pause": "Приостановить: начатые звонки доводятся до конца.",
+        "resume": "Возобновить приостановленную кампанию.",
+        "cancel": "Отменить: не дозвонившиеся получают итог cancelled.",
+    }[verb]
+    return command
+
+
+campaign.add_command(_state_command("start", "start", "запущена"))
+campaign.add_command(_state_command("pause", "pause", "приостановлена"))
+campaign.add_command(_state_command("resume", "resume", "возобновлена"))
+campaign.add_command(_state_command("cancel", "cancel", "отменена"))
+
+
+def status_line(st: CampaignStatus, tz: ZoneInfo) -> str:
+    reasons = ", ".join(f"{k}: {v}" for k, v in st.waiting_reasons.items())
+    return (
+        f"Кампания {st.id} «{st.name}» {STATE_RU.get(st.status, st.status)}: "
+        f"всего {st.total}, ожидают {st.waiting}"
+        + (f" ({reasons})" if reasons else "")
+        + f", звонков сейчас {st.calling}, оповещено {st.notified}, без оповещения {st.failed}, "
+        f"повторов впереди {st.retries_due}; начало {_local(st.start_at, tz)}, конец "
+        f"{_local(st.end_at, tz)}, ожидаемое окончание {_local(st.expected_finish, tz)}"
+    )
+
+
+@campaign.command("status")
+@click.argument("campaign_id", type=int)
+@click.option("--follow", is_flag=True, help="Показывать ход, пока кампания не закончится.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--interval", type=float, default=2.0, show_default=True, help="Секунд между строками."
+)
+@pass_cli
+def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: float) -> None:
+    """Ход кампании: ожидают, звонков сейчас, оповещено, повторы, сроки."""
+    tz = ZoneInfo(cli.settings.timezone)
+
+    def show(st: CampaignStatus) -> None:
+        if fmt == "json":
+            click.echo(json.dumps(st.to_data(), ensure_ascii=False))
+        else:
+            click.echo(status_line(st, tz))
+
+    async def go(service: CampaignService) -> None:
+        last = None
+        while True:
+            st = await service.status(campaign_id)
+            if st != last:
+                show(st)
+                last = st
+            if not follow or st.finished:
+                return
+            await asyncio.sleep(interval)
+
+    _run(cli.settings, go)
+
+
+@campaign.command("report")
+@click.argument("campaign_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "text"]), default="csv")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_cli
+def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> None:
+    """Отчёт: каждый абонент (phone, status, notified, attempts) и итоги."""
+    result = _run(cli.settings, lambda s: s.report(campaign_id))
+    text = {"csv": to_csv, "json": to_json, "text": to_text}[fmt](result)
+    if output is not None:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        click.echo(f"Отчёт записан в {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@campaign.command("list")
+@pass_cli
+def list_campaigns(cli: CliContext) -> None:
+    """Все кампании."""
+    tz = ZoneInfo(cli.settings.timezone)
+    rows = _run(cli.settings, lambda s: s.list_campaigns())
+    if not rows:
+        click.echo("Кампаний нет.")
+    for c in rows:
+        click.echo(
+            f"{c.id:>5}  {STATE_RU.get(c.status, c.status):<15} {KIND_RU.get(c.kind, c.kind):<20} "
+            f"{_local(c.start_at, tz)} — {_local(c.end_at, tz)}  {c.name}"
+        )
+
+
+@campaign.command("demo")
+@click.option("--keep-asterisk/--stop-asterisk", default=True)
+@pass_cli
+def demo(cli: CliContext, keep_asterisk: bool) -> None:
+    """Демонстрация на модели абонентов: кампания о долге и о плановом отключении."""
+    from autoinformer.demo import run_demo
+
+    try:
+        ok = run_demo(cli.settings, echo=click.echo, keep_asterisk=keep_asterisk)
+    except AutoinformerError as exc:
+        fail(str(exc), EXIT_FAILURE)
+        return
+    if not ok:
+        fail("Демонстрация не удалась: см. сообщения выше.", EXIT_FAILURE)
+
+
+# ============================================================================ scenario
+
+
+@click.group("scenario")
+def scenario() -> None:
+    """Сценарии оповещения: хранятся в базе с версиями."""
+
+
+@scenario.command("add")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@pass_cli
+def scenario_add(cli: CliContext, path: Path) -> None:
+    """Добавить сценарий из файла TOML или JSON (изменённый — новой версией)."""
+    row, created = _run(cli.settings, lambda s: s.scenarios.add_file(path))
+    if created:
+        click.echo(f"Сценарий {row.name} сохранён, версия {row.version}.")
+    else:
+        click.echo(f"Сценарий {row.name} не изменился (версия {row.version}).")
+
+
+@scenario.command("list")
+@pass_cli
+def scenario_list(cli: CliContext) -> None:
+    """Сценарии (последние версии)."""
+    rows = _run(cli.settings, lambda s: s.scenarios.latest())
+    for row in rows:
+        click.echo(
+            f"{row.name:<24} v{row.version:<3} {KIND_RU.get(row.kind, row.kind):<20} {row.title}"
+        )
+
+
+@scenario.command("show")
+@click.argument("ref")
+@pass_cli
+def scenario_show(cli: CliContext, ref: str) -> None:
+    """Показать сценарий: имя или имя@версия."""
+
+    async def go(s: CampaignService) -> tuple[Any, Any]:
+        return await s.scenarios.get(ref)
+
+    row, parsed = _run(cli.settings, go)
+    click.echo(
+        f"# {row.name}@{row.version} ({row.source}), поля абонента: "
+        f"{', '.join(sorted(parsed.fields)) or '—'}"
+    )
+    click.echo(json.dumps(json.loads(row.body), ensure_ascii=False, indent=2))

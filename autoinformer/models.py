@@ -1,0 +1,148 @@
+"""Autoinformer tables (all named ai_*): scenarios, campaigns, their contacts, every call
+attempt, opt-outs. The autoinformer owns them; its migration branch is `autoinformer`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contact_center.storage.base import Base, UtcDateTime, utcnow
+
+
+class ScenarioRow(Base):
+    """One version of a scenario; campaigns point at the exact version they play."""
+
+    __tablename__ = "ai_scenarios"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, default="")
+    # the validated scenario as JSON (autoinformer.scenarios.Scenario.body)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "ai_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("ai_scenarios.id"))
+    channel: Mapped[str] = mapped_column(String(8), default="phone")
+    # created -> running <-> paused -> finished | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # scheduling.CallingWindows.to_data() as JSON
+    windows: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    concurrency: Mapped[int] = mapped_column(Integer, default=10)
+    ring_timeout: Mapped[float] = mapped_column(Float, default=30.0)
+    # scheduling.policy_to_data() as JSON
+    retry: Mapped[str] = mapped_column(Text)
+    caps: Mapped[str] = mapped_column(String(32), default="none")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    outage_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(Text, default="")
+    rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class CampaignContact(Base):
+    """One phone of a campaign. `state` drives the dialer (waiting, calling, done);
+    `status` is the last result while waiting and the final status once done."""
+
+    __tablename__ = "ai_contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone"),
+        Index("ix_ai_contacts_due", "campaign_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("ai_campaigns.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    # digits only (E.164 without '+'): the one form that may reach a dial string
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    account: Mapped[str] = mapped_column(String(32), default="")
+    name: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the list's other columns as JSON text values (debt, outage_start, address...)
+    values: Mapped[str] = mapped_column(Text, default="{}")
+    state: Mapped[str] = mapped_column(String(8), default="waiting")
+    status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # why a waiting contact waits: window, retry, cap_day, cap_week, cap_month, line_busy
+    wait_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Attempt(Base):
+    """One call. Its ChannelId is stored (and committed) before the Originate goes out, so
+    after a crash the call can be found among Asterisk's channels; `outcome` is NULL while
+    the call may still be live."""
+
+    __tablename__ = "ai_attempts"
+    __table_args__ = (Index("ix_ai_attempts_phone_kind", "phone", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("ai_campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("ai_contacts.id", ondelete="CASCADE"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(16))
+    # the campaign's kind, here for the frequency caps across campaigns
+    kind: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    parts_played: Mapped[int] = mapped_column(Integer, default=0)
+    parts_total: Mapped[int] = mapped_column(Integer, default=0)
+    played_to_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    digits: Mapped[str] = mapped_column(String(32), default="")
+    transferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    operator: Mapped[str] = mapped_column(String(128), default="")
+    callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class OptOut(Base):
+    """A phone that pressed 9: no more notices of this kind, from any campaign."""
+
+    __tablename__ = "ai_opt_outs"
+    __table_args__ = (UniqueConstraint("phone", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,192 @@
+"""How close a phone campaign comes to the limit its channels set.
+
+    .venv/bin/python bench/campaign_efficiency.py [--contacts 1000] [--concurrency 50]
+
+Starts a private Asterisk (asterisk_conf/ with the sim profile, its own runtime folder
+under /tmp, a free AMI port, no SIP), a fresh SQLite database and the service with the
+autoinformer dialer in this process, then runs one campaign: N sim customers (numbers
+ending in 1) who each listen to a message of about 2 s until the service hangs up (the
+message played to its end: a положительный звонок). The call time is that message's
+measured length; the channel-bound limit is contacts x call time / concurrency, and
+efficiency = limit / elapsed.
+Prints elapsed, the limit, the service's CPU time and peak memory, Asterisk's CPU time,
+and last the line `efficiency: X`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import secrets
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from autoinformer.demo import longest_message
+from autoinformer.dialer import DialerConfig
+from autoinformer.models import Attempt
+from autoinformer.plugin import AutoinformerPlugin
+from autoinformer.scheduling import Caps, Clock, ProductionCalendar, retry_policy
+from autoinformer.services import CampaignService, CampaignSpec
+from contact_center.asterisk_local import LocalAsterisk
+from contact_center.service import Service
+from contact_center.settings import Settings
+from contact_center.speech import Speech
+from contact_center.speech.prompts import PromptCatalog
+from contact_center.storage import migrate
+from contact_center.storage.database import create_engine, session_factory
+
+SCENARIO = """
+name = "bench-notice"
+kind = "debt"
+message = "У вас задолженность за свет."
+wait_digit = 0
+repeats = 0
+[keys]
+"1" = "confirm"
+[replies]
+confirmed = ""
+goodbye = ""
+"""
+# a working Tuesday morning: the calling window is open whatever the real hour
+CLOCK_AT = datetime(2026, 12, 1, 11, 0, tzinfo=ZoneInfo("Asia/Krasnoyarsk"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (clock ticks to seconds)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_pid: int) -> float:
+    clock = Clock.at(CLOCK_AT)
+    settings = settings.replace(clock_offset=clock.offset)
+    engine = create_engine(settings.database_url)
+    campaigns = CampaignService(
+        session_factory(engine),
+        clock=clock,
+        timezone=settings.timezone,
+        prompts=set(PromptCatalog.load()),
+        calendar=ProductionCalendar(),
+    )
+    scenario = workdir / "bench.toml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    await campaigns.scenarios.add_file(scenario)
+    rows = ["phone,account"] + [f"+7913{i:06d}1,{i}" for i in range(args.contacts)]
+    created = await campaigns.create(
+        CampaignSpec(
+            name="bench",
+            kind="debt",
+            scenario="bench-notice",
+            concurrency=args.concurrency,
+            ring_timeout=10,
+            retry=retry_policy(["failed=3/1s", "hung_up=3/1s", "busy=3/1s", "no_answer=3/1s"]),
+            caps=Caps(),
+        ),
+        list_data=("\n".join(rows) + "\n").encode(),
+    )
+    plugin = AutoinformerPlugin(DialerConfig(tick=0.5, drain_timeout=0.0))
+    try:
+        async with Service(settings) as service:
+            async with Speech.from_settings(settings) as speech:
+                call_time = await longest_message(campaigns, speech, [created.campaign_id])
+            await plugin.start(service)
+            try:
+                cpu0, ast0 = self_cpu(), cpu_seconds(ast_pid)
+                started = time.monotonic()
+                await campaigns.start(created.campaign_id)
+                while True:
+                    st = await campaigns.status(created.campaign_id)
+                    if st.finished:
+                        break
+                    await asyncio.sleep(0.5)
+                # the last pass saw the campaign finish: the end is when its last call ended
+                elapsed = time.monotonic() - started
+                cpu, ast_cpu = self_cpu() - cpu0, cpu_seconds(ast_pid) - ast0
+            finally:
+                await plugin.stop()
+            report = await campaigns.report(created.campaign_id)
+            async with campaigns.sessions() as session:
+                attempts = list(await session.scalars(select(Attempt)))
+    finally:
+        await engine.dispose()
+    t = report.totals
+    limit = args.contacts * call_time / args.concurrency
+    print(f"contacts: {t.contacts}, notified: {t.notified}, attempts: {t.attempts}")
+    print(f"statuses: {dict(t.by_status)}")
+    print(f"concurrency: {args.concurrency}, call time (message length): {call_time:.2f} s")
+    print(f"elapsed: {elapsed:.2f} s, channel-bound limit: {limit:.2f} s")
+    print(f"service CPU time: {cpu:.2f} s ({cpu / elapsed:.0%} of one core)")
+    print(f"Asterisk CPU time: {ast_cpu:.2f} s")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"service peak memory: {peak_mb:.0f} MB")
+    ringing = [(a.answered_at - a.started_at).total_seconds() for a in attempts if a.answered_at]
+    talking = [(a.ended_at - a.answered_at).total_seconds() for a in attempts if a.answered_at]
+    busy = sum(a.duration for a in attempts)
+    print(
+        f"per call: dial to answer {statistics.mean(ringing):.3f} s, answer to end "
+        f"{statistics.mean(talking):.3f} s; channels busy {busy / (elapsed * args.concurrency):.0%}"
+        " of the time"
+    )
+    if os.environ.get("BENCH_TIMELINE"):
+        t0 = min(a.started_at for a in attempts)
+        for a in sorted(attempts, key=lambda a: a.started_at)[:: max(1, len(attempts) // 40)]:
+            assert a.answered_at is not None and a.ended_at is not None
+            print(
+                f"  {(a.started_at - t0).total_seconds():7.3f} {(a.answered_at - t0).total_seconds():7.3f}"
+                f" {(a.ended_at - t0).total_seconds():7.3f}"
+            )
+    if t.notified != t.contacts:
+        print("WARNING: not every contact was notified", file=sys.stderr)
+    return limit / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="cc-bench-", dir="/tmp"))
+    settings = Settings().replace(
+        asterisk_runtime_dir=workdir / "ast",
+        ami_port=free_port(),
+        ami_secret=secrets.token_hex(16),
+        dial_template="Local/{number}@sim-customers",
+        database_url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+    )
+    local = LocalAsterisk(settings, sip_port=0)
+    local.start(timeout=30)
+    try:
+        migrate.upgrade(settings.database_url)
+        pid = local.status(with_version=False).pid
+        assert pid is not None
+        efficiency = asyncio.run(run(settings, args, workdir, pid))
+    finally:
+        local.stop(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"efficiency: {efficiency:.3f}")
+
+
+if __name__ == "__main__":
+    main()

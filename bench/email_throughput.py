@@ -1,0 +1,203 @@
+"""E-mail channel benchmark: render, build and send N letters to a local SMTP server.
+
+    .venv/bin/python bench/email_throughput.py [--messages 10000] [--rate 0]
+
+The SMTP server (aiosmtpd, counting and discarding letters) runs in a separate process so
+its CPU is not charged to the sender. Each letter goes the way a campaign sends it: the
+template rendered for one contact (typed values as text), a MIME letter with a signed
+unsubscribe link (``compose_notice``), then ``SmtpSender.send`` on the one reused SMTP
+session with a ``before_data`` hook. ``--rate`` is the sender's limit in letters a second
+(0: none; the service's default ``CC_SMTP_RATE`` is 50).
+
+Prints figures measured in this run, the sender's peak memory (maximum resident set size
+of this process), and last the line ``messages_per_second: X`` (letters accepted by the
+server per second of wall time, rendering included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from autoinformer.email import EmailTemplate, SmtpSender, compose_notice
+from contact_center.settings import Settings
+
+TEMPLATE = EmailTemplate(
+    subject="Задолженность {{ debt | money }} по лицевому счёту {{ account }}",
+    text=(
+        "Здравствуйте, {{ name }}!\n\n"
+        "Задолженность по лицевому счёту {{ account }} на {{ debt_date | date }} составляет"
+        " {{ debt | money }}. Оплатите её до {{ pay_by | date(form='genitive') }}.\n"
+        "Плановое отключение {{ outage | date(style='digits') }}"
+        " {{ outage_from | timerange(outage_to) }}.\n"
+        "Телефон для справок: {{ office | phone }}.\n\n"
+        "Отказаться от таких писем: {{ unsubscribe_url }}\n"
+    ),
+    html=(
+        "<p>Здравствуйте, {{ name }}!</p>"
+        "<p>Задолженность по лицевому счёту {{ account }} на {{ debt_date | date }} составляет"
+        " <b>{{ debt | money }}</b>. Оплатите её до {{ pay_by | date(form='genitive') }}.</p>"
+        "<p>Плановое отключение {{ outage | date(style='digits') }}"
+        " {{ outage_from | timerange(outage_to) }}.</p>"
+        "<p>Телефон для справок: {{ office | phone }}.</p>"
+        '<p><a href="{{ unsubscribe_url }}">Отказаться от таких писем</a></p>'
+    ),
+)
+
+
+# --- the server process ----------------------------------------------------------------
+
+
+class CountingHandler:
+    def __init__(self) -> None:
+        self.count = 0
+        self.octets = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        self.octets += len(envelope.content)
+        return f"250 2.0.0 Ok: queued as B{self.count}"
+
+
+def serve(port: int) -> None:
+    """Run aiosmtpd until stdin closes, then print what it received."""
+    from aiosmtpd.controller import Controller
+
+    handler = CountingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="bench.local")
+    controller.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    controller.stop()
+    print(f"received {handler.count} {handler.octets}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the sender (this process) ---------------------------------------------------------
+
+
+def contact(n: int) -> dict[str, object]:
+    return {
+        "name": f"Иванов Иван Иванович {n}",
+        "account": f"24-{n:06d}",
+        "debt": Decimal(1000 + n % 9000) + Decimal("0.5"),
+        "debt_date": dt.date(2026, 11, 25),
+        "pay_by": dt.date(2026, 12, 5),
+        "outage": dt.date(2026, 12, 10),
+        "outage_from": "09:00",
+        "outage_to": "17:30",
+        "office": "+73914431234",
+    }
+
+
+async def run(messages: int, rate: float, port: int) -> dict[str, float]:
+    settings = Settings(smtp_port=port, smtp_rate=rate, unsubscribe_secret="bench-secret")
+    statuses: dict[str, int] = {}
+    sending: set[str] = set()
+
+    async def before_data(message_id: str) -> None:
+        # what the campaign does here is one UPDATE; the set stands in for it
+        sending.add(message_id)
+
+    compose_seconds = 0.0
+    started = time.perf_counter()
+    async with SmtpSender.from_settings(settings, local_hostname="bench.local") as sender:
+        await sender.connect()
+        for n in range(messages):
+            t0 = time.perf_counter()
+            letter = compose_notice(
+                template=TEMPLATE,
+                contact=contact(n),
+                to_address=f"customer{n}@example.ru",
+                to_name=f"Иванов Иван Иванович {n}",
+                kind="debt",
+                settings=settings,
+                contact_id=n + 1,
+            )
+            compose_seconds += time.perf_counter() - t0
+            result = await sender.send(letter, before_data=before_data)
+            statuses[result.status] = statuses.get(result.status, 0) + 1
+            sending.discard(result.message_id)
+    wall = time.perf_counter() - started
+    return {
+        "wall": wall,
+        "compose": compose_seconds,
+        "accepted": statuses.get("accepted", 0),
+        "other": sum(v for k, v in statuses.items() if k != "accepted"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=0.0, help="letters/s limit, 0 = none")
+    parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    if server.stdout.readline().strip() != "ready":
+        server.kill()
+        raise SystemExit("the SMTP server process did not start")
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        figures = asyncio.run(run(args.messages, args.rate, port))
+    finally:
+        server.stdin.close()
+        # the server's last line; a watchdog so a stuck server cannot hang the benchmark
+        timer = threading.Timer(30, server.kill)
+        timer.start()
+        received_line = server.stdout.readline().split()
+        server.wait()
+        timer.cancel()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    received = int(received_line[1]) if len(received_line) == 3 else -1
+    octets = int(received_line[2]) if len(received_line) == 3 else 0
+    accepted = int(figures["accepted"])
+    wall = figures["wall"]
+    print(f"letters: {args.messages}, accepted: {accepted}, not accepted: {int(figures['other'])}")
+    print(f"server received: {received} letters, {octets / max(received, 1) / 1024:.1f} KiB each")
+    limit = f"{args.rate:g} letters/s" if args.rate else "none"
+    print(f"rate limit: {limit}; one SMTP session; the server runs in its own process")
+    print(f"wall time: {wall:.2f} s")
+    print(
+        f"render + MIME only: {args.messages / figures['compose']:.0f} letters/s "
+        f"({figures['compose'] / wall:.0%} of the wall time)"
+    )
+    print(
+        f"peak memory (sender, max RSS): {peak_kib / 1024:.1f} MiB "
+        f"(after imports, before sending: {baseline_kib / 1024:.1f} MiB)"
+    )
+    if received != accepted:
+        print(f"MISMATCH: server received {received}, sender saw {accepted} accepted")
+    print(f"messages_per_second: {accepted / wall:.1f}")
+
+
+if __name__ == "__main__":
+    main()

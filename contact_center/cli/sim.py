@@ -1,0 +1,63 @@
+"""`contact-center sim hotline-calls --count N [--digits D]`: simulated callers (smoke test).
+
+The callers are answered in this process (a Service with the hotline flow): stop a running
+`contact-center serve` on the same Asterisk first, or two services answer the same call.
+Needs the sim dialplan ([sim-callers]: the local Asterisk has it).
+"""
+
+from __future__ import annotations
+
+import click
+
+from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
+from contact_center.hotline.sim import SimRun, run_callers
+from contact_center.service import Service
+from contact_center.settings import Settings
+from contact_center.telephony.exceptions import AmiConnectionError, AmiLoginError, TelephonyError
+
+
+@click.group("sim")
+def group() -> None:
+    """Модель абонентов: проверка установки без людей у телефонов."""
+
+
+async def _calls(
+    settings: Settings, count: int, digits: str, give_up: float | None, timeout: float
+) -> SimRun:
+    async with Service(settings) as service:
+        await service.speech.build_prompts()
+        return await run_callers(service, count, digits, give_up_after=give_up, timeout=timeout)
+
+
+@group.command("hotline-calls")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(1, 500))
+@click.option("--digits", default="0", show_default=True, help="Что нажать в меню (0 — оператор).")
+@click.option("--give-up", type=float, default=None, help="Положить трубку через N с после клавиш.")
+@click.option("--timeout", default=300.0, show_default=True, help="Ждать окончания не дольше, с.")
+@pass_cli
+def hotline_calls(
+    cli: CliContext, count: int, digits: str, give_up: float | None, timeout: float
+) -> None:
+    """Позвонить на горячую линию COUNT раз одновременно и дождаться окончания всех вызовов."""
+    try:
+        result = run(_calls(cli.settings, count, digits, give_up, timeout))
+    except ValueError as exc:
+        fail(str(exc))
+    except AmiLoginError as exc:
+        fail(f"Asterisk отклонил вход AMI: {exc}", EXIT_FAILURE)
+    except AmiConnectionError as exc:
+        fail(f"Нет связи с Asterisk ({exc}); запуск: contact-center asterisk start", EXIT_FAILURE)
+    except TelephonyError as exc:
+        fail(f"Ошибка связи с Asterisk: {exc}", EXIT_FAILURE)
+    ended = result.finished
+    click.echo(f"Вызовов {len(result.calls)}, завершено {len(ended)} за {result.seconds:.1f} с:")
+    for sim in result.calls:
+        call = sim.call
+        if call is None:
+            click.echo(f"  {sim.channel_id}: {sim.error or 'не завершён за отведённое время'}")
+            continue
+        click.echo(
+            f"  {call.number}: {' '.join(call.path) or '—'}; завершил: {call.ended_by or '?'}"
+        )
+    if len(ended) < len(result.calls):
+        raise click.exceptions.Exit(EXIT_FAILURE)

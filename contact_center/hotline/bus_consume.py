@@ -1,0 +1,113 @@
+"""AMI queue events -> appeals and operators (the measured queue times come from here).
+
+Events are consumed in arrival order by one owned task (a plain callback only enqueues:
+panoramisk would run coroutine callbacks unordered). Each event is handled on its own; one
+that fails is logged and the next one is handled.
+
+    QueueCallerJoin     the caller entered the queue            -> appeal.queue_entered_at
+    AgentConnect        an operator answered                     -> wait, operator on call
+    AgentComplete       the conversation ended                   -> talk time, post-call work
+    QueueCallerAbandon  the caller hung up while waiting         -> abandoned, how long
+    QueueCallerLeave    left the queue (answered, timeout ...)   -> queue_left_at
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from panoramisk.message import Message
+
+from contact_center.clock import Clock
+from contact_center.operators.services import QUEUE, OperatorService
+from contact_center.tasks import TaskSet
+from contact_center.telephony.ami import AmiLink
+
+if TYPE_CHECKING:
+    from contact_center.hotline.flow import HotlineCall
+    from contact_center.hotline.services import AppealService
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("QueueCallerJoin", "AgentConnect", "AgentComplete", "QueueCallerAbandon",
+          "QueueCallerLeave")  # fmt: skip
+
+
+class QueueEventConsumer:
+    def __init__(
+        self,
+        link: AmiLink,
+        appeals: AppealService,
+        operators: OperatorService,
+        clock: Clock,
+        calls: Mapping[str, HotlineCall],
+        *,
+        queue: str = QUEUE,
+    ) -> None:
+        self._link = link
+        self._appeals = appeals
+        self._operators = operators
+        self._clock = clock
+        self._calls = calls
+        self._queue_name = queue
+        self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self._unsubscribe: list[Callable[[], None]] = []
+        self.handled = 0
+
+    def start(self, tasks: TaskSet) -> None:
+        for name in EVENTS:
+            self._unsubscribe.append(self._link.on_event(name, self._events.put_nowait))
+        tasks.spawn(self._consume(), name="hotline-queue-events")
+
+    def stop(self) -> None:
+        for remove in self._unsubscribe:
+            remove()
+        self._unsubscribe.clear()
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                await self.handle(event)
+            except Exception:
+                log.exception("queue event %s failed", event.get("Event"))
+            self.handled += 1
+
+    def _at(self, event: Message) -> datetime:
+        raw = str(event.get("Timestamp", ""))
+        try:
+            return self._clock.from_epoch(float(raw))
+        except ValueError:
+            return self._clock.now()
+
+    async def handle(self, event: Message) -> None:
+        if str(event.get("Queue", "")) != self._queue_name:
+            return
+        name = str(event.get("Event", ""))
+        uniqueid = str(event.get("Uniqueid", ""))
+        interface = str(event.get("Interface", ""))
+        at = self._at(event)
+        if name == "QueueCallerJoin":
+            position = str(event.get("Position", ""))
+            await self._appeals.queue_joined(
+                uniqueid, at, int(position) if position.isdigit() else None
+            )
+        elif name == "AgentConnect":
+            appeal = await self._appeals.by_uniqueid(uniqueid)
+            operator = await self._operators.call_connected(
+                interface, appeal.id if appeal else None, at
+            )
+            await self._appeals.operator_answered(uniqueid, operator.id if operator else None, at)
+            call = self._calls.get(uniqueid)
+            if call is not None:
+                call.connected(at)
+        elif name == "AgentComplete":
+            await self._appeals.operator_ended(uniqueid, at)
+            await self._operators.call_completed(interface, at)
+        elif name == "QueueCallerAbandon":
+            await self._appeals.abandoned(uniqueid, at)
+        elif name == "QueueCallerLeave":
+            await self._appeals.queue_left(uniqueid, at)

@@ -1,0 +1,162 @@
+"""Hotline tables: appeals (every call, with its journal number and timings), the journal's
+counter, outages read to callers, and appointments booked by operators."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contact_center.storage.base import Base, UtcDateTime, utcnow
+
+
+class Classification(StrEnum):
+    """The standard's classes (ch. 3 § 3, journal column 6)."""
+
+    QUALITY = "КЭ"  # качество электроснабжения
+    CONNECTION = "С"  # технологическое присоединение к распределительным сетям
+    CONNECTION_UNEG = "Се"  # технологическое присоединение к объектам ЕНЭС
+    SERVICE = "Об"  # качество обслуживания потребителей
+    LIMITATION = "Ог"  # ограничения режима потребления
+    TARIFFS = "Т"  # тарифы
+    OTHER = "Пр"  # прочее
+    HOUSEHOLD = "Э"  # энергоснабжение бытовых потребителей
+
+
+CLASSIFICATION_RU = {
+    "КЭ": "качество электроснабжения",
+    "С": "технологическое присоединение к распределительным сетям",
+    "Се": "технологическое присоединение к объектам ЕНЭС",
+    "Об": "качество обслуживания потребителей",
+    "Ог": "ограничения режима потребления",
+    "Т": "тарифы",
+    "Пр": "прочее",
+    "Э": "энергоснабжение бытовых потребителей",
+}
+
+
+class EndedBy(StrEnum):
+    CALLER = "caller"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class Appeal(Base):
+    """One telephone appeal (обращение): a hotline call from arrival to the end of post-call work.
+
+    Registration number: "<year>-<sequence>-<applicant letters>", e.g. "2026-000123-ФЛ"
+    (standard ch. 3 § 3, column 1: a sequence number and a letter designation; ФЛ for a
+    private person, the hotline's default; the sequence restarts every year like a journal).
+    """
+
+    __tablename__ = "hotline_appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    applicant: Mapped[str] = mapped_column(String(4), default="ФЛ")
+    # "call"; "message" when the caller left a recorded message (out of hours, queue timeout)
+    kind: Mapped[str] = mapped_column(String(16), default="call")
+    channel: Mapped[str] = mapped_column(String(128), default="")
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller_number: Mapped[str] = mapped_column(String(32), default="")
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    out_of_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    # timings (UTC)
+    arrived_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    queue_entered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    queue_left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    queue_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    operator_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    operator_ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lookup_done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    info_done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    wrapup_done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    wrapup_timed_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # measured against the norms, seconds (norms.py)
+    wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    talk_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lookup_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    info_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wrapup_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # "main:1=outages main:2=debt:found main:0=operator"
+    ivr_path: Mapped[str] = mapped_column(Text, default="")
+    operator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    # absolute paths on the Asterisk host (MixMonitor's MIXMONITOR_FILENAME)
+    recording_path: Mapped[str] = mapped_column(Text, default="")
+    message_path: Mapped[str] = mapped_column(Text, default="")
+    # a recorded message is registered for this (working) day
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    classification: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # the call's state transitions [[state, iso time], ...] and what was played, for audits
+    timeline: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class JournalCounter(Base):
+    """The journal's last sequence number per year (one row per year)."""
+
+    __tablename__ = "hotline_journal"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Outage(Base):
+    """A planned or emergency outage, as the daily operational information lists it."""
+
+    __tablename__ = "hotline_outages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # planned | emergency
+    # affected streets/houses, ";"-separated (outages.parse_affected)
+    addresses: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Appointment(Base):
+    """A prior appointment for in-person service booked by an operator during a call."""
+
+    __tablename__ = "hotline_appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hotline_appeals.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True
+    )
+    operator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="SET NULL"), nullable=True
+    )
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[time] = mapped_column(Time)
+    office: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,173 @@
+"""The autoinformer against the session's real Asterisk (tests/integration/conftest.py).
+
+Each test gets a fresh SQLite database, a core Service on the session's Asterisk and the
+autoinformer plugin started on it, as `contact-center serve` would; the clock comes from
+the settings (`clock_offset`). Sim-world timings are globals set over AMI and put back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from autoinformer.demo import longest_message
+from autoinformer.dialer import DialerConfig
+from autoinformer.plugin import AutoinformerPlugin
+from autoinformer.scheduling import Clock, ProductionCalendar
+from autoinformer.services import CampaignService, CampaignStatus
+from contact_center.service import Service
+from contact_center.settings import Settings
+from contact_center.speech import Speech
+from contact_center.speech.prompts import PromptCatalog
+from contact_center.storage import migrate
+from contact_center.storage.database import create_engine, session_factory
+from tests.integration.conftest import AsteriskFixture
+
+T = TypeVar("T")
+
+# what asterisk_conf/sim/globals.conf and the session's settings start with
+SIM_DEFAULTS = {
+    "SIM_CUSTOMER_PRESS_DELAY": "1.5",
+    "SIM_CUSTOMER_LISTEN": "2",
+    "SIM_CUSTOMER_HANGUP_AFTER": "1",
+    "SIM_CUSTOMER_STAY": "3600",
+    "SIM_CUSTOMER_BUSY_TIME": "10",
+    "SIM_OPERATOR_ANSWER_DELAY": "1",
+    "SIM_OPERATOR_TALK_TIME": "5",
+}
+
+# a short scenario: the tests wait for calls, not for speech
+SHORT_SCENARIO = """
+name = "test-debt"
+kind = "debt"
+title = "Короткое уведомление для тестов"
+message = "Задолженность {money:debt}."
+wait_digit = 2
+repeats = 0
+calls_per_free_operator = 3
+
+[keys]
+"1" = "confirm"
+"0" = "operator"
+"9" = "opt_out"
+other = "ignore"
+
+[replies]
+confirmed = ""
+operator = ""
+operator_busy = "Операторы заняты, вам перезвонят."
+opted_out = ""
+goodbye = ""
+"""
+
+FAST = DialerConfig(tick=0.2, orphan_grace=30.0, drain_timeout=0.0, queue_timeout=15.0)
+
+
+@dataclass
+class World:
+    settings: Settings
+    service: Service
+    plugin: AutoinformerPlugin
+    campaigns: CampaignService
+    tmp: Path
+    changed: dict[str, str] = field(default_factory=dict)
+
+    async def sim(self, **values: float | str) -> None:
+        for name, value in values.items():
+            await self.service.link.action("Setvar", Variable=name, Value=str(value))
+            self.changed[name] = str(value)
+
+    async def scenario(self, text: str = SHORT_SCENARIO, name: str = "test-debt") -> str:
+        path = self.tmp / f"{name}.toml"
+        path.write_text(text, encoding="utf-8")
+        await self.campaigns.scenarios.add_file(path)
+        return name
+
+    async def listen_through(self, *campaign_ids: int, margin: float = 0.5) -> float:
+        """Make sim customers ending in 8 press 9 only after the longest message ended."""
+        async with Speech.from_settings(self.settings) as speech:
+            seconds = await longest_message(self.campaigns, speech, list(campaign_ids))
+        await self.sim(SIM_CUSTOMER_LISTEN=f"{seconds + margin:.2f}")
+        return seconds
+
+    async def wait_finished(self, campaign_id: int, timeout: float = 60) -> CampaignStatus:
+        async def finished() -> CampaignStatus | None:
+            st = await self.campaigns.status(campaign_id)
+            return st if st.finished else None
+
+        return await wait_for(finished, timeout, f"campaign {campaign_id} to finish")
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, *, every: float = 0.2
+) -> T:
+    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+def db_url(tmp: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp / 'ai.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    return db_url(tmp_path)
+
+
+WorldFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def world(
+    asterisk: AsteriskFixture, database: str, tmp_path: Path
+) -> AsyncIterator[WorldFactory]:
+    """`async with world(now=datetime, config=DialerConfig) as w:` a running service."""
+    worlds: list[World] = []
+
+    @asynccontextmanager
+    async def make(
+        *, now: datetime | None = None, config: DialerConfig = FAST, start_plugin: bool = True
+    ) -> AsyncIterator[World]:
+        offset = Clock.at(now).offset if now is not None else 0.0
+        settings = asterisk.settings.replace(database_url=database, clock_offset=offset)
+        engine = create_engine(database)
+        campaigns = CampaignService(
+            session_factory(engine),
+            clock=Clock(offset),
+            timezone=settings.timezone,
+            prompts=set(PromptCatalog.load()),
+            calendar=ProductionCalendar(),
+        )
+        plugin = AutoinformerPlugin(config)
+        async with Service(settings) as service:
+            w = World(settings, service, plugin, campaigns, tmp_path)
+            worlds.append(w)
+            if start_plugin:
+                await plugin.start(service)
+            try:
+                yield w
+            finally:
+                await plugin.stop()
+                restore = {k: SIM_DEFAULTS[k] for k in w.changed if k in SIM_DEFAULTS}
+                for name, value in restore.items():
+                    await service.link.action("Setvar", Variable=name, Value=value)
+                await engine.dispose()
+
+    yield make

@@ -1,0 +1,169 @@
+"""The hotline against the session's real Asterisk: a Service per test on its own database,
+simulated callers (sim-callers) and the sim operators of queue `operators`."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contact_center.customers.csv_import import parse_customers
+from contact_center.hotline.flow import HotlineCall
+from contact_center.hotline.sim import SimCall, menu_delay, originate_caller
+from contact_center.service import Service
+from contact_center.settings import PROJECT_ROOT
+from contact_center.speech.service import Speech
+from contact_center.storage import migrate
+from tests.integration.conftest import AsteriskFixture
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+        reason="espeak-ng and sox are needed for the hotline's speech",
+    ),
+]
+
+TZ = ZoneInfo("Asia/Krasnoyarsk")
+IN_HOURS = datetime(2026, 12, 2, 10, 0, tzinfo=TZ)  # a Wednesday
+OUT_OF_HOURS = datetime(2026, 12, 5, 12, 0, tzinfo=TZ)  # a Saturday
+# sim operators: quick to answer, short conversations (globals of the sim dialplan)
+SIM_GLOBALS = {"SIM_OPERATOR_ANSWER_DELAY": "0.2", "SIM_OPERATOR_TALK_TIME": "1"}
+CUSTOMERS = (
+    "account,name,address,has_contract,phone,email,email_consent,debt,debt_date\n"
+    '100200,Иванов Иван Иванович,"г. Дивногорск, ул. Чкалова, д. 5, кв. 12",да,'
+    "+79135550101,,нет,1500.50,2026-11-20\n"
+    '100300,Петрова Анна,"г. Дивногорск, ул. Ленина, д. 7",да,+79135550102,,нет,0,\n'
+)
+T = TypeVar("T")
+
+
+def offset_to(moment: datetime) -> float:
+    """The clock offset that makes the service's now `moment`."""
+    return (moment - datetime.now(TZ)).total_seconds()
+
+
+async def until(
+    probe: Callable[[], Awaitable[T] | T], *, timeout: float, what: str, every: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+class Hotline:
+    """One test's service and its callers."""
+
+    def __init__(self, service: Service, delay: float) -> None:
+        self.service = service
+        self.delay = delay
+        self.done: dict[str, HotlineCall] = {}
+        service.hotline.on_call_finished.append(lambda c: self.done.__setitem__(c.uniqueid, c))
+
+    async def call(self, exten: str, *, caller_id: str = "+73914400000") -> SimCall:
+        sim = await originate_caller(
+            self.service, exten, caller_id=caller_id, dtmf_delay=self.delay
+        )
+        assert sim.answered, sim.error
+        return sim
+
+    def live(self, sim: SimCall) -> HotlineCall | None:
+        return self.service.hotline.calls.get(sim.hotline_uniqueid)
+
+    async def started(self, sim: SimCall, timeout: float = 10) -> HotlineCall:
+        return await until(lambda: self.live(sim), timeout=timeout, what="the call to start")
+
+    async def finished(self, sim: SimCall, timeout: float = 60) -> HotlineCall:
+        return await until(
+            lambda: self.done.get(sim.hotline_uniqueid), timeout=timeout, what="the call to end"
+        )
+
+    async def hang_up(self, call: HotlineCall) -> None:
+        """The caller hangs up (their half of the Local channel)."""
+        await self.service.link.action("Hangup", Channel=call.channel.channel.replace(";2", ";1"))
+
+    async def members(self) -> dict[str, Any]:
+        return {m.interface: m for m in await self.service.operators.queue.members()}
+
+
+@pytest.fixture(scope="session")
+async def built_prompts(asterisk: AsteriskFixture) -> float:
+    """Fixed prompts rendered once; returns when a caller's key lands in the menu."""
+    async with Speech.from_settings(asterisk.settings) as speech:
+        await speech.build_prompts()
+        return await menu_delay(speech)
+
+
+@pytest.fixture
+async def hotline(
+    asterisk: AsteriskFixture, built_prompts: float, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[Hotline]]]:
+    """`await hotline(**settings)`: a started Service on a fresh database (in hours unless
+    `clock_offset` says otherwise)."""
+    services: list[Service] = []
+
+    async def make(*, customers: bool = False, **changes: Any) -> Hotline:
+        db = f"sqlite+aiosqlite:///{tmp_path}/hotline-{len(services)}.db"
+        await asyncio.to_thread(migrate.upgrade, db)
+        ivr_dir = tmp_path / f"ivr-{len(services)}"
+        shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr_dir)
+        values: dict[str, Any] = {
+            "database_url": db,
+            "ivr_scripts_dir": ivr_dir,
+            "clock_offset": offset_to(IN_HOURS),
+            "sim_operator_wrapup_time": 0.2,
+        }
+        values.update(changes)
+        service = Service(asterisk.settings.replace(**values))
+        services.append(service)
+        await service.start()
+        for name, value in SIM_GLOBALS.items():
+            await service.link.action("Setvar", Variable=name, Value=value)
+        if customers:
+            parsed = parse_customers(CUSTOMERS.encode(), region="RU")
+            assert parsed.ok, parsed.errors
+            await service.customers.import_rows(parsed.rows)
+        return Hotline(service, built_prompts)
+
+    try:
+        yield make
+    finally:
+        for service in services:
+            try:
+                for call in list(service.hotline.calls.values()):
+                    try:
+                        await service.link.action("Hangup", Channel=call.channel.channel)
+                    except Exception:  # gone meanwhile
+                        pass
+                # leave the shared Asterisk as we found it: every sim operator unpaused
+                for member in await service.operators.queue.members():
+                    if member.paused:
+                        await service.operators.queue.set_paused(member.interface, False)
+                s = asterisk.settings
+                await service.link.action(
+                    "Setvar",
+                    Variable="SIM_OPERATOR_TALK_TIME",
+                    Value=f"{s.sim_operator_talk_time:g}",
+                )
+                await service.link.action(
+                    "Setvar",
+                    Variable="SIM_OPERATOR_ANSWER_DELAY",
+                    Value=f"{s.sim_operator_answer_delay:g}",
+                )
+            finally:
+                await service.stop()
