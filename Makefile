@@ -30,6 +30,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(CLI) db upgrade
 	$(CLI) demo
+	# the autoinformer: a debt campaign and a planned-outage campaign, then their reports
+	$(CLI) campaign demo
+	# the hotline: five simulated callers answered in-process, then today's report
+	$(CLI) sim hotline-calls --count 5
+	$(CLI) report hotline
 
 test: setup
 	$(BIN)/python -m pytest

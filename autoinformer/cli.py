@@ -19,7 +19,7 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from autoinformer.exceptions import AutoinformerError
-from autoinformer.reports import to_csv, to_json, to_text
+from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
@@ -44,13 +44,7 @@ DEFAULT_SCENARIO = {
     "reminder": "reminder",
     "tariff": "tariff-change",
 }
-STATE_RU = {
-    "created": "создана",
-    "running": "идёт",
-    "paused": "приостановлена",
-    "finished": "завершена",
-    "cancelled": "отменена",
-}
+STATE_RU = CAMPAIGN_RU
 
 
 @asynccontextmanager

@@ -192,6 +192,7 @@ class Dialer:
         self._suspect: dict[int, OpenAttempt] = {}
         self._connected: dict[str, str] = {}  # caller uniqueid -> operator interface
         self._wake = asyncio.Event()
+        self._plans_cache: tuple[float, list[Plan]] | None = None
         self._stopping = False
         self._reconciled = False
         self.stats = DialerStats()
@@ -202,6 +203,8 @@ class Dialer:
         """Reconcile, then pace calls until cancelled."""
         delay = self.config.tick
         while not self._stopping:
+            # cleared before the pass: a call ending during it wakes the next one at once
+            self._wake.clear()
             try:
                 if not self._reconciled:
                     await self._reconcile()
@@ -213,7 +216,6 @@ class Dialer:
                 # the database or Asterisk is away for a moment: keep trying, slower
                 log.warning("dialer pass failed: %s", exc)
                 delay = min(delay * 2, 10.0)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -331,9 +333,17 @@ class Dialer:
         await self._reconcile_attempts(attempts)
 
     # ------------------------------------------------------------------ pacing
+    async def _plans(self) -> list[Plan]:
+        """Active campaigns, re-read at most once a tick: calls ending together wake
+        many passes, and a pause or cancel from the CLI is still seen within a tick."""
+        now = time.monotonic()
+        if self._plans_cache is None or now - self._plans_cache[0] >= self.config.tick:
+            self._plans_cache = (now, await self._book.active_plans())
+        return self._plans_cache[1]
+
     async def _pass(self) -> None:
         now = self._clock.now()
-        for plan in await self._book.active_plans():
+        for plan in await self._plans():
             if plan.end_at is not None and now >= plan.end_at:
                 closed = await self._book.finish_at_end(plan, now)
                 if closed:
@@ -489,32 +499,43 @@ class Dialer:
             number = dial_digits("+" + contact.phone)
             claim = self._agi.claim(channel_id)
             originating = True
-            try:
-                result = await self._originator.originate(
+            dialing = asyncio.ensure_future(
+                self._originator.originate(
                     number=number,
                     channel_id=channel_id,
                     context=self.config.context,
                     ring_timeout=plan.ring_timeout,
                     variables={"CC_CAMPAIGN": str(plan.id), "CC_ATTEMPT": str(attempt_id)},
                 )
-            finally:
-                originating = False
-            if not result.answered:
+            )
+            try:
+                # the call's AsyncAGI start means it was answered: play at once instead of
+                # waiting for the OriginateResponse, which may come a moment later
+                await asyncio.wait({dialing, claim}, return_when=asyncio.FIRST_COMPLETED)
+                if claim.done() and not claim.cancelled():
+                    channel = claim.result()
+                else:
+                    result = await dialing
+                    if result.answered:
+                        channel = await asyncio.wait_for(claim, self.config.agi_timeout)
+                    else:
+                        self._agi.release(channel_id)
+                        facts = CallFacts(result.outcome.value)
+            except TimeoutError:
                 self._agi.release(channel_id)
-                facts = CallFacts(result.outcome.value)
-            else:
+                await self._hangup_by_id(channel_id)
+                answered = True
+                facts, error = state.facts(), "answered but the call never reached AsyncAGI"
+            finally:
+                originating = channel is None and facts is None and not dialing.done()
+                self._settle(dialing)
+            if channel is not None:
                 answered = True
                 # stored alongside the playback, not before it: the customer is listening
                 marking = asyncio.ensure_future(
                     self._book.mark_answered(attempt_id, self._clock.now(), len(names))
                 )
                 try:
-                    channel = await asyncio.wait_for(claim, self.config.agi_timeout)
-                except TimeoutError:
-                    self._agi.release(channel_id)
-                    await self._hangup_by_id(channel_id)
-                    facts, error = state.facts(), "answered but the call never reached AsyncAGI"
-                else:
                     await self._play(plan, scenario, contact, channel, names, state)
                     facts = state.facts()
                 finally:
@@ -558,7 +579,8 @@ class Dialer:
                 status = await self._book.record(attempt_id, facts, self._clock.now(), error=error)
                 self.stats.by_status[status] += 1
                 self.stats.finished += 1
-        except SQLAlchemyError:
+        except Exception:
+            # the attempt stays open in the database: the next start reconciles it
             log.exception("attempt %d: result could not be stored", attempt_id)
         finally:
             if leave_open and attempt_id in self._suspect:
@@ -568,6 +590,23 @@ class Dialer:
                     entry.task = None
             else:
                 self._forget(attempt_id)
+
+    def _settle(self, dialing: asyncio.Future[Any]) -> None:
+        """The Originate's own reply is not needed once the call is in AsyncAGI; let it
+        arrive in the background (owned) and read its outcome so nothing is left dangling."""
+        if dialing.done():
+            if not dialing.cancelled():
+                dialing.exception()
+            return
+
+        async def wait() -> None:
+            with contextlib.suppress(TelephonyError, TimeoutError):
+                await asyncio.wait_for(dialing, 60)
+
+        try:
+            self._aux.spawn(wait(), name="originate-reply")
+        except RuntimeError:  # stopping: nobody will read it
+            dialing.cancel()
 
     async def _hangup_by_id(self, channel_id: str) -> bool:
         """Hang up the channels of `channel_id`; True when none is left."""
@@ -625,9 +664,21 @@ class Dialer:
                 await self._transfer(plan, scenario, contact, channel, state)
             elif state.played_to_end:
                 await self._say(channel, scenario.replies.get("goodbye"))
-            await channel.hangup()
+            await self._hangup(channel)
         except ChannelGone:
             pass  # the customer hung up: what was played so far is in `state`
+
+    async def _hangup(self, channel: AgiChannel) -> None:
+        """End the call with AMI Hangup: it takes effect at once, while an AGI HANGUP
+        waits its turn in the channel's AsyncAGI queue (measured: 25 ms more per call)."""
+        if channel.gone:
+            return
+        try:
+            await self._link.action("Hangup", Channel=channel.channel)
+        except AmiActionError:
+            pass  # already gone
+        except TelephonyError:
+            await channel.hangup()
 
     async def _say(self, channel: AgiChannel, message: Message | None) -> None:
         if message is None:

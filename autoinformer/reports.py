@@ -13,6 +13,13 @@ from typing import Any
 
 from autoinformer.scheduling import STATUS_RU
 
+CAMPAIGN_RU = {
+    "created": "создана",
+    "running": "идёт",
+    "paused": "приостановлена",
+    "finished": "завершена",
+    "cancelled": "отменена",
+}
 ROW_FIELDS = ("phone", "account", "status", "notified", "attempts", "answered", "callback", "note")
 WAIT_RU = {
     "window": "вне окна звонков",
@@ -128,7 +135,7 @@ def to_text(report: Report) -> str:
     c = report.campaign
     lines = [
         f"Кампания {c.get('id')} «{c.get('name')}» ({c.get('kind')}, сценарий "
-        f"{c.get('scenario')}): {c.get('status')}",
+        f"{c.get('scenario')}): {CAMPAIGN_RU.get(str(c.get('status')), c.get('status'))}",
         f"  {'телефон':<13} {'счёт':<9} {'итог':<24} {'оповещён':<9} {'попыток':>7}",
     ]
     for r in report.rows:

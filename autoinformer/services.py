@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -638,6 +638,8 @@ class CallBook:
     never call one contact at once, and the ChannelId is committed before the Originate.
     """
 
+    BATCH = 4
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         bind = sessions.kw.get("bind")
@@ -647,6 +649,7 @@ class CallBook:
         self._lock = asyncio.Lock()
 
         self._queue: list[tuple[_Op, asyncio.Future[Any]]] = []
+        self._urgent: list[tuple[_Op, asyncio.Future[Any]]] = []
         self._flushing = False
 
     @asynccontextmanager
@@ -658,25 +661,28 @@ class CallBook:
             async with self._sessions() as session, session.begin():
                 yield session
 
-    async def _batched(self, op: _Op) -> Any:
+    async def _batched(self, op: _Op, *, urgent: bool = False) -> Any:
         """Run `op(session)` in a transaction shared with the writes queued meanwhile (a
-        group commit: fifty calls ending together cost one commit, not fifty)."""
+        group commit: fifty calls ending together cost a few commits, not fifty). Urgent
+        writes (claims: a free channel waits for them) go first; a transaction takes at
+        most BATCH ordinary writes so an urgent one never waits long behind them."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((op, future))
+        (self._urgent if urgent else self._queue).append((op, future))
         if not self._flushing:
             self._flushing = True
             try:
-                while self._queue:
-                    batch, self._queue = self._queue, []
+                while self._urgent or self._queue:
+                    batch, self._urgent = self._urgent, []
+                    batch += self._queue[: self.BATCH]
+                    del self._queue[: self.BATCH]
                     await self._flush(batch)
             finally:
                 self._flushing = False
-                if self._queue:  # this flusher was cancelled: the next write flushes these
-                    stranded, self._queue = self._queue, []
-                    for queued_op, queued in stranded:
-                        if not queued.done():
-                            queued.set_exception(RuntimeError("write not run: writer cancelled"))
-                            del queued_op
+                stranded = self._urgent + self._queue
+                self._urgent, self._queue = [], []
+                for _op, queued in stranded:  # this writer was cancelled
+                    if not queued.done():
+                        queued.set_exception(RuntimeError("write not run: writer cancelled"))
         return await future
 
     async def _flush(self, batch: list[tuple[_Op, asyncio.Future[Any]]]) -> None:
@@ -795,38 +801,63 @@ class CallBook:
         async def op(session: AsyncSession) -> list[tuple[DueContact, int, str]]:
             return await self._claim_in(session, plan, contacts, now)
 
-        return list(await self._batched(op))
+        return list(await self._batched(op, urgent=True))
 
     async def _claim_in(
         self, session: AsyncSession, plan: Plan, contacts: Sequence[DueContact], now: datetime
     ) -> list[tuple[DueContact, int, str]]:
-        taken: list[tuple[DueContact, int, str]] = []
-        for contact in contacts:
-            result = await session.execute(
+        if not contacts:
+            return []
+        # one conditional UPDATE for the lot: only contacts still waiting are taken
+        taken_ids = set(
+            await session.scalars(
                 update(CampaignContact)
-                .where(CampaignContact.id == contact.id, CampaignContact.state == "waiting")
+                .where(
+                    CampaignContact.id.in_([c.id for c in contacts]),
+                    CampaignContact.state == "waiting",
+                )
                 .values(
                     state="calling",
                     attempts=CampaignContact.attempts + 1,
                     last_attempt_at=now,
                     wait_reason=None,
                 )
+                .returning(CampaignContact.id)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-            channel_id = new_channel_id()
-            attempt = Attempt(
-                campaign_id=plan.id,
-                contact_id=contact.id,
-                phone=contact.phone,
-                kind=plan.kind,
-                channel_id=channel_id,
-                started_at=now,
-            )
-            session.add(attempt)
-            await session.flush()
-            taken.append((contact, attempt.id, channel_id))
-        return taken
+        )
+        chosen = [(c, new_channel_id()) for c in contacts if c.id in taken_ids]
+        if not chosen:
+            return []
+        rows = [
+            {
+                "campaign_id": plan.id,
+                "contact_id": c.id,
+                "phone": c.phone,
+                "kind": plan.kind,
+                "channel_id": channel_id,
+                "started_at": now,
+                "duration": 0.0,
+                "parts_played": 0,
+                "parts_total": 0,
+                "played_to_end": False,
+                "digits": "",
+                "transferred": False,
+                "operator": "",
+                "callback": False,
+                "opted_out": False,
+                "error": "",
+            }
+            for c, channel_id in chosen
+        ]
+        ids = {
+            channel_id: attempt_id
+            for attempt_id, channel_id in (
+                await session.execute(
+                    insert(Attempt).returning(Attempt.id, Attempt.channel_id), rows
+                )
+            ).all()
+        }
+        return [(c, ids[channel_id], channel_id) for c, channel_id in chosen]
 
     async def claim(
         self, plan: Plan, contact: DueContact, channel_id: str, now: datetime

@@ -38,8 +38,9 @@ then ``sounds/en/N.<ext>``, choosing the extension by format. The channel langua
   ``cc/cache/3fa9c0`` -> ``<sounds_dir>/cache/3fa9c0.wav`` (8 kHz mono WAV is what Asterisk
   plays without transcoding).
 
-In a container mount the project's sounds folder at ``/var/lib/asterisk/sounds/cc`` (the
-image's astdatadir is /var/lib/asterisk) and the same names work.
+In a container mount the project's sounds folder at ``/var/lib/asterisk/sounds/cc`` and
+the Russian prompts at ``/var/lib/asterisk/sounds/ru`` (the image's astdatadir is
+/var/lib/asterisk), and the same names work; see `render_for_container`.
 
 The AMI user, port and permit list come from the settings; SIP binds to ``sip_bind`` on
 ``sip_port`` (0 binds no SIP at all: the simulated world needs none).
@@ -72,6 +73,7 @@ LANGUAGE_ALIASES = {
     "en": ("en_US_f_Allison", "en_US"),
 }
 SIM_DIR = "sim"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 _IF_LINE = re.compile(r"^\s*;\s*@(IF|ENDIF) ([A-Z_]+)@\s*$")
 # seconds without a live process behind the pid file before a start counts as failed
@@ -386,21 +388,40 @@ class LocalAsterisk:
                 f"asterisk -rx {command!r}: код {proc.returncode}: "
                 f"{(proc.stderr or proc.stdout).strip()}"
             )
-        return proc.stdout
+        return _ANSI.sub("", proc.stdout)
 
     def _running_pid(self) -> int | None:
+        """The pid of the Asterisk daemon running from our config, or None.
+
+        The pid file comes first; if it is missing or stale (it briefly names the parent
+        while Asterisk daemonizes), the process table is searched for ``asterisk -C
+        <our asterisk.conf>`` (not a ``-rx`` client).
+        """
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
-            return None
+            pid = None
+        if pid is not None and self._is_our_daemon(pid):
+            return pid
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            entries = os.listdir("/proc")
         except OSError:
             return None
-        # the pid must be an asterisk started with our config (pids get reused)
-        if str(self.config_file).encode() not in cmdline:
-            return None
-        return pid
+        for entry in entries:
+            if entry.isdigit() and self._is_our_daemon(int(entry)):
+                return int(entry)
+        return None
+
+    def _is_our_daemon(self, pid: int) -> bool:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        # a zombie has an empty command line; pids get reused: the config must be ours
+        config = str(self.config_file).encode()
+        if config not in argv or argv.index(config) == 0 or argv[argv.index(config) - 1] != b"-C":
+            return False
+        return not any(arg.startswith(b"-r") or arg.startswith(b"-x") for arg in argv)
 
     def _wait_fully_booted(self, deadline: float) -> None:
         last = ""
@@ -488,27 +509,29 @@ class LocalAsterisk:
         for entry in target.iterdir():
             if entry.is_symlink():
                 entry.unlink()
+        sounds_dir = Path(self.settings.sounds_dir).resolve()
+        sounds_dir.mkdir(parents=True, exist_ok=True)
+        _relink(target / "cc", sounds_dir)
         system = next((d for d in SYSTEM_SOUNDS_DIRS if d.is_dir()), None)
         if system is not None:
             for entry in system.iterdir():
-                (target / entry.name).symlink_to(entry)
+                if not _present(target / entry.name):
+                    _relink(target / entry.name, entry)
             for alias, candidates in LANGUAGE_ALIASES.items():
                 if (target / alias).exists():
                     continue
                 for name in candidates:
                     if (system / name).is_dir():
-                        (target / alias).symlink_to(system / name)
+                        _relink(target / alias, system / name)
                         break
-        sounds_dir = Path(self.settings.sounds_dir).resolve()
-        (target / "cc").symlink_to(sounds_dir, target_is_directory=True)
         moh = self.lib_dir / "moh"
-        if moh.is_symlink():
-            moh.unlink()
         if (sounds_dir / "moh").is_dir():
-            if moh.is_dir():
+            if moh.is_dir() and not moh.is_symlink():
                 shutil.rmtree(moh)
-            moh.symlink_to(sounds_dir / "moh", target_is_directory=True)
+            _relink(moh, sounds_dir / "moh")
         else:
+            if moh.is_symlink():
+                moh.unlink()
             moh.mkdir(exist_ok=True)
 
     def _cleanup_run_files(self) -> None:
@@ -529,6 +552,58 @@ class LocalAsterisk:
             if tail:
                 chunks.append(f"\n--- {path} ---\n" + "\n".join(tail))
         return "".join(chunks)
+
+
+# the standard layout of an Asterisk built from source (e.g. the andrius/asterisk images)
+CONTAINER_DIRS = {
+    "ETC_DIR": "/etc/asterisk",
+    "MODULES_DIR": "/usr/lib/asterisk/modules",
+    "VARLIB_DIR": "/var/lib/asterisk",
+    "DATA_DIR": "/var/lib/asterisk",
+    "SPOOL_DIR": "/var/spool/asterisk",
+    "RUN_DIR": "/var/run/asterisk",
+    "LOG_DIR": "/var/log/asterisk",
+    "CACHE_DIR": "/var/cache/asterisk",
+}
+
+
+def render_for_container(
+    settings: Settings,
+    dest: Path,
+    *,
+    sip_port: int = 5060,
+    include_sim: bool = True,
+    ami_permit: str = "172.16.0.0/255.240.0.0",
+    queue_wrapup_time: int = 0,
+) -> list[Path]:
+    """Write a config folder to mount at /etc/asterisk in a container (Asterisk 16..22).
+
+    AMI listens on 0.0.0.0:<ami_port> inside the container and accepts only `ami_permit`
+    (default: Docker's private 172.16.0.0/12, where compose networks live); do not publish
+    the AMI port. SIP binds 0.0.0.0:<sip_port>. Mount the project's sounds folder at
+    /var/lib/asterisk/sounds/cc and the Russian prompts at /var/lib/asterisk/sounds/ru.
+    """
+    values = {
+        **CONTAINER_DIRS,
+        "AMI_BIND": "0.0.0.0",
+        "AMI_PORT": str(settings.ami_port),
+        "AMI_USER": settings.ami_user,
+        "AMI_SECRET": settings.ami_secret,
+        "AMI_PERMIT": ami_permit,
+        "SIP_BIND": "0.0.0.0",
+        "SIP_PORT": str(sip_port),
+        "QUEUE_WRAPUPTIME": str(int(queue_wrapup_time)),
+        "SIM_OPERATOR_ANSWER_DELAY": _seconds(settings.sim_operator_answer_delay),
+        "SIM_OPERATOR_TALK_TIME": _seconds(settings.sim_operator_talk_time),
+    }
+    return render_config(
+        Path(settings.asterisk_conf_dir),
+        dest,
+        values,
+        flags={"SIP"} if sip_port else set(),
+        include_sim=include_sim,
+        sim_operators=settings.sim_operators if include_sim else 0,
+    )
 
 
 def _permit_for(host: str) -> str:
@@ -560,6 +635,17 @@ def _udp_port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _present(path: Path) -> bool:
+    return path.is_symlink() or path.exists()
+
+
+def _relink(link: Path, target: Path) -> None:
+    """Make `link` a symlink to `target`, replacing an older symlink."""
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(target, target_is_directory=target.is_dir())
 
 
 def _alive(pid: int) -> bool:

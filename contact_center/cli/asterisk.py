@@ -1,6 +1,12 @@
-"""`contact-center asterisk start|stop|status`: the local Asterisk from asterisk_conf/."""
+"""`contact-center asterisk start|stop|status`: the local Asterisk from asterisk_conf/.
+
+`render-config DEST` writes the same configuration for a container (mount DEST at
+/etc/asterisk), with the standard paths and AMI on the container network.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -8,6 +14,7 @@ from contact_center.asterisk_local import (
     AsteriskAlreadyRunning,
     AsteriskError,
     LocalAsterisk,
+    render_for_container,
 )
 from contact_center.cli.common import EXIT_FAILURE, EXIT_OK, CliContext, fail, pass_cli
 
@@ -78,3 +85,22 @@ def status(cli: CliContext) -> None:
 def _ami(cli: CliContext) -> str:
     s = cli.settings
     return f"{s.ami_host}:{s.ami_port}, пользователь {s.ami_user}"
+
+
+@group.command("render-config")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sip-port", type=click.IntRange(0, 65535), default=5060, show_default=True)
+@click.option(
+    "--sim/--no-sim",
+    default=True,
+    show_default=True,
+    help="Включить имитацию абонентов, операторов и звонящих.",
+)
+@pass_cli
+def render_config(cli: CliContext, dest: Path, sip_port: int, sim: bool) -> None:
+    """Записать конфигурацию Asterisk для контейнера (монтировать в /etc/asterisk)."""
+    try:
+        written = render_for_container(cli.settings, dest, sip_port=sip_port, include_sim=sim)
+    except (AsteriskError, OSError) as exc:
+        fail(f"Не удалось записать конфигурацию: {exc}", EXIT_FAILURE)
+    click.echo(f"Записано файлов: {len(written)} в {dest}")

@@ -66,6 +66,11 @@ def _do(settings: Settings, action: Callable[[OperatorService], Awaitable[T]]) -
     raise AssertionError  # fail() exits
 
 
+async def _numbered(service: OperatorService, step: Awaitable[int | None]) -> str:
+    """Run an operator step and give the appeal's registration number."""
+    return await service.appeal_number(await step)
+
+
 def _state_line(view: Any) -> str:
     state = STATE_RU.get(view.state, view.state)
     if view.pause_after_call:
@@ -118,7 +123,7 @@ def unpause(cli: CliContext, code: str) -> None:
 @pass_cli
 def lookup_done(cli: CliContext, code: str) -> None:
     """Информация о клиенте найдена (норматив 45 с)."""
-    appeal = _do(cli.settings, lambda s: s.lookup_done(code))
+    appeal = _do(cli.settings, lambda s: _numbered(s, s.lookup_done(code)))
     click.echo(f"Поиск информации о клиенте завершён (обращение {appeal}).")
 
 
@@ -127,7 +132,7 @@ def lookup_done(cli: CliContext, code: str) -> None:
 @pass_cli
 def info_done(cli: CliContext, code: str) -> None:
     """Информация по запросу предоставлена (норматив 5 мин)."""
-    appeal = _do(cli.settings, lambda s: s.info_done(code))
+    appeal = _do(cli.settings, lambda s: _numbered(s, s.info_done(code)))
     click.echo(f"Информация предоставлена (обращение {appeal}).")
 
 
@@ -154,8 +159,8 @@ def wrap_up_done(
 ) -> None:
     """Постобработка завершена (норматив 5 мин): оператор снова принимает вызовы."""
     cls = _classification(classification)
-    appeal = _do(cli.settings, lambda s: s.wrap_up_done(code, cls, summary))
-    click.echo(f"Постобработка завершена (обращение {appeal}).")
+    appeal = _do(cli.settings, lambda s: _numbered(s, s.wrap_up_done(code, cls, summary)))
+    click.echo(f"Постобработка завершена{f' (обращение {appeal})' if appeal else ''}.")
 
 
 @group.command("classify")
@@ -166,7 +171,7 @@ def wrap_up_done(
 def classify(cli: CliContext, code: str, classification: str | None, summary: str | None) -> None:
     """Классифицировать текущее (последнее) обращение и записать его содержание."""
     cls = _classification(classification)
-    appeal = _do(cli.settings, lambda s: s.classify(code, cls, summary))
+    appeal = _do(cli.settings, lambda s: _numbered(s, s.classify(code, cls, summary)))
     click.echo(f"Обращение {appeal} обновлено.")
 
 

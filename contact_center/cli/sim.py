@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
-from contact_center.hotline.sim import SimRun, run_callers
+from contact_center.hotline.sim import SimRun, run_callers, settle
 from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.telephony.exceptions import AmiConnectionError, AmiLoginError, TelephonyError
@@ -26,7 +26,11 @@ async def _calls(
 ) -> SimRun:
     async with Service(settings) as service:
         await service.speech.build_prompts()
-        return await run_callers(service, count, digits, give_up_after=give_up, timeout=timeout)
+        result = await run_callers(service, count, digits, give_up_after=give_up, timeout=timeout)
+        if settings.sim_operator_wrapup_time >= 0:
+            # let the sim operators finish their post-call work before the service stops
+            await settle(service, settings.sim_operator_wrapup_time + 5)
+        return result
 
 
 @group.command("hotline-calls")

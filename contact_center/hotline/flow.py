@@ -174,11 +174,11 @@ class HotlineCall:
             # the first thing the caller hears: the call is recorded
             await self.play_prompt("recording_warning")
             self._to(S.WARNED)
-            await self.play_prompt("greeting")
             now = self.clock.now().astimezone(self.hotline.tz)
             if self.hotline.calendar.is_open(now):
                 await self._ivr()
             else:
+                await self.play_prompt("greeting")
                 await self._closed(now)
         except ChannelGone:
             self.ended_by = self.ended_by or EndedBy.CALLER
@@ -276,9 +276,12 @@ class HotlineCall:
         self._to(S.IVR)
         # the menus as they are now: a reload during the call does not move the caller
         cursor = MenuCursor(self.hotline.ivr.scripts)
+        # a caller who knows the menu may press its key during the greeting
+        pressed = await self.play_prompt("greeting", escape=cursor.menu.escape_digits)
         for _step in range(MAX_MENU_STEPS):
             menu = cursor.menu
-            action, key = await self._ask(menu)
+            action, key = await self._ask(menu, pressed)
+            pressed = None
             self.path.append(f"{menu.name}:{key}={action.label()}")
             match action.kind:
                 case "repeat":
@@ -304,7 +307,9 @@ class HotlineCall:
                     return
         await self._queue()
 
-    async def _ask(self, menu: Menu) -> tuple[Action, str]:
+    async def _ask(self, menu: Menu, pressed: str | None = None) -> tuple[Action, str]:
+        if pressed is not None and pressed in menu.keys:
+            return menu.keys[pressed], pressed
         names = await self.speech.render(menu.prompt)
         for attempt in range(menu.retries + 1):
             digit = await self.play(names, escape=menu.escape_digits)

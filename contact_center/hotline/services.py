@@ -592,6 +592,7 @@ class HotlineService:
         self._started = True
 
     async def stop(self) -> None:
+        self._started = False
         await self._tasks.close()
         self.events.stop()
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contact_center.hotline.flow import HotlineCall
+from contact_center.operators.models import OperatorState
 from contact_center.service import Service
 from contact_center.speech.service import Speech
 from contact_center.telephony.exceptions import AmiActionError
@@ -44,9 +45,10 @@ async def prompt_seconds(speech: Speech, names: Sequence[str]) -> float:
 
 
 async def menu_delay(speech: Speech) -> float:
-    """Seconds after the answer at which a caller's key lands in the main menu's prompt
-    (the recording warning and the greeting are played without listening for keys)."""
-    return round(await prompt_seconds(speech, ["recording_warning", "greeting"]) + 1.0, 2)
+    """Seconds after the answer at which a caller's key lands in the greeting (the recording
+    warning before it is played without listening for keys; the greeting takes the main
+    menu's keys)."""
+    return round(await prompt_seconds(speech, ["recording_warning"]) + 1.0, 2)
 
 
 @dataclass(slots=True)
@@ -162,3 +164,16 @@ async def run_callers(
         return SimRun(list(calls), time.monotonic() - started)
     finally:
         service.hotline.on_call_finished.remove(on_finished)
+
+
+async def settle(service: Service, timeout: float) -> bool:
+    """Wait (up to `timeout`) until no operator is on a call or in post-call work, so a
+    smoke run leaves the queue as it found it. True if it settled."""
+    busy = {OperatorState.ON_CALL.value, OperatorState.WRAP_UP.value}
+    deadline = time.monotonic() + timeout
+    while True:
+        if not any(op.state in busy for op in await service.operators.all()):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)

@@ -389,11 +389,13 @@ class OperatorService:
 
     async def wrap_up_done(
         self, code: str, classification: str | None = None, summary: str | None = None
-    ) -> int:
+    ) -> int | None:
         """Post-call work is finished: the operator may be rung again (unless they paused)."""
-        op = await self._current_call(code, [OperatorState.WRAP_UP])
-        assert op.current_appeal_id is not None
-        if classification is not None or summary is not None:
+        op = await self._load(code)
+        if op.state != OperatorState.WRAP_UP:
+            raise OperatorStateError(f"у оператора «{code}» нет постобработки ({op.state})")
+        # a call transferred by another package (the autoinformer) has no appeal
+        if op.current_appeal_id is not None and (classification or summary is not None):
             await self._appeals.classify(op.current_appeal_id, classification, summary)
         await self._end_wrapup(op, timed_out=False)
         return op.current_appeal_id
@@ -406,6 +408,12 @@ class OperatorService:
         if not office.strip():
             raise OperatorStateError("не указан офис обслуживания")
         return await self._appeals.book(op.current_appeal_id, op.id, day, at, office, note)
+
+    async def appeal_number(self, appeal_id: int | None) -> str:
+        """The registration number to show the operator ("" when there is no appeal)."""
+        if appeal_id is None:
+            return ""
+        return str((await self._appeals.describe(appeal_id))["number"])
 
     async def current_appeal(self, code: str) -> dict[str, Any] | None:
         op = await self._load(code)
@@ -426,10 +434,10 @@ class OperatorService:
         )
         if not won:
             return False
-        assert op.current_appeal_id is not None
-        await self._appeals.wrapup_done(
-            op.current_appeal_id, now, timed_out=timed_out, classification=None, summary=None
-        )
+        if op.current_appeal_id is not None:
+            await self._appeals.wrapup_done(
+                op.current_appeal_id, now, timed_out=timed_out, classification=None, summary=None
+            )
         if after is OperatorState.AVAILABLE:
             await self.queue.set_paused(op.interface, False)
         log.info("operator %s finished post-call work%s", op.code, " (limit)" if timed_out else "")
@@ -489,8 +497,6 @@ class OperatorService:
             ).all()
         ended = []
         for op in rows:
-            if op.current_appeal_id is None:
-                continue
             timed_out = op.wrapup_deadline is not None and op.wrapup_deadline <= now
             auto = (
                 auto_interfaces is not None

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from contact_center.asterisk_local import AsteriskAlreadyRunning, LocalAsterisk
+from contact_center.asterisk_local import (
+    AsteriskAlreadyRunning,
+    LocalAsterisk,
+    render_for_container,
+)
 from contact_center.cli import main as cli_main
 from tests.integration.conftest import AsteriskFixture, asterisk_settings, short_runtime_dir
 
@@ -198,3 +202,19 @@ def test_cli_start_status_stop(tmp_path_factory: pytest.TempPathFactory) -> None
         assert status.exit_code == 3, status.output
     finally:
         LocalAsterisk(settings).stop(timeout=5)
+
+
+def test_container_config_has_no_placeholders_left(tmp_path: Path) -> None:
+    settings = asterisk_settings(tmp_path / "unused")
+    written = render_for_container(settings, tmp_path / "etc", sip_port=5060)
+    names = {p.relative_to(tmp_path / "etc").as_posix() for p in written}
+    assert {"asterisk.conf", "manager.conf", "extensions.conf", "sim/queue_members.conf"} <= names
+    for path in written:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.lstrip().startswith(";"):
+                assert "@" not in line or "@sim-" in line or "@trunk" in line, (path, line)
+    manager = (tmp_path / "etc" / "manager.conf").read_text(encoding="utf-8")
+    assert "bindaddr = 0.0.0.0" in manager
+    assert f"secret = {settings.ami_secret}" in manager
+    assert "write = originate,call,agent,agi,reporting" in manager
+    assert "bind = 0.0.0.0:5060" in (tmp_path / "etc" / "pjsip.conf").read_text(encoding="utf-8")

@@ -33,17 +33,6 @@ from tests.integration.conftest import AsteriskFixture
 
 T = TypeVar("T")
 
-# what asterisk_conf/sim/globals.conf and the session's settings start with
-SIM_DEFAULTS = {
-    "SIM_CUSTOMER_PRESS_DELAY": "1.5",
-    "SIM_CUSTOMER_LISTEN": "2",
-    "SIM_CUSTOMER_HANGUP_AFTER": "1",
-    "SIM_CUSTOMER_STAY": "3600",
-    "SIM_CUSTOMER_BUSY_TIME": "10",
-    "SIM_OPERATOR_ANSWER_DELAY": "1",
-    "SIM_OPERATOR_TALK_TIME": "5",
-}
-
 # a short scenario: the tests wait for calls, not for speech
 SHORT_SCENARIO = """
 name = "test-debt"
@@ -78,12 +67,17 @@ class World:
     plugin: AutoinformerPlugin
     campaigns: CampaignService
     tmp: Path
+    # sim globals this world changed -> the values they had before
     changed: dict[str, str] = field(default_factory=dict)
 
     async def sim(self, **values: float | str) -> None:
+        """Set sim-world globals; the values they had are put back after the test."""
+        link = self.service.link
         for name, value in values.items():
-            await self.service.link.action("Setvar", Variable=name, Value=str(value))
-            self.changed[name] = str(value)
+            if name not in self.changed:
+                reply = await link.action("Getvar", Variable=name)
+                self.changed[name] = str(reply.get("Value", ""))
+            await link.action("Setvar", Variable=name, Value=str(value))
 
     async def scenario(self, text: str = SHORT_SCENARIO, name: str = "test-debt") -> str:
         path = self.tmp / f"{name}.toml"
@@ -165,8 +159,7 @@ async def world(
                 yield w
             finally:
                 await plugin.stop()
-                restore = {k: SIM_DEFAULTS[k] for k in w.changed if k in SIM_DEFAULTS}
-                for name, value in restore.items():
+                for name, value in w.changed.items():
                     await service.link.action("Setvar", Variable=name, Value=value)
                 await engine.dispose()
 

@@ -210,7 +210,7 @@ async def test_end_time_is_respected(world) -> None:  # type: ignore[no-untyped-
     async with world(now=TUESDAY_11) as w:
         await fast_sim(w)
         await w.scenario()
-        end = w.campaigns.clock.now() + timedelta(seconds=5)
+        end = w.campaigns.clock.now() + timedelta(seconds=6)
         created = await w.campaigns.create(
             spec(
                 "до срока",

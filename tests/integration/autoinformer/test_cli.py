@@ -141,3 +141,15 @@ def test_scenario_add_list_show_versions(cli, tmp_path: Path) -> None:  # type: 
     bad.write_text('name = "bad"\nkind = "debt"\nmessage = "{money:}"\n[keys]\n"1" = "fly"\n')
     refused = cli("scenario", "add", str(bad))
     assert refused.exit_code == 2 and refused.stderr.startswith("bad.toml: message:")
+
+
+def test_list_from_the_customer_base_takes_contract_phones_of_debtors(cli) -> None:  # type: ignore[no-untyped-def]
+    base = Path(__file__).resolve().parents[3] / "contact_center" / "demo" / "customers.csv"
+    imported = cli("customers", "import", str(base))
+    assert imported.exit_code == 0, imported.output
+    created = cli("campaign", "create", "--name", "База", "--kind", "debt", "--list", "customers")
+    assert created.exit_code == 0, created.stderr
+    campaign_id = created.stdout.strip().splitlines()[-1]
+    report = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
+    phones = sorted(row["phone"] for row in report["contacts"])
+    assert phones == [f"7913000000{d}" for d in range(1, 9)]

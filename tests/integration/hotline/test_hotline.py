@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import statistics
 import time
 from datetime import date, datetime
@@ -41,9 +42,10 @@ async def test_recording_warning_is_the_first_thing_played(hotline) -> None:  # 
     sim = await h.call("d0")
     call = await h.finished(sim)
     appeal = await h.service.hotline.appeals.get(call.appeal_id)
+    # the caller presses 0 during the greeting (barge-in), so the menu itself is skipped
     expected = [
         await speech.prompt(name)
-        for name in ("recording_warning", "greeting", "main_menu", "connecting_operator")
+        for name in ("recording_warning", "greeting", "connecting_operator")
     ]
     assert plays(appeal) == expected == call.played
     # nothing was played before the warning; the warning came right after the answer
@@ -156,7 +158,7 @@ async def test_caller_who_gives_up_in_the_queue_is_counted_abandoned(hotline) ->
         await operators.pause(op.code, "обед")
     rung: list[str] = []
     h.service.link.on_event("AgentCalled", lambda e: rung.append(str(e.get("Interface"))))
-    sim = await h.call("g9k0")  # presses 0, hangs up 9 s later (about 5 s in the queue)
+    sim = await h.call("g9k0")  # presses 0, hangs up 9 s later (about 4 s in the queue)
     call = await h.finished(sim, timeout=60)
     appeal = await h.service.hotline.appeals.get(call.appeal_id)
     assert appeal.abandoned and appeal.operator_answered_at is None
@@ -238,11 +240,11 @@ async def test_broken_ivr_file_is_refused_and_the_old_one_keeps_working(hotline)
 
 
 async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # type: ignore[no-untyped-def]
-    # post-call work ends by the limit (1 s): the service unpauses each operator itself
-    h = await hotline(sim_operator_wrapup_time=-1.0, hotline_wrapup_limit=1.0)
+    # post-call work ends by the limit (0.5 s): the service unpauses each operator itself
+    h = await hotline(sim_operator_wrapup_time=-1.0, hotline_wrapup_limit=0.5)
     started = time.monotonic()
     sims = await asyncio.gather(
-        *[h.call("d0") for _ in range(16)], *[h.call("g12k0") for _ in range(4)]
+        *[h.call("d0") for _ in range(16)], *[h.call("g8k0") for _ in range(4)]
     )
     for sim in sims:
         await h.finished(sim, timeout=120)
@@ -265,7 +267,7 @@ async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # typ
         for before, after in itertools.pairwise(calls):
             assert before.operator_ended_at is not None and after.operator_answered_at is not None
             gap = (after.operator_answered_at - before.operator_ended_at).total_seconds()
-            assert gap >= 0.9, gap
+            assert gap >= 0.45, gap
 
     async def wrapped_up() -> list[Appeal]:
         rows = await h.service.hotline.appeals.in_period(IN_HOURS.date(), IN_HOURS.date())
@@ -274,7 +276,7 @@ async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # typ
 
     appeals = await until(wrapped_up, timeout=10, what="the last post-call work to time out")
     answered = [a for a in appeals if a.operator_answered_at is not None]
-    assert all(a.wrapup_timed_out and a.wrapup_s >= 0.9 for a in answered)  # type: ignore[operator]
+    assert all(a.wrapup_timed_out and a.wrapup_s >= 0.45 for a in answered)  # type: ignore[operator]
     operators = await h.service.operators.all()
     assert all(o.state == OperatorState.AVAILABLE for o in operators)
     assert not any(m.paused for m in (await h.members()).values())
@@ -288,3 +290,52 @@ async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # typ
         f"max {max(waits):.1f} s, within 40 s {report['wait']['within_norm_share']}; "
         f"abandoned after avg {statistics.mean(gave_up) if gave_up else 0:.1f} s"
     )
+
+
+async def test_operator_outage_and_report_commands_act_on_the_same_db_and_asterisk(
+    hotline,  # type: ignore[no-untyped-def]
+) -> None:
+    h = await hotline()
+    s = h.service.settings
+    env = {
+        "CC_DATABASE_URL": s.database_url,
+        "CC_AMI_HOST": s.ami_host,
+        "CC_AMI_PORT": str(s.ami_port),
+        "CC_AMI_SECRET": s.ami_secret,
+        "CC_CLOCK_OFFSET": str(s.clock_offset),
+    }
+    runner = CliRunner()
+
+    async def cli(*args: str) -> tuple[int, str]:
+        # the commands run their own event loop: give them a thread
+        result = await asyncio.to_thread(runner.invoke, main, list(args), env=env)
+        return result.exit_code, result.output
+
+    code, out = await cli("operator", "pause", "sim-operator-1", "--reason", "обед")
+    assert code == 0 and "пауза" in out
+    assert (await h.members())["Local/1@sim-operators/n"].paused
+    code, out = await cli("operator", "unpause", "sim-operator-1")
+    assert code == 0 and not (await h.members())["Local/1@sim-operators/n"].paused
+    code, out = await cli("operator", "login", "op9", "--interface", "Local/9@sim-operators/n")
+    assert code == 0 and "Local/9@sim-operators/n" in await h.members()
+    code, out = await cli("operator", "logout", "op9")
+    assert code == 0 and "Local/9@sim-operators/n" not in await h.members()
+    code, out = await cli("operator", "lookup-done", "sim-operator-2")
+    assert code == 2 and "нет текущего обращения" in out
+    code, out = await cli(
+        "outages", "add", "--addresses", "ул. Чкалова; ул. Ленина, д. 5-9",
+        "--start", "2026-12-03 09:00", "--end", "2026-12-03 17:00", "--reason", "ремонт",
+    )  # fmt: skip
+    assert code == 0, out
+    code, out = await cli("outages", "list")
+    assert code == 0 and "ул. Чкалова; ул. Ленина, д. 5-9" in out and "ремонт" in out
+    code, out = await cli("outages", "add", "--addresses", "ул.", "--start", "x", "--end", "y")
+    assert code == 2 and "нет названия улицы" in out
+    day = IN_HOURS.date().isoformat()
+    code, out = await cli("report", "hotline", "--from", day, "--to", day, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert {"calls", "answered", "abandoned", "wait"} <= set(doc)
+    assert set(doc["wait"]) == {"count", "avg_s", "max_s", "within_norm_share"}
+    code, out = await cli("report", "hotline", "--from", day, "--to", day, "--format", "csv")
+    assert code == 0 and out.splitlines()[0].startswith("scope,key,calls")
