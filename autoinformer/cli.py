@@ -26,7 +26,6 @@ from autoinformer.scheduling import (
     Clock,
     ProductionCalendar,
     Window,
-    load_overrides,
     parse_caps,
     parse_days,
     retry_policy,
@@ -57,7 +56,7 @@ async def campaign_service(settings: Settings) -> AsyncIterator[CampaignService]
             timezone=settings.timezone,
             region=settings.default_region,
             prompts=set(PromptCatalog.load()),
-            calendar=ProductionCalendar(load_overrides()),
+            calendar=ProductionCalendar.from_file(settings.calendar_file),
         )
     finally:
         await engine.dispose()

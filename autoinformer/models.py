@@ -1,5 +1,6 @@
 """Autoinformer tables (all named ai_*): scenarios, campaigns, their contacts, every call
-attempt, opt-outs. The autoinformer owns them; its migration branch is `autoinformer`."""
+attempt, every e-mail letter, opt-outs. The autoinformer owns them; its migration branch is
+`autoinformer`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     Float,
     ForeignKey,
@@ -66,6 +68,10 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # why the e-mail side stopped by itself (the SMTP server refuses our settings: login,
+    # TLS, sender); the phone side goes on; `campaign resume` or a restart clears it
+    email_paused: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email_paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class CampaignContact(Base):
@@ -135,14 +141,71 @@ class Attempt(Base):
     error: Mapped[str] = mapped_column(Text, default="")
 
 
-class OptOut(Base):
-    """A phone that pressed 9: no more notices of this kind, from any campaign."""
+class Letter(Base):
+    """One e-mail notice of a campaign to one address (with consent).
 
-    __tablename__ = "ai_opt_outs"
-    __table_args__ = (UniqueConstraint("phone", "kind"),)
+    `state` drives the mailer: queued -> sending -> done. `sending` is stored, with the
+    Message-ID, right before DATA (SmtpSender's before_data) and committed: a letter found
+    `sending` after a restart may have been taken by the server, so it becomes `unknown`
+    and is never sent again. `status` is the result once done: accepted, deferred, failed,
+    unknown, opted_out, cancelled, not_sent, not_reached_in_time; while a deferred letter
+    waits for its next round it is queued with status `deferred`.
+    """
+
+    __tablename__ = "ai_letters"
+    __table_args__ = (
+        Index("ix_ai_letters_due", "campaign_id", "state", "next_attempt_at"),
+        Index("ix_ai_letters_address", "address"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("ai_campaigns.id", ondelete="CASCADE"))
+    # the same customer's phone contact in this campaign (channel both), for one report row
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ai_contacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    # lower-case as given (a .рф domain stays Cyrillic here; the letter carries IDNA)
+    address: Mapped[str] = mapped_column(String(254))
+    account: Mapped[str] = mapped_column(String(32), default="")
+    name: Mapped[str] = mapped_column(Text, default="")
+    # the template's fields as JSON text values (debt, outage_start, address...)
+    values: Mapped[str] = mapped_column(Text, default="{}")
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    # set when the mailer takes the letter, compared on every later write: a letter is
+    # sent by whoever holds its current Message-ID, and by nobody else
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    # SMTP transactions tried, 4xx/lost-link deferrals met, send() rounds that ended deferred
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deferrals: Mapped[int] = mapped_column(Integer, default=0)
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    # the server's final reply (accepted: its queue id; failed: why) and the last deferral
+    code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    phase: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    last_deferral: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sending_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the customer followed this letter's unsubscribe link
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class OptOut(Base):
+    """No more notices of this kind, from any campaign: a phone that pressed 9, or an
+    e-mail address whose unsubscribe link was used (each channel opts out on its own)."""
+
+    __tablename__ = "ai_opt_outs"
+    __table_args__ = (
+        UniqueConstraint("phone", "kind"),
+        UniqueConstraint("address", "kind"),
+        CheckConstraint("(phone IS NULL) <> (address IS NULL)", name="phone_or_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(254), nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
     campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from autoinformer.dialer import Dialer, DialerConfig
-from autoinformer.scheduling import Clock, ProductionCalendar, load_overrides
+from autoinformer.scheduling import Clock, ProductionCalendar
 from autoinformer.services import CallBook, ScenarioStore
 from contact_center.speech import Speech
 from contact_center.speech.prompts import PromptCatalog
@@ -55,7 +55,7 @@ class AutoinformerPlugin:
             originator=service.originator,
             speech=speech,
             clock=Clock(settings.clock_offset),
-            calendar=ProductionCalendar(load_overrides()),
+            calendar=ProductionCalendar.from_file(settings.calendar_file),
             config=self._config or DialerConfig(),
         )
         service.agi.register_flow("autoinformer", _unclaimed_call)

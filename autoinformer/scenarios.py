@@ -24,6 +24,16 @@ A scenario is a TOML (or JSON) file::
     opted_out = "Вы больше не будете получать такие уведомления."
     goodbye = "{prompt:goodbye}"
 
+    [email]                            # optional: the same notice as a letter (Jinja2)
+    subject = "Задолженность {{ debt | money }} по счёту {{ account }}"
+    text = "Задолженность составляет {{ debt | money }}. Отписаться: {{ unsubscribe_url }}"
+    html = "<p>Задолженность: <b>{{ debt | money }}</b></p>"   # optional
+
+The ``[email]`` table is :class:`autoinformer.email.EmailTemplate` (filters money, date,
+time, timerange, quantity, number, phone; HTML autoescaped); a campaign with ``--channel
+email`` or ``both`` needs it. It is stored with the scenario, so a changed letter is a new
+version and a campaign keeps the letter it was created with.
+
 ``message`` may also be a list of segments (``[{prompt = "..."}, {value = "money",
 field = "debt"}, {text = "..."}]``) as :class:`contact_center.speech.Message` accepts.
 Besides the speech kinds (money, date, time, timerange, quantity, phone, number) a
@@ -42,6 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autoinformer.email.exceptions import TemplateError
+from autoinformer.email.templates import EmailTemplate
 from autoinformer.exceptions import ScenarioError
 from contact_center.speech.message import Message, MessageError
 
@@ -79,6 +91,7 @@ _TOP_KEYS = {
     "calls_per_free_operator",
     "keys",
     "replies",
+    "email",
 }
 
 
@@ -97,6 +110,8 @@ class Scenario:
     replies: Mapping[str, Message | None] = field(default_factory=dict)
     # the validated data as it is stored (JSON): what a campaign replays later
     data: Mapping[str, Any] = field(default_factory=dict)
+    # the letter of the e-mail channel; None: this scenario is phone only
+    email: EmailTemplate | None = None
 
     @property
     def offers_operator(self) -> bool:
@@ -192,6 +207,13 @@ def parse_scenario(
             raise err(f"replies.{key}", "в ответах не бывает полей абонента")
         replies[key] = reply
         stored_replies[key] = spec
+    email: EmailTemplate | None = None
+    if "email" in data:
+        try:
+            email = EmailTemplate.load(data["email"], where="email")
+        except TemplateError as exc:
+            # the template's own message starts with its key: "email.text, строка 2: ..."
+            raise ScenarioError(f"{source}: {exc}") from None
     stored = {
         "name": name,
         "kind": kind,
@@ -203,6 +225,8 @@ def parse_scenario(
         "keys": {**keys, "other": other},
         "replies": stored_replies,
     }
+    if email is not None:
+        stored["email"] = email.to_mapping()
     return Scenario(
         name=name,
         kind=str(kind),
@@ -216,6 +240,7 @@ def parse_scenario(
         calls_per_free_operator=per_operator,
         replies=replies,
         data=stored,
+        email=email,
     )
 
 

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from autoinformer.exceptions import CampaignRefused
+
+# the production calendar is the core's, with the override file the hotline reads too
+# (settings.calendar_file): one place to enter next year's decree
+from contact_center.calendar import ProductionCalendar as ProductionCalendar
 
 # --------------------------------------------------------------------------- clock
 
@@ -46,40 +45,6 @@ class Clock:
 
 
 # --------------------------------------------------------------------------- calendar
-
-OVERRIDES_FILE = Path(__file__).with_name("calendar_overrides.toml")
-
-
-class ProductionCalendar:
-    """Working days of the Russian production calendar; `overrides` fix a year whose decree
-    the installed `holidays` package does not know yet (date -> True working / False off)."""
-
-    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
-        self._overrides = dict(overrides or {})
-
-    def is_working_day(self, day: date) -> bool:
-        if day in self._overrides:
-            return self._overrides[day]
-        return _ru_calendar(day.year).is_working_day(day)
-
-
-@lru_cache(maxsize=16)
-def _ru_calendar(year: int) -> Any:
-    return holidays.country_holidays("RU", years=year)
-
-
-def load_overrides(path: Path = OVERRIDES_FILE) -> dict[date, bool]:
-    """Read ``[days] "2027-01-09" = "working" | "off"``; a missing file means none."""
-    if not path.is_file():
-        return {}
-    data = tomllib.loads(path.read_text(encoding="utf-8")).get("days", {})
-    out: dict[date, bool] = {}
-    for key, value in data.items():
-        if value not in ("working", "off"):
-            raise ValueError(f"{path.name}: days.{key}: working или off")
-        out[date.fromisoformat(key)] = value == "working"
-    return out
-
 
 # --------------------------------------------------------------------------- windows
 

@@ -76,7 +76,7 @@ class Settings:
     # hotline (issue 4): opening hours on working days ("08:00-17:00", or several intervals
     # "08:00-12:00,13:00-17:00"), a calendar override file, IVR menus, post-call work limit
     hotline_hours: str = "08:00-17:00"
-    hotline_calendar_file: Path = PROJECT_ROOT / "contact_center/hotline/calendar_overrides.toml"
+    calendar_file: Path = PROJECT_ROOT / "contact_center/calendar_overrides.toml"
     ivr_scripts_dir: Path = PROJECT_ROOT / "ivr_scripts"
     hotline_wrapup_limit: float = 300.0
     # seconds a caller may wait for an operator before being offered to leave a message
@@ -210,7 +210,7 @@ def _validate(s: Settings) -> None:
     _validate_email(s)
     if s.hotline_wrapup_limit <= 0 or s.hotline_queue_timeout <= 0:
         raise SettingsError("CC_HOTLINE_WRAPUP_LIMIT and CC_HOTLINE_QUEUE_TIMEOUT: positive")
-    from contact_center.hotline.calendar import CalendarError, parse_hours
+    from contact_center.calendar import CalendarError, parse_hours
 
     try:
         parse_hours(s.hotline_hours)

@@ -136,25 +136,35 @@ def parse_consent_csv(data: bytes, *, today: date | None = None) -> ConsentList:
 def _parse_row(
     line: int, values: dict[str, str], today: date, seen: dict[str, int], result: ConsentList
 ) -> None:
-    addresses = [a.strip() for a in values["email"].split(";") if a.strip()]
+    accepted, rejected = row_addresses(line, values, today=today, seen=seen)
+    result.accepted.extend(accepted)
+    result.rejected.extend(rejected)
+
+
+def row_addresses(
+    line: int, values: Mapping[str, str], *, today: date, seen: dict[str, int]
+) -> tuple[list[ConsentedAddress], list[RejectedRow]]:
+    """One CSV row's addresses (``email``, ``email_consent``, optional ``email_consent_date``):
+    those that may be mailed and, with reasons, those that may not. ``seen`` maps addresses
+    already taken to their line (a repeat is refused) and is updated. Campaign lists that
+    also carry phones use this for their e-mail side."""
+    accepted: list[ConsentedAddress] = []
+    rejected: list[RejectedRow] = []
+    addresses = [a.strip() for a in values.get("email", "").split(";") if a.strip()]
     shown = ", ".join(mask_email(a) for a in addresses)
     try:
-        consent = parse_bool(values["email_consent"], "email_consent")
+        consent = parse_bool(values.get("email_consent", ""), "email_consent")
     except ValueError as exc:
-        result.rejected.append(RejectedRow(line, str(exc), shown))
-        return
+        return accepted, [RejectedRow(line, str(exc), shown)]
     try:
         consent_date = parse_date(values.get("email_consent_date", ""), "email_consent_date")
     except ValueError as exc:
-        result.rejected.append(RejectedRow(line, str(exc), shown))
-        return
+        return accepted, [RejectedRow(line, str(exc), shown)]
     if consent and consent_date is not None and consent_date > today:
         reason = f"email_consent_date: согласие датировано будущим ({consent_date:%d.%m.%Y})"
-        result.rejected.append(RejectedRow(line, reason, shown))
-        return
+        return accepted, [RejectedRow(line, reason, shown)]
     if not addresses:
-        result.rejected.append(RejectedRow(line, "email: нет адреса"))
-        return
+        return accepted, [RejectedRow(line, "email: нет адреса")]
     others = {k: v.strip() for k, v in values.items() if k not in REQUIRED_COLUMNS}
     for raw in addresses:
         address = raw.lower()
@@ -162,10 +172,10 @@ def _parse_row(
         if problem is None and address in seen:
             problem = f"адрес уже есть в строке {seen[address]}"
         if problem is not None:
-            result.rejected.append(RejectedRow(line, problem, mask_email(address)))
+            rejected.append(RejectedRow(line, problem, mask_email(address)))
             continue
         seen[address] = line
-        result.accepted.append(
+        accepted.append(
             ConsentedAddress(
                 line=line,
                 address=address,
@@ -175,3 +185,4 @@ def _parse_row(
                 fields=others,
             )
         )
+    return accepted, rejected

@@ -9,9 +9,9 @@ from datetime import date, datetime
 
 import click
 
+from contact_center.calendar import WorkCalendar, parse_overrides
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli, run
 from contact_center.clock import Clock
-from contact_center.hotline.calendar import WorkCalendar, parse_overrides
 from contact_center.hotline.exceptions import CalendarError
 from contact_center.hotline.services import (
     AppealService,
@@ -58,7 +58,7 @@ def parse_day(raw: str | None, settings: Settings) -> date:
 
 
 def load_calendar(settings: Settings) -> WorkCalendar:
-    path = settings.hotline_calendar_file
+    path = settings.calendar_file
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     return WorkCalendar(
         WorkCalendar.from_text(settings.hotline_hours).hours, parse_overrides(text, str(path))
@@ -92,7 +92,7 @@ def check(cli: CliContext) -> None:
             click.echo(f"  {problem}", err=True)
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
     menus = ", ".join(sorted(result.scripts.menus))
-    click.echo(f"Меню в порядке ({menus}); календарь: {settings.hotline_calendar_file.name}.")
+    click.echo(f"Меню в порядке ({menus}); календарь: {settings.calendar_file.name}.")
 
 
 @group.command("hours")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+# the calendar is shared with the autoinformer: its error lives in the core module
+from contact_center.calendar import CalendarError as CalendarError
+
 
 class HotlineError(Exception):
     error_id = "hotline-error"
-
-
-class CalendarError(HotlineError, ValueError):
-    """Opening hours or the calendar override file cannot be used."""
-
-    error_id = "hotline-calendar"
 
 
 class IvrError(HotlineError, ValueError):

@@ -17,10 +17,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contact_center.calendar import CalendarOverrides, WorkCalendar, parse_overrides
 from contact_center.clock import Clock
 from contact_center.customers.models import Customer
 from contact_center.hotline import ivr as ivr_rules
-from contact_center.hotline.calendar import CalendarOverrides, WorkCalendar, parse_overrides
 from contact_center.hotline.exceptions import AppealNotFound, CalendarError, OutageError
 from contact_center.hotline.models import (
     Appeal,
@@ -562,7 +562,7 @@ class HotlineService:
         self.appeals = AppealService(sessions, self.tz)
         self.outages = OutageService(sessions, self.tz)
         self.ivr = IvrLibrary(settings.ivr_scripts_dir, speech.prompts)
-        self.calendar_file = CalendarFile(settings.hotline_hours, settings.hotline_calendar_file)
+        self.calendar_file = CalendarFile(settings.hotline_hours, settings.calendar_file)
         self.operators = OperatorService(
             sessions,
             QueueControl(link),

@@ -79,10 +79,12 @@ class QueueControl:
             await self._link.action("QueueRemove", Queue=self.queue, Interface=interface)
         except AmiActionError as exc:
             text = exc.message.lower()
-            if "not dynamic" in text:
+            if "not dynamic" in text:  # Asterisk 16 on a static member
                 return False
             if "not there" in text or "not found" in text:
-                return True
+                # some versions answer "Not there" for a static member too: look
+                members = await self.members()
+                return not any(m.interface == interface for m in members)
             raise QueueControlError(f"Asterisk не удалил {interface}: {exc.message}") from exc
         return True
 

@@ -59,5 +59,5 @@ def test_image_entrypoint_uses_existing_commands() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
     for sub in ("db upgrade", "sounds build", "serve"):
         assert f"contact-center {sub}" in dockerfile
-        args = sub.split() + ["--help"]
+        args = [*sub.split(), "--help"]
         assert CliRunner().invoke(main, args).exit_code == 0, sub

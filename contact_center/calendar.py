@@ -1,4 +1,7 @@
-"""When the hotline is open: five days a week at set hours, on the Russian production calendar.
+"""The Russian production calendar and opening hours on it (the hotline, the autoinformer).
+
+`ProductionCalendar` says which days are working days; `WorkCalendar` adds opening hours
+(the hotline: five days a week at set hours).
 
 Pure: no clock, no files. The calendar is the `holidays` package's Russia (public holidays and
 the government's transferred days off and working Saturdays) corrected by an override table
@@ -23,9 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from contact_center.hotline.exceptions import CalendarError
+
+class CalendarError(ValueError):
+    """Opening hours or the calendar override file cannot be used; the message names the key."""
+
+    error_id = "calendar"
+
 
 Interval = tuple[time, time]
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
@@ -121,6 +130,31 @@ def _russian_year(year: int) -> tuple[frozenset[date], frozenset[date], frozense
     return off, working, public
 
 
+class ProductionCalendar:
+    """Working days: the `holidays` package's Russia corrected by the override file's [days]."""
+
+    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+        self._overrides = dict(overrides or {})
+
+    @classmethod
+    def from_file(cls, path: Path) -> ProductionCalendar:
+        """The override file's [days]; a missing file means no corrections."""
+        if not path.is_file():
+            return cls()
+        return cls(parse_overrides(path.read_text(encoding="utf-8"), path.name).days)
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self._overrides:
+            return self._overrides[day]
+        off, working, _ = _russian_year(day.year)
+        if day.weekday() >= 5:
+            return day in working
+        return day not in off
+
+    def is_public_holiday(self, day: date) -> bool:
+        return day in _russian_year(day.year)[2]
+
+
 @dataclass(frozen=True, slots=True)
 class WorkCalendar:
     """Opening hours on the production calendar. Datetimes are naive local or aware."""
@@ -134,12 +168,7 @@ class WorkCalendar:
         return cls(parse_hours(hours), parse_overrides(overrides, source))
 
     def is_working_day(self, day: date) -> bool:
-        if day in self.overrides.days:
-            return self.overrides.days[day]
-        off, working, _ = _russian_year(day.year)
-        if day.weekday() >= 5:
-            return day in working
-        return day not in off
+        return ProductionCalendar(self.overrides.days).is_working_day(day)
 
     def is_public_holiday(self, day: date) -> bool:
         return day in _russian_year(day.year)[2]

@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from contact_center.hotline.calendar import WorkCalendar, parse_hours, parse_overrides
+from contact_center.calendar import WorkCalendar, parse_hours, parse_overrides
 from contact_center.hotline.exceptions import CalendarError
 
 CAL = WorkCalendar.from_text("08:00-17:00")
@@ -117,5 +117,5 @@ def test_bad_override_file_names_key_and_problem(text: str, fragment: str) -> No
 def test_shipped_override_file_is_valid() -> None:
     from contact_center.settings import Settings
 
-    path = Settings().hotline_calendar_file
+    path = Settings().calendar_file
     assert parse_overrides(path.read_text(encoding="utf-8"), str(path)).days == {}
