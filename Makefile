@@ -32,9 +32,8 @@ demo: setup
 	$(CLI) demo
 	# the autoinformer: a debt campaign and a planned-outage campaign, then their reports
 	$(CLI) campaign demo
-	# the hotline: five simulated callers answered in-process, then today's report
-	$(CLI) sim hotline-calls --count 5
-	$(CLI) report hotline
+	# the hotline: five simulated callers answered in-process (in opening hours), then the report
+	$(CLI) sim hotline-calls --count 5 --in-hours --report
 
 test: setup
 	$(BIN)/python -m pytest

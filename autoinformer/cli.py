@@ -1,7 +1,7 @@
 """`contact-center campaign ...` and `contact-center scenario ...` (Russian for the user).
 
 The CLI works on the same database as `contact-center serve`: it creates and steers
-campaigns; the service's dialer places the calls.
+campaigns; the service's dialer places the calls and its mailer sends the letters.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError
 from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
 from autoinformer.scenarios import KIND_RU, KINDS
@@ -30,7 +31,8 @@ from autoinformer.scheduling import (
     parse_days,
     retry_policy,
 )
-from autoinformer.services import CampaignService, CampaignSpec, CampaignStatus
+from autoinformer.services import CHANNEL_RU, CampaignService, CampaignSpec, CampaignStatus
+from autoinformer.unsubscribe import Unsubscribes, Unsubscription, extract_token
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
 from contact_center.settings import Settings
 from contact_center.speech.prompts import PromptCatalog
@@ -127,7 +129,13 @@ def campaign() -> None:
     required=True,
     help="CSV со списком абонентов или `customers` (база: абоненты с договором).",
 )
-@click.option("--channel", type=click.Choice(["phone", "email", "both"]), default="phone")
+@click.option(
+    "--channel",
+    type=click.Choice(["phone", "email", "both"]),
+    default="phone",
+    show_default=True,
+    help="Звонки, письма (только с согласием: email, email_consent) или оба пути.",
+)
 @click.option("--start", default=None, help="Начало, ISO (по умолчанию сейчас).")
 @click.option("--end", default=None, help="Конец, ISO.")
 @click.option("--window", default=None, help="Окно звонков ЧЧ:ММ-ЧЧ:ММ на все дни.")
@@ -210,12 +218,20 @@ def create(
     parsed = result.parsed
     for note in parsed.rejected:
         click.echo(f"отклонена {note}", err=True)
+    for note in parsed.partial:
+        click.echo(f"частично отклонена {note}", err=True)
     for note in parsed.duplicates + parsed.opted_out:
         click.echo(f"пропущена {note}", err=True)
+    counts = []
+    if channel != "email":
+        counts.append(f"абонентов для звонка {result.contacts}")
+    if channel != "phone":
+        counts.append(f"писем {result.letters}")
     click.echo(
-        f"Кампания {result.campaign_id} создана: абонентов {result.contacts}, "
-        f"отклонено строк {len(parsed.rejected)}, повторов {len(parsed.duplicates)}, "
-        f"отказавшихся {len(parsed.opted_out)}; конец {_local(result.end_at, tz)}. "
+        f"Кампания {result.campaign_id} создана ({CHANNEL_RU[channel]}): {', '.join(counts)}, "
+        f"отклонено строк {len(parsed.rejected)}, частично {len(parsed.partial)}, "
+        f"повторов {len(parsed.duplicates)}, отказавшихся {len(parsed.opted_out)}; "
+        f"конец {_local(result.end_at, tz)}. "
         f"Запуск: contact-center campaign start {result.campaign_id}",
         err=True,
     )
@@ -231,10 +247,13 @@ def _state_command(verb: str, method: str, done: str) -> click.Command:
         click.echo(f"Кампания {campaign_id} {done}.")
 
     command.help = {
-        "start": "Запустить кампанию (звонит сервис: contact-center serve).",
-        "pause": "Приостановить: начатые звонки доводятся до конца.",
-        "resume": "Возобновить приостановленную кампанию.",
-        "cancel": "Отменить: не дозвонившиеся получают итог cancelled.",
+        "start": "Запустить кампанию (звонит и пишет сервис: contact-center serve).",
+        "pause": "Приостановить: начатые звонки и письмо доводятся до конца.",
+        "resume": (
+            "Возобновить приостановленную кампанию; у идущей — снова рассылать письма, "
+            "остановленные ошибкой настроек SMTP."
+        ),
+        "cancel": "Отменить: не дозвонившиеся и неотправленные письма получают итог cancelled.",
     }[verb]
     return command
 
@@ -247,13 +266,27 @@ campaign.add_command(_state_command("cancel", "cancel", "отменена"))
 
 def status_line(st: CampaignStatus, tz: ZoneInfo) -> str:
     reasons = ", ".join(f"{k}: {v}" for k, v in st.waiting_reasons.items())
+    parts: list[str] = []
+    if st.channel != "email":
+        parts.append(
+            f"всего {st.total}, ожидают {st.waiting}"
+            + (f" ({reasons})" if reasons else "")
+            + f", звонков сейчас {st.calling}, оповещено {st.notified}, без оповещения "
+            f"{st.failed}, повторов впереди {st.retries_due}"
+        )
+    mail = st.email
+    if mail is not None:
+        parts.append(
+            f"письма: всего {mail.total}, в очереди {mail.queued}, отправляется {mail.sending}, "
+            f"принято {mail.accepted}, отложено {mail.deferred} (ждут повтора "
+            f"{mail.retries_due}), не доставлено {mail.failed}, не подтверждено {mail.unknown}"
+            + (f"; РАССЫЛКА ПИСЕМ ПРИОСТАНОВЛЕНА: {mail.paused}" if mail.paused else "")
+        )
     return (
         f"Кампания {st.id} «{st.name}» {STATE_RU.get(st.status, st.status)}: "
-        f"всего {st.total}, ожидают {st.waiting}"
-        + (f" ({reasons})" if reasons else "")
-        + f", звонков сейчас {st.calling}, оповещено {st.notified}, без оповещения {st.failed}, "
-        f"повторов впереди {st.retries_due}; начало {_local(st.start_at, tz)}, конец "
-        f"{_local(st.end_at, tz)}, ожидаемое окончание {_local(st.expected_finish, tz)}"
+        + "; ".join(parts)
+        + f"; начало {_local(st.start_at, tz)}, конец {_local(st.end_at, tz)}, ожидаемое "
+        f"окончание {_local(st.expected_finish, tz)}"
     )
 
 
@@ -318,6 +351,36 @@ def list_campaigns(cli: CliContext) -> None:
             f"{c.id:>5}  {STATE_RU.get(c.status, c.status):<15} {KIND_RU.get(c.kind, c.kind):<20} "
             f"{_local(c.start_at, tz)} — {_local(c.end_at, tz)}  {c.name}"
         )
+
+
+@campaign.command("unsubscribe")
+@click.argument("token")
+@pass_cli
+def unsubscribe(cli: CliContext, token: str) -> None:
+    """Отписать адрес от писем этого вида по ссылке из письма.
+
+    TOKEN — токен, вся ссылка или тема письма «unsubscribe v1.…» (если абонент ответил
+    на адрес отписки).
+    """
+    settings = cli.settings
+
+    async def go(service: CampaignService) -> Unsubscription:
+        unsubscribes = Unsubscribes(
+            service.sessions, secret=settings.unsubscribe_secret, clock=service.clock
+        )
+        return await unsubscribes.opt_out(extract_token(token))
+
+    try:
+        done = _run(settings, go)
+    except UnsubscribeTokenError as exc:
+        fail(f"Ссылка отписки не подходит: {exc}")
+        return
+    if done.already:
+        click.echo(f"Адрес {done.masked} уже был отписан от писем {done.letters_ru}.")
+    else:
+        click.echo(f"Адрес {done.masked} отписан от писем {done.letters_ru}.")
+    if done.closed:
+        click.echo(f"Не будут отправлены писем из очереди: {done.closed}.")
 
 
 @campaign.command("demo")

@@ -1,11 +1,22 @@
-"""Call lists: a CSV file or the customer base validated into contacts (pure).
+"""Campaign lists: a CSV file or the customer base validated into contacts and letters (pure).
 
-Column `phone` is required; `account`, `name`, `address`, `debt`, `outage_start`,
-`outage_end`, `timezone` and any field a scenario names are optional. Each row is checked
-against the scenario's message (its values must be speakable), so a row that would fail
-at the phone is refused here, listed with its line and reason. Duplicate phones are
-collapsed to their first row; opted-out phones are left out. After validation a phone is
-digits only (E.164 without '+'): nothing from a list reaches a dial string otherwise.
+A list row gives the channels it has. **Phone** (`--channel phone` or `both`): column
+`phone`; `account`, `name`, `address`, `debt`, `outage_start`, `outage_end`, `timezone` and
+any field a scenario names are optional. Each row is checked against the scenario's message
+(its values must be speakable), so a row that would fail at the phone is refused here,
+listed with its line and reason. Duplicate phones are collapsed to their first row;
+opted-out phones are left out. After validation a phone is digits only (E.164 without '+'):
+nothing from a list reaches a dial string otherwise.
+
+**E-mail** (`--channel email` or `both`; standard, Appendix 1 p. 4 and 6): only addresses
+given with consent, columns `email` and `email_consent` (optional `email_consent_date`),
+the consent rule of :mod:`autoinformer.email.consent`. Each address is checked against the
+scenario's letter (it must render for the row). Repeated addresses, addresses that opted out
+of this kind and every refused address are reported with the line and the reason, the
+address masked.
+
+With `both`, a row gives a phone contact and letters when it can; a row that can give
+neither is refused, one that gives only one channel is reported as partly refused.
 """
 
 from __future__ import annotations
@@ -13,24 +24,34 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from autoinformer.email.consent import address_problem, row_addresses
+from autoinformer.email.exceptions import TemplateError
+from autoinformer.email.templates import EmailTemplate
 from autoinformer.exceptions import CallListError
 from contact_center.customers.csv_import import decode, parse_amount
+from contact_center.privacy import mask_email
 from contact_center.speech.message import MessageError, resolve
 from contact_center.telephony.numbers import InvalidPhoneNumber, dial_digits, normalize_phone
 
 KNOWN_COLUMNS = ("phone", "account", "name", "address", "debt", "outage_start", "outage_end")
+EMAIL_COLUMNS = ("email", "email_consent", "email_consent_date")
+LIST_CHANNELS = ("phone", "email", "both")
+# what every letter's template may read even when the list has no such column
+LETTER_BASE_FIELDS = frozenset({"phone", "account", "name", "email"})
 DATETIME_FIELDS = frozenset({"outage_start", "outage_end"})
 MONEY_FIELDS = frozenset({"debt"})
 _COLUMN_RE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 _DATETIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M:%S")
 MAX_ROWS = 200_000
+# what the template check puts where the real link will be (the letter's id is not known yet)
+_CHECK_URL = "https://unsubscribe.invalid/unsubscribe?token=v1.check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +62,19 @@ class ListContact:
     name: str = ""
     timezone: str | None = None
     # every other column as validated text (debt "1500.00", outage_start "2026-12-01T09:00")
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListLetter:
+    """One address with consent: a letter of the campaign."""
+
+    line: int
+    address: str  # lower-case, as given
+    # digits of the same row's phone contact ('' none): the letter joins its report row
+    phone: str = ""
+    account: str = ""
+    name: str = ""
     values: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -59,6 +93,9 @@ class ParsedList:
     rejected: list[RowNote] = field(default_factory=list)
     duplicates: list[RowNote] = field(default_factory=list)
     opted_out: list[RowNote] = field(default_factory=list)
+    letters: list[ListLetter] = field(default_factory=list)
+    # rows that gave one channel and not the other (channel both), or some of their addresses
+    partial: list[RowNote] = field(default_factory=list)
 
 
 class MessageLike(Protocol):
@@ -66,6 +103,9 @@ class MessageLike(Protocol):
 
     @property
     def fields(self) -> frozenset[str]: ...
+
+    @property
+    def email(self) -> EmailTemplate | None: ...
 
     def message_for(self, values: Mapping[str, Any]) -> Any: ...
 
@@ -100,6 +140,20 @@ def contact_fields(contact: ListContact) -> dict[str, str]:
     return {**base, **{k: v for k, v in contact.values.items()}}
 
 
+def letter_fields(
+    *, address: str, phone: str, account: str, name: str, values: Mapping[str, str]
+) -> dict[str, Any]:
+    """What a letter's template reads, typed like a phone message's values (the mailer
+    fills the stored letters the same way)."""
+    base = {
+        "phone": "+" + phone if phone else "",
+        "account": account,
+        "name": name,
+        "email": address,
+    }
+    return speech_values({**base, **values})
+
+
 def _check_message(scenario: MessageLike | None, fields: Mapping[str, str]) -> None:
     if scenario is None:
         return
@@ -107,9 +161,18 @@ def _check_message(scenario: MessageLike | None, fields: Mapping[str, str]) -> N
     resolve(scenario.message_for(values), values)
 
 
-def _validate_row(
-    line: int, raw: Mapping[str, str], *, region: str, scenario: MessageLike | None
-) -> ListContact:
+@dataclass(slots=True)
+class _Common:
+    """A row's cells other than phone and e-mail, validated."""
+
+    account: str
+    name: str
+    timezone: str | None
+    values: dict[str, str]
+    problems: list[str]
+
+
+def _common(raw: Mapping[str, str]) -> _Common:
     problems: list[str] = []
 
     def attempt(fn: Callable[[], str]) -> str:
@@ -119,15 +182,10 @@ def _validate_row(
             problems.append(str(exc))
             return ""
 
-    phone = ""
-    try:
-        phone = dial_digits(normalize_phone(raw.get("phone", ""), region))
-    except InvalidPhoneNumber as exc:
-        problems.append(f"phone: {exc}")
     values: dict[str, str] = {}
     for key, cell in raw.items():
         text = " ".join((cell or "").split())
-        if key in ("phone", "account", "name", "timezone") or not text:
+        if key in ("phone", "account", "name", "timezone") or key in EMAIL_COLUMNS or not text:
             continue
         if key in MONEY_FIELDS:
             amount = attempt(lambda t=text, k=key: str(parse_amount(t, k) or ""))
@@ -151,13 +209,32 @@ def _validate_row(
     account = " ".join(raw.get("account", "").split())
     if len(account) > 32:
         problems.append("account: длиннее 32 знаков")
+    name = " ".join(raw.get("name", "").split())
+    return _Common(account, name, tz, values, problems)
+
+
+def _validate_row(
+    line: int,
+    raw: Mapping[str, str],
+    *,
+    region: str,
+    scenario: MessageLike | None,
+    common: _Common | None = None,
+) -> ListContact:
+    common = common or _common(raw)
+    problems = list(common.problems)
+    phone = ""
+    try:
+        phone = dial_digits(normalize_phone(raw.get("phone", ""), region))
+    except InvalidPhoneNumber as exc:
+        problems.insert(0, f"phone: {exc}")
     contact = ListContact(
         line=line,
         phone=phone,
-        account=account,
-        name=" ".join(raw.get("name", "").split()),
-        timezone=tz,
-        values=values,
+        account=common.account,
+        name=common.name,
+        timezone=common.timezone,
+        values=common.values,
     )
     if not problems:
         try:
@@ -169,45 +246,187 @@ def _validate_row(
     return contact
 
 
+@dataclass(slots=True)
+class _Row:
+    """One row of a list: its cells and its e-mail side (addresses that may be mailed, and
+    why the others may not); `email_given` is False when the row has no address at all."""
+
+    line: int
+    raw: Mapping[str, str]
+    addresses: list[str] = field(default_factory=list)
+    address_notes: list[str] = field(default_factory=list)
+    email_given: bool = False
+
+
+def _letter_note(address: str, reason: str) -> str:
+    return f"e-mail {address}: {reason}" if address else f"e-mail: {reason}"
+
+
+def _letters_of(
+    row: _Row,
+    common: _Common,
+    phone: str,
+    template: EmailTemplate | None,
+    opted_out_addresses: Collection[str],
+    notes: list[str],
+    opted: list[str],
+) -> list[ListLetter]:
+    letters: list[ListLetter] = []
+    for address in row.addresses:
+        masked = mask_email(address)
+        if address in opted_out_addresses:
+            opted.append(_letter_note(masked, "адрес отказался от писем этого вида: не пишем"))
+            continue
+        if common.problems:
+            notes.append(_letter_note(masked, "; ".join(common.problems)))
+            continue
+        letter = ListLetter(
+            line=row.line,
+            address=address,
+            phone=phone,
+            account=common.account,
+            name=common.name,
+            values=common.values,
+        )
+        if template is not None:
+            fields = letter_fields(
+                address=address,
+                phone=phone,
+                account=common.account,
+                name=common.name,
+                values=common.values,
+            )
+            try:
+                template.render(fields, extra={"unsubscribe_url": _CHECK_URL})
+            except TemplateError as exc:
+                notes.append(_letter_note(masked, f"письмо не собрать: {exc}"))
+                continue
+        letters.append(letter)
+    return letters
+
+
 def _collect(
-    rows: Iterable[tuple[int, Mapping[str, str]]],
+    rows: Iterable[_Row],
     *,
     region: str,
     scenario: MessageLike | None,
     opted_out: Collection[str],
+    channel: str = "phone",
+    opted_out_addresses: Collection[str] = (),
 ) -> ParsedList:
     result = ParsedList()
     first_line: dict[str, int] = {}
-    for line, raw in rows:
-        try:
-            contact = _validate_row(line, raw, region=region, scenario=scenario)
-        except ValueError as exc:
-            result.rejected.append(RowNote(line, str(exc)))
+    template = scenario.email if scenario is not None and channel != "phone" else None
+    for row in rows:
+        line, raw = row.line, row.raw
+        common = _common(raw)
+        # the phone side ------------------------------------------------------------
+        phone_problem = ""
+        phone = ""  # digits of a valid phone, even a repeated or opted-out one
+        phone_taken = False
+        phone_wanted = channel == "phone" or (channel == "both" and raw.get("phone", "").strip())
+        if phone_wanted:
+            try:
+                contact = _validate_row(line, raw, region=region, scenario=scenario, common=common)
+            except ValueError as exc:
+                phone_problem = str(exc)
+            else:
+                phone = contact.phone
+                phone_taken = True
+                if contact.phone in first_line:
+                    result.duplicates.append(
+                        RowNote(
+                            line, f"номер повторяет строку {first_line[contact.phone]}: объединён"
+                        )
+                    )
+                elif contact.phone in opted_out:
+                    first_line[contact.phone] = line
+                    result.opted_out.append(
+                        RowNote(line, "абонент отказался от уведомлений этого вида: не звоним")
+                    )
+                else:
+                    first_line[contact.phone] = line
+                    result.contacts.append(contact)
+        if channel == "phone":
+            if phone_problem:
+                result.rejected.append(RowNote(line, phone_problem))
             continue
-        if contact.phone in first_line:
-            result.duplicates.append(
-                RowNote(line, f"номер повторяет строку {first_line[contact.phone]}: объединён")
-            )
+        # the e-mail side -----------------------------------------------------------
+        notes = list(row.address_notes)
+        opted: list[str] = []
+        letters = _letters_of(row, common, phone, template, opted_out_addresses, notes, opted)
+        result.letters.extend(letters)
+        result.opted_out.extend(RowNote(line, note) for note in opted)
+        email_taken = bool(letters or opted)
+        if channel == "email":
+            if email_taken:
+                result.partial.extend(RowNote(line, note) for note in notes)
+            else:
+                result.rejected.append(RowNote(line, "; ".join(notes) or "e-mail: нет адреса"))
             continue
-        first_line[contact.phone] = line
-        if contact.phone in opted_out:
-            result.opted_out.append(
-                RowNote(line, "абонент отказался от уведомлений этого вида: не звоним")
-            )
-            continue
-        result.contacts.append(contact)
+        problems = ([f"звонок: {phone_problem}"] if phone_problem else []) + notes
+        if phone_taken or email_taken:
+            result.partial.extend(RowNote(line, problem) for problem in problems)
+        else:
+            reason = "; ".join(problems) or "нет ни телефона, ни адреса e-mail с согласием"
+            result.rejected.append(RowNote(line, reason))
     return result
 
 
-def parse_call_list(
+def _csv_rows(
+    text: str, delimiter: str, columns: list[str], *, channel: str, today: date
+) -> tuple[Iterator[_Row], list[RowNote]]:
+    """The rows of a list (after its header); rows with the wrong number of cells go to the
+    returned list instead."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)
+    bad_rows: list[RowNote] = []
+    seen: dict[str, int] = {}
+
+    def rows() -> Iterator[_Row]:
+        count = 0
+        try:
+            for cells in reader:
+                if not any(cell.strip() for cell in cells):
+                    continue
+                count += 1
+                if count > MAX_ROWS:
+                    raise CallListError(f"в списке больше {MAX_ROWS} строк")
+                line = reader.line_num
+                if len(cells) != len(columns):
+                    bad_rows.append(
+                        RowNote(line, f"ожидалось столбцов: {len(columns)}, в строке: {len(cells)}")
+                    )
+                    continue
+                raw = dict(zip(columns, cells, strict=True))
+                row = _Row(line, raw)
+                if channel != "phone" and raw.get("email", "").strip():
+                    row.email_given = True
+                    taken, refused = row_addresses(line, raw, today=today, seen=seen)
+                    row.addresses = [a.address for a in taken]
+                    row.address_notes = [_letter_note(r.address, r.reason) for r in refused]
+                yield row
+        except csv.Error as exc:
+            raise CallListError(f"строка {reader.line_num}: не читается как CSV: {exc}") from None
+
+    return rows(), bad_rows
+
+
+def parse_campaign_list(
     data: bytes,
     *,
+    channel: str = "phone",
     scenario: MessageLike | None = None,
     region: str = "RU",
     opted_out: Collection[str] = (),
+    opted_out_addresses: Collection[str] = (),
+    today: date | None = None,
 ) -> ParsedList:
-    """Validate a call list CSV (UTF-8 or cp1251, ',' or ';'); raise CallListError if the
-    file as a whole is unusable (no header, no `phone` column)."""
+    """Validate a campaign list CSV (UTF-8 or cp1251, ',' or ';') for `channel`; raise
+    CallListError if the file as a whole is unusable (no header, a required column missing,
+    a column the scenario reads missing)."""
+    if channel not in LIST_CHANNELS:
+        raise CallListError(f"канал должен быть одним из: {', '.join(LIST_CHANNELS)}")
     text, _encoding = decode(data)
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
@@ -219,46 +438,59 @@ def parse_call_list(
     except csv.Error as exc:
         raise CallListError(f"строка 1: не читается как CSV: {exc}") from None
     columns = [h.strip().lower() for h in header]
-    if "phone" not in columns:
+    required = {"phone": ["phone"], "email": ["email", "email_consent"]}
+    required["both"] = required["phone"] + required["email"]
+    absent = [c for c in required[channel] if c not in columns]
+    if absent == ["phone"]:
         raise CallListError("строка 1: нет обязательного столбца phone")
+    if absent:
+        raise CallListError(
+            f"строка 1: для канала {channel} нужны столбцы {', '.join(required[channel])}; "
+            f"нет: {', '.join(absent)}"
+        )
     bad = [c for c in columns if not _COLUMN_RE.match(c)]
     if bad:
         raise CallListError(f"строка 1: недопустимые имена столбцов: {', '.join(bad)}")
     if len(set(columns)) != len(columns):
         raise CallListError("строка 1: столбцы повторяются")
-    missing = sorted(scenario.fields - set(columns) - {"phone"}) if scenario else []
-    if missing:
-        raise CallListError(f"строка 1: сценарий читает столбцы, которых нет: {', '.join(missing)}")
-
-    def rows() -> Iterable[tuple[int, Mapping[str, str]]]:
-        count = 0
-        try:
-            for raw in reader:
-                if not any(cell.strip() for cell in raw):
-                    continue
-                count += 1
-                if count > MAX_ROWS:
-                    raise CallListError(f"в списке больше {MAX_ROWS} строк")
-                if len(raw) != len(columns):
-                    yield reader.line_num, {"__bad__": str(len(raw))}
-                    continue
-                yield reader.line_num, dict(zip(columns, raw, strict=True))
-        except csv.Error as exc:
-            raise CallListError(f"строка {reader.line_num}: не читается как CSV: {exc}") from None
-
-    def checked() -> Iterable[tuple[int, Mapping[str, str]]]:
-        for line, raw in rows():
-            if "__bad__" in raw:
-                bad_rows.append(
-                    RowNote(line, f"ожидалось столбцов: {len(columns)}, в строке: {raw['__bad__']}")
-                )
-                continue
-            yield line, raw
-
-    bad_rows: list[RowNote] = []
-    result = _collect(checked(), region=region, scenario=scenario, opted_out=opted_out)
+    if scenario is not None and channel != "email":
+        missing = sorted(scenario.fields - set(columns) - {"phone"})
+        if missing:
+            raise CallListError(
+                f"строка 1: сценарий читает столбцы, которых нет: {', '.join(missing)}"
+            )
+    if scenario is not None and scenario.email is not None and channel != "phone":
+        missing = sorted(scenario.email.fields - set(columns) - LETTER_BASE_FIELDS)
+        if missing:
+            raise CallListError(
+                f"строка 1: письмо сценария читает столбцы, которых нет: {', '.join(missing)}"
+            )
+    rows, bad_rows = _csv_rows(
+        text, delimiter, columns, channel=channel, today=today or date.today()
+    )
+    result = _collect(
+        rows,
+        region=region,
+        scenario=scenario,
+        opted_out=opted_out,
+        channel=channel,
+        opted_out_addresses=opted_out_addresses,
+    )
     result.rejected = sorted(result.rejected + bad_rows, key=lambda n: n.line)
     return result
+
+
+def parse_call_list(
+    data: bytes,
+    *,
+    scenario: MessageLike | None = None,
+    region: str = "RU",
+    opted_out: Collection[str] = (),
+) -> ParsedList:
+    """A phone-only call list (see :func:`parse_campaign_list`)."""
+    return parse_campaign_list(
+        data, channel="phone", scenario=scenario, region=region, opted_out=opted_out
+    )
 
 
 class CustomerLike(Protocol):
@@ -279,30 +511,61 @@ def contacts_from_customers(
     scenario: MessageLike | None = None,
     region: str = "RU",
     opted_out: Collection[str] = (),
+    channel: str = "phone",
+    opted_out_addresses: Collection[str] = (),
 ) -> ParsedList:
-    """A call list from the customer base: only customers with a contract, only the
-    contract's phones (standard, Appendix 1 p. 5). `line` is the customer's position."""
+    """A campaign list from the customer base: only customers with a contract (standard,
+    Appendix 1 p. 5), only the contract's phones, only e-mail addresses with consent
+    (`CustomerEmail.consent`, p. 6). `line` is the customer's position; the customer's
+    letters join the report row of its first phone."""
+    needs_debt = scenario is not None and (
+        "debt" in scenario.fields
+        or (channel != "phone" and scenario.email is not None and "debt" in scenario.email.fields)
+    )
 
-    def rows() -> Iterable[tuple[int, Mapping[str, str]]]:
+    def rows() -> Iterator[_Row]:
+        seen: dict[str, int] = {}
         for index, customer in enumerate(customers, start=1):
             if not customer.has_contract:
                 continue
             # a debt notice goes to debtors only: the rest of the base is not "rejected"
-            if scenario is not None and "debt" in scenario.fields and not (customer.debt or 0) > 0:
+            if needs_debt and not (customer.debt or 0) > 0:
                 continue
-            for phone in customer.phones:
-                if not getattr(phone, "from_contract", True):
-                    continue
-                yield (
-                    index,
-                    {
-                        "phone": phone.number,
-                        "account": customer.account,
-                        "name": customer.name,
-                        "address": customer.address,
-                        "debt": "" if customer.debt is None else str(customer.debt),
-                        "timezone": customer.timezone or "",
-                    },
-                )
+            debt_date = getattr(customer, "debt_date", None)
+            base = {
+                "account": customer.account,
+                "name": customer.name,
+                "address": customer.address,
+                "debt": "" if customer.debt is None else str(customer.debt),
+                "debt_date": "" if debt_date is None else debt_date.isoformat(),
+                "timezone": customer.timezone or "",
+            }
+            phones = []
+            if channel != "email":
+                phones = [p.number for p in customer.phones if getattr(p, "from_contract", True)]
+            email_row = _Row(index, {**base, "phone": phones[0] if phones else ""})
+            if channel != "phone":
+                for item in getattr(customer, "emails", ()) or ():
+                    address = str(item.address).strip().lower()
+                    email_row.email_given = True
+                    problem = address_problem(address, bool(item.consent))
+                    if problem is None and address in seen:
+                        problem = f"адрес уже есть у абонента {seen[address]}"
+                    if problem is not None:
+                        email_row.address_notes.append(_letter_note(mask_email(address), problem))
+                        continue
+                    seen[address] = index
+                    email_row.addresses.append(address)
+            if phones or email_row.email_given:
+                yield email_row
+            for number in phones[1:]:
+                yield _Row(index, {**base, "phone": number})
 
-    return _collect(rows(), region=region, scenario=scenario, opted_out=opted_out)
+    return _collect(
+        rows(),
+        region=region,
+        scenario=scenario,
+        opted_out=opted_out,
+        channel=channel,
+        opted_out_addresses=opted_out_addresses,
+    )

@@ -1,5 +1,7 @@
 """Campaign logic over the database: scenarios (stored, versioned), campaigns (create, start,
 pause, resume, cancel, status, report) and the dialer's book of attempts (`CallBook`).
+A campaign goes by phone, by e-mail or both: its contacts are the phone side, its letters
+(`ai_letters`, sent by autoinformer.mailer) the e-mail side; one status, one report.
 
 The CLI and the service share these through the same database: the CLI changes a
 campaign's status, the service's dialer sees it on its next pass.
@@ -12,7 +14,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,11 +36,12 @@ from autoinformer.exceptions import (
 )
 from autoinformer.lists import (
     ListContact,
+    ListLetter,
     ParsedList,
     contacts_from_customers,
-    parse_call_list,
+    parse_campaign_list,
 )
-from autoinformer.models import Attempt, Campaign, CampaignContact, OptOut, ScenarioRow
+from autoinformer.models import Attempt, Campaign, CampaignContact, Letter, OptOut, ScenarioRow
 from autoinformer.reports import WAIT_RU, Report, ReportRow, build_report
 from autoinformer.scenarios import (
     KINDS,
@@ -76,6 +79,7 @@ _Op = Callable[[AsyncSession], Awaitable[Any]]
 
 CHANNELS = ("phone", "email", "both")
 ACTIVE = ("running", "paused")
+CHANNEL_RU = {"phone": "звонки", "email": "e-mail", "both": "звонки и e-mail"}
 
 
 # ============================================================================ scenarios
@@ -210,6 +214,42 @@ class CreateResult:
     contacts: int
     end_at: datetime | None
     parsed: ParsedList
+    letters: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EmailProgress:
+    """The e-mail side of a campaign, live: letters by state and result."""
+
+    total: int
+    queued: int
+    sending: int
+    done: int
+    accepted: int
+    deferred: int
+    failed: int
+    unknown: int
+    retries_due: int
+    deferrals: int
+    by_status: Mapping[str, int]
+    # why the e-mail side stopped by itself (SMTP settings refused), None while it runs
+    paused: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "letters": self.total,
+            "queued": self.queued,
+            "sending": self.sending,
+            "done": self.done,
+            "accepted": self.accepted,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "retries_due": self.retries_due,
+            "deferrals": self.deferrals,
+            "by_status": dict(self.by_status),
+            "paused": self.paused,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +273,8 @@ class CampaignStatus:
     started_at: datetime | None
     finished_at: datetime | None
     expected_finish: datetime | None
+    channel: str = "phone"
+    email: EmailProgress | None = None
 
     @property
     def finished(self) -> bool:
@@ -262,6 +304,8 @@ class CampaignStatus:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "expected_finish": iso(self.expected_finish),
+            "channel": self.channel,
+            "email": self.email.to_data() if self.email is not None else None,
         }
 
 
@@ -291,7 +335,19 @@ class CampaignService:
     # ------------------------------------------------------------------ create
     async def opted_out_phones(self, kind: str) -> set[str]:
         async with self._sessions() as session:
-            return set(await session.scalars(select(OptOut.phone).where(OptOut.kind == kind)))
+            return set(
+                await session.scalars(
+                    select(OptOut.phone).where(OptOut.kind == kind, OptOut.phone.is_not(None))
+                )
+            )
+
+    async def opted_out_addresses(self, kind: str) -> set[str]:
+        async with self._sessions() as session:
+            return set(
+                await session.scalars(
+                    select(OptOut.address).where(OptOut.kind == kind, OptOut.address.is_not(None))
+                )
+            )
 
     async def create(
         self,
@@ -306,9 +362,6 @@ class CampaignService:
             raise CampaignRefused(f"вид кампании должен быть одним из: {', '.join(KINDS)}")
         if spec.channel not in CHANNELS:
             raise CampaignRefused(f"канал должен быть одним из: {', '.join(CHANNELS)}")
-        if spec.channel != "phone":
-            # the e-mail channel lives in autoinformer.email and is not wired to campaigns yet
-            raise CampaignRefused("этот модуль рассылает только звонки: укажите --channel phone")
         if not 1 <= spec.concurrency <= 1000:
             raise CampaignRefused("одновременных звонков: от 1 до 1000")
         if not 3 <= spec.ring_timeout <= 120:
@@ -317,6 +370,11 @@ class CampaignService:
         if scenario.kind != spec.kind:
             raise CampaignRefused(
                 f"сценарий {row.name} для уведомлений вида {scenario.kind}, а кампания {spec.kind}"
+            )
+        if spec.channel != "phone" and scenario.email is None:
+            raise CampaignRefused(
+                f"в сценарии {row.name}@{row.version} нет письма (таблица [email]): "
+                "для --channel email или both добавьте его (contact-center scenario add)"
             )
         tz_name = spec.timezone or self.timezone
         tz = ZoneInfo(tz_name)
@@ -344,23 +402,43 @@ class CampaignService:
         elif spec.outage_start is not None or spec.decision_date is not None:
             raise CampaignRefused("--outage-start и --decision-date только для вида outage")
         caps = spec.caps if spec.caps is not None else DEFAULT_CAPS.get(spec.kind, NO_CAPS)
-        opted_out = await self.opted_out_phones(spec.kind)
+        opted_out = await self.opted_out_phones(spec.kind) if spec.channel != "email" else set()
+        opted_addresses = (
+            await self.opted_out_addresses(spec.kind) if spec.channel != "phone" else set()
+        )
         if from_base:
             async with self._sessions() as session:
                 customers = list(await session.scalars(select(Customer).order_by(Customer.id)))
             parsed = contacts_from_customers(
-                customers, scenario=scenario, region=self.region, opted_out=opted_out
+                customers,
+                scenario=scenario,
+                region=self.region,
+                opted_out=opted_out,
+                channel=spec.channel,
+                opted_out_addresses=opted_addresses,
             )
             source = "customers"
         elif list_data is not None:
-            parsed = parse_call_list(
-                list_data, scenario=scenario, region=self.region, opted_out=opted_out
+            parsed = parse_campaign_list(
+                list_data,
+                channel=spec.channel,
+                scenario=scenario,
+                region=self.region,
+                opted_out=opted_out,
+                opted_out_addresses=opted_addresses,
+                today=now.astimezone(tz).date(),
             )
             source = list_name
         else:
             raise CallListError("нужен список: --list ФАЙЛ.csv или --list customers")
-        if not parsed.contacts:
-            raise CallListError("в списке не осталось ни одного абонента для звонка")
+        if not parsed.contacts and not parsed.letters:
+            raise CallListError(
+                {
+                    "phone": "в списке не осталось ни одного абонента для звонка",
+                    "email": "в списке не осталось ни одного адреса с согласием на рассылку",
+                    "both": "в списке не осталось ни одного абонента для звонка или письма",
+                }[spec.channel]
+            )
         campaign = Campaign(
             name=spec.name,
             kind=spec.kind,
@@ -384,14 +462,24 @@ class CampaignService:
         async with self._sessions() as session, session.begin():
             session.add(campaign)
             await session.flush()
-            session.add_all(_contact_row(campaign.id, c) for c in parsed.contacts)
+            rows = [_contact_row(campaign.id, c) for c in parsed.contacts]
+            session.add_all(rows)
+            await session.flush()
+            # a letter joins the phone contact of its row (same campaign, same phone)
+            by_phone = {r.phone: r.id for r in rows}
+            session.add_all(
+                _letter_row(campaign.id, by_phone.get(letter.phone), letter)
+                for letter in parsed.letters
+            )
         log.info(
-            "campaign %d created: %d contacts, %d rejected rows",
+            "campaign %d created (%s): %d contacts, %d letters, %d rejected rows",
             campaign.id,
+            spec.channel,
             len(parsed.contacts),
+            len(parsed.letters),
             len(parsed.rejected),
         )
-        return CreateResult(campaign.id, len(parsed.contacts), end, parsed)
+        return CreateResult(campaign.id, len(parsed.contacts), end, parsed, len(parsed.letters))
 
     # ------------------------------------------------------------------ control
     async def get(self, campaign_id: int) -> Campaign:
@@ -431,6 +519,10 @@ class CampaignService:
             campaign.status = target
             if target == "running" and campaign.started_at is None:
                 campaign.started_at = now
+            if target == "running":
+                # a resume is also the supervisor's word that the SMTP settings are fixed
+                campaign.email_paused = None
+                campaign.email_paused_at = None
             if target == "cancelled":
                 campaign.finished_at = now
                 # calls in progress finish; the dialer marks their contacts cancelled
@@ -442,6 +534,12 @@ class CampaignService:
                     )
                     .values(state="done", status="cancelled", finished_at=now, wait_reason=None)
                 )
+                # a letter being sent keeps its result; queued ones are not sent
+                await session.execute(
+                    update(Letter)
+                    .where(Letter.campaign_id == campaign_id, Letter.state == "queued")
+                    .values(state="done", status="cancelled", finished_at=now)
+                )
             return campaign
 
     async def start(self, campaign_id: int) -> Campaign:
@@ -451,6 +549,14 @@ class CampaignService:
         return await self._transition(campaign_id, ("running",), "paused", "приостановить")
 
     async def resume(self, campaign_id: int) -> Campaign:
+        """A paused campaign runs again; a running one whose e-mail side stopped by itself
+        (SMTP settings refused) sends letters again."""
+        async with self._sessions() as session, session.begin():
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is not None and campaign.status == "running" and campaign.email_paused:
+                campaign.email_paused = None
+                campaign.email_paused_at = None
+                return campaign
         return await self._transition(campaign_id, ("paused",), "running", "возобновить")
 
     async def cancel(self, campaign_id: int) -> Campaign:
@@ -474,10 +580,14 @@ class CampaignService:
                 )
             ).all()
             scenario = await session.get(ScenarioRow, campaign.scenario_id)
+            email = await self._email_progress(session, campaign)
         states = Counter(r.state for r in rows)
         done = [r for r in rows if r.state == "done"]
         waiting = [r for r in rows if r.state == "waiting"]
         now = self.clock.now()
+        # the pace of both sides together: a letter and a call each count as one
+        all_done = len(done) + (email.done if email else 0)
+        all_total = len(rows) + (email.total if email else 0)
         return CampaignStatus(
             id=campaign.id,
             name=campaign.name,
@@ -500,8 +610,39 @@ class CampaignService:
             expected_finish=(
                 campaign.finished_at
                 if campaign.status in ("finished", "cancelled")
-                else expected_finish(now, campaign.started_at, len(done), len(rows) - len(done))
+                else expected_finish(now, campaign.started_at, all_done, all_total - all_done)
             ),
+            channel=campaign.channel,
+            email=email,
+        )
+
+    async def _email_progress(
+        self, session: AsyncSession, campaign: Campaign
+    ) -> EmailProgress | None:
+        if campaign.channel == "phone":
+            return None
+        rows = (
+            await session.execute(
+                select(Letter.state, Letter.status, Letter.deferrals).where(
+                    Letter.campaign_id == campaign.id
+                )
+            )
+        ).all()
+        states = Counter(r.state for r in rows)
+        finals = Counter(r.status for r in rows if r.state == "done")
+        return EmailProgress(
+            total=len(rows),
+            queued=states.get("queued", 0),
+            sending=states.get("sending", 0),
+            done=states.get("done", 0),
+            accepted=finals.get("accepted", 0),
+            deferred=finals.get("deferred", 0),
+            failed=finals.get("failed", 0),
+            unknown=finals.get("unknown", 0),
+            retries_due=sum(1 for r in rows if r.state == "queued" and r.status == "deferred"),
+            deferrals=sum(r.deferrals for r in rows),
+            by_status=dict(sorted(finals.items())),
+            paused=campaign.email_paused,
         )
 
     async def report(self, campaign_id: int) -> Report:
@@ -516,7 +657,14 @@ class CampaignService:
                 )
             )
             scenario = await session.get(ScenarioRow, campaign.scenario_id)
-        rows = [_report_row(c, tz) for c in contacts]
+            letters = list(
+                await session.scalars(
+                    select(Letter)
+                    .where(Letter.campaign_id == campaign_id)
+                    .order_by(Letter.line, Letter.id)
+                )
+            )
+        rows = _merge_rows(contacts, letters, tz)
         header = {
             "id": campaign.id,
             "name": campaign.name,
@@ -527,6 +675,8 @@ class CampaignService:
             "end": campaign.end_at.isoformat() if campaign.end_at else None,
             "caps": campaign.caps,
             "rejected_rows": campaign.rejected_rows,
+            "channel": campaign.channel,
+            "email_paused": campaign.email_paused,
         }
         return build_report(header, rows)
 
@@ -550,7 +700,26 @@ def _contact_row(campaign_id: int, c: ListContact) -> CampaignContact:
     )
 
 
-def _report_row(c: CampaignContact, tz: ZoneInfo) -> ReportRow:
+def _letter_row(campaign_id: int, contact_id: int | None, letter: ListLetter) -> Letter:
+    return Letter(
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        line=letter.line,
+        address=letter.address,
+        account=letter.account,
+        name=letter.name,
+        values=json.dumps(dict(letter.values), ensure_ascii=False),
+        state="queued",
+        status=None,
+        attempts=0,
+        deferrals=0,
+        rounds=0,
+        reply="",
+        last_deferral="",
+    )
+
+
+def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) -> ReportRow:
     note = ""
     if c.state == "waiting" and c.wait_reason:
         note = WAIT_RU.get(c.wait_reason, c.wait_reason)
@@ -565,7 +734,61 @@ def _report_row(c: CampaignContact, tz: ZoneInfo) -> ReportRow:
         answered=c.answered,
         callback=c.callback,
         note=note,
+        **(_email_columns(letter, tz) if letter is not None else {}),
     )
+
+
+def _email_columns(letter: Letter, tz: ZoneInfo) -> dict[str, Any]:
+    status = letter.status if letter.state == "done" and letter.status else letter.state
+    note = ""
+    if letter.state == "queued" and letter.next_attempt_at is not None:
+        note = f"повтор после {letter.next_attempt_at.astimezone(tz):%d.%m %H:%M}"
+    if letter.unsubscribed_at is not None:
+        note = (note + "; " if note else "") + "отписался по ссылке из письма"
+    return {
+        "email": letter.address,
+        "email_status": status,
+        "email_attempts": letter.attempts,
+        "email_deferrals": letter.deferrals,
+        "email_code": letter.code,
+        "email_reply": letter.reply,
+        "email_last_deferral": letter.last_deferral,
+        "email_note": note,
+    }
+
+
+def _merge_rows(
+    contacts: Sequence[CampaignContact], letters: Sequence[Letter], tz: ZoneInfo
+) -> list[ReportRow]:
+    """One row per contact with its first letter beside its phone result; further letters of
+    a contact and letters of e-mail-only recipients are rows of their own, in list order."""
+    by_contact: dict[int, list[Letter]] = {}
+    alone: list[Letter] = []
+    for letter in letters:
+        if letter.contact_id is None:
+            alone.append(letter)
+        else:
+            by_contact.setdefault(letter.contact_id, []).append(letter)
+    keyed: list[tuple[int, int, ReportRow]] = []
+    for c in contacts:
+        own = by_contact.pop(c.id, [])
+        keyed.append((c.line, 0, _report_row(c, tz, own[0] if own else None)))
+        alone.extend(own[1:])
+    for rest in by_contact.values():  # a contact deleted under its letters (not expected)
+        alone.extend(rest)
+    for letter in alone:
+        row = ReportRow(
+            phone="",
+            account=letter.account,
+            status="",
+            notified=False,
+            attempts=0,
+            answered=0,
+            **_email_columns(letter, tz),
+        )
+        keyed.append((letter.line, 1, row))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [row for _line, _order, row in keyed]
 
 
 # ============================================================================ call book
@@ -589,6 +812,9 @@ class Plan:
     retry: Mapping[str, Retry]
     caps: Caps
     priority: int
+    channel: str = "phone"
+    # why the e-mail side stopped by itself (None: it runs)
+    email_paused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +853,8 @@ def plan_of(c: Campaign) -> Plan:
         retry=policy_from_data(json.loads(c.retry)),
         caps=parse_caps(c.caps),
         priority=c.priority,
+        channel=c.channel,
+        email_paused=c.email_paused,
     )
 
 
@@ -651,6 +879,12 @@ class CallBook:
         self._queue: list[tuple[_Op, asyncio.Future[Any]]] = []
         self._urgent: list[tuple[_Op, asyncio.Future[Any]]] = []
         self._flushing = False
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction taking its turn with this book's own writes (the mailer's
+        letters share it: on SQLite one writer at a time, queued here, not in SQLite's
+        sleeping busy handler)."""
+        return self._write()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -709,11 +943,12 @@ class CallBook:
             if not future.done():
                 future.set_result(result)
 
-    async def active_plans(self) -> list[Plan]:
+    async def active_plans(self, channels: Collection[str] = ("phone", "both")) -> list[Plan]:
+        """Running and paused campaigns with one of `channels` (the dialer's by default)."""
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(Campaign)
-                .where(Campaign.status.in_(ACTIVE))
+                .where(Campaign.status.in_(ACTIVE), Campaign.channel.in_(list(channels)))
                 .order_by(Campaign.priority.desc(), Campaign.id)
             )
             return [plan_of(c) for c in rows]
@@ -997,6 +1232,8 @@ class CallBook:
             return len(contacts)
 
     async def finish_if_done(self, campaign_id: int, now: datetime) -> bool:
+        """Finish the campaign when both its sides are done: every contact called and every
+        letter sent (the dialer and the mailer each ask after their own work)."""
         async with self._write() as session:
             left = await session.scalar(
                 select(func.count(CampaignContact.id)).where(
@@ -1005,6 +1242,13 @@ class CallBook:
                 )
             )
             if left:
+                return False
+            letters_left = await session.scalar(
+                select(func.count(Letter.id)).where(
+                    Letter.campaign_id == campaign_id, Letter.state != "done"
+                )
+            )
+            if letters_left:
                 return False
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None or campaign.status not in ACTIVE:

@@ -106,7 +106,7 @@ async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_p
         ),
         list_data=("\n".join(rows) + "\n").encode(),
     )
-    plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=0.0))
+    plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=0.0), http=False)
     try:
         async with Service(settings) as service:
             async with Speech.from_settings(settings) as speech:

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 GROUP = "contact_center.plugins"
 
 
+class PluginError(RuntimeError):
+    error_id = "plugin-broken"
+
+
 @runtime_checkable
 class Plugin(Protocol):
     name: str
@@ -34,14 +38,13 @@ class Plugin(Protocol):
 def load_plugins() -> list[Plugin]:
     plugins: list[Plugin] = []
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        # an installed plugin that cannot load is a broken installation: say so loudly
+        # rather than run a service that silently stops dialing
         try:
-            factory = ep.load()
-            plugin = factory()
-        except Exception:
-            log.exception("plugin %s failed to load", ep.name)
-            continue
+            plugin = ep.load()()
+        except Exception as exc:
+            raise PluginError(f"plugin {ep.name} failed to load: {exc!r}") from exc
         if not isinstance(plugin, Plugin):
-            log.error("plugin %s does not provide name/register_cli/start/stop", ep.name)
-            continue
+            raise PluginError(f"plugin {ep.name} does not provide name/register_cli/start/stop")
         plugins.append(plugin)
     return plugins

@@ -60,6 +60,10 @@ class Settings:
     # refused for a non-local URL: anyone could forge opt-outs with it)
     unsubscribe_base_url: str = "http://127.0.0.1:8080/unsubscribe"
     unsubscribe_secret: str = field(default="change-me-local-only", repr=False)
+    # the service's HTTP listener (`serve`): the one-click unsubscribe endpoint behind
+    # unsubscribe_base_url; 0 picks a free port (tests)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
     # speech synthesis (espeak-ng called directly is the reliable default: README)
     tts_engine: str = "espeak-ng"
     tts_voice: str = "ru"
@@ -179,6 +183,8 @@ def _validate_email(s: Settings) -> None:
         raise SettingsError("CC_UNSUBSCRIBE_BASE_URL: an http(s) URL in ASCII")
     if not s.unsubscribe_secret:
         raise SettingsError("CC_UNSUBSCRIBE_SECRET: must not be empty")
+    if not 0 <= s.http_port < 65536 or not s.http_host.strip():
+        raise SettingsError("CC_HTTP_HOST must be set and CC_HTTP_PORT a TCP port (0: any free)")
     default_secret = Settings.__dataclass_fields__["unsubscribe_secret"].default
     if s.unsubscribe_secret == default_secret and url.hostname not in _LOCAL_HOSTS:
         raise SettingsError(

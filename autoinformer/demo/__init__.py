@@ -109,7 +109,10 @@ async def _demo(settings: Settings, clock: Clock, calendar: ProductionCalendar, 
         calendar=calendar,
     )
     tz = settings.tz
-    plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=2.0, queue_timeout=20))
+    # no unsubscribe endpoint: the demo sends no letters and a running `serve` may hold its port
+    plugin = AutoinformerPlugin(
+        DialerConfig(tick=0.2, drain_timeout=2.0, queue_timeout=20), http=False
+    )
     try:
         async with Service(settings) as service, Speech.from_settings(settings) as speech:
             started = time.monotonic()

@@ -7,9 +7,14 @@ Needs the sim dialplan ([sim-callers]: the local Asterisk has it).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
-from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
+from contact_center.calendar import WorkCalendar
+from contact_center.cli import report
+from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, run
+from contact_center.clock import Clock
 from contact_center.hotline.sim import SimRun, run_callers, settle
 from contact_center.service import Service
 from contact_center.settings import Settings
@@ -38,13 +43,32 @@ async def _calls(
 @click.option("--digits", default="0", show_default=True, help="Что нажать в меню (0 — оператор).")
 @click.option("--give-up", type=float, default=None, help="Положить трубку через N с после клавиш.")
 @click.option("--timeout", default=300.0, show_default=True, help="Ждать окончания не дольше, с.")
-@pass_cli
+@click.option(
+    "--in-hours",
+    is_flag=True,
+    help="Если линия сейчас закрыта, звонить по модельным часам: в её ближайшее открытие.",
+)
+@click.option("--report", "with_report", is_flag=True, help="Напечатать отчёт за день звонков.")
+@click.pass_context
 def hotline_calls(
-    cli: CliContext, count: int, digits: str, give_up: float | None, timeout: float
+    ctx: click.Context,
+    count: int,
+    digits: str,
+    give_up: float | None,
+    timeout: float,
+    in_hours: bool,
+    with_report: bool,
 ) -> None:
     """Позвонить на горячую линию COUNT раз одновременно и дождаться окончания всех вызовов."""
+    cli: CliContext = ctx.obj
+    settings = cli.settings
+    if in_hours:
+        settings = _shift_into_hours(settings)
+        if settings is not cli.settings:
+            moment = Clock.from_settings(settings).local_now()
+            click.echo(f"Линия сейчас закрыта: звоним по модельным часам, {moment:%d.%m.%Y %H:%M}.")
     try:
-        result = run(_calls(cli.settings, count, digits, give_up, timeout))
+        result = run(_calls(settings, count, digits, give_up, timeout))
     except ValueError as exc:
         fail(str(exc))
     except AmiLoginError as exc:
@@ -63,5 +87,21 @@ def hotline_calls(
         click.echo(
             f"  {call.number}: {' '.join(call.path) or '—'}; завершил: {call.ended_by or '?'}"
         )
+    if with_report:
+        day = Clock.from_settings(settings).local_now().date().isoformat()
+        ctx.obj = CliContext(settings=settings)
+        ctx.invoke(report.hotline, date_from=day, date_to=day, fmt="text")
     if len(ended) < len(result.calls):
         raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+def _shift_into_hours(settings: Settings) -> Settings:
+    """Settings whose clock stands a minute after the hotline's next opening, if closed now."""
+    path = settings.calendar_file
+    overrides = path.read_text(encoding="utf-8") if path.is_file() else ""
+    calendar = WorkCalendar.from_text(settings.hotline_hours, overrides, path.name)
+    now = Clock.from_settings(settings).local_now()
+    if calendar.is_open(now) and calendar.is_open(now + timedelta(minutes=5)):
+        return settings
+    opens = calendar.next_opening(now) + timedelta(minutes=1)
+    return settings.replace(clock_offset=settings.clock_offset + (opens - now).total_seconds())

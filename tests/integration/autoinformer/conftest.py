@@ -20,6 +20,7 @@ import pytest
 
 from autoinformer.demo import longest_message
 from autoinformer.dialer import DialerConfig
+from autoinformer.mailer import MailerConfig
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import Clock, ProductionCalendar
 from autoinformer.services import CampaignService, CampaignStatus
@@ -132,26 +133,34 @@ WorldFactory = Callable[..., Any]
 async def world(
     asterisk: AsteriskFixture, database: str, tmp_path: Path
 ) -> AsyncIterator[WorldFactory]:
-    """`async with world(now=datetime, config=DialerConfig) as w:` a running service."""
+    """`async with world(now=datetime, config=DialerConfig) as w:` a running service;
+    `settings={...}` changes settings (SMTP...), `mailer=MailerConfig(...)` the mailer's."""
     worlds: list[World] = []
 
     @asynccontextmanager
     async def make(
-        *, now: datetime | None = None, config: DialerConfig = FAST, start_plugin: bool = True
+        *,
+        now: datetime | None = None,
+        config: DialerConfig = FAST,
+        start_plugin: bool = True,
+        settings: dict[str, Any] | None = None,
+        mailer: MailerConfig | None = None,
     ) -> AsyncIterator[World]:
         offset = Clock.at(now).offset if now is not None else 0.0
-        settings = asterisk.settings.replace(database_url=database, clock_offset=offset)
+        # port 0: the unsubscribe endpoint never collides with a `serve` on this machine
+        changes: dict[str, Any] = {"http_port": 0, **(settings or {})}
+        settings_ = asterisk.settings.replace(database_url=database, clock_offset=offset, **changes)
         engine = create_engine(database)
         campaigns = CampaignService(
             session_factory(engine),
             clock=Clock(offset),
-            timezone=settings.timezone,
+            timezone=settings_.timezone,
             prompts=set(PromptCatalog.load()),
             calendar=ProductionCalendar(),
         )
-        plugin = AutoinformerPlugin(config)
-        async with Service(settings) as service:
-            w = World(settings, service, plugin, campaigns, tmp_path)
+        plugin = AutoinformerPlugin(config, mailer=mailer)
+        async with Service(settings_) as service:
+            w = World(settings_, service, plugin, campaigns, tmp_path)
             worlds.append(w)
             if start_plugin:
                 await plugin.start(service)

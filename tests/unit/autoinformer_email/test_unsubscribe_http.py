@@ -1,0 +1,111 @@
+"""The unsubscribe endpoint's parsing and pages (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoinformer.unsubscribe import (
+    HttpError,
+    Unsubscription,
+    confirm_page,
+    done_page,
+    extract_token,
+    one_click_body,
+    parse_head,
+    response_bytes,
+    unsubscribe_paths,
+)
+
+TOKEN = "v1.YzoxfGRlYnQ.0bmqOtM9IXIYuwBbcR-f3g"
+
+
+def test_a_plain_request_head_is_parsed() -> None:
+    method, path, query, headers = parse_head(
+        f"GET /unsubscribe?token={TOKEN} HTTP/1.1\r\nHost: x\r\nUser-Agent: a\r\n\r\n".encode()
+    )
+    assert (method, path, query["token"], headers["host"]) == ("GET", "/unsubscribe", [TOKEN], "x")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /unsubscribe HTTP/2.0\r\n\r\n",
+        b"GET http://evil/ HTTP/1.1\r\n\r\n",
+        b"get /unsubscribe HTTP/1.1\r\n\r\n",
+        b"GET /unsubscribe HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+        b"GET /unsubscribe HTTP/1.1\r\nBad Header: a\r\n\r\n",
+        b"POST /u HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET /unsubscribe?token=ё HTTP/1.1\r\n\r\n".encode(),
+    ],
+)
+def test_anything_but_plain_http_1_is_refused(head: bytes) -> None:
+    with pytest.raises(HttpError) as exc:
+        parse_head(head)
+    assert exc.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "ok"),
+    [
+        ("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click", True),
+        ("", b"List-Unsubscribe=One-Click", True),
+        ("application/x-www-form-urlencoded", b"List-Unsubscribe=Other", False),
+        ("application/x-www-form-urlencoded", b"", False),
+        ("text/plain", b"List-Unsubscribe=One-Click", False),
+        (
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+            b"One-Click\r\n--XyZ--\r\n",
+            True,
+        ),
+        (
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="other"\r\n\r\n'
+            b"One-Click\r\n--XyZ--\r\n",
+            False,
+        ),
+    ],
+)
+def test_a_post_must_carry_list_unsubscribe_one_click(
+    content_type: str, body: bytes, ok: bool
+) -> None:
+    assert one_click_body(content_type, body) is ok
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        TOKEN,
+        f"  {TOKEN}\n",
+        f"http://127.0.0.1:8080/unsubscribe?token={TOKEN}",
+        f"unsubscribe {TOKEN}",
+        f"unsubscribe%20{TOKEN}",
+        f"mailto:noreply@x.ru?subject=unsubscribe%20{TOKEN}",
+    ],
+)
+def test_the_clerk_may_paste_the_token_the_link_or_the_mailto_subject(pasted: str) -> None:
+    assert extract_token(pasted) == TOKEN
+
+
+def test_pages_escape_and_never_show_the_full_address() -> None:
+    who = Unsubscription("debt", "ivanov<b>@example.ru", 1, already=False)
+    page = confirm_page(who)
+    assert "ivanov" not in page and "i***@example.ru" in page
+    assert 'name="List-Unsubscribe" value="One-Click"' in page and 'method="post"' in page
+    assert "письма о задолженности" in page
+    assert "уже не получает" in confirm_page(Unsubscription("debt", "a@b.ru", 1, already=True))
+    assert "Готово" in done_page(who)
+
+
+def test_responses_close_the_connection_and_keep_the_token_out_of_referers() -> None:
+    raw = response_bytes(200, "<p>ок</p>")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Connection: close" in head and b"Referrer-Policy: no-referrer" in head
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert response_bytes(200, "<p>ок</p>", head_only=True) == head + b"\r\n\r\n"
+
+
+def test_the_endpoint_serves_the_base_urls_path_and_the_default_one() -> None:
+    assert unsubscribe_paths("https://lk.example.ru/mail/off") == ("/mail/off", "/unsubscribe")
+    assert unsubscribe_paths("http://127.0.0.1:8080/unsubscribe") == ("/unsubscribe",)
