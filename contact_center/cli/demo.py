@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import click
 
 from contact_center.asterisk_local import AsteriskError, LocalAsterisk
@@ -20,7 +24,9 @@ from contact_center.telephony.exceptions import TelephonyError
 @pass_cli
 def command(cli: CliContext, stop_asterisk: bool) -> None:
     """Демонстрация на модели абонентов: база, Asterisk, речь, звонки."""
-    settings = cli.settings
+    # demo customers go into a database of their own, never into the utility's customer base
+    workdir = Path(tempfile.mkdtemp(prefix="cc-demo-"))
+    settings = cli.settings.replace(database_url=f"sqlite+aiosqlite:///{workdir / 'demo.db'}")
     migrate.upgrade(settings.database_url)
     local = LocalAsterisk(settings)
     started_here = False
@@ -37,6 +43,7 @@ def command(cli: CliContext, stop_asterisk: bool) -> None:
     except TelephonyError as exc:
         fail(f"Ошибка связи с Asterisk: {exc}", EXIT_FAILURE)
     finally:
+        shutil.rmtree(workdir, ignore_errors=True)
         if started_here and stop_asterisk:
             local.stop()
     if not any(r.outcome and r.outcome.value == "answered" for r in reports):
