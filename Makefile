@@ -49,6 +49,9 @@ lint: venv
 
 bench: setup
 	$(BIN)/python bench/speech.py
+	# e-mail: the sender alone (target 200 letters/s), then a campaign through the mailer
+	$(BIN)/python bench/email_throughput.py
+	$(BIN)/python bench/email_throughput.py --campaign --messages 2000
 
 asterisk-start: setup
 	$(CLI) asterisk start

@@ -328,7 +328,8 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @pass_cli
 def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> None:
-    """Отчёт: каждый абонент (phone, status, notified, attempts) и итоги."""
+    """Отчёт: каждый абонент (звонок: phone, status, notified, attempts; письмо: email,
+    email_status, email_reply...) и итоги по обоим путям."""
     result = _run(cli.settings, lambda s: s.report(campaign_id))
     text = {"csv": to_csv, "json": to_json, "text": to_text}[fmt](result)
     if output is not None:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -161,6 +162,10 @@ def _check_message(scenario: MessageLike | None, fields: Mapping[str, str]) -> N
     resolve(scenario.message_for(values), values)
 
 
+def _amount_text(text: str, column: str) -> str:
+    return str(parse_amount(text, column) or "")
+
+
 @dataclass(slots=True)
 class _Common:
     """A row's cells other than phone and e-mail, validated."""
@@ -188,11 +193,11 @@ def _common(raw: Mapping[str, str]) -> _Common:
         if key in ("phone", "account", "name", "timezone") or key in EMAIL_COLUMNS or not text:
             continue
         if key in MONEY_FIELDS:
-            amount = attempt(lambda t=text, k=key: str(parse_amount(t, k) or ""))
+            amount = attempt(partial(_amount_text, text, key))
             if amount:
                 values[key] = str(Decimal(amount).quantize(Decimal("0.01")))
         elif key in DATETIME_FIELDS:
-            stamp = attempt(lambda t=text, k=key: parse_datetime(t, k))
+            stamp = attempt(partial(parse_datetime, text, key))
             if stamp:
                 values[key] = stamp
         else:

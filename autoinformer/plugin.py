@@ -9,6 +9,7 @@ endpoint, lets the letter and the calls in progress finish briefly, then cancels
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -116,10 +117,11 @@ class AutoinformerPlugin:
     async def stop(self) -> None:
         if self.web is not None:
             await self.web.close()
-        if self.mailer is not None:
-            await self.mailer.stop()
-        if self.dialer is not None:
-            await self.dialer.stop()
+        # the letter and the calls in progress drain side by side, not one after the other
+        stops = [part.stop() for part in (self.mailer, self.dialer) if part is not None]
+        for failed in await asyncio.gather(*stops, return_exceptions=True):
+            if isinstance(failed, BaseException):
+                log.error("autoinformer part failed to stop", exc_info=failed)
         if self._tasks is not None:
             await self._tasks.close()
         if self._speech is not None:

@@ -154,7 +154,8 @@ class Unsubscribes:
             address = who if isinstance(who, str) else who.address
             letter_id = None if isinstance(who, str) else who.id
             campaign_id = None if isinstance(who, str) else who.campaign_id
-            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             added = await session.execute(
                 insert(OptOut)
                 .values(

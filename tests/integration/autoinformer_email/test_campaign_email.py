@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +23,9 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from autoinformer.email import DeliveryResult, verify_unsubscribe_token
+import contact_center.cli  # noqa: F401  # first: its import registers the plugin CLIs
+from autoinformer.cli import status_line
+from autoinformer.email import verify_unsubscribe_token
 from autoinformer.mailer import LetterBook, Mailer, MailerConfig, QueuedLetter
 from autoinformer.models import Letter, OptOut
 from autoinformer.reports import to_csv, to_text
@@ -342,21 +343,19 @@ async def test_550_marks_the_address_failed_with_the_server_reply_in_the_report(
 
 
 class BreakingBook(LetterBook):
-    """Calls `after(n)` once the n-th result is stored: between two letters, since the mailer
-    sends one at a time (so no letter is in its moment of doubt when the server dies)."""
+    """Calls `before(n)` as the mailer asks for its n-th batch of letters: strictly between
+    two letters (the batch before is sent and stored), so no letter is in its moment of
+    doubt when the test breaks something."""
 
-    def __init__(self, *args: Any, after: Callable[[int], Awaitable[None]]) -> None:
+    def __init__(self, *args: Any, before: Callable[[int], Awaitable[None]]) -> None:
         super().__init__(*args)
-        self._after = after
-        self.stored = 0
+        self._before = before
+        self.batches = 0
 
-    async def record(
-        self, letter: QueuedLetter, result: DeliveryResult, now: datetime, **kw: Any
-    ) -> bool:
-        done = await super().record(letter, result, now, **kw)
-        self.stored += 1
-        await self._after(self.stored)
-        return done
+    async def claim(self, *args: Any, **kw: Any) -> tuple[list[QueuedLetter], int]:
+        self.batches += 1
+        await self._before(self.batches)
+        return await super().claim(*args, **kw)
 
 
 @pytest.mark.parametrize(
@@ -375,13 +374,14 @@ async def test_the_server_going_away_mid_campaign_loses_and_duplicates_nothing(
         await asyncio.sleep(downtime)
         await asyncio.to_thread(desk.server.start)
 
-    async def crash_after_ten(n: int) -> None:
-        if n == 10:
+    async def crash_after_ten(batch: int) -> None:
+        if batch == 2:  # FAST sends ten letters a batch
+            assert len(desk.server.received) == 10
             await asyncio.to_thread(desk.server.stop)
             comeback.append(asyncio.create_task(come_back_later()))
 
     desk.book_factory = lambda: BreakingBook(
-        desk.campaigns.sessions, desk.calls, after=crash_after_ten
+        desk.campaigns.sessions, desk.calls, before=crash_after_ten
     )
     campaign_id = await desk.campaign(people(30))
     await desk.campaigns.start(campaign_id)
@@ -473,8 +473,6 @@ async def test_smtp_settings_refused_pause_the_email_side_with_the_reason_not_th
     assert st.status == "running"
     assert st.email is not None and "SMTP" in (st.email.paused or "")
     assert {letter.state for letter in await desk.letters(campaign_id)} == {"queued"}
-    from autoinformer.cli import status_line
-
     assert "РАССЫЛКА ПИСЕМ ПРИОСТАНОВЛЕНА" in status_line(st, desk.settings.tz)
 
     await desk.campaigns.resume(campaign_id)  # the supervisor fixed the settings

@@ -109,3 +109,12 @@ def test_responses_close_the_connection_and_keep_the_token_out_of_referers() -> 
 def test_the_endpoint_serves_the_base_urls_path_and_the_default_one() -> None:
     assert unsubscribe_paths("https://lk.example.ru/mail/off") == ("/mail/off", "/unsubscribe")
     assert unsubscribe_paths("http://127.0.0.1:8080/unsubscribe") == ("/unsubscribe",)
+
+
+def test_the_http_listener_settings_are_checked() -> None:
+    from contact_center.settings import SettingsError, load_settings
+
+    assert (load_settings({}).http_host, load_settings({}).http_port) == ("127.0.0.1", 8080)
+    assert load_settings({"CC_HTTP_PORT": "0"}).http_port == 0
+    with pytest.raises(SettingsError, match="CC_HTTP_PORT"):
+        load_settings({"CC_HTTP_PORT": "70000"})
