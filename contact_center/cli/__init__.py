@@ -11,7 +11,31 @@ from contact_center.cli.common import EXIT_BAD_INPUT, CliContext
 from contact_center.settings import SettingsError, load_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _MainGroup(click.Group):
+    """Adds the plugins' commands on first use, not at import: a plugin's own CLI module
+    imports contact_center.cli, so loading plugins while this module imports would cycle."""
+
+    _plugins_loaded = False
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from contact_center.plugins import load_plugins
+
+        for plugin in load_plugins():
+            plugin.register_cli(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugins()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -45,14 +69,8 @@ def _register() -> None:
 
     for module in (hotline, operator, outages, report, sim):
         main.add_command(module.group)
-    from contact_center.plugins import load_plugins
+    from contact_center.cli import say, sounds
 
-    for plugin in load_plugins():
-        plugin.register_cli(main)
-    try:
-        from contact_center.cli import say, sounds
-    except ImportError:  # speech is built in its own module; absent in minimal installs
-        return
     main.add_command(say.command)
     main.add_command(sounds.group)
 

@@ -61,3 +61,12 @@ def test_image_entrypoint_uses_existing_commands() -> None:
         assert f"contact-center {sub}" in dockerfile
         args = [*sub.split(), "--help"]
         assert CliRunner().invoke(main, args).exit_code == 0, sub
+
+
+def test_unsubscribe_endpoint_is_reachable_and_signed_with_a_real_secret() -> None:
+    service = SERVICES["service"]
+    env = service["environment"]
+    assert env["CC_HTTP_HOST"] == "0.0.0.0"
+    assert f"{env['CC_HTTP_PORT']}:{env['CC_HTTP_PORT']}" in service["ports"]
+    # no default: compose refuses to start without a secret of the admin's own
+    assert ":?" in env["CC_UNSUBSCRIBE_SECRET"]
