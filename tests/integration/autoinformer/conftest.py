@@ -7,9 +7,7 @@ the settings (`clock_offset`). Sim-world timings are globals set over AMI and pu
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +29,7 @@ from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
 from tests.integration.conftest import AsteriskFixture
+from tests.integration.waiting import wait_for
 
 T = TypeVar("T")
 
@@ -100,19 +99,6 @@ class World:
 
         return await wait_for(finished, timeout, f"campaign {campaign_id} to finish")
 
-
-async def wait_for(
-    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, *, every: float = 0.2
-) -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 def db_url(tmp: Path) -> str:

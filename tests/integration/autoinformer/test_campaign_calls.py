@@ -12,7 +12,8 @@ from sqlalchemy import select
 from autoinformer.models import Attempt, CampaignContact
 from autoinformer.scheduling import Caps, retry_policy
 from autoinformer.services import CampaignSpec
-from tests.integration.autoinformer.conftest import World, wait_for
+from tests.integration.autoinformer.conftest import World
+from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

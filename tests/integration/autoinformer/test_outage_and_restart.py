@@ -14,7 +14,6 @@ from autoinformer.models import Attempt
 from autoinformer.scheduling import Clock, retry_policy
 from autoinformer.services import CallBook, CampaignSpec
 from contact_center.telephony.ami import AmiConfig, AmiLink
-from tests.integration.autoinformer.conftest import wait_for
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
     attempts_of,
@@ -22,6 +21,7 @@ from tests.integration.autoinformer.test_campaign_calls import (
     fast_sim,
     spec,
 )
+from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

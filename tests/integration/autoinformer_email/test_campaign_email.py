@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -23,7 +22,6 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-import contact_center.cli  # noqa: F401  # first: its import registers the plugin CLIs
 from autoinformer.cli import status_line
 from autoinformer.email import verify_unsubscribe_token
 from autoinformer.mailer import LetterBook, Mailer, MailerConfig, QueuedLetter
@@ -37,6 +35,7 @@ from contact_center.settings import Settings
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
 from tests.integration.conftest import free_tcp_port
+from tests.integration.waiting import wait_for
 
 from .conftest import MailServer
 
@@ -153,18 +152,6 @@ class Desk:
 
         return await wait_for(probe, timeout, f"campaign {campaign_id} to finish")
 
-
-async def wait_for(
-    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, *, every: float = 0.05
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 @pytest.fixture
