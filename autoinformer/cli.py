@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,23 +19,19 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError
+from autoinformer.plugin import Autoinformer
 from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
-    Clock,
-    ProductionCalendar,
     Window,
     parse_caps,
     parse_days,
     retry_policy,
 )
-from autoinformer.services import CHANNEL_RU, CampaignService, CampaignSpec, CampaignStatus
-from autoinformer.unsubscribe import Unsubscribes, Unsubscription, extract_token
+from autoinformer.services import CHANNEL_RU, CampaignSpec, CampaignStatus
+from autoinformer.unsubscribe import Unsubscription, extract_token
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
-from contact_center.settings import Settings
-from contact_center.speech.prompts import PromptCatalog
-from contact_center.storage.database import create_engine, session_factory
 
 T = TypeVar("T")
 DEFAULT_SCENARIO = {
@@ -48,26 +43,10 @@ DEFAULT_SCENARIO = {
 STATE_RU = CAMPAIGN_RU
 
 
-@asynccontextmanager
-async def campaign_service(settings: Settings) -> AsyncIterator[CampaignService]:
-    engine = create_engine(settings.database_url)
-    try:
-        yield CampaignService(
-            session_factory(engine),
-            clock=Clock(settings.clock_offset),
-            timezone=settings.timezone,
-            region=settings.default_region,
-            prompts=set(PromptCatalog.load()),
-            calendar=ProductionCalendar.from_file(settings.calendar_file),
-        )
-    finally:
-        await engine.dispose()
-
-
-def _run(settings: Settings, action: Callable[[CampaignService], Awaitable[T]]) -> T:
+def _run(cli: CliContext, action: Callable[[Autoinformer], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with campaign_service(settings) as service:
-            return await action(service)
+        async with cli.app() as app:
+            return await action(app.part(Autoinformer))
 
     try:
         return run(go())
@@ -207,8 +186,8 @@ def create(
         except OSError as exc:
             fail(f"--list: не читается файл {list_path}: {exc.strerror}")
     result = _run(
-        settings,
-        lambda s: s.create(
+        cli,
+        lambda ai: ai.campaigns.create(
             spec,
             list_data=data,
             list_name=Path(list_path).name,
@@ -243,7 +222,7 @@ def _state_command(verb: str, method: str, done: str) -> click.Command:
     @click.argument("campaign_id", type=int)
     @pass_cli
     def command(cli: CliContext, campaign_id: int) -> None:
-        _run(cli.settings, lambda s: getattr(s, method)(campaign_id))
+        _run(cli, lambda ai: getattr(ai.campaigns, method)(campaign_id))
         click.echo(f"Кампания {campaign_id} {done}.")
 
     command.help = {
@@ -308,10 +287,10 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
         else:
             click.echo(status_line(st, tz))
 
-    async def go(service: CampaignService) -> None:
+    async def go(ai: Autoinformer) -> None:
         last = None
         while True:
-            st = await service.status(campaign_id)
+            st = await ai.campaigns.status(campaign_id)
             if st != last:
                 show(st)
                 last = st
@@ -319,7 +298,7 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
                 return
             await asyncio.sleep(interval)
 
-    _run(cli.settings, go)
+    _run(cli, go)
 
 
 @campaign.command("report")
@@ -330,7 +309,7 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
 def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> None:
     """Отчёт: каждый абонент (звонок: phone, status, notified, attempts; письмо: email,
     email_status, email_reply...) и итоги по обоим путям."""
-    result = _run(cli.settings, lambda s: s.report(campaign_id))
+    result = _run(cli, lambda ai: ai.campaigns.report(campaign_id))
     text = {"csv": to_csv, "json": to_json, "text": to_text}[fmt](result)
     if output is not None:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -344,7 +323,7 @@ def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> 
 def list_campaigns(cli: CliContext) -> None:
     """Все кампании."""
     tz = ZoneInfo(cli.settings.timezone)
-    rows = _run(cli.settings, lambda s: s.list_campaigns())
+    rows = _run(cli, lambda ai: ai.campaigns.list_campaigns())
     if not rows:
         click.echo("Кампаний нет.")
     for c in rows:
@@ -363,16 +342,11 @@ def unsubscribe(cli: CliContext, token: str) -> None:
     TOKEN — токен, вся ссылка или тема письма «unsubscribe v1.…» (если абонент ответил
     на адрес отписки).
     """
-    settings = cli.settings
-
-    async def go(service: CampaignService) -> Unsubscription:
-        unsubscribes = Unsubscribes(
-            service.sessions, secret=settings.unsubscribe_secret, clock=service.clock
-        )
-        return await unsubscribes.opt_out(extract_token(token))
+    async def go(ai: Autoinformer) -> Unsubscription:
+        return await ai.unsubscribes.opt_out(extract_token(token))
 
     try:
-        done = _run(settings, go)
+        done = _run(cli, go)
     except UnsubscribeTokenError as exc:
         fail(f"Ссылка отписки не подходит: {exc}")
         return
@@ -413,7 +387,7 @@ def scenario() -> None:
 @pass_cli
 def scenario_add(cli: CliContext, path: Path) -> None:
     """Добавить сценарий из файла TOML или JSON (изменённый — новой версией)."""
-    row, created = _run(cli.settings, lambda s: s.scenarios.add_file(path))
+    row, created = _run(cli, lambda ai: ai.campaigns.scenarios.add_file(path))
     if created:
         click.echo(f"Сценарий {row.name} сохранён, версия {row.version}.")
     else:
@@ -424,7 +398,7 @@ def scenario_add(cli: CliContext, path: Path) -> None:
 @pass_cli
 def scenario_list(cli: CliContext) -> None:
     """Сценарии (последние версии)."""
-    rows = _run(cli.settings, lambda s: s.scenarios.latest())
+    rows = _run(cli, lambda ai: ai.campaigns.scenarios.latest())
     for row in rows:
         click.echo(
             f"{row.name:<24} v{row.version:<3} {KIND_RU.get(row.kind, row.kind):<20} {row.title}"
@@ -437,10 +411,10 @@ def scenario_list(cli: CliContext) -> None:
 def scenario_show(cli: CliContext, ref: str) -> None:
     """Показать сценарий: имя или имя@версия."""
 
-    async def go(s: CampaignService) -> tuple[Any, Any]:
-        return await s.scenarios.get(ref)
+    async def go(ai: Autoinformer) -> tuple[Any, Any]:
+        return await ai.scenarios.get(ref)
 
-    row, parsed = _run(cli.settings, go)
+    row, parsed = _run(cli, go)
     click.echo(
         f"# {row.name}@{row.version} ({row.source}), поля абонента: "
         f"{', '.join(sorted(parsed.fields)) or '—'}"

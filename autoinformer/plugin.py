@@ -1,34 +1,35 @@
-"""The autoinformer as a plugin of the core: CLI groups, and inside `serve` the dialer (phone),
-the mailer (e-mail) and the one-click unsubscribe endpoint (HTTP).
+"""The autoinformer as a plugin of the core (wazo's plugin.py role): its tables and
+migrations, its CLI groups, and its part of every process.
 
 Found through the `contact_center.plugins` entry point (pyproject.toml); the core never
-imports this package. `start` wires everything from the running core Service by
-constructor injection and runs the dialer and the mailer as owned tasks; `stop` closes the
-endpoint, lets the letter and the calls in progress finish briefly, then cancels.
+imports this package. `build` wires the campaign services from the core's objects by
+constructor injection (the CLI needs no more); inside `serve`, `start` adds the dialer
+(phone), the mailer (e-mail) and the one-click unsubscribe endpoint (HTTP), and `stop`
+closes the endpoint, lets the letter and the calls in progress finish briefly, then cancels.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from autoinformer.dialer import Dialer, DialerConfig
 from autoinformer.mailer import LetterBook, Mailer, MailerConfig
-from autoinformer.scheduling import Clock, ProductionCalendar
-from autoinformer.services import CallBook, ScenarioStore
+from autoinformer.services import CallBook, CampaignService
 from autoinformer.unsubscribe import Unsubscribes, UnsubscribeServer, unsubscribe_paths
-from contact_center.speech import Speech
-from contact_center.speech.prompts import PromptCatalog
+from contact_center.plugins import Schema
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 
 if TYPE_CHECKING:
-    from contact_center.service import Service
+    from contact_center.app import App
 
 log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 class AutoinformerPlugin:
@@ -40,15 +41,17 @@ class AutoinformerPlugin:
         *,
         mailer: MailerConfig | None = None,
         http: bool = True,
+        phone: bool = True,
     ) -> None:
-        self._config = config
-        self._mailer_config = mailer
+        self._config = config or DialerConfig()
+        self._mailer_config = mailer or MailerConfig()
         self._http = http
-        self._tasks: TaskSet | None = None
-        self._speech: Speech | None = None
-        self.dialer: Dialer | None = None
-        self.mailer: Mailer | None = None
-        self.web: UnsubscribeServer | None = None
+        self._phone = phone
+
+    def schema(self) -> Schema:
+        from autoinformer import models  # noqa: F401  (registers the tables)
+
+        return Schema(versions=MIGRATIONS)
 
     def register_cli(self, group: click.Group) -> None:
         from autoinformer.cli import campaign, scenario
@@ -56,46 +59,70 @@ class AutoinformerPlugin:
         group.add_command(campaign)
         group.add_command(scenario)
 
-    async def start(self, service: Service) -> None:
-        settings = service.settings
-        # the core's speech service when it has one (its worker processes are shared)
-        speech = getattr(service, "speech", None)
-        if not isinstance(speech, Speech):
-            speech = self._speech = Speech.from_settings(settings)
-        clock = Clock(settings.clock_offset)
-        # one book for both channels: on SQLite their writes take turns in this process
-        book = CallBook(service.sessions)
-        scenarios = ScenarioStore(service.sessions, set(PromptCatalog.load()))
-        self.dialer = Dialer(
-            book=book,
-            scenarios=scenarios,
-            link=service.link,
-            agi=service.agi,
-            originator=service.originator,
-            speech=speech,
-            clock=clock,
-            calendar=ProductionCalendar.from_file(settings.calendar_file),
-            config=self._config or DialerConfig(),
+    def build(self, app: App) -> Autoinformer:
+        return Autoinformer(app, dialer=self._config, mailer=self._mailer_config, http=self._http)
+
+
+class Autoinformer:
+    """The autoinformer's objects in one process: `campaigns` for every command; the dialer,
+    the mailer and the unsubscribe endpoint only while `serve` runs it."""
+
+    def __init__(self, app: App, *, dialer: DialerConfig, mailer: MailerConfig, http: bool) -> None:
+        settings = app.settings
+        self._app = app
+        self._dialer_config = dialer
+        self._mailer_config = mailer
+        self._http = http
+        self.campaigns = CampaignService(
+            app.sessions,
+            clock=app.clock,
+            timezone=settings.timezone,
+            region=settings.default_region,
+            prompts=set(app.speech.prompts),
+            calendar=app.calendar,
         )
-        service.agi.register_flow("autoinformer", _unclaimed_call)
+        self.scenarios = self.campaigns.scenarios
+        # one book for both channels: on SQLite their writes take turns in this process
+        self.book = CallBook(app.sessions)
+        self.unsubscribes = Unsubscribes(
+            app.sessions,
+            secret=settings.unsubscribe_secret,
+            clock=app.clock,
+            transaction=self.book.transaction,
+        )
+        self.dialer: Dialer | None = None
+        self.mailer: Mailer | None = None
+        self.web: UnsubscribeServer | None = None
+        self._tasks: TaskSet | None = None
+
+    async def start(self) -> None:
+        app, settings = self._app, self._app.settings
         self._tasks = TaskSet("autoinformer")
-        self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
+        if self._dialer_config is not None:
+            self.dialer = Dialer(
+                book=self.book,
+                scenarios=self.scenarios,
+                link=app.link,
+                agi=app.agi,
+                originator=app.originator,
+                speech=app.speech,
+                clock=app.clock,
+                calendar=app.calendar,
+                config=self._dialer_config,
+            )
+            app.agi.register_flow("autoinformer", _unclaimed_call)
+            self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(
-            book=LetterBook(service.sessions, book),
-            scenarios=scenarios,
+            book=LetterBook(app.sessions, self.book),
+            scenarios=self.scenarios,
             settings=settings,
-            clock=clock,
-            config=self._mailer_config or MailerConfig(),
+            clock=app.clock,
+            config=self._mailer_config,
         )
         self.mailer.start()
         if self._http:
             web = UnsubscribeServer(
-                Unsubscribes(
-                    service.sessions,
-                    secret=settings.unsubscribe_secret,
-                    clock=clock,
-                    transaction=book.transaction,
-                ),
+                self.unsubscribes,
                 host=settings.http_host,
                 port=settings.http_port,
                 paths=unsubscribe_paths(settings.unsubscribe_base_url),
@@ -124,11 +151,9 @@ class AutoinformerPlugin:
                 log.error("autoinformer part failed to stop", exc_info=failed)
         if self._tasks is not None:
             await self._tasks.close()
-        if self._speech is not None:
-            await self._speech.aclose()
-        started = self.dialer is not None
+        started = self.mailer is not None
         self.dialer = self.mailer = self.web = None
-        self._tasks = self._speech = None
+        self._tasks = None
         if started:
             log.info("autoinformer dialer and mailer stopped")
 

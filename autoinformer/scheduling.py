@@ -26,23 +26,8 @@ from autoinformer.exceptions import CampaignRefused
 # (settings.calendar_file): one place to enter next year's decree
 from contact_center.calendar import ProductionCalendar as ProductionCalendar
 
-# --------------------------------------------------------------------------- clock
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """Wall clock plus `offset` seconds (settings.clock_offset): tests and demos pick the hour."""
-
-    offset: float = 0.0
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
-
-    @classmethod
-    def at(cls, instant: datetime) -> Clock:
-        """A clock that reads `instant` now and runs on from there."""
-        return cls((instant - datetime.now(UTC)).total_seconds())
-
+# TEMPORARY re-export while modules move; the clock is the core's
+from contact_center.clock import Clock as Clock
 
 # --------------------------------------------------------------------------- calendar
 

@@ -35,16 +35,14 @@ from sqlalchemy import select
 from autoinformer.demo import longest_message
 from autoinformer.dialer import DialerConfig
 from autoinformer.models import Attempt
-from autoinformer.plugin import AutoinformerPlugin
-from autoinformer.scheduling import Caps, Clock, ProductionCalendar, retry_policy
-from autoinformer.services import CampaignService, CampaignSpec
+from autoinformer.plugin import Autoinformer, AutoinformerPlugin
+from autoinformer.scheduling import Caps, retry_policy
+from autoinformer.services import CampaignSpec
+from contact_center.app import build_app
 from contact_center.asterisk_local import LocalAsterisk
-from contact_center.service import Service
+from contact_center.clock import Clock
 from contact_center.settings import Settings
-from contact_center.speech import Speech
-from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
-from contact_center.storage.database import create_engine, session_factory
 
 SCENARIO = """
 name = "bench-notice"
@@ -80,57 +78,46 @@ def self_cpu() -> float:
 
 
 async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_pid: int) -> float:
-    clock = Clock.at(CLOCK_AT)
-    settings = settings.replace(clock_offset=clock.offset)
-    engine = create_engine(settings.database_url)
-    campaigns = CampaignService(
-        session_factory(engine),
-        clock=clock,
-        timezone=settings.timezone,
-        prompts=set(PromptCatalog.load()),
-        calendar=ProductionCalendar(),
-    )
-    scenario = workdir / "bench.toml"
-    scenario.write_text(SCENARIO, encoding="utf-8")
-    await campaigns.scenarios.add_file(scenario)
-    rows = ["phone,account"] + [f"+7913{i:06d}1,{i}" for i in range(args.contacts)]
-    created = await campaigns.create(
-        CampaignSpec(
-            name="bench",
-            kind="debt",
-            scenario="bench-notice",
-            concurrency=args.concurrency,
-            ring_timeout=10,
-            retry=retry_policy(["failed=3/1s", "hung_up=3/1s", "busy=3/1s", "no_answer=3/1s"]),
-            caps=Caps(),
-        ),
-        list_data=("\n".join(rows) + "\n").encode(),
-    )
+    settings = settings.replace(clock_offset=Clock.at(CLOCK_AT).offset_s)
     plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=0.0), http=False)
-    try:
-        async with Service(settings) as service:
-            async with Speech.from_settings(settings) as speech:
-                call_time = await longest_message(campaigns, speech, [created.campaign_id])
-            await plugin.start(service)
-            try:
-                cpu0, ast0 = self_cpu(), cpu_seconds(ast_pid)
-                started = time.monotonic()
-                await campaigns.start(created.campaign_id)
-                while True:
-                    st = await campaigns.status(created.campaign_id)
-                    if st.finished:
-                        break
-                    await asyncio.sleep(0.1)
-                # the last pass saw the campaign finish: the end is when its last call ended
-                elapsed = time.monotonic() - started
-                cpu, ast_cpu = self_cpu() - cpu0, cpu_seconds(ast_pid) - ast0
-            finally:
-                await plugin.stop()
-            report = await campaigns.report(created.campaign_id)
-            async with campaigns.sessions() as session:
-                attempts = list(await session.scalars(select(Attempt)))
-    finally:
-        await engine.dispose()
+    async with build_app(settings, plugins=[plugin]).running(parts=False) as app:
+        ai = app.part(Autoinformer)
+        campaigns = ai.campaigns
+        scenario = workdir / "bench.toml"
+        scenario.write_text(SCENARIO, encoding="utf-8")
+        await campaigns.scenarios.add_file(scenario)
+        rows = ["phone,account"] + [f"+7913{i:06d}1,{i}" for i in range(args.contacts)]
+        created = await campaigns.create(
+            CampaignSpec(
+                name="bench",
+                kind="debt",
+                scenario="bench-notice",
+                concurrency=args.concurrency,
+                ring_timeout=10,
+                retry=retry_policy(["failed=3/1s", "hung_up=3/1s", "busy=3/1s", "no_answer=3/1s"]),
+                caps=Caps(),
+            ),
+            list_data=("\n".join(rows) + "\n").encode(),
+        )
+        call_time = await longest_message(ai, app.speech, [created.campaign_id])
+        await app.start_parts()
+        try:
+            cpu0, ast0 = self_cpu(), cpu_seconds(ast_pid)
+            started = time.monotonic()
+            await campaigns.start(created.campaign_id)
+            while True:
+                st = await campaigns.status(created.campaign_id)
+                if st.finished:
+                    break
+                await asyncio.sleep(0.1)
+            # the last pass saw the campaign finish: the end is when its last call ended
+            elapsed = time.monotonic() - started
+            cpu, ast_cpu = self_cpu() - cpu0, cpu_seconds(ast_pid) - ast0
+        finally:
+            await app.stop_parts()
+        report = await campaigns.report(created.campaign_id)
+        async with app.sessions() as session:
+            attempts = list(await session.scalars(select(Attempt)))
     t = report.totals
     limit = args.contacts * call_time / args.concurrency
     print(f"contacts: {t.contacts}, notified: {t.notified}, attempts: {t.attempts}")
@@ -176,7 +163,7 @@ def main() -> None:
     local = LocalAsterisk(settings, sip_port=0)
     local.start(timeout=30)
     try:
-        migrate.upgrade(settings.database_url)
+        migrate.upgrade(settings.database_url, [AutoinformerPlugin()])
         pid = local.status(with_version=False).pid
         assert pid is not None
         efficiency = asyncio.run(run(settings, args, workdir, pid))

@@ -156,23 +156,29 @@ async def run_campaign(messages: int, rate: float, port: int) -> dict[str, float
 
     from sqlalchemy import func, select
 
-    from autoinformer.mailer import LetterBook, Mailer, MailerConfig
+    from autoinformer.mailer import MailerConfig
     from autoinformer.models import Letter
-    from autoinformer.scheduling import Clock
-    from autoinformer.services import CallBook, CampaignService, CampaignSpec
+    from autoinformer.plugin import Autoinformer, AutoinformerPlugin
+    from autoinformer.services import CampaignSpec
+    from contact_center.app import build_app
     from contact_center.storage import migrate
-    from contact_center.storage.database import create_engine, session_factory
 
     workdir = Path(tempfile.mkdtemp(prefix="cc-email-bench-"))
     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     settings = Settings(
         database_url=url, smtp_port=port, smtp_rate=rate, unsubscribe_secret="bench-secret"
     )
-    await asyncio.to_thread(migrate.upgrade, url)
-    engine = create_engine(url)
+    # e-mail only: the mailer runs without a dialer, an AMI link or the unsubscribe endpoint
+    plugin = AutoinformerPlugin(
+        mailer=MailerConfig(tick=0.05, batch=50, sender={"local_hostname": "bench.local"}),
+        http=False,
+        phone=False,
+    )
+    await asyncio.to_thread(migrate.upgrade, url, [plugin])
+    app = build_app(settings, plugins=[plugin])
     try:
-        sessions = session_factory(engine)
-        campaigns = CampaignService(sessions, clock=Clock(), timezone=settings.timezone)
+        ai = app.part(Autoinformer)
+        campaigns = ai.campaigns
         rows = "".join(
             f"24-{n:06d},Иванов Иван Иванович {n},customer{n}@example.ru,да,{1000 + n % 9000}.50\n"
             for n in range(messages)
@@ -184,29 +190,22 @@ async def run_campaign(messages: int, rate: float, port: int) -> dict[str, float
         )
         create_seconds = time.perf_counter() - t0
         await campaigns.start(created.campaign_id)
-        mailer = Mailer(
-            book=LetterBook(sessions, CallBook(sessions)),
-            scenarios=campaigns.scenarios,
-            settings=settings,
-            clock=Clock(),
-            config=MailerConfig(tick=0.05, batch=50, sender={"local_hostname": "bench.local"}),
-        )
         # a count, not campaigns.status(): reading every letter twice a second would be
         # the benchmark's own cost
         left = select(func.count(Letter.id)).where(
             Letter.campaign_id == created.campaign_id, Letter.state != "done"
         )
         started = time.perf_counter()
-        mailer.start()
+        await app.start_parts()
         try:
             while True:
-                async with sessions() as session:
+                async with app.sessions() as session:
                     if not await session.scalar(left):
                         break
                 await asyncio.sleep(0.2)
         finally:
             wall = time.perf_counter() - started
-            await mailer.stop()
+            await app.stop_parts()
         mail = (await campaigns.status(created.campaign_id)).email
         assert mail is not None
         return {
@@ -217,7 +216,7 @@ async def run_campaign(messages: int, rate: float, port: int) -> dict[str, float
             "other": mail.total - mail.accepted,
         }
     finally:
-        await engine.dispose()
+        await app.aclose()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -215,3 +215,42 @@ def _shorten(hours: tuple[Interval, ...], by: timedelta) -> tuple[Interval, ...]
     if new_end <= start:
         return tuple(first)
     return (*first, (start, new_end))
+
+
+class ReloadingCalendar:
+    """TEMPORARY (replaced by the hotline split): hours + override file, reloadable."""
+
+    def __init__(self, hours: str, path: Path) -> None:
+        self.path = Path(path)
+        self.work = WorkCalendar.from_text(hours)
+        self.error: str | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    async def reload(self) -> str | None:
+        import asyncio
+
+        def read() -> tuple[tuple[int, int] | None, str]:
+            try:
+                st = self.path.stat()
+                return (st.st_mtime_ns, st.st_size), self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return None, ""
+
+        stamp, text = await asyncio.to_thread(read)
+        if stamp == self._stamp and self._stamp is not None:
+            return self.error
+        self._stamp = stamp
+        try:
+            overrides = parse_overrides(text, str(self.path)) if text else CalendarOverrides()
+        except CalendarError as exc:
+            self.error = str(exc)
+            return self.error
+        self.error = None
+        self.work = WorkCalendar(self.work.hours, overrides)
+        return None
+
+    def is_working_day(self, day: date) -> bool:
+        return self.work.is_working_day(day)
+
+    def is_public_holiday(self, day: date) -> bool:
+        return self.work.is_public_holiday(day)

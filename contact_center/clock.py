@@ -1,5 +1,5 @@
-"""The service's clock: the wall clock plus `settings.clock_offset` (tests and demos run at a
-chosen hour); durations are unaffected because the offset is constant."""
+"""The one clock of a process: the wall clock plus `settings.clock_offset` (tests and demos run
+at a chosen hour); durations are unaffected because the offset is constant."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from contact_center.settings import Settings
 
 class Clock:
     def __init__(self, offset_s: float = 0.0, tz: ZoneInfo | None = None) -> None:
-        self.offset = timedelta(seconds=offset_s)
+        self.offset_s = float(offset_s)
+        self.offset = timedelta(seconds=self.offset_s)
         self.tz = tz or ZoneInfo("UTC")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Clock:
         return cls(settings.clock_offset, settings.tz)
+
+    @classmethod
+    def at(cls, instant: datetime, tz: ZoneInfo | None = None) -> Clock:
+        """A clock that reads `instant` now and runs on from there."""
+        return cls((instant - datetime.now(UTC)).total_seconds(), tz)
 
     def now(self) -> datetime:
         """Aware UTC now (shifted by the offset)."""

@@ -1,7 +1,7 @@
 """`contact-center campaign demo`: a debt campaign and a planned-outage campaign on the sim world.
 
-It runs the real thing in one process: the core Service (AMI link, AsyncAGI), the
-autoinformer dialer as `serve` would start it, and the CLI's campaign service, against the
+It runs the real thing in one process, built by the composition root as `serve` is: the
+AMI link, AsyncAGI, the autoinformer's campaign service and then its dialer, against the
 local Asterisk with its sim profile. The campaigns live in a fresh SQLite database of
 their own, so a second run shows the same thing (the opt-outs and the frequency caps of
 the first run would otherwise leave contacts out). The clock is moved into the calling
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from autoinformer.dialer import DialerConfig, contact_values
 from autoinformer.exceptions import AutoinformerError
-from autoinformer.plugin import AutoinformerPlugin
+from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.reports import to_text
 from autoinformer.scheduling import (
     CallingWindows,
@@ -31,14 +31,12 @@ from autoinformer.scheduling import (
     next_call_time,
     retry_policy,
 )
-from autoinformer.services import CallBook, CampaignService, CampaignSpec
+from autoinformer.services import CampaignService, CampaignSpec
+from contact_center.app import App, build_app
 from contact_center.asterisk_local import AsteriskError, LocalAsterisk
-from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.speech import Speech
-from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
-from contact_center.storage.database import create_engine, session_factory
 
 DEBT_CSV = Path(__file__).with_name("debt.csv")
 SIM_DIAL_TEMPLATE = "Local/{number}@sim-customers"
@@ -54,7 +52,7 @@ def demo_clock(settings: Settings, calendar: ProductionCalendar) -> tuple[Clock,
     opens = next_call_time(now, settings.tz, CallingWindows(), calendar)
     if opens is None or opens <= now:
         return clock, False
-    return Clock(clock.offset + (opens - now).total_seconds() + 60), True
+    return Clock(clock.offset_s + (opens - now).total_seconds() + 60), True
 
 
 def run_demo(settings: Settings, *, echo: Echo = print, keep_asterisk: bool = True) -> bool:
@@ -73,16 +71,15 @@ def run_demo(settings: Settings, *, echo: Echo = print, keep_asterisk: bool = Tr
             except AsteriskError as exc:
                 raise AutoinformerError(f"Asterisk не запустился: {exc}") from None
             started_here = True
-        migrate.upgrade(settings.database_url)
-        calendar = ProductionCalendar()
-        clock, moved = demo_clock(settings, calendar)
+        migrate.upgrade(settings.database_url, [AutoinformerPlugin()])
+        clock, moved = demo_clock(settings, ProductionCalendar.from_file(settings.calendar_file))
         if moved:
-            settings = settings.replace(clock_offset=clock.offset)
+            settings = settings.replace(clock_offset=clock.offset_s)
             echo(
                 "Сейчас вне окна звонков: демонстрация идёт по модельным часам, "
                 f"{clock.now().astimezone(settings.tz):%d.%m.%Y %H:%M}."
             )
-        return asyncio.run(_demo(settings, clock, calendar, echo))
+        return asyncio.run(_demo(settings, echo))
     finally:
         if started_here and not keep_asterisk:
             local.stop()
@@ -98,89 +95,79 @@ def wav_seconds(sounds_dir: Path, names: list[str], prefix: str) -> float:
     return total
 
 
-async def _demo(settings: Settings, clock: Clock, calendar: ProductionCalendar, echo: Echo) -> bool:
-    engine = create_engine(settings.database_url)
-    campaigns = CampaignService(
-        session_factory(engine),
-        clock=clock,
-        timezone=settings.timezone,
-        region=settings.default_region,
-        prompts=set(PromptCatalog.load()),
-        calendar=calendar,
-    )
-    tz = settings.tz
+async def _demo(settings: Settings, echo: Echo) -> bool:
     # no unsubscribe endpoint: the demo sends no letters and a running `serve` may hold its port
     plugin = AutoinformerPlugin(
         DialerConfig(tick=0.2, drain_timeout=2.0, queue_timeout=20), http=False
     )
-    try:
-        async with Service(settings) as service, Speech.from_settings(settings) as speech:
-            started = time.monotonic()
-            await speech.build_prompts()
-            debt = await campaigns.create(
+    tz = settings.tz
+    async with build_app(settings, plugins=[plugin]).running(parts=False) as service:
+        ai = service.part(Autoinformer)
+        campaigns, speech, clock = ai.campaigns, service.speech, service.clock
+        started = time.monotonic()
+        await speech.build_prompts()
+        debt = await campaigns.create(
+            CampaignSpec(
+                name="Долги за ноябрь (демо)",
+                kind="debt",
+                scenario="debt-notice",
+                concurrency=8,
+                ring_timeout=4,
+                retry=retry_policy(RETRIES),
+                # the demo calls the same numbers again: 1 call a day would stop it
+                caps=Caps(),
+            ),
+            list_data=DEBT_CSV.read_bytes(),
+            list_name=DEBT_CSV.name,
+        )
+        _print_list(echo, "Долги", debt.parsed)
+        now = clock.now().astimezone(tz)
+        outage_day = (now + timedelta(days=2)).date()
+        outage_from = datetime(outage_day.year, outage_day.month, outage_day.day, 10, tzinfo=tz)
+        outage_csv = _outage_csv(outage_from)
+        try:
+            await campaigns.create(
                 CampaignSpec(
-                    name="Долги за ноябрь (демо)",
-                    kind="debt",
-                    scenario="debt-notice",
-                    concurrency=8,
-                    ring_timeout=4,
-                    retry=retry_policy(RETRIES),
-                    # the demo calls the same numbers again: 1 call a day would stop it
-                    caps=Caps(),
-                ),
-                list_data=DEBT_CSV.read_bytes(),
-                list_name=DEBT_CSV.name,
-            )
-            _print_list(echo, "Долги", debt.parsed)
-            now = clock.now().astimezone(tz)
-            outage_day = (now + timedelta(days=2)).date()
-            outage_from = datetime(outage_day.year, outage_day.month, outage_day.day, 10, tzinfo=tz)
-            outage_csv = _outage_csv(outage_from)
-            try:
-                await campaigns.create(
-                    CampaignSpec(
-                        name="Слишком поздно (демо)",
-                        kind="outage",
-                        scenario="outage-warning",
-                        outage_start=now + timedelta(hours=20),
-                        decision_date=now.date(),
-                    ),
-                    list_data=outage_csv,
-                    list_name="outage.csv",
-                )
-            except AutoinformerError as exc:
-                echo(f"Отключение через 20 часов: кампания отклонена — {exc}.")
-            outage = await campaigns.create(
-                CampaignSpec(
-                    name="Плановое отключение (демо)",
+                    name="Слишком поздно (демо)",
                     kind="outage",
                     scenario="outage-warning",
-                    concurrency=8,
-                    ring_timeout=4,
-                    retry=retry_policy(RETRIES),
-                    outage_start=outage_from,
+                    outage_start=now + timedelta(hours=20),
                     decision_date=now.date(),
                 ),
                 list_data=outage_csv,
                 list_name="outage.csv",
             )
-            _print_list(echo, "Отключение", outage.parsed)
-            await _tune_sim(service, campaigns, speech, [debt.campaign_id, outage.campaign_id])
-            echo(f"Речь и списки готовы за {time.monotonic() - started:.1f} с; звоним...")
-            await plugin.start(service)
-            try:
-                for cid in (debt.campaign_id, outage.campaign_id):
-                    await campaigns.start(cid)
-                ok = await _wait(campaigns, [debt.campaign_id, outage.campaign_id], echo)
-            finally:
-                await plugin.stop()
+        except AutoinformerError as exc:
+            echo(f"Отключение через 20 часов: кампания отклонена — {exc}.")
+        outage = await campaigns.create(
+            CampaignSpec(
+                name="Плановое отключение (демо)",
+                kind="outage",
+                scenario="outage-warning",
+                concurrency=8,
+                ring_timeout=4,
+                retry=retry_policy(RETRIES),
+                outage_start=outage_from,
+                decision_date=now.date(),
+            ),
+            list_data=outage_csv,
+            list_name="outage.csv",
+        )
+        _print_list(echo, "Отключение", outage.parsed)
+        await _tune_sim(service, ai, [debt.campaign_id, outage.campaign_id])
+        echo(f"Речь и списки готовы за {time.monotonic() - started:.1f} с; звоним...")
+        await service.start_parts()
+        try:
             for cid in (debt.campaign_id, outage.campaign_id):
-                echo("")
-                echo(to_text(await campaigns.report(cid)))
-            echo(f"\nДемонстрация заняла {time.monotonic() - started:.0f} с.")
-            return ok
-    finally:
-        await engine.dispose()
+                await campaigns.start(cid)
+            ok = await _wait(campaigns, [debt.campaign_id, outage.campaign_id], echo)
+        finally:
+            await service.stop_parts()
+        for cid in (debt.campaign_id, outage.campaign_id):
+            echo("")
+            echo(to_text(await campaigns.report(cid)))
+        echo(f"\nДемонстрация заняла {time.monotonic() - started:.0f} с.")
+        return ok
 
 
 def _outage_csv(outage_from: datetime) -> bytes:
@@ -208,11 +195,9 @@ def _print_list(echo: Echo, title: str, parsed: object) -> None:
         echo(f"  пропущена {note}")
 
 
-async def longest_message(
-    campaigns: CampaignService, speech: Speech, campaign_ids: list[int]
-) -> float:
+async def longest_message(ai: Autoinformer, speech: Speech, campaign_ids: list[int]) -> float:
     """Seconds of the longest message the waiting contacts of these campaigns will hear."""
-    book = CallBook(campaigns.sessions)
+    campaigns, book = ai.campaigns, ai.book
     longest = 0.0
     for cid in campaign_ids:
         campaign = await campaigns.get(cid)
@@ -224,12 +209,10 @@ async def longest_message(
     return longest
 
 
-async def _tune_sim(
-    service: Service, campaigns: CampaignService, speech: Speech, campaign_ids: list[int]
-) -> None:
+async def _tune_sim(service: App, ai: Autoinformer, campaign_ids: list[int]) -> None:
     """The sim customer ending in 8 presses 9 after SIM_CUSTOMER_LISTEN seconds: let it
     hear the longest message first (it is an "opted out, and notified" customer)."""
-    longest = await longest_message(campaigns, speech, campaign_ids)
+    longest = await longest_message(ai, service.speech, campaign_ids)
     await service.link.action(
         "Setvar", Variable="SIM_CUSTOMER_LISTEN", Value=f"{longest + 1.5:.1f}"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext
+from contact_center.plugins import Plugin, load_plugins
 from contact_center.settings import SettingsError, load_settings
 
 
@@ -15,16 +16,14 @@ class _MainGroup(click.Group):
     """Adds the plugins' commands on first use, not at import: a plugin's own CLI module
     imports contact_center.cli, so loading plugins while this module imports would cycle."""
 
-    _plugins_loaded = False
+    _plugins: tuple[Plugin, ...] | None = None
 
-    def _load_plugins(self) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
-        from contact_center.plugins import load_plugins
-
-        for plugin in load_plugins():
-            plugin.register_cli(self)
+    def _load_plugins(self) -> tuple[Plugin, ...]:
+        if self._plugins is None:
+            self._plugins = tuple(load_plugins())
+            for plugin in self._plugins:
+                plugin.register_cli(self)
+        return self._plugins
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugins()
@@ -55,7 +54,9 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     except SettingsError as exc:
         click.echo(f"Ошибка настроек: {exc}", err=True)
         ctx.exit(EXIT_BAD_INPUT)
-    ctx.obj = CliContext(settings=settings)
+    group = ctx.command
+    plugins = group._load_plugins() if isinstance(group, _MainGroup) else ()
+    ctx.obj = CliContext(settings=settings, plugins=plugins)
 
 
 def _register() -> None:

@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli, run
-from contact_center.customers.csv_import import parse_customers
-from contact_center.customers.services import CustomerService, ImportSummary
-from contact_center.storage.database import create_engine, session_factory
+from contact_center.customers.csv_import import CustomerRow, parse_customers
+from contact_center.customers.services import ImportSummary
 
 
 @click.group("customers")
@@ -42,11 +41,7 @@ def import_(cli: CliContext, path: Path) -> None:
     )
 
 
-async def _import(cli: CliContext, rows: list) -> ImportSummary:  # type: ignore[type-arg]
-    engine = create_engine(cli.settings.database_url)
-    try:
-        service = CustomerService(session_factory(engine))
+async def _import(cli: CliContext, rows: list[CustomerRow]) -> ImportSummary:
+    async with cli.app() as app:
         with click.progressbar(length=len(rows), label="Запись в базу") as bar:
-            return await service.import_rows(rows, progress=bar.update)
-    finally:
-        await engine.dispose()
+            return await app.customers.import_rows(rows, progress=bar.update)

@@ -22,7 +22,7 @@ def upgrade(cli: CliContext, revision: str) -> None:
     """Применить миграции схемы."""
     url = cli.settings.database_url
     try:
-        migrate.upgrade(url, revision)
+        migrate.upgrade(url, cli.plugins, revision)
     except (SQLAlchemyError, OSError) as exc:
         fail(f"Не удалось обновить базу {mask_url_password(url)}: {exc}", EXIT_FAILURE)
     click.echo(f"База данных обновлена до ревизии {migrate.current_revision(url)}.")

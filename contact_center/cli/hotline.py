@@ -9,10 +9,9 @@ from datetime import date, datetime
 
 import click
 
-from contact_center.calendar import WorkCalendar, parse_overrides
+from contact_center.calendar import WorkCalendar
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli, run
 from contact_center.clock import Clock
-from contact_center.hotline.exceptions import CalendarError
 from contact_center.hotline.services import (
     AppealService,
     IvrLibrary,
@@ -21,7 +20,6 @@ from contact_center.hotline.services import (
 )
 from contact_center.settings import Settings
 from contact_center.speech.prompts import PromptCatalog
-from contact_center.storage.database import create_engine, session_factory
 
 
 @dataclass(slots=True)
@@ -32,17 +30,9 @@ class Store:
 
 
 @contextlib.asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[Store]:
-    engine = create_engine(settings.database_url)
-    try:
-        sessions = session_factory(engine)
-        yield Store(
-            AppealService(sessions, settings.tz),
-            OutageService(sessions, settings.tz),
-            Clock.from_settings(settings),
-        )
-    finally:
-        await engine.dispose()
+async def open_store(cli: CliContext) -> AsyncIterator[Store]:
+    async with cli.app() as app:
+        yield Store(app.hotline.appeals, app.hotline.outages, app.clock)
 
 
 def parse_day(raw: str | None, settings: Settings) -> date:
@@ -57,12 +47,14 @@ def parse_day(raw: str | None, settings: Settings) -> date:
     raise AssertionError  # fail() exits
 
 
-def load_calendar(settings: Settings) -> WorkCalendar:
-    path = settings.calendar_file
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    return WorkCalendar(
-        WorkCalendar.from_text(settings.hotline_hours).hours, parse_overrides(text, str(path))
-    )
+async def _calendar_error(cli: CliContext) -> str | None:
+    async with cli.app() as app:
+        return app.calendar.error
+
+
+async def _calendar_now(cli: CliContext) -> tuple[WorkCalendar, datetime, str | None]:
+    async with cli.app() as app:
+        return app.calendar.work, app.clock.local_now(), app.calendar.error
 
 
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -82,10 +74,9 @@ def check(cli: CliContext) -> None:
     _stamp, files = read_scripts_dir(settings.ivr_scripts_dir)
     result = library.check(files)
     problems = [str(e) for e in result.errors]
-    try:
-        load_calendar(settings)
-    except (CalendarError, OSError) as exc:
-        problems.append(str(exc))
+    calendar_error = run(_calendar_error(cli))
+    if calendar_error:
+        problems.append(calendar_error)
     if problems:
         click.echo(f"Найдены ошибки ({len(problems)}):", err=True)
         for problem in problems:
@@ -100,11 +91,9 @@ def check(cli: CliContext) -> None:
 @pass_cli
 def hours(cli: CliContext, days: int) -> None:
     """Показать часы работы горячей линии на ближайшие дни."""
-    try:
-        calendar = load_calendar(cli.settings)
-    except (CalendarError, OSError) as exc:
-        fail(str(exc))
-    now = Clock.from_settings(cli.settings).local_now()
+    calendar, now, error = run(_calendar_now(cli))
+    if error:
+        fail(error)
     state = "открыта" if calendar.is_open(now) else "закрыта"
     opens = calendar.next_opening(now)
     click.echo(f"Сейчас {now:%Y-%m-%d %H:%M}, линия {state}; откроется {opens:%Y-%m-%d %H:%M}.")
@@ -124,7 +113,7 @@ def appeals(cli: CliContext, date_from: str | None, date_to: str | None) -> None
     start, end = parse_day(date_from, cli.settings), parse_day(date_to, cli.settings)
 
     async def go() -> list[str]:
-        async with open_store(cli.settings) as store:
+        async with open_store(cli) as store:
             rows = await store.appeals.in_period(start, end)
         lines = []
         for a in rows:

@@ -34,7 +34,7 @@ def add(cli: CliContext, kind: str, addresses: str, start: str, end: str, reason
         fail(str(exc))
 
     async def go() -> int:
-        async with open_store(cli.settings) as store:
+        async with open_store(cli) as store:
             return await store.outages.add(record)
 
     click.echo(f"Отключение {run(go())} добавлено ({KIND_RU[record.kind]}).")
@@ -47,7 +47,7 @@ def list_(cli: CliContext, include_past: bool) -> None:
     """Текущие и будущие отключения."""
 
     async def go() -> list[str]:
-        async with open_store(cli.settings) as store:
+        async with open_store(cli) as store:
             rows = await store.outages.listing(store.clock.now(), include_past=include_past)
         tz = cli.settings.tz
         lines = []
@@ -80,7 +80,7 @@ def import_(cli: CliContext, path: Path, replace: bool) -> None:
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
 
     async def go() -> int:
-        async with open_store(cli.settings) as store:
+        async with open_store(cli) as store:
             return await store.outages.import_records(parsed.records, replace=replace)
 
     click.echo(f"Загружено отключений: {run(go())}{' (прежние заменены)' if replace else ''}.")
@@ -93,7 +93,7 @@ def remove(cli: CliContext, outage_id: int) -> None:
     """Удалить отключение по номеру."""
 
     async def go() -> bool:
-        async with open_store(cli.settings) as store:
+        async with open_store(cli) as store:
             return await store.outages.remove(outage_id)
 
     if not run(go()):

@@ -39,7 +39,7 @@ def hotline(cli: CliContext, date_from: str | None, date_to: str | None, fmt: st
         fail("дата --to раньше --from")
 
     async def go() -> Report:
-        async with open_store(cli.settings) as store:
+        async with open_store(cli) as store:
             return await store.appeals.report(start, end)
 
     report = run(go())

@@ -75,10 +75,8 @@ def build_phrase(
 
 
 async def _write_wav(cli: CliContext, text: str, target: Path) -> None:
-    from contact_center.speech.service import Speech
-
-    async with Speech.from_settings(cli.settings, workers=1) as speech:
-        source = await speech.synthesize(text)
+    async with cli.app(speech_workers=1) as app:
+        source = await app.speech.synthesize(text)
     shutil.copyfile(source, target)
 
 

@@ -1,23 +1,34 @@
-"""`contact-center serve`: run the service (AMI link, call flows) until stopped."""
+"""`contact-center serve`: run the service (AMI link, call flows, plugins) until stopped."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import click
 
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
-from contact_center.service import serve_forever
+from contact_center.plugins import Plugin
 from contact_center.telephony.exceptions import AmiConnectionError, AmiLoginError
+
+
+def service_loggers(plugins: Iterable[Plugin]) -> list[logging.Logger]:
+    """The core's logger and each plugin package's: `serve` reports at INFO through all of
+    them (the root stays at WARNING so libraries keep quiet)."""
+    names = ["contact_center", *(type(p).__module__.split(".")[0] for p in plugins)]
+    return [logging.getLogger(name) for name in dict.fromkeys(names)]
 
 
 @click.command("serve")
 @pass_cli
 def command(cli: CliContext) -> None:
     """Запустить сервис (связь с Asterisk по AMI, обработка вызовов)."""
-    logging.getLogger("contact_center").setLevel(logging.INFO)
+    from contact_center.app import serve_forever
+
+    for logger in service_loggers(cli.plugins):
+        logger.setLevel(logging.INFO)
     try:
-        run(serve_forever(cli.settings))
+        run(serve_forever(cli.app()))
     except AmiLoginError as exc:
         fail(
             f"Asterisk отклонил вход AMI: проверьте CC_AMI_USER и CC_AMI_SECRET ({exc})",

@@ -16,7 +16,6 @@ from contact_center.cli import report
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, run
 from contact_center.clock import Clock
 from contact_center.hotline.sim import SimRun, run_callers, settle
-from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.telephony.exceptions import AmiConnectionError, AmiLoginError, TelephonyError
 
@@ -27,14 +26,15 @@ def group() -> None:
 
 
 async def _calls(
-    settings: Settings, count: int, digits: str, give_up: float | None, timeout: float
+    cli: CliContext, count: int, digits: str, give_up: float | None, timeout: float
 ) -> SimRun:
-    async with Service(settings) as service:
+    # the plugins are built but not started: only the hotline answers these callers
+    async with cli.app().running(parts=False) as service:
         await service.speech.build_prompts()
         result = await run_callers(service, count, digits, give_up_after=give_up, timeout=timeout)
-        if settings.sim_operator_wrapup_time >= 0:
+        if cli.settings.sim_operator_wrapup_time >= 0:
             # let the sim operators finish their post-call work before the service stops
-            await settle(service, settings.sim_operator_wrapup_time + 5)
+            await settle(service, cli.settings.sim_operator_wrapup_time + 5)
         return result
 
 
@@ -68,7 +68,8 @@ def hotline_calls(
             moment = Clock.from_settings(settings).local_now()
             click.echo(f"Линия сейчас закрыта: звоним по модельным часам, {moment:%d.%m.%Y %H:%M}.")
     try:
-        result = run(_calls(settings, count, digits, give_up, timeout))
+        shifted = CliContext(settings=settings, plugins=cli.plugins)
+        result = run(_calls(shifted, count, digits, give_up, timeout))
     except ValueError as exc:
         fail(str(exc))
     except AmiLoginError as exc:
@@ -89,7 +90,7 @@ def hotline_calls(
         )
     if with_report:
         day = Clock.from_settings(settings).local_now().date().isoformat()
-        ctx.obj = CliContext(settings=settings)
+        ctx.obj = CliContext(settings=settings, plugins=cli.plugins)
         ctx.invoke(report.hotline, date_from=day, date_to=day, fmt="text")
     if len(ended) < len(result.calls):
         raise click.exceptions.Exit(EXIT_FAILURE)

@@ -34,15 +34,14 @@ def _catalog() -> PromptCatalog:
 @pass_cli
 def build(cli: CliContext, force: bool, workers: int | None) -> None:
     """Синтезировать подсказки в sounds/ru/<имя>.wav (8 кГц, моно)."""
-    from contact_center.speech.service import Speech
     from contact_center.speech.synth import SynthesisError
 
     catalog = _catalog()
     count = workers or max(1, min(4, os.cpu_count() or 1))
 
     async def go() -> None:
-        async with Speech.from_settings(cli.settings, prompts=catalog, workers=count) as speech:
-            report = await speech.build_prompts(force=force)
+        async with cli.app(speech_workers=count) as app:
+            report = await app.speech.build_prompts(force=force)
         click.echo(
             f"Подсказки собраны в {report.directory}: всего {len(catalog)}, "
             f"записано {len(report.written)}, без изменений {len(report.unchanged)}."

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from contact_center.app import App, build_app
 from contact_center.customers.csv_import import parse_customers
 from contact_center.customers.models import Customer
 from contact_center.privacy import mask_phone
-from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.speech import Speech
 from contact_center.telephony.agi import AgiChannel
@@ -82,7 +82,8 @@ async def run_demo(settings: Settings, *, echo: Callable[[str], None] = print) -
     parsed = parse_customers(CUSTOMERS_CSV.read_bytes(), region=settings.default_region)
     if not parsed.ok:  # the shipped file is ours: this is a bug, not user input
         raise RuntimeError("; ".join(map(str, parsed.errors)))
-    async with Service(settings) as service, Speech.from_settings(settings) as speech:
+    async with build_app(settings, plugins=()).running() as service:
+        speech = service.speech
         summary = await service.customers.import_rows(parsed.rows)
         echo(f"Потребители: загружено {summary.total} из {CUSTOMERS_CSV.name}.")
         customers = [c for c in [await service.customers.get(r.account) for r in parsed.rows] if c]
@@ -106,7 +107,7 @@ async def run_demo(settings: Settings, *, echo: Callable[[str], None] = print) -
         return list(reports)
 
 
-async def _call(service: Service, speech: Speech, customer: Customer) -> CallReport:
+async def _call(service: App, speech: Speech, customer: Customer) -> CallReport:
     phone = customer.phones[0].number
     report = CallReport(customer.account, phone)
     started = time.monotonic()

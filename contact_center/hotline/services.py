@@ -550,6 +550,8 @@ class HotlineService:
         speech: Speech,
         link: AmiLink,
         clock: Clock,
+        *,
+        calendar: object = None,
     ) -> None:
         from contact_center.hotline.bus_consume import QueueEventConsumer
 

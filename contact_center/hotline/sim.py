@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contact_center.app import App
 from contact_center.hotline.flow import HotlineCall
 from contact_center.operators.models import OperatorState
-from contact_center.service import Service
 from contact_center.speech.service import Speech
 from contact_center.telephony.exceptions import AmiActionError
 
@@ -83,7 +83,7 @@ def caller_exten(digits: str, give_up_after: float | None = None) -> str:
 
 
 async def originate_caller(
-    service: Service,
+    service: App,
     exten: str,
     *,
     caller_id: str = DEFAULT_CALLER,
@@ -119,7 +119,7 @@ async def originate_caller(
 
 
 async def run_callers(
-    service: Service,
+    service: App,
     count: int,
     digits: str = "0",
     *,
@@ -166,7 +166,7 @@ async def run_callers(
         service.hotline.on_call_finished.remove(on_finished)
 
 
-async def settle(service: Service, timeout: float) -> bool:
+async def settle(service: App, timeout: float) -> bool:
     """Wait (up to `timeout`) until no operator is on a call or in post-call work, so a
     smoke run leaves the queue as it found it. True if it settled."""
     busy = {OperatorState.ON_CALL.value, OperatorState.WRAP_UP.value}

@@ -1,4 +1,4 @@
-"""Alembic environment: async engine, every package's models, batch mode for SQLite."""
+"""Alembic environment: async engine, the metadata migrate.py passes, batch mode for SQLite."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from contact_center.storage.database import create_engine
-from contact_center.storage.models import metadata
 
 config = context.config
+# set by contact_center.storage.migrate: the core's and the plugins' tables
+metadata = config.attributes["target_metadata"]
 
 
 def _configure(connection: Connection) -> None:

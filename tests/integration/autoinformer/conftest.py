@@ -1,8 +1,8 @@
 """The autoinformer against the session's real Asterisk (tests/integration/conftest.py).
 
-Each test gets a fresh SQLite database, a core Service on the session's Asterisk and the
-autoinformer plugin started on it, as `contact-center serve` would; the clock comes from
-the settings (`clock_offset`). Sim-world timings are globals set over AMI and put back.
+Each test gets a fresh SQLite database and an app from the composition root on the
+session's Asterisk with the autoinformer started, as `contact-center serve` would; the clock
+comes from the settings (`clock_offset`). Sim-world timings are globals set over AMI and put back.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ import pytest
 from autoinformer.demo import longest_message
 from autoinformer.dialer import DialerConfig
 from autoinformer.mailer import MailerConfig
-from autoinformer.plugin import AutoinformerPlugin
-from autoinformer.scheduling import Clock, ProductionCalendar
+from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.services import CampaignService, CampaignStatus
-from contact_center.service import Service
+from contact_center.app import App, build_app
+from contact_center.clock import Clock
 from contact_center.settings import Settings
-from contact_center.speech import Speech
-from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
-from contact_center.storage.database import create_engine, session_factory
 from tests.integration.conftest import AsteriskFixture
 from tests.integration.waiting import wait_for
 
@@ -63,8 +60,8 @@ FAST = DialerConfig(tick=0.2, orphan_grace=30.0, drain_timeout=0.0, queue_timeou
 @dataclass
 class World:
     settings: Settings
-    service: Service
-    plugin: AutoinformerPlugin
+    service: App
+    plugin: Autoinformer
     campaigns: CampaignService
     tmp: Path
     # sim globals this world changed -> the values they had before
@@ -87,8 +84,7 @@ class World:
 
     async def listen_through(self, *campaign_ids: int, margin: float = 0.5) -> float:
         """Make sim customers ending in 8 press 9 only after the longest message ended."""
-        async with Speech.from_settings(self.settings) as speech:
-            seconds = await longest_message(self.campaigns, speech, list(campaign_ids))
+        seconds = await longest_message(self.plugin, self.service.speech, list(campaign_ids))
         await self.sim(SIM_CUSTOMER_LISTEN=f"{seconds + margin:.2f}")
         return seconds
 
@@ -103,7 +99,7 @@ class World:
 
 def db_url(tmp: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp / 'ai.db'}"
-    migrate.upgrade(url)
+    migrate.upgrade(url, [AutoinformerPlugin()])
     return url
 
 
@@ -132,30 +128,21 @@ async def world(
         settings: dict[str, Any] | None = None,
         mailer: MailerConfig | None = None,
     ) -> AsyncIterator[World]:
-        offset = Clock.at(now).offset if now is not None else 0.0
+        offset = Clock.at(now).offset_s if now is not None else 0.0
         # port 0: the unsubscribe endpoint never collides with a `serve` on this machine
         changes: dict[str, Any] = {"http_port": 0, **(settings or {})}
         settings_ = asterisk.settings.replace(database_url=database, clock_offset=offset, **changes)
-        engine = create_engine(database)
-        campaigns = CampaignService(
-            session_factory(engine),
-            clock=Clock(offset),
-            timezone=settings_.timezone,
-            prompts=set(PromptCatalog.load()),
-            calendar=ProductionCalendar(),
-        )
         plugin = AutoinformerPlugin(config, mailer=mailer)
-        async with Service(settings_) as service:
-            w = World(settings_, service, plugin, campaigns, tmp_path)
+        app = build_app(settings_, plugins=[plugin])
+        async with app.running(parts=start_plugin) as service:
+            ai = service.part(Autoinformer)
+            w = World(settings_, service, ai, ai.campaigns, tmp_path)
             worlds.append(w)
-            if start_plugin:
-                await plugin.start(service)
             try:
                 yield w
             finally:
-                await plugin.stop()
+                await service.stop_parts()
                 for name, value in w.changed.items():
                     await service.link.action("Setvar", Variable=name, Value=value)
-                await engine.dispose()
 
     yield make

@@ -22,7 +22,7 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     env = {
         "CC_DATABASE_URL": db_url(tmp_path),
-        "CC_CLOCK_OFFSET": str(Clock.at(datetime(2026, 12, 1, 11, tzinfo=KRS)).offset),
+        "CC_CLOCK_OFFSET": str(Clock.at(datetime(2026, 12, 1, 11, tzinfo=KRS)).offset_s),
     }
     runner = CliRunner()
 

@@ -26,6 +26,7 @@ from autoinformer.cli import status_line
 from autoinformer.email import verify_unsubscribe_token
 from autoinformer.mailer import LetterBook, Mailer, MailerConfig, QueuedLetter
 from autoinformer.models import Letter, OptOut
+from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.reports import to_csv, to_text
 from autoinformer.scenarios import parse_scenario
 from autoinformer.scheduling import Clock
@@ -157,7 +158,7 @@ class Desk:
 @pytest.fixture
 async def desk(mail_server: MailServer, tmp_path: Path) -> AsyncIterator[Desk]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'mail.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     http_port = free_tcp_port()
     settings = Settings(
         database_url=url,

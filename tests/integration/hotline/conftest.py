@@ -1,4 +1,4 @@
-"""The hotline against the session's real Asterisk: a Service per test on its own database,
+"""The hotline against the session's real Asterisk: an app per test on its own database,
 simulated callers (sim-callers) and the sim operators of queue `operators`."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contact_center.app import App, build_app
 from contact_center.customers.csv_import import parse_customers
 from contact_center.hotline.flow import HotlineCall
 from contact_center.hotline.sim import SimCall, menu_delay, originate_caller
-from contact_center.service import Service
 from contact_center.settings import PROJECT_ROOT
 from contact_center.speech.service import Speech
 from contact_center.storage import migrate
@@ -69,7 +69,7 @@ async def until(
 class Hotline:
     """One test's service and its callers."""
 
-    def __init__(self, service: Service, delay: float) -> None:
+    def __init__(self, service: App, delay: float) -> None:
         self.service = service
         self.delay = delay
         self.done: dict[str, HotlineCall] = {}
@@ -113,9 +113,9 @@ async def built_prompts(asterisk: AsteriskFixture) -> float:
 async def hotline(
     asterisk: AsteriskFixture, built_prompts: float, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[Hotline]]]:
-    """`await hotline(**settings)`: a started Service on a fresh database (in hours unless
+    """`await hotline(**settings)`: a started app on a fresh database (in hours unless
     `clock_offset` says otherwise)."""
-    services: list[Service] = []
+    services: list[App] = []
 
     async def make(*, customers: bool = False, **changes: Any) -> Hotline:
         db = f"sqlite+aiosqlite:///{tmp_path}/hotline-{len(services)}.db"
@@ -129,7 +129,7 @@ async def hotline(
             "sim_operator_wrapup_time": 0.2,
         }
         values.update(changes)
-        service = Service(asterisk.settings.replace(**values))
+        service = build_app(asterisk.settings.replace(**values), plugins=())
         services.append(service)
         await service.start()
         for name, value in SIM_GLOBALS.items():
@@ -166,4 +166,4 @@ async def hotline(
                     Value=f"{s.sim_operator_answer_delay:g}",
                 )
             finally:
-                await service.stop()
+                await service.aclose()

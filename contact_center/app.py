@@ -1,0 +1,244 @@
+"""The composition root: `build_app` builds every long-lived object of a process, once.
+
+`serve`, every CLI command, the demos and the benchmarks get their objects here. Nothing is
+global: each piece receives what it needs through its constructor (wazo style), and plugins
+add their parts through `Plugin.build(app)` without the core naming them.
+
+Lifecycle: building does no I/O. ``async with build_app(settings) as app`` opens the process's
+resources (the calendar is read) and closes them all at exit; ``await app.start()`` brings
+the running service up on top (AMI link, hotline, the plugins' parts), as `serve` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contact_center.calendar import ReloadingCalendar
+from contact_center.clock import Clock
+from contact_center.customers.services import CustomerService
+from contact_center.hotline.services import HotlineService
+from contact_center.operators.services import OperatorService
+from contact_center.plugins import Part, Plugin, load_plugins
+from contact_center.settings import Settings
+from contact_center.speech.service import Speech
+from contact_center.storage.database import create_engine, session_factory
+from contact_center.tasks import TaskSet
+from contact_center.telephony.agi import AgiServer
+from contact_center.telephony.ami import AmiConfig, AmiLink
+from contact_center.telephony.originate import Originator
+
+log = logging.getLogger(__name__)
+P = TypeVar("P", bound=Part)
+CALENDAR_RELOAD_INTERVAL = 2.0
+
+
+class App:
+    """The object graph of one process (see the module docstring for its lifecycle)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        calendar: ReloadingCalendar,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        customers: CustomerService,
+        link: AmiLink,
+        agi: AgiServer,
+        originator: Originator,
+        speech: Speech,
+        hotline: HotlineService,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.calendar = calendar
+        self.engine = engine
+        self.sessions = sessions
+        self.customers = customers
+        self.link = link
+        self.agi = agi
+        self.originator = originator
+        self.speech = speech
+        self.hotline = hotline
+        self.operators: OperatorService = hotline.operators
+        self.parts: dict[str, Part] = {}
+        self._tasks = TaskSet("app")
+        self._started: list[Part] = []
+        self._running = False
+        self._closed = False
+
+    def part(self, kind: type[P]) -> P:
+        """The plugin part of type `kind` (a plugin's own code asks for its part by type)."""
+        for part in self.parts.values():
+            if isinstance(part, kind):
+                return part
+        raise LookupError(f"no plugin part of type {kind.__name__} (is the plugin installed?)")
+
+    # --- resources ------------------------------------------------------------------
+
+    async def __aenter__(self) -> App:
+        await self.calendar.reload()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop whatever runs, then close the speech workers and the database engine."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop()
+        await self.speech.aclose()
+        await self.engine.dispose()
+
+    # --- the running service --------------------------------------------------------
+
+    async def start(self, *, connect_timeout: float = 15.0, parts: bool = True) -> None:
+        """AMI link, hotline, then every plugin's part; anything failing half-way stops
+        whatever had started before it re-raises."""
+        if self._running:
+            raise RuntimeError("the service is already running")
+        self._running = True
+        try:
+            await self.link.connect(timeout=connect_timeout)
+            log.info(
+                "connected to Asterisk AMI at %s:%d", self.settings.ami_host, self.settings.ami_port
+            )
+            await self.hotline.start()
+            self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
+            if parts:
+                await self.start_parts()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def start_parts(self) -> None:
+        for name, part in self.parts.items():
+            if part in self._started:
+                continue
+            try:
+                await part.start()
+            except BaseException:
+                log.error("plugin %s failed to start; stopping what it started", name)
+                await _stop_part(name, part)
+                raise
+            self._started.append(part)
+            log.info("plugin %s started", name)
+
+    async def stop_parts(self) -> None:
+        """The plugins' parts, in reverse order of starting."""
+        while self._started:
+            part = self._started.pop()
+            await _stop_part(self._name_of(part), part)
+
+    async def stop(self) -> None:
+        """Plugins' parts, then the hotline, AGI and the AMI link."""
+        await self.stop_parts()
+        if not self._running:
+            return
+        self._running = False
+        await self._tasks.close()
+        self._tasks = TaskSet("app")
+        await self.agi.close()
+        await self.hotline.stop()
+        await self.link.close()
+
+    @asynccontextmanager
+    async def running(
+        self, *, connect_timeout: float = 15.0, parts: bool = True
+    ) -> AsyncIterator[App]:
+        """``async with build_app(s).running() as app``: started, and closed at exit."""
+        async with self:
+            await self.start(connect_timeout=connect_timeout, parts=parts)
+            yield self
+
+    def _name_of(self, part: Part) -> str:
+        return next((name for name, p in self.parts.items() if p is part), "?")
+
+    async def _reload_calendar(self) -> None:
+        # one calendar for the hotline and the autoinformer: next year's decree is entered
+        # in the override file once and both see it without a restart
+        while True:
+            await asyncio.sleep(CALENDAR_RELOAD_INTERVAL)
+            try:
+                await self.calendar.reload()
+            except Exception:
+                log.exception("re-reading the calendar override file failed")
+
+
+async def _stop_part(name: str, part: Part) -> None:
+    try:
+        await part.stop()
+    except Exception:
+        log.exception("plugin %s failed to stop", name)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    plugins: Sequence[Plugin] | None = None,
+    speech_workers: int | None = None,
+) -> App:
+    """The one place objects are built. `plugins` defaults to the installed ones (entry
+    points); `speech_workers` overrides the synthesis pool size for one-shot commands."""
+    if plugins is None:
+        plugins = load_plugins()
+    clock = Clock.from_settings(settings)
+    calendar = ReloadingCalendar(settings.hotline_hours, settings.calendar_file)
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    customers = CustomerService(sessions)
+    link = AmiLink(AmiConfig.from_settings(settings))
+    agi = AgiServer(link)
+    originator = Originator(link, settings.dial_template)
+    workers = {} if speech_workers is None else {"workers": speech_workers}
+    speech = Speech.from_settings(settings, **workers)
+    hotline = HotlineService(settings, sessions, customers, speech, link, clock, calendar=calendar)
+    # dialplan context [hotline] -> AGI(agi:async,hotline)
+    agi.register_flow("hotline", hotline.handle_call)
+    app = App(
+        settings=settings,
+        clock=clock,
+        calendar=calendar,
+        engine=engine,
+        sessions=sessions,
+        customers=customers,
+        link=link,
+        agi=agi,
+        originator=originator,
+        speech=speech,
+        hotline=hotline,
+    )
+    for plugin in plugins:
+        app.parts[plugin.name] = plugin.build(app)
+    return app
+
+
+async def serve_forever(app: App) -> None:
+    """Run until SIGINT or SIGTERM; the AMI link reconnects by itself meanwhile."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with app.running():
+        log.warning(
+            "contact-center service running (plugins: %s); Ctrl+C stops it",
+            ", ".join(app.parts) or "none",
+        )
+        await stop.wait()
+    log.warning("contact-center service stopped")
