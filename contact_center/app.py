@@ -115,6 +115,7 @@ class App:
             raise RuntimeError("the service is already running")
         self._running = True
         try:
+            await self.calendar.reload()
             await self.link.connect(timeout=connect_timeout)
             log.info(
                 "connected to Asterisk AMI at %s:%d", self.settings.ami_host, self.settings.ami_port
