@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CLI := $(BIN)/contact-center
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup system venv demo test unit integration lint bench clean asterisk-start asterisk-stop
+.PHONY: all setup system venv demo test unit integration lint typecheck check bench clean asterisk-start asterisk-stop
 
 all: setup
 
@@ -46,6 +46,12 @@ integration: setup
 
 lint: venv
 	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+# what CI checks before the tests (.ci/run): either failing fails the run
+check: lint typecheck
 
 bench: setup
 	$(BIN)/python bench/speech.py
