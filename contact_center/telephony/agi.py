@@ -235,10 +235,6 @@ class AgiServer:
         if future is not None and not future.done():
             future.cancel()
 
-    @property
-    def active_calls(self) -> int:
-        return len(self._channels)
-
     async def close(self) -> None:
         await self._tasks.close()
 
