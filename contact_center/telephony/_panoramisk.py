@@ -1,9 +1,10 @@
 """The typed face of panoramisk 1.4, which ships no type information.
 
 At run time these names are panoramisk's own objects. For the type checker they are
-declared here, once, for the part of panoramisk this package touches (read off
-panoramisk 1.4's ami_protocol.py, manager.py, actions.py and message.py; check them again
-before moving to another panoramisk). Without this every panoramisk object would be `Any`
+declared here, once, for the part of panoramisk this package touches, as read off
+panoramisk 1.4's ami_protocol.py, manager.py, actions.py and message.py
+(tests/unit/telephony/test_panoramisk_face.py checks the method names and parameters
+against the installed panoramisk). Without this every panoramisk object would be `Any`
 and the subclasses in ami.py would inherit from `Any`, so nothing about them was checked.
 """
 
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
         def register_event(
             self, pattern: str, callback: Callable[[Manager, Message], object]
         ) -> Callable[[Manager, Message], object]: ...
-        def dispatch(self, event: Message) -> list[str]: ...
         def close(self) -> None: ...
 
 else:
