@@ -76,6 +76,7 @@ _Name = TypeVar("_Name", bound=str)
 
 
 def _one_of(name: str, allowed: tuple[_Name, ...], what: str) -> _Name:
+    # returns the member itself, so its Literal type comes along without a cast
     for item in allowed:
         if item == name:
             return item
@@ -167,7 +168,7 @@ def date_phrase(value: dt.date | str, *, form: DateForm = "nominative", year: bo
       ``through``: "по пятое декабря ..."
     ``year=False`` drops the year.
     """
-    as_date_form(form)
+    as_date_form(form)  # untyped callers (templates, scenarios) may pass any string
     day = parse_date(value)
     case: Case = "g" if form in ("genitive", "from", "until") else "n"
     words = [ordinal(day.day, gender="n", case=case), MONTHS_GENITIVE[day.month - 1]]
@@ -216,7 +217,7 @@ def time_phrase(value: dt.time | dt.datetime | str, *, form: TimeForm = "nominat
     """A time of day in words: "девять часов тридцать минут", "двадцать один час",
     "ноль часов пять минут"; ``genitive`` "семнадцати часов тридцати минут";
     ``at`` "в девять часов", ``from`` "с девяти часов", ``until`` "до семнадцати часов"."""
-    as_time_form(form)
+    as_time_form(form)  # untyped callers (templates, scenarios) may pass any string
     t = parse_time(value)
     if form in ("genitive", "from", "until"):
         words = [cardinal(t.hour, case="g"), genitive_form(t.hour, "часа", "часов")]
