@@ -306,13 +306,12 @@ def value_phrase(
             case "money":
                 return phrases.money_phrase(raw)
             case "date":
-                return phrases.date_phrase(
-                    raw,
-                    form=segment.form or "nominative",
-                    year=segment.year,  # type: ignore[arg-type]
-                )
+                form = phrases.as_date_form(segment.form or "nominative")
+                return phrases.date_phrase(raw, form=form, year=segment.year)
             case "time":
-                return phrases.time_phrase(raw, form=segment.form or "nominative")  # type: ignore[arg-type]
+                return phrases.time_phrase(
+                    raw, form=phrases.as_time_form(segment.form or "nominative")
+                )
             case "timerange":
                 end = _field(contact, segment.end_field) if segment.end_field else None
                 return phrases.timerange_phrase(raw, end)
@@ -322,7 +321,7 @@ def value_phrase(
             case "phone":
                 return phrases.phone_phrase(str(raw), area_codes=area_codes)
             case "number":
-                return phrases.number_phrase(raw, gender=segment.gender)  # type: ignore[arg-type]
+                return phrases.number_phrase(raw, gender=phrases.as_gender(segment.gender))
     except PhraseError as exc:
         raise MessageError(f"поле {segment.field!r}: {exc}") from None
     raise MessageError(f"неизвестный вид значения: {segment.kind!r}")  # pragma: no cover

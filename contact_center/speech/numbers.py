@@ -9,17 +9,23 @@ last three digits, and never uses the currency converter.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from num2words import num2words
 
 Gender = Literal["m", "f", "n"]
 Case = Literal["n", "g"]
 
-GENDERS: frozenset[str] = frozenset({"m", "f", "n"})
+GENDER_NAMES: tuple[Gender, ...] = get_args(Gender)
+GENDERS: frozenset[str] = frozenset(GENDER_NAMES)
 
 # Zero in the genitive: num2words says "ноля"; spoken Russian (and announcers) say "нуля".
 _ZERO_GENITIVE = "нуля"
+
+
+def _plain_int(n: object) -> bool:
+    """An int and not a bool, checked at run time: callers pass values parsed from text."""
+    return isinstance(n, int) and not isinstance(n, bool)
 
 
 def plural_form(n: int, one: str, few: str, many: str) -> str:
@@ -48,7 +54,7 @@ def genitive_form(n: int, singular: str, plural: str) -> str:
 
 def cardinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:
     """A non-negative integer in words: ``cardinal(2, gender="f") == "две"``."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if not _plain_int(n):
         raise TypeError(f"cardinal() wants an int, got {type(n).__name__}")
     if n < 0:
         raise ValueError("cardinal() wants a non-negative int")
@@ -70,7 +76,7 @@ def cardinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:
 
 def ordinal(n: int, *, gender: Gender = "m", case: Case = "n") -> str:
     """A positive integer as an ordinal: ``ordinal(5, gender="n", case="g") == "пятого"``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+    if not _plain_int(n) or n <= 0:
         raise ValueError("ordinal() wants a positive int")
     if gender not in GENDERS:
         raise ValueError(f"gender must be one of m, f, n, not {gender!r}")

@@ -12,11 +12,13 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from contact_center.privacy import mask_phone
 from contact_center.speech.numbers import (
+    GENDER_NAMES,
     GENDERS,
+    Case,
     Gender,
     cardinal,
     digit_group,
@@ -70,6 +72,17 @@ def _parse_decimal(value: object, what: str) -> Decimal:
     return result
 
 
+_Name = TypeVar("_Name", bound=str)
+
+
+def _one_of(name: str, allowed: tuple[_Name, ...], what: str) -> _Name:
+    # returns the member itself, so its Literal type comes along without a cast
+    for item in allowed:
+        if item == name:
+            return item
+    raise PhraseError(f"{what}: {name!r} (есть: {', '.join(allowed)})")
+
+
 # --- money -----------------------------------------------------------------------------
 
 
@@ -119,7 +132,7 @@ MONTHS_GENITIVE = (
 )
 
 DateForm = Literal["nominative", "genitive", "from", "until", "through"]
-DATE_FORMS: tuple[str, ...] = get_args(DateForm)
+DATE_FORMS: tuple[DateForm, ...] = get_args(DateForm)
 
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _RU_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
@@ -155,10 +168,9 @@ def date_phrase(value: dt.date | str, *, form: DateForm = "nominative", year: bo
       ``through``: "по пятое декабря ..."
     ``year=False`` drops the year.
     """
-    if form not in DATE_FORMS:
-        raise PhraseError(f"неизвестная форма даты: {form!r} (есть: {', '.join(DATE_FORMS)})")
+    as_date_form(form)  # untyped callers (templates, scenarios) may pass any string
     day = parse_date(value)
-    case = "g" if form in ("genitive", "from", "until") else "n"
+    case: Case = "g" if form in ("genitive", "from", "until") else "n"
     words = [ordinal(day.day, gender="n", case=case), MONTHS_GENITIVE[day.month - 1]]
     if year:
         words += [ordinal(day.year, gender="m", case="g"), "года"]
@@ -168,10 +180,15 @@ def date_phrase(value: dt.date | str, *, form: DateForm = "nominative", year: bo
     return " ".join(words)
 
 
+def as_date_form(name: str) -> DateForm:
+    """``name`` (from a template or a command line) as a DateForm, or PhraseError."""
+    return _one_of(name, DATE_FORMS, "неизвестная форма даты")
+
+
 # --- times -----------------------------------------------------------------------------
 
 TimeForm = Literal["nominative", "genitive", "at", "from", "until"]
-TIME_FORMS: tuple[str, ...] = get_args(TimeForm)
+TIME_FORMS: tuple[TimeForm, ...] = get_args(TimeForm)
 
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _RANGE_SPLIT_RE = re.compile(r"\s*[-–—]\s*")
@@ -200,8 +217,7 @@ def time_phrase(value: dt.time | dt.datetime | str, *, form: TimeForm = "nominat
     """A time of day in words: "девять часов тридцать минут", "двадцать один час",
     "ноль часов пять минут"; ``genitive`` "семнадцати часов тридцати минут";
     ``at`` "в девять часов", ``from`` "с девяти часов", ``until`` "до семнадцати часов"."""
-    if form not in TIME_FORMS:
-        raise PhraseError(f"неизвестная форма времени: {form!r} (есть: {', '.join(TIME_FORMS)})")
+    as_time_form(form)  # untyped callers (templates, scenarios) may pass any string
     t = parse_time(value)
     if form in ("genitive", "from", "until"):
         words = [cardinal(t.hour, case="g"), genitive_form(t.hour, "часа", "часов")]
@@ -221,6 +237,11 @@ def time_phrase(value: dt.time | dt.datetime | str, *, form: TimeForm = "nominat
     if prefix:
         words.insert(0, prefix)
     return " ".join(words)
+
+
+def as_time_form(name: str) -> TimeForm:
+    """``name`` (from a template or a command line) as a TimeForm, or PhraseError."""
+    return _one_of(name, TIME_FORMS, "неизвестная форма времени")
 
 
 def parse_timerange(
@@ -338,6 +359,11 @@ def number_phrase(value: int | str, *, gender: Gender = "m") -> str:
     return f"минус {words}" if n < 0 else words
 
 
+def as_gender(name: str) -> Gender:
+    """``name`` (from a template or a command line) as a Gender, or PhraseError."""
+    return _one_of(name, GENDER_NAMES, "неизвестный род")
+
+
 # --- phone numbers ---------------------------------------------------------------------
 
 # Area codes longer than three digits, whose local numbers are shorter than seven digits.
@@ -381,9 +407,12 @@ def phone_groups(value: str, *, area_codes: Collection[str] = DEFAULT_AREA_CODES
     +7 / 8 / 7 followed by ten digits, ten digits alone, or a local number of five
     (X-XX-XX), six (XX-XX-XX) or seven (XXX-XX-XX) digits.
     """
-    if not isinstance(value, str) or not _PHONE_RE.match(value.strip()):
+    # checked although typed: values come from contact lists and templates
+    if not isinstance(value, str):
         raise PhraseError(f"не телефонный номер: {mask_phone(str(value))}")
     text = value.strip()
+    if not _PHONE_RE.match(text):
+        raise PhraseError(f"не телефонный номер: {mask_phone(value)}")
     digits = re.sub(r"\D", "", text)
     plus = text.startswith("+")
     if plus:

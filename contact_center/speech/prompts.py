@@ -26,7 +26,9 @@ class PromptCatalog:
     texts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, text in self.texts.items():
+        # `load` passes a TOML table straight in: its values are not known to be str yet
+        texts: Mapping[str, object] = self.texts
+        for name, text in texts.items():
             if not PROMPT_NAME_RE.match(name):
                 raise PromptError(f"bad prompt name {name!r} (lower case latin, digits, '_')")
             if not isinstance(text, str) or not text.strip():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import filecmp
+import functools
 import logging
 import os
 import shutil
@@ -171,7 +172,7 @@ class Speech:
             self.stats.misses += 1
             task = asyncio.ensure_future(self._synthesize(text, self.cache.path(text)))
             self._inflight[key] = task
-            task.add_done_callback(lambda t, key=key: self._forget(key, t))
+            task.add_done_callback(functools.partial(self._forget, key))
         return await asyncio.shield(task)
 
     def _forget(self, key: str, task: asyncio.Task[Path]) -> None:

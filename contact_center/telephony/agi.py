@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from panoramisk.message import Message
-
 from contact_center.tasks import TaskSet
+from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import (
     AgiCommandError,
@@ -235,10 +234,6 @@ class AgiServer:
         future = self._claims.pop(uniqueid, None)
         if future is not None and not future.done():
             future.cancel()
-
-    @property
-    def active_calls(self) -> int:
-        return len(self._channels)
 
     async def close(self) -> None:
         await self._tasks.close()

@@ -23,14 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from panoramisk import Manager
-from panoramisk.actions import Action
-from panoramisk.ami_protocol import AMIProtocol
-from panoramisk.message import Message
-from panoramisk.utils import EOL
-
 from contact_center.settings import Settings
 from contact_center.tasks import TaskSet
+from contact_center.telephony._panoramisk import EOL, Action, AMIProtocol, Manager, Message, Reply
 from contact_center.telephony.exceptions import (
     AmiActionError,
     AmiConnectionError,
@@ -40,8 +35,11 @@ from contact_center.telephony.exceptions import (
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Message], Any]
-ConnectionListener = Callable[[bool], Any]
+# a handler may return a coroutine: it is then run as an owned task
+EventHandler = Callable[[Message], object]
+ConnectionListener = Callable[[bool], object]
+# one action header's value; a sequence repeats the header (Originate's Variable)
+AmiField = str | int | float | Sequence[str]
 
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
@@ -50,7 +48,7 @@ class _Utf8Protocol(AMIProtocol):
     """AMIProtocol whose decoding keeps a multi-byte character split across two reads."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)  # type: ignore[arg-type]
+        super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def data_received(self, data: bytes) -> None:
@@ -76,12 +74,12 @@ class _Manager(Manager):
         self.link = link
         self.closing = False
 
-    def connect(self, *args: Any, **kwargs: Any) -> Any:
+    def connect(self, *args: Any, **kwargs: Any) -> object:
         if self.closing:
             return None
         return super().connect(*args, **kwargs)
 
-    def connection_made(self, f: asyncio.Future[Any]) -> None:
+    def connection_made(self, f: asyncio.Future[tuple[asyncio.Transport, AMIProtocol]]) -> None:
         if self.closing:
             if not f.cancelled() and f.exception() is None:
                 f.result()[0].close()
@@ -92,19 +90,19 @@ class _Manager(Manager):
             self.reconnect_timeout = self.link._next_backoff()
         super().connection_made(f)
 
-    def login(self, future: asyncio.Future[Any]) -> bool:
+    def login(self, future: asyncio.Future[Message]) -> bool:
         ok = bool(super().login(future))
         if self.pinger is not None:  # our keepalive checks the reply; panoramisk's does not
             self.pinger.cancel()
             self.pinger = None
-        message = "" if ok else str(future.result().message)
+        message = "" if ok else str(future.result().get("Message", ""))
         self.link._login_result(ok, message)
         return ok
 
     def ping(self) -> None:
         self.pinger = None
 
-    def connection_lost(self, exc: Any) -> None:
+    def connection_lost(self, exc: object) -> None:
         self.reconnect_timeout = self.link._next_backoff()
         self.link._disconnected()
         super().connection_lost(exc)
@@ -145,7 +143,7 @@ class AmiLink:
         self._tasks = TaskSet("ami")
         self._ready = asyncio.Event()
         self._first_login: asyncio.Future[None] | None = None
-        self._pending: set[asyncio.Future[Any]] = set()
+        self._pending: set[asyncio.Future[Reply]] = set()
         self._backoff = config.reconnect_min
         self._last_connect_error: OSError | None = None
         self.reconnects = 0
@@ -271,7 +269,7 @@ class AmiLink:
         /,
         *,
         timeout: float | None = None,
-        **fields: str | int | float | Sequence[str],
+        **fields: AmiField,
     ) -> Message:
         """Send one action and return its response; raise AmiActionError on `Response: Error`."""
         # as_list=False: the first reply completes it (panoramisk would otherwise wait for
@@ -288,7 +286,7 @@ class AmiLink:
         /,
         *,
         timeout: float | None = None,
-        **fields: str | int | float | Sequence[str],
+        **fields: AmiField,
     ) -> list[Message]:
         """An action answered by an event list; returns the events between start and Complete."""
         result = await self._send(name, fields, timeout=timeout, as_list=None)
@@ -304,7 +302,7 @@ class AmiLink:
         /,
         *,
         timeout: float | None = None,
-        **fields: str | int | float | Sequence[str],
+        **fields: AmiField,
     ) -> list[Message]:
         """Every message panoramisk collected for the action (response first)."""
         result = await self._send(name, fields, timeout=timeout, as_list=None)
@@ -313,11 +311,11 @@ class AmiLink:
     async def _send(
         self,
         name: str,
-        fields: Mapping[str, Any],
+        fields: Mapping[str, AmiField],
         *,
         timeout: float | None,
         as_list: bool | None,
-    ) -> Any:
+    ) -> Reply:
         headers = _headers(name, fields)
         manager = self._manager
         if manager is None or not self.connected or manager.protocol is None:
@@ -333,8 +331,8 @@ class AmiLink:
             raise AmiTimeout(f"{name}: no reply within {limit:g} s") from None
         finally:
             self._pending.discard(future)
-            responses = getattr(manager.protocol, "responses", {})
-            responses.pop(act.id, None)
+            if manager.protocol is not None:
+                manager.protocol.responses.pop(act.id, None)
 
     # ----------------------------------------------------------------- internals
     def _login_result(self, ok: bool, message: str) -> None:
@@ -394,10 +392,9 @@ class AmiLink:
                 log.exception("AMI connection listener failed")
 
     def _abort_transport(self) -> None:
-        manager = self._manager
-        transport = getattr(getattr(manager, "protocol", None), "transport", None)
-        if transport is not None:
-            transport.abort()
+        protocol = self._manager.protocol if self._manager is not None else None
+        if protocol is not None:
+            protocol.transport.abort()
 
     async def _keepalive(self) -> None:
         interval = self.config.ping_interval
@@ -414,9 +411,9 @@ class AmiLink:
                 continue
 
 
-def _headers(name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _headers(name: str, fields: Mapping[str, AmiField]) -> dict[str, str | list[str]]:
     """Build action headers; refuse anything that could inject another header or action."""
-    headers: dict[str, Any] = {"Action": name}
+    headers: dict[str, str | list[str]] = {"Action": name}
     for key, value in fields.items():
         if not _HEADER_NAME.fullmatch(key):
             raise ValueError(f"bad AMI header name {key!r}")

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from panoramisk.message import Message
-
 from contact_center.privacy import mask_phone
+from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import AmiActionError
 from contact_center.telephony.numbers import build_dial_string

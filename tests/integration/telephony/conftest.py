@@ -5,10 +5,11 @@ import pytest
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.originate import Originator
+from tests.integration.conftest import AsteriskFixture
 
 
 @pytest.fixture
-async def link(asterisk) -> AsyncIterator[AmiLink]:  # type: ignore[no-untyped-def]
+async def link(asterisk: AsteriskFixture) -> AsyncIterator[AmiLink]:
     link = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await link.connect(timeout=10)
     try:
@@ -23,5 +24,5 @@ def agi(link: AmiLink) -> AgiServer:
 
 
 @pytest.fixture
-def originator(asterisk, link: AmiLink) -> Originator:  # type: ignore[no-untyped-def]
+def originator(asterisk: AsteriskFixture, link: AmiLink) -> Originator:
     return Originator(link, "Local/{number}@sim-customers")

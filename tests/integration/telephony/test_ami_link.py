@@ -15,11 +15,12 @@ from contact_center.telephony.exceptions import (
     AmiLoginError,
 )
 from contact_center.telephony.originate import Originator, Outcome, new_channel_id
+from tests.integration.conftest import AsteriskFixture
 
 pytestmark = pytest.mark.integration
 
 
-async def test_bad_ami_secret_gives_a_clear_login_error(asterisk) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_ami_secret_gives_a_clear_login_error(asterisk: AsteriskFixture) -> None:
     config = AmiConfig.from_settings(asterisk.settings.replace(ami_secret="wrong-secret"))
     link = AmiLink(config)
     with pytest.raises(AmiLoginError, match="refused AMI login"):
@@ -28,9 +29,7 @@ async def test_bad_ami_secret_gives_a_clear_login_error(asterisk) -> None:  # ty
 
 
 async def test_unreachable_ami_gives_a_connection_error(unused_tcp_port: int) -> None:
-    link = AmiLink(
-        AmiConfig(host="127.0.0.1", port=unused_tcp_port, username="u", secret="s")
-    )
+    link = AmiLink(AmiConfig(host="127.0.0.1", port=unused_tcp_port, username="u", secret="s"))
     started = time.monotonic()
     with pytest.raises(AmiConnectionError, match="not reachable"):
         await link.connect(timeout=2)
@@ -101,9 +100,11 @@ async def test_caller_id_name_in_cyrillic_survives(
     names: list[str] = []
     remove = link.on_event(
         "*",
-        lambda e: names.append(str(e["CallerIDName"]))
-        if e.get("Uniqueid") == channel_id and e.get("CallerIDName")
-        else None,
+        lambda e: (
+            names.append(str(e["CallerIDName"]))
+            if e.get("Uniqueid") == channel_id and e.get("CallerIDName")
+            else None
+        ),
     )
     await originator.originate(
         number="79130000001",
@@ -151,7 +152,7 @@ async def test_hangup_fails_pending_agi_command(originator: Originator, agi: Agi
         await channel.wait_for_digit(20)
 
 
-async def test_keepalive_notices_a_frozen_asterisk(asterisk) -> None:  # type: ignore[no-untyped-def]
+async def test_keepalive_notices_a_frozen_asterisk(asterisk: AsteriskFixture) -> None:
     config = AmiConfig.from_settings(asterisk.settings.replace(ami_ping_interval=0.5))
     link = AmiLink(config)
     await link.connect(timeout=10)
@@ -173,7 +174,7 @@ async def test_keepalive_notices_a_frozen_asterisk(asterisk) -> None:  # type: i
     await link.close()
 
 
-async def test_link_comes_back_after_asterisk_restart(asterisk) -> None:  # type: ignore[no-untyped-def]
+async def test_link_comes_back_after_asterisk_restart(asterisk: AsteriskFixture) -> None:
     link = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await link.connect(timeout=10)
     originator = Originator(link, "Local/{number}@sim-customers")

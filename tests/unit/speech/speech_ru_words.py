@@ -127,7 +127,9 @@ def words_to_int(words: list[str], gender: str = "m") -> int:
         return 0
     if not words:
         raise ParseError("no number words")
-    total, pending, last_scale = 0, [], None
+    total = 0
+    pending: list[str] = []
+    last_scale: int | None = None
     for word in words:
         if word in SCALES:
             scale, scale_gender, forms = SCALES[word]

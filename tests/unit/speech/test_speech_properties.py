@@ -8,8 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from speech_ru_words import ParseError, agreeing, parse_money, words_to_int
 
+from contact_center.speech.numbers import GENDER_NAMES, Gender
 from contact_center.speech.phrases import (
     UNITS,
     date_phrase,
@@ -18,6 +18,7 @@ from contact_center.speech.phrases import (
     quantity_phrase,
     time_phrase,
 )
+from tests.unit.speech.speech_ru_words import ParseError, agreeing, parse_money, words_to_int
 
 rubles = st.integers(min_value=0, max_value=10**9)
 kopecks = st.integers(min_value=0, max_value=99)
@@ -55,9 +56,9 @@ def test_quantity_agrees(n: int, unit: str) -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.integers(min_value=-(10**11), max_value=10**11), st.sampled_from(["m", "f", "n"]))
-def test_number_round_trips(n: int, gender: str) -> None:
-    words = number_phrase(n, gender=gender).split()  # type: ignore[arg-type]
+@given(st.integers(min_value=-(10**11), max_value=10**11), st.sampled_from(GENDER_NAMES))
+def test_number_round_trips(n: int, gender: Gender) -> None:
+    words = number_phrase(n, gender=gender).split()
     sign = -1 if words[0] == "минус" else 1
     assert sign * words_to_int(words[1:] if sign < 0 else words, gender) == n
 

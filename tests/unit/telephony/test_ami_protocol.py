@@ -1,39 +1,36 @@
 """The AMI edge's pure parts: UTF-8 split across reads, header injection, AGI results."""
 
+import asyncio
 from typing import Any
 
 import pytest
 
+from contact_center.telephony._panoramisk import Manager, Message
 from contact_center.telephony.agi import parse_agi_result
 from contact_center.telephony.ami import _headers, _Utf8Protocol
 
 
-class _Transport:
-    def write(self, data: bytes) -> None:  # pragma: no cover - not used
+class _Transport(asyncio.Transport):
+    def write(self, data: bytes | bytearray | memoryview) -> None:  # pragma: no cover
         pass
 
     def close(self) -> None:  # pragma: no cover
         pass
 
 
-class _Factory:
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def dispatch(self, message: Any) -> None:
-        self.events.append(message)
-
-
 def test_cyrillic_name_split_between_two_reads_arrives_whole() -> None:
     proto = _Utf8Protocol()
-    proto.connection_made(_Transport())  # type: ignore[arg-type]
-    factory = _Factory()
-    proto.factory = factory
+    proto.connection_made(_Transport())
+    events: list[Message] = []
+    # an unconnected Manager: the protocol only hands it events to dispatch
+    manager = Manager()
+    manager.register_event("*", lambda _manager, event: events.append(event))
+    proto.factory = manager
     raw = "Event: Newchannel\r\nCallerIDName: Иванов\r\nUniqueid: 1.1\r\n\r\n".encode()
     cut = raw.index("Иванов".encode()) + 1  # in the middle of 'И'
     proto.data_received(raw[:cut])
     proto.data_received(raw[cut:])
-    assert [e["CallerIDName"] for e in factory.events] == ["Иванов"]
+    assert [e["CallerIDName"] for e in events] == ["Иванов"]
 
 
 @pytest.mark.parametrize(
