@@ -10,9 +10,10 @@ import logging
 import signal
 from types import TracebackType
 
+from contact_center.calendar import ReloadingCalendar
 from contact_center.clock import Clock
 from contact_center.customers.services import CustomerService
-from contact_center.hotline.services import HotlineService
+from contact_center.hotline.service import HotlineService
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
 from contact_center.storage.database import create_engine, session_factory
@@ -36,7 +37,13 @@ class Service:
         self.speech = Speech.from_settings(settings)
         # the hotline (dialplan context [hotline] -> AGI(agi:async,hotline)) and its operators
         self.hotline = HotlineService(
-            settings, self.sessions, self.customers, self.speech, self.link, self.clock
+            settings,
+            self.sessions,
+            self.customers,
+            self.speech,
+            self.link,
+            self.clock,
+            calendar=ReloadingCalendar.from_settings(settings),
         )
         self.operators = self.hotline.operators
         self.agi.register_flow("hotline", self.hotline.handle_call)

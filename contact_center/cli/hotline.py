@@ -12,13 +12,10 @@ import click
 from contact_center.calendar import WorkCalendar, parse_overrides
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli, run
 from contact_center.clock import Clock
+from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.exceptions import CalendarError
-from contact_center.hotline.services import (
-    AppealService,
-    IvrLibrary,
-    OutageService,
-    read_scripts_dir,
-)
+from contact_center.hotline.ivr_library import IvrLibrary, read_scripts_dir
+from contact_center.hotline.outage_store import OutageService
 from contact_center.settings import Settings
 from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage.database import create_engine, session_factory

@@ -13,8 +13,8 @@ import click
 
 from contact_center.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliContext, fail, pass_cli, run
 from contact_center.clock import Clock
+from contact_center.hotline.appeals import AppealService, parse_classification
 from contact_center.hotline.models import CLASSIFICATION_RU
-from contact_center.hotline.services import AppealService, parse_classification
 from contact_center.operators.exceptions import OperatorError, QueueControlError
 from contact_center.operators.services import OnDemandQueueControl, OperatorService
 from contact_center.settings import Settings
