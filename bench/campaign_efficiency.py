@@ -38,7 +38,7 @@ from autoinformer.models import Attempt
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import Caps, Clock, ProductionCalendar, retry_policy
 from autoinformer.services import CampaignService, CampaignSpec
-from contact_center.asterisk_local import LocalAsterisk
+from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.speech import Speech

@@ -32,7 +32,7 @@ from autoinformer.scheduling import (
     retry_policy,
 )
 from autoinformer.services import CallBook, CampaignService, CampaignSpec
-from contact_center.asterisk_local import AsteriskError, LocalAsterisk
+from contact_center.devtools.local_asterisk import AsteriskError, LocalAsterisk
 from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.speech import Speech
