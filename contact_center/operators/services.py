@@ -97,7 +97,8 @@ class QueueControl:
         if reason:
             fields["Reason"] = reason
         try:
-            await self._link.action("QueuePause", **fields)
+            # timeout given by name (the default) so the AMI fields cannot be taken for it
+            await self._link.action("QueuePause", timeout=None, **fields)
         except AmiActionError as exc:
             raise QueueControlError(
                 f"Asterisk не {'поставил на паузу' if paused else 'снял с паузы'} "
