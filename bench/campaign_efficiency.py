@@ -39,8 +39,8 @@ from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.scheduling import Caps, retry_policy
 from autoinformer.services import CampaignSpec
 from contact_center.app import build_app
-from contact_center.asterisk_local import LocalAsterisk
 from contact_center.clock import Clock
+from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.settings import Settings
 from contact_center.storage import migrate
 

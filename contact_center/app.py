@@ -24,8 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from contact_center.calendar import ReloadingCalendar
 from contact_center.clock import Clock
 from contact_center.customers.services import CustomerService
-from contact_center.hotline.services import HotlineService
-from contact_center.operators.services import OperatorService
+from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.ivr_library import IvrLibrary
+from contact_center.hotline.outage_store import OutageService
+from contact_center.hotline.service import HotlineService
+from contact_center.operators.services import (
+    OnDemandQueueControl,
+    OperatorService,
+    QueueControl,
+)
 from contact_center.plugins import Part, Plugin, load_plugins
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
@@ -103,6 +110,8 @@ class App:
             return
         self._closed = True
         await self.stop()
+        # a command may have connected the link on demand without starting the service
+        await self.link.close()
         await self.speech.aclose()
         await self.engine.dispose()
 
@@ -194,13 +203,16 @@ def build_app(
     *,
     plugins: Sequence[Plugin] | None = None,
     speech_workers: int | None = None,
+    queue_on_demand: bool = False,
 ) -> App:
     """The one place objects are built. `plugins` defaults to the installed ones (entry
-    points); `speech_workers` overrides the synthesis pool size for one-shot commands."""
+    points); `speech_workers` overrides the synthesis pool size for one-shot commands;
+    `queue_on_demand` lets a CLI command that never starts the service reach the operators'
+    queue (the AMI link is connected on first use)."""
     if plugins is None:
         plugins = load_plugins()
     clock = Clock.from_settings(settings)
-    calendar = ReloadingCalendar(settings.hotline_hours, settings.calendar_file)
+    calendar = ReloadingCalendar.from_settings(settings)
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     customers = CustomerService(sessions)
@@ -209,7 +221,22 @@ def build_app(
     originator = Originator(link, settings.dial_template)
     workers = {} if speech_workers is None else {"workers": speech_workers}
     speech = Speech.from_settings(settings, **workers)
-    hotline = HotlineService(settings, sessions, customers, speech, link, clock, calendar=calendar)
+    appeals = AppealService(sessions, settings.tz)
+    queue = OnDemandQueueControl(link) if queue_on_demand else QueueControl(link)
+    hotline = HotlineService(
+        settings,
+        link=link,
+        clock=clock,
+        calendar=calendar,
+        customers=customers,
+        speech=speech,
+        appeals=appeals,
+        outages=OutageService(sessions, settings.tz),
+        ivr=IvrLibrary(settings.ivr_scripts_dir, speech.prompts),
+        operators=OperatorService(
+            sessions, queue, appeals, clock, wrapup_limit=settings.hotline_wrapup_limit
+        ),
+    )
     # dialplan context [hotline] -> AGI(agi:async,hotline)
     agi.register_flow("hotline", hotline.handle_call)
     app = App(

@@ -1,11 +1,14 @@
 """The Russian production calendar and opening hours on it (the hotline, the autoinformer).
 
 `ProductionCalendar` says which days are working days; `WorkCalendar` adds opening hours
-(the hotline: five days a week at set hours).
+(the hotline: five days a week at set hours); `ReloadingCalendar` is the one the running
+service shares (the hotline, the autoinformer): the `WorkCalendar` of the settings' hours and
+the override file, re-read when the file changes.
 
-Pure: no clock, no files. The calendar is the `holidays` package's Russia (public holidays and
-the government's transferred days off and working Saturdays) corrected by an override table
-parsed from TOML text (a decree the installed package does not know yet)::
+Everything but `ReloadingCalendar` is pure: no clock, no files. The calendar is the
+`holidays` package's Russia (public holidays and the government's transferred days off and
+working Saturdays) corrected by an override table parsed from TOML text (a decree the
+installed package does not know yet)::
 
     [days]
     "2027-01-09" = "off"          # a day off the package does not know
@@ -19,7 +22,9 @@ The working day right before a public holiday (not a transferred day off) is an 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 import re
 import tomllib
 from collections.abc import Mapping
@@ -27,7 +32,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from contact_center.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class CalendarError(ValueError):
@@ -130,6 +140,15 @@ def _russian_year(year: int) -> tuple[frozenset[date], frozenset[date], frozense
     return off, working, public
 
 
+class WorkingDays(Protocol):
+    """What the autoinformer's scheduling asks of a calendar (`ProductionCalendar`,
+    `WorkCalendar` and `ReloadingCalendar` all answer it)."""
+
+    def is_working_day(self, day: date) -> bool: ...
+
+    def is_public_holiday(self, day: date) -> bool: ...
+
+
 class ProductionCalendar:
     """Working days: the `holidays` package's Russia corrected by the override file's [days]."""
 
@@ -217,40 +236,74 @@ def _shorten(hours: tuple[Interval, ...], by: timedelta) -> tuple[Interval, ...]
     return (*first, (start, new_end))
 
 
+_FileStamp = tuple[int, int]
+
+
 class ReloadingCalendar:
-    """TEMPORARY (replaced by the hotline split): hours + override file, reloadable."""
+    """The calendar in force: hours from the settings, corrections from the override file.
+
+    The file is read once when built, so the calendar is right before any event loop runs,
+    and again by `reload()` when it changed. A broken file never replaces the last good
+    version: `error` says what is wrong with it until it is fixed. Stands in wherever a
+    `ProductionCalendar` is used (`is_working_day`, `is_public_holiday`).
+    """
 
     def __init__(self, hours: str, path: Path) -> None:
         self.path = Path(path)
-        self.work = WorkCalendar.from_text(hours)
+        self._current = WorkCalendar.from_text(hours)
         self.error: str | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: _FileStamp | None = None
+        # the hotline's file watch and the autoinformer may reload at the same time
+        self._lock = asyncio.Lock()
+        self._apply(*self._read(self.path))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReloadingCalendar:
+        return cls(settings.hotline_hours, settings.calendar_file)
+
+    @property
+    def current(self) -> WorkCalendar:
+        return self._current
+
+    def is_working_day(self, day: date) -> bool:
+        return self._current.is_working_day(day)
+
+    def is_public_holiday(self, day: date) -> bool:
+        return self._current.is_public_holiday(day)
 
     async def reload(self) -> str | None:
-        import asyncio
+        """Re-read the override file if it changed; returns the file's error, if any."""
+        async with self._lock:
+            stamp, text = await asyncio.to_thread(self._read, self.path)
+            return self._apply(stamp, text)
 
-        def read() -> tuple[tuple[int, int] | None, str]:
-            try:
-                st = self.path.stat()
-                return (st.st_mtime_ns, st.st_size), self.path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                return None, ""
+    @staticmethod
+    def _read(path: Path) -> tuple[_FileStamp | None, str | CalendarError]:
+        try:
+            st = path.stat()
+            return (st.st_mtime_ns, st.st_size), path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, ""
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, CalendarError(f"{path}: файл не читается: {exc}")
 
-        stamp, text = await asyncio.to_thread(read)
+    def _apply(self, stamp: _FileStamp | None, text: str | CalendarError) -> str | None:
         if stamp == self._stamp and self._stamp is not None:
             return self.error
         self._stamp = stamp
+        if isinstance(text, CalendarError):
+            return self._refuse(text)
         try:
             overrides = parse_overrides(text, str(self.path)) if text else CalendarOverrides()
         except CalendarError as exc:
-            self.error = str(exc)
-            return self.error
+            return self._refuse(exc)
         self.error = None
-        self.work = WorkCalendar(self.work.hours, overrides)
+        self._current = WorkCalendar(self._current.hours, overrides)
         return None
 
-    def is_working_day(self, day: date) -> bool:
-        return self.work.is_working_day(day)
-
-    def is_public_holiday(self, day: date) -> bool:
-        return self.work.is_public_holiday(day)
+    def _refuse(self, exc: CalendarError) -> str:
+        # an unreadable file has no stamp and is retried on every reload: log it once
+        if str(exc) != self.error:
+            log.error("calendar override file refused: %s", exc)
+        self.error = str(exc)
+        return self.error

@@ -33,7 +33,7 @@ from autoinformer.scheduling import (
 )
 from autoinformer.services import CampaignService, CampaignSpec
 from contact_center.app import App, build_app
-from contact_center.asterisk_local import AsteriskError, LocalAsterisk
+from contact_center.devtools.local_asterisk import AsteriskError, LocalAsterisk
 from contact_center.settings import Settings
 from contact_center.speech import Speech
 from contact_center.storage import migrate

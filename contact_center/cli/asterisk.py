@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from contact_center.asterisk_local import (
+from contact_center.cli.common import EXIT_FAILURE, EXIT_OK, CliContext, fail, pass_cli
+from contact_center.devtools.asterisk_config import render_for_container
+from contact_center.devtools.local_asterisk import (
     AsteriskAlreadyRunning,
     AsteriskError,
     LocalAsterisk,
-    render_for_container,
 )
-from contact_center.cli.common import EXIT_FAILURE, EXIT_OK, CliContext, fail, pass_cli
 
 EXIT_NOT_RUNNING = 3
 

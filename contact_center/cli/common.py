@@ -28,11 +28,16 @@ class CliContext:
     settings: Settings
     plugins: tuple[Plugin, ...] = ()
 
-    def app(self, *, speech_workers: int | None = None) -> App:
+    def app(self, *, speech_workers: int | None = None, queue_on_demand: bool = False) -> App:
         """This command's object graph, from the composition root (use ``async with``)."""
         from contact_center.app import build_app
 
-        return build_app(self.settings, plugins=self.plugins, speech_workers=speech_workers)
+        return build_app(
+            self.settings,
+            plugins=self.plugins,
+            speech_workers=speech_workers,
+            queue_on_demand=queue_on_demand,
+        )
 
 
 pass_cli = click.make_pass_decorator(CliContext)

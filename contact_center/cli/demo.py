@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from contact_center.asterisk_local import AsteriskError, LocalAsterisk
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
 from contact_center.demo.run import run_demo
+from contact_center.devtools.local_asterisk import AsteriskError, LocalAsterisk
 from contact_center.storage import migrate
 from contact_center.telephony.exceptions import TelephonyError
 

@@ -9,17 +9,12 @@ from datetime import date, datetime
 
 import click
 
-from contact_center.calendar import WorkCalendar
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli, run
 from contact_center.clock import Clock
-from contact_center.hotline.services import (
-    AppealService,
-    IvrLibrary,
-    OutageService,
-    read_scripts_dir,
-)
+from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.ivr_library import read_scripts_dir
+from contact_center.hotline.outage_store import OutageService
 from contact_center.settings import Settings
-from contact_center.speech.prompts import PromptCatalog
 
 
 @dataclass(slots=True)
@@ -47,14 +42,6 @@ def parse_day(raw: str | None, settings: Settings) -> date:
     raise AssertionError  # fail() exits
 
 
-async def _calendar_error(cli: CliContext) -> str | None:
-    async with cli.app() as app:
-        return app.calendar.error
-
-
-async def _calendar_now(cli: CliContext) -> tuple[WorkCalendar, datetime, str | None]:
-    async with cli.app() as app:
-        return app.calendar.work, app.clock.local_now(), app.calendar.error
 
 
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -70,11 +57,13 @@ def group() -> None:
 def check(cli: CliContext) -> None:
     """Проверить меню IVR (ivr_scripts/) и файл поправок календаря."""
     settings = cli.settings
-    library = IvrLibrary(settings.ivr_scripts_dir, PromptCatalog.load())
+    app = cli.app()
+    library = app.hotline.ivr
     _stamp, files = read_scripts_dir(settings.ivr_scripts_dir)
     result = library.check(files)
     problems = [str(e) for e in result.errors]
-    calendar_error = run(_calendar_error(cli))
+    # the calendar as the service loads it (reading it is all the app does here)
+    calendar_error = app.calendar.error
     if calendar_error:
         problems.append(calendar_error)
     if problems:
@@ -91,9 +80,10 @@ def check(cli: CliContext) -> None:
 @pass_cli
 def hours(cli: CliContext, days: int) -> None:
     """Показать часы работы горячей линии на ближайшие дни."""
-    calendar, now, error = run(_calendar_now(cli))
-    if error:
-        fail(error)
+    app = cli.app()
+    if app.calendar.error:
+        fail(app.calendar.error)
+    calendar, now = app.calendar.current, app.clock.local_now()
     state = "открыта" if calendar.is_open(now) else "закрыта"
     opens = calendar.next_opening(now)
     click.echo(f"Сейчас {now:%Y-%m-%d %H:%M}, линия {state}; откроется {opens:%Y-%m-%d %H:%M}.")

@@ -3,23 +3,18 @@ same OperatorService). Commands that touch the queue open a short-lived AMI link
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
 from contact_center.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliContext, fail, pass_cli, run
-from contact_center.clock import Clock
+from contact_center.hotline.appeals import parse_classification
 from contact_center.hotline.models import CLASSIFICATION_RU
-from contact_center.hotline.services import AppealService, parse_classification
 from contact_center.operators.exceptions import OperatorError, QueueControlError
-from contact_center.operators.services import OnDemandQueueControl, OperatorService
-from contact_center.settings import Settings
-from contact_center.storage.database import create_engine, session_factory
-from contact_center.telephony.ami import AmiConfig
+from contact_center.operators.services import OperatorService
 from contact_center.telephony.exceptions import TelephonyError
 
 T = TypeVar("T")
@@ -32,28 +27,10 @@ STATE_RU = {
 }
 
 
-@contextlib.asynccontextmanager
-async def operator_service(settings: Settings) -> AsyncIterator[OperatorService]:
-    engine = create_engine(settings.database_url)
-    queue = OnDemandQueueControl(AmiConfig.from_settings(settings))
-    try:
-        sessions = session_factory(engine)
-        yield OperatorService(
-            sessions,
-            queue,
-            AppealService(sessions, settings.tz),
-            Clock.from_settings(settings),
-            wrapup_limit=settings.hotline_wrapup_limit,
-        )
-    finally:
-        await queue.aclose()
-        await engine.dispose()
-
-
-def _do(settings: Settings, action: Callable[[OperatorService], Awaitable[T]]) -> T:
+def _do(cli: CliContext, action: Callable[[OperatorService], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with operator_service(settings) as service:
-            return await action(service)
+        async with cli.app(queue_on_demand=True) as app:
+            return await action(app.operators)
 
     try:
         return run(go())
@@ -90,7 +67,7 @@ def group() -> None:
 @pass_cli
 def login(cli: CliContext, code: str, interface: str, name: str) -> None:
     """Войти в очередь operators и начать принимать вызовы."""
-    click.echo(_state_line(_do(cli.settings, lambda s: s.login(code, interface, name))))
+    click.echo(_state_line(_do(cli, lambda s: s.login(code, interface, name))))
 
 
 @group.command("logout")
@@ -98,7 +75,7 @@ def login(cli: CliContext, code: str, interface: str, name: str) -> None:
 @pass_cli
 def logout(cli: CliContext, code: str) -> None:
     """Выйти из очереди (вызовы больше не поступают)."""
-    click.echo(_state_line(_do(cli.settings, lambda s: s.logout(code))))
+    click.echo(_state_line(_do(cli, lambda s: s.logout(code))))
 
 
 @group.command("pause")
@@ -107,7 +84,7 @@ def logout(cli: CliContext, code: str) -> None:
 @pass_cli
 def pause(cli: CliContext, code: str, reason: str) -> None:
     """Пауза: вызовы не поступают (во время разговора — после постобработки)."""
-    click.echo(_state_line(_do(cli.settings, lambda s: s.pause(code, reason))))
+    click.echo(_state_line(_do(cli, lambda s: s.pause(code, reason))))
 
 
 @group.command("unpause")
@@ -115,7 +92,7 @@ def pause(cli: CliContext, code: str, reason: str) -> None:
 @pass_cli
 def unpause(cli: CliContext, code: str) -> None:
     """Снять паузу."""
-    click.echo(_state_line(_do(cli.settings, lambda s: s.unpause(code))))
+    click.echo(_state_line(_do(cli, lambda s: s.unpause(code))))
 
 
 @group.command("lookup-done")
@@ -123,7 +100,7 @@ def unpause(cli: CliContext, code: str) -> None:
 @pass_cli
 def lookup_done(cli: CliContext, code: str) -> None:
     """Информация о клиенте найдена (норматив 45 с)."""
-    appeal = _do(cli.settings, lambda s: _numbered(s, s.lookup_done(code)))
+    appeal = _do(cli, lambda s: _numbered(s, s.lookup_done(code)))
     click.echo(f"Поиск информации о клиенте завершён (обращение {appeal}).")
 
 
@@ -132,7 +109,7 @@ def lookup_done(cli: CliContext, code: str) -> None:
 @pass_cli
 def info_done(cli: CliContext, code: str) -> None:
     """Информация по запросу предоставлена (норматив 5 мин)."""
-    appeal = _do(cli.settings, lambda s: _numbered(s, s.info_done(code)))
+    appeal = _do(cli, lambda s: _numbered(s, s.info_done(code)))
     click.echo(f"Информация предоставлена (обращение {appeal}).")
 
 
@@ -159,7 +136,7 @@ def wrap_up_done(
 ) -> None:
     """Постобработка завершена (норматив 5 мин): оператор снова принимает вызовы."""
     cls = _classification(classification)
-    appeal = _do(cli.settings, lambda s: _numbered(s, s.wrap_up_done(code, cls, summary)))
+    appeal = _do(cli, lambda s: _numbered(s, s.wrap_up_done(code, cls, summary)))
     click.echo(f"Постобработка завершена{f' (обращение {appeal})' if appeal else ''}.")
 
 
@@ -171,7 +148,7 @@ def wrap_up_done(
 def classify(cli: CliContext, code: str, classification: str | None, summary: str | None) -> None:
     """Классифицировать текущее (последнее) обращение и записать его содержание."""
     cls = _classification(classification)
-    appeal = _do(cli.settings, lambda s: _numbered(s, s.classify(code, cls, summary)))
+    appeal = _do(cli, lambda s: _numbered(s, s.classify(code, cls, summary)))
     click.echo(f"Обращение {appeal} обновлено.")
 
 
@@ -188,7 +165,7 @@ def book(cli: CliContext, code: str, day: str, at: str, office: str, note: str) 
         when = datetime.strptime(f"{day} {at}", "%Y-%m-%d %H:%M")
     except ValueError:
         fail("дата и время: ГГГГ-ММ-ДД и ЧЧ:ММ")
-    booking = _do(cli.settings, lambda s: s.book(code, when.date(), when.time(), office, note))
+    booking = _do(cli, lambda s: s.book(code, when.date(), when.time(), office, note))
     click.echo(f"Запись на приём {when:%Y-%m-%d %H:%M}, {office} (запись {booking}).")
 
 
@@ -201,7 +178,7 @@ def info(cli: CliContext, code: str) -> None:
     async def go(s: OperatorService) -> tuple[Any, Any]:
         return await s.get(code), await s.current_appeal(code)
 
-    view, appeal = _do(cli.settings, go)
+    view, appeal = _do(cli, go)
     click.echo(_state_line(view))
     if appeal is None:
         click.echo("Обращения нет.")
@@ -213,5 +190,5 @@ def info(cli: CliContext, code: str) -> None:
 @pass_cli
 def list_(cli: CliContext) -> None:
     """Операторы и их состояние."""
-    for view in _do(cli.settings, lambda s: s.all()):
+    for view in _do(cli, lambda s: s.all()):
         click.echo(_state_line(view))

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contact_center.parsing import parse_yes_no
 from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
 
 REQUIRED_COLUMNS = ("account", "name", "address", "has_contract", "phone", "email", "email_consent")
@@ -24,8 +25,6 @@ ACCOUNT_RE = re.compile(r"[0-9A-Za-zА-Яа-яЁё\-/]{1,32}")
 # deliberately simple: one '@', no spaces, a dot in the domain; Cyrillic domains (.рф) allowed
 EMAIL_RE = re.compile(r"[^@\s;,<>\"']{1,64}@[^@\s;,<>\"']+\.[^@\s;,<>\"'.]{2,}")
 MAX_DEBT = Decimal("1000000000")
-TRUE_WORDS = {"1", "true", "yes", "y", "да", "д", "+"}
-FALSE_WORDS = {"0", "false", "no", "n", "нет", "н", "-", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +77,11 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def parse_bool(raw: str, column: str) -> bool:
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(f"{column}: ожидается да/нет или 1/0, получено «{raw}»")
+    """A yes/no cell; an empty one means "no" (offices leave the cell blank)."""
+    try:
+        return parse_yes_no(raw, blank=False)
+    except ValueError:
+        raise ValueError(f"{column}: ожидается да/нет или 1/0, получено «{raw}»") from None
 
 
 def parse_amount(raw: str, column: str) -> Decimal | None:

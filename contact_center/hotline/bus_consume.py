@@ -17,18 +17,15 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from panoramisk.message import Message
 
 from contact_center.clock import Clock
+from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.flow import HotlineCall
 from contact_center.operators.services import QUEUE, OperatorService
 from contact_center.tasks import TaskSet
 from contact_center.telephony.ami import AmiLink
-
-if TYPE_CHECKING:
-    from contact_center.hotline.flow import HotlineCall
-    from contact_center.hotline.services import AppealService
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,3 @@ class OutageError(HotlineError, ValueError):
 
 class AppealNotFound(HotlineError, LookupError):
     error_id = "hotline-appeal-not-found"
-
-
-class ReportError(HotlineError, ValueError):
-    error_id = "hotline-report"

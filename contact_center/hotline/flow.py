@@ -16,27 +16,31 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from contact_center.calendar import CalendarError, ReloadingCalendar
 from contact_center.clock import Clock
-from contact_center.hotline.exceptions import CalendarError
+from contact_center.customers.models import Customer
+from contact_center.customers.services import CustomerService
+from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.ivr import Action, Menu, MenuCursor
+from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.models import EndedBy
+from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.outages import outage_message
 from contact_center.privacy import mask_phone
 from contact_center.speech.message import MessageError
+from contact_center.speech.service import Speech
 from contact_center.speech.synth import SynthesisError
+from contact_center.telephony.agi import AgiChannel
 from contact_center.telephony.exceptions import ChannelGone
 from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
-
-if TYPE_CHECKING:
-    from contact_center.customers.models import Customer
-    from contact_center.hotline.services import HotlineService
-    from contact_center.telephony.agi import AgiChannel
 
 log = logging.getLogger(__name__)
 
@@ -119,15 +123,34 @@ class CallStateMachine:
         return self.entered(state) is not None
 
 
+@dataclass(frozen=True, slots=True)
+class CallDeps:
+    """What a hotline call works with; built once by the hotline service, shared by its calls."""
+
+    appeals: AppealService
+    outages: OutageService
+    customers: CustomerService
+    speech: Speech
+    ivr: IvrLibrary
+    calendar: ReloadingCalendar
+    clock: Clock
+    tz: ZoneInfo
+    # calls in progress by Uniqueid: a call is in it from its appeal to its end, so the queue
+    # event consumer can tell it an operator answered
+    live: MutableMapping[str, HotlineCall]
+    default_region: str
+    queue_timeout: float
+
+
 class HotlineCall:
     """One caller on the hotline, from AsyncAGIStart to the end of the call."""
 
-    def __init__(self, hotline: HotlineService, channel: AgiChannel) -> None:
-        self.hotline = hotline
+    def __init__(self, deps: CallDeps, channel: AgiChannel) -> None:
+        self.deps = deps
         self.channel = channel
-        self.clock = hotline.clock
-        self.speech = hotline.speech
-        self.machine = CallStateMachine(hotline.clock)
+        self.clock = deps.clock
+        self.speech = deps.speech
+        self.machine = CallStateMachine(deps.clock)
         self.uniqueid = channel.uniqueid
         self.appeal_id: int | None = None
         self.number = ""
@@ -145,12 +168,12 @@ class HotlineCall:
     async def run(self) -> None:
         channel = self.channel
         try:
-            self.caller = normalize_phone(channel.caller_id, self.hotline.settings.default_region)
+            self.caller = normalize_phone(channel.caller_id, self.deps.default_region)
         except InvalidPhoneNumber:
             self.caller = ""
         if self.caller:
-            self.customer = await self.hotline.customers.find_by_phone(self.caller)
-        ref = await self.hotline.appeals.register(
+            self.customer = await self.deps.customers.find_by_phone(self.caller)
+        ref = await self.deps.appeals.register(
             uniqueid=self.uniqueid,
             channel=channel.channel,
             caller_number=self.caller or channel.caller_id[:32],
@@ -158,7 +181,7 @@ class HotlineCall:
             arrived_at=self.machine.transitions[0].at,
         )
         self.appeal_id, self.number = ref.id, ref.number
-        self.hotline.calls[self.uniqueid] = self
+        self.deps.live[self.uniqueid] = self
         log.info(
             "hotline call %s from %s: appeal %s%s",
             self.uniqueid,
@@ -169,13 +192,13 @@ class HotlineCall:
         try:
             await channel.answer()
             answered = self._to(S.ANSWERED)
-            await self.hotline.appeals.set(ref.id, answered_at=answered)
+            await self.deps.appeals.set(ref.id, answered_at=answered)
             await self._start_recording()
             # the first thing the caller hears: the call is recorded
             await self.play_prompt("recording_warning")
             self._to(S.WARNED)
-            now = self.clock.now().astimezone(self.hotline.tz)
-            if self.hotline.calendar.is_open(now):
+            now = self.clock.now().astimezone(self.deps.tz)
+            if self.deps.calendar.current.is_open(now):
                 await self._ivr()
             else:
                 await self.play_prompt("greeting")
@@ -191,14 +214,14 @@ class HotlineCall:
         return at
 
     async def _finish(self) -> None:
-        self.hotline.calls.pop(self.uniqueid, None)
+        self.deps.live.pop(self.uniqueid, None)
         if self.ended_by is None:
             self.ended_by = EndedBy.CALLER if self.channel.gone else EndedBy.SYSTEM
         ended = self._to(S.ENDED)
         if not self.channel.gone:
             await self.channel.hangup()
         if self.appeal_id is not None:
-            await self.hotline.appeals.finish(
+            await self.deps.appeals.finish(
                 self.appeal_id,
                 ended_at=ended,
                 ended_by=self.ended_by.value,
@@ -224,20 +247,21 @@ class HotlineCall:
         await self.play(await self.speech.render(template, fields or {}))
 
     async def _start_recording(self) -> None:
-        local = self.clock.now().astimezone(self.hotline.tz)
+        local = self.clock.now().astimezone(self.deps.tz)
         name = f"hotline/{local:%Y/%m/%d}/{_SAFE_ID.sub('_', self.uniqueid)}.wav"
         await self.channel.exec("MixMonitor", name)
         self.recording = await self.channel.get_variable("MIXMONITOR_FILENAME") or name
         assert self.appeal_id is not None
-        await self.hotline.appeals.set(self.appeal_id, recording_path=self.recording)
+        await self.deps.appeals.set(self.appeal_id, recording_path=self.recording)
 
     # ------------------------------------------------------------------ out of hours
     async def _closed(self, now: datetime) -> None:
         self._to(S.CLOSED)
         assert self.appeal_id is not None
-        await self.hotline.appeals.set(self.appeal_id, out_of_hours=True)
+        await self.deps.appeals.set(self.appeal_id, out_of_hours=True)
+        calendar = self.deps.calendar.current
         try:
-            opening = self.hotline.calendar.next_opening(now)
+            opening = calendar.next_opening(now)
         except CalendarError:
             log.exception("no opening time found")
             opening = None
@@ -250,7 +274,7 @@ class HotlineCall:
                 "{date:open_date form=genitive year=no} {time:open_time form=at}.",
                 {"open_date": opening.date(), "open_time": opening.time()},
             )
-        due = opening.date() if opening else self.hotline.calendar.next_working_day(now.date())
+        due = opening.date() if opening else calendar.next_working_day(now.date())
         await self._take_message(due)
 
     async def _take_message(self, due: date) -> None:
@@ -260,7 +284,7 @@ class HotlineCall:
         await self.play_prompt("leave_message")
         folder = self.recording.rsplit("/", 1)[0] if "/" in self.recording else "hotline"
         path = f"{folder}/{_SAFE_ID.sub('_', self.uniqueid)}-message"
-        await self.hotline.appeals.set(
+        await self.deps.appeals.set(
             self.appeal_id, kind="message", message_path=f"{path}.wav", due_date=due
         )
         self.path.append("message")
@@ -275,7 +299,7 @@ class HotlineCall:
     async def _ivr(self) -> None:
         self._to(S.IVR)
         # the menus as they are now: a reload during the call does not move the caller
-        cursor = MenuCursor(self.hotline.ivr.scripts)
+        cursor = MenuCursor(self.deps.ivr.scripts)
         # a caller who knows the menu may press its key during the greeting
         pressed = await self.play_prompt("greeting", escape=cursor.menu.escape_digits)
         for _step in range(MAX_MENU_STEPS):
@@ -343,7 +367,7 @@ class HotlineCall:
                 self.path.append("debt:no_input")
                 await self.play_prompt("no_input")
                 continue
-            customer = await self.hotline.customers.get(account)
+            customer = await self.deps.customers.get(account)
             if customer is None:
                 self.path.append("debt:unknown")
                 await self.play_prompt("account_not_found")
@@ -365,7 +389,7 @@ class HotlineCall:
     async def _outages(self) -> None:
         now = self.clock.now()
         address = self.customer.address if self.customer and self.customer.address else None
-        items = await self.hotline.outages.for_caller(address, now)
+        items = await self.deps.outages.for_caller(address, now)
         self.path.append(f"outages:{len(items)}")
         if not items:
             await self.play_prompt("no_outages" if address else "no_current_outages")
@@ -378,7 +402,7 @@ class HotlineCall:
     async def _queue(self) -> None:
         self._to(S.QUEUED)
         await self.play_prompt("connecting_operator")
-        timeout = int(self.hotline.settings.hotline_queue_timeout)
+        timeout = int(self.deps.queue_timeout)
         # c: come back here when the operator hangs up; the queue's own announcements
         # (position) come from queues.conf
         await self.channel.exec("Queue", f"{QUEUE},c,,,{timeout}", timeout=QUEUE_EXEC_LIMIT_S)
@@ -389,12 +413,9 @@ class HotlineCall:
             return
         # nobody answered in time, or nobody is logged in: take a message for today
         await self.play_prompt("no_operators")
-        now = self.clock.now().astimezone(self.hotline.tz)
-        due = (
-            now.date()
-            if self.hotline.calendar.is_open(now)
-            else (self.hotline.calendar.next_working_day(now.date()))
-        )
+        now = self.clock.now().astimezone(self.deps.tz)
+        calendar = self.deps.calendar.current
+        due = now.date() if calendar.is_open(now) else calendar.next_working_day(now.date())
         await self._take_message(due)
 
     def connected(self, at: datetime) -> None:

@@ -28,7 +28,7 @@ from contact_center.operators.exceptions import (
     UnknownOperator,
 )
 from contact_center.operators.models import NOT_RINGABLE, Operator, OperatorState
-from contact_center.telephony.ami import AmiConfig, AmiLink
+from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import AmiActionError, TelephonyError
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ class QueueControl:
         if reason:
             fields["Reason"] = reason
         try:
-            await self._link.action("QueuePause", **fields)
+            # timeout given by name (the default) so the AMI fields cannot be taken for it
+            await self._link.action("QueuePause", timeout=None, **fields)
         except AmiActionError as exc:
             raise QueueControlError(
                 f"Asterisk не {'поставил на паузу' if paused else 'снял с паузы'} "
@@ -124,10 +125,11 @@ class QueueControl:
 
 
 class OnDemandQueueControl(QueueControl):
-    """Queue control for one CLI command: connects a short-lived AMI link on first use."""
+    """Queue control for one CLI command: connects the (not yet started) AMI link on first
+    use, so commands that only read the database need no Asterisk."""
 
-    def __init__(self, config: AmiConfig, queue: str = QUEUE, *, connect_timeout: float = 5.0):
-        super().__init__(AmiLink(config), queue)
+    def __init__(self, link: AmiLink, queue: str = QUEUE, *, connect_timeout: float = 5.0):
+        super().__init__(link, queue)
         self._connect_timeout = connect_timeout
         self._connected = False
 

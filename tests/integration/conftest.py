@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from contact_center.asterisk_local import LocalAsterisk
+from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.settings import Settings
 
 # <runtime>/run/asterisk.ctl must fit in a unix socket path (107 bytes)

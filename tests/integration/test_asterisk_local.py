@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from contact_center.asterisk_local import (
-    AsteriskAlreadyRunning,
-    LocalAsterisk,
-    render_for_container,
-)
 from contact_center.cli import main as cli_main
+from contact_center.devtools.asterisk_config import render_for_container
+from contact_center.devtools.local_asterisk import AsteriskAlreadyRunning, LocalAsterisk
 from tests.integration.conftest import AsteriskFixture, asterisk_settings, short_runtime_dir
 
 pytestmark = pytest.mark.integration

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, time
+from pathlib import Path
 
 import pytest
 
-from contact_center.calendar import WorkCalendar, parse_hours, parse_overrides
+from contact_center.calendar import (
+    ProductionCalendar,
+    ReloadingCalendar,
+    WorkCalendar,
+    WorkingDays,
+    parse_hours,
+    parse_overrides,
+)
 from contact_center.hotline.exceptions import CalendarError
 
 CAL = WorkCalendar.from_text("08:00-17:00")
@@ -119,3 +128,93 @@ def test_shipped_override_file_is_valid() -> None:
 
     path = Settings().calendar_file
     assert parse_overrides(path.read_text(encoding="utf-8"), str(path)).days == {}
+
+
+OFF_25_NOV = '[days]\n"2026-11-25" = "off"\n'
+WORKING_28_NOV = '[days]\n"2026-11-28" = "working"\n'
+
+
+def test_reloading_calendar_without_a_file_is_the_plain_calendar(tmp_path: Path) -> None:
+    cal = ReloadingCalendar("08:00-17:00", tmp_path / "missing.toml")
+    assert cal.error is None
+    assert cal.current == CAL
+    assert cal.is_working_day(date(2026, 11, 25))
+    assert not cal.is_working_day(date(2026, 11, 28))
+    assert cal.is_public_holiday(date(2026, 11, 4))
+    assert not cal.is_public_holiday(date(2026, 11, 25))
+
+
+def test_reloading_calendar_reads_the_file_when_built(tmp_path: Path) -> None:
+    path = tmp_path / "cal.toml"
+    path.write_text(OFF_25_NOV, encoding="utf-8")
+    cal = ReloadingCalendar("08:00-17:00", path)
+    assert cal.error is None
+    assert not cal.is_working_day(date(2026, 11, 25))
+    assert cal.current.hours == ((time(8), time(17)),)
+    assert not cal.current.is_open(datetime(2026, 11, 25, 10, 0))
+
+
+async def test_reload_takes_a_changed_file_and_keeps_the_last_good_one(tmp_path: Path) -> None:
+    path = tmp_path / "cal.toml"
+    path.write_text(OFF_25_NOV, encoding="utf-8")
+    cal = ReloadingCalendar("08:00-17:00", path)
+
+    path.write_text(WORKING_28_NOV, encoding="utf-8")
+    assert await cal.reload() is None
+    assert cal.is_working_day(date(2026, 11, 25))
+    assert cal.is_working_day(date(2026, 11, 28))
+
+    path.write_text('[days]\n"2026-11-25" = "holiday"\n', encoding="utf-8")
+    error = await cal.reload()
+    assert error is not None and 'days."2026-11-25": ожидается "working"' in error
+    assert cal.error == error
+    assert cal.is_working_day(date(2026, 11, 28))  # still the last good file
+
+    path.write_text(OFF_25_NOV, encoding="utf-8")
+    assert await cal.reload() is None
+    assert cal.error is None
+    assert not cal.is_working_day(date(2026, 11, 25))
+
+    path.unlink()  # no file: no corrections
+    assert await cal.reload() is None
+    assert cal.current == CAL
+
+
+async def test_reload_reads_only_a_changed_file(tmp_path: Path) -> None:
+    path = tmp_path / "cal.toml"
+    path.write_text(OFF_25_NOV, encoding="utf-8")
+    cal = ReloadingCalendar("08:00-17:00", path)
+    before = path.stat()
+    # same size and modification time: taken for the same file, not parsed again
+    path.write_text(OFF_25_NOV.replace('"off"', '"xyz"'), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert await cal.reload() is None
+    assert not cal.is_working_day(date(2026, 11, 25))
+
+
+async def test_unreadable_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "cal.toml"
+    path.mkdir()
+    cal = ReloadingCalendar("08:00-17:00", path)
+    assert cal.error is not None and "файл не читается" in cal.error
+    assert cal.current == CAL
+    assert await cal.reload() == cal.error
+
+
+def test_broken_file_at_start_leaves_the_plain_calendar(tmp_path: Path) -> None:
+    path = tmp_path / "cal.toml"
+    path.write_text("days = [", encoding="utf-8")
+    cal = ReloadingCalendar("08:00-17:00", path)
+    assert cal.error is not None and "не TOML" in cal.error
+    assert cal.current == CAL
+
+
+def test_every_calendar_answers_the_working_days_questions() -> None:
+    calendars: list[WorkingDays] = [
+        ProductionCalendar(),
+        CAL,
+        ReloadingCalendar("08:00-17:00", Path("/nonexistent/cal.toml")),
+    ]
+    for cal in calendars:
+        assert cal.is_working_day(date(2027, 2, 20))
+        assert cal.is_public_holiday(date(2027, 1, 7))

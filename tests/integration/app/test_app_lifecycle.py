@@ -111,5 +111,5 @@ async def test_one_clock_calendar_and_speech_pool_are_shared(
         ai = app.part(Autoinformer)
         assert ai.campaigns.clock is app.clock
         assert ai.campaigns.calendar is app.calendar
-        assert app.hotline.calendar is app.calendar.work
+        assert app.hotline.calendar is app.calendar
         assert app.hotline.speech is app.speech

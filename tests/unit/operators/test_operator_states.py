@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from contact_center.clock import Clock
-from contact_center.hotline.services import AppealService
+from contact_center.hotline.appeals import AppealService
 from contact_center.operators.exceptions import OperatorStateError
 from contact_center.operators.models import OperatorState
 from contact_center.operators.services import OperatorService, QueueControl, QueueMember

@@ -1,58 +1,27 @@
-"""Hotline services: appeals and their journal, outages, IVR scripts on disk, the calendar file,
-the report, and HotlineService, which wires them for the running service."""
+"""Appeals (обращения): every hotline call is one, numbered in the journal ("2026-000123-ФЛ");
+the queue events and the operator's steps stamp its timings, and the norms report reads them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contact_center.calendar import CalendarOverrides, WorkCalendar, parse_overrides
-from contact_center.clock import Clock
 from contact_center.customers.models import Customer
-from contact_center.hotline import ivr as ivr_rules
-from contact_center.hotline.exceptions import AppealNotFound, CalendarError, OutageError
-from contact_center.hotline.models import (
-    Appeal,
-    Appointment,
-    Classification,
-    JournalCounter,
-    Outage,
-)
+from contact_center.hotline.exceptions import AppealNotFound
+from contact_center.hotline.models import Appeal, Appointment, Classification, JournalCounter
 from contact_center.hotline.norms import CallMetrics, Report, build_report
-from contact_center.hotline.outages import (
-    OutageRecord,
-    OutageView,
-    parse_affected,
-    select_for_caller,
-)
 from contact_center.operators.models import Operator
-from contact_center.operators.services import OperatorService, QueueControl
-from contact_center.tasks import TaskSet
-
-if TYPE_CHECKING:
-    from contact_center.customers.services import CustomerService
-    from contact_center.hotline.flow import HotlineCall
-    from contact_center.settings import Settings
-    from contact_center.speech.service import Speech
-    from contact_center.telephony.agi import AgiChannel
-    from contact_center.telephony.ami import AmiLink
-
-log = logging.getLogger(__name__)
 
 APPLICANT_DEFAULT = "ФЛ"
-# the simulated world's operators (asterisk_conf/sim): they "press" wrap-up-done by themselves
-SIM_OPERATOR_INTERFACE = re.compile(r"@sim-operators(/|$)")
 
 
 def appeal_number(year: int, seq: int, applicant: str = APPLICANT_DEFAULT) -> str:
@@ -72,7 +41,6 @@ class AppealRef:
     number: str
 
 
-# --------------------------------------------------------------------------- appeals
 class AppealService:
     """Appeals (every hotline call) and the journal's numbering; implements the operator
     service's AppealLog."""
@@ -375,274 +343,3 @@ def parse_classification(raw: str) -> str:
         if item.value.lower() == raw.strip().lower():
             return item.value
     raise ValueError(f"классификация «{raw}»: одна из {', '.join(c.value for c in Classification)}")
-
-
-# --------------------------------------------------------------------------- outages
-class OutageService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], tz: ZoneInfo) -> None:
-        self._sessions = sessions
-        self._tz = tz
-
-    async def add(self, record: OutageRecord) -> int:
-        parse_affected(record.addresses)
-        async with self._sessions() as session, session.begin():
-            row = _outage_row(record)
-            session.add(row)
-            await session.flush()
-            return row.id
-
-    async def import_records(self, records: Iterable[OutageRecord], *, replace: bool) -> int:
-        """Store validated records in one transaction; `replace` drops the stored ones first
-        (the daily list replaces yesterday's)."""
-        items = list(records)
-        async with self._sessions() as session, session.begin():
-            if replace:
-                await session.execute(delete(Outage))
-            session.add_all(_outage_row(r) for r in items)
-        return len(items)
-
-    async def remove(self, outage_id: int) -> bool:
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(Outage).where(Outage.id == outage_id))
-        return bool(getattr(result, "rowcount", 0))
-
-    async def listing(self, now: datetime, *, include_past: bool = False) -> list[Outage]:
-        query = select(Outage).order_by(Outage.starts_at, Outage.id)
-        if not include_past:
-            query = query.where(Outage.ends_at > now)
-        async with self._sessions() as session:
-            return list((await session.scalars(query)).all())
-
-    async def for_caller(self, address: str | None, now: datetime) -> list[OutageView]:
-        rows = await self.listing(now)
-        views = [
-            OutageView(
-                o.kind,
-                o.addresses,
-                o.starts_at.astimezone(self._tz),
-                o.ends_at.astimezone(self._tz),
-                o.reason,
-            )
-            for o in rows
-        ]
-        return select_for_caller(views, address, now.astimezone(self._tz))
-
-
-def _outage_row(record: OutageRecord) -> Outage:
-    if record.ends_at <= record.starts_at:
-        raise OutageError("окончание отключения должно быть позже начала")
-    return Outage(
-        kind=record.kind,
-        addresses=record.addresses,
-        starts_at=record.starts_at,
-        ends_at=record.ends_at,
-        reason=record.reason,
-    )
-
-
-# --------------------------------------------------------------------------- IVR on disk
-def read_scripts_dir(directory: Path) -> tuple[tuple[tuple[str, int, int], ...], dict[str, str]]:
-    """(stamp, file name -> text) of the *.toml files; runs in a worker thread."""
-    files: dict[str, str] = {}
-    stamp: list[tuple[str, int, int]] = []
-    if directory.is_dir():
-        for path in sorted(directory.glob("*.toml")):
-            try:
-                st = path.stat()
-                files[path.name] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                files[path.name] = f"\0unreadable: {exc}"
-                continue
-            stamp.append((path.name, st.st_mtime_ns, st.st_size))
-    return tuple(stamp), files
-
-
-class IvrLibrary:
-    """The IVR menus in force: re-read when the files change; a broken file never replaces the
-    last good version (nor does a set that fails as a whole)."""
-
-    def __init__(self, directory: Path, prompts: Collection[str]) -> None:
-        self.directory = Path(directory)
-        self._prompts = frozenset(prompts)
-        self.scripts: ivr_rules.ScriptSet = ivr_rules.BUILTIN
-        self.last: ivr_rules.LoadResult | None = None
-        self._stamp: tuple[tuple[str, int, int], ...] | None = None
-        self._lock = asyncio.Lock()
-
-    async def reload(self, *, force: bool = False) -> ivr_rules.LoadResult:
-        async with self._lock:
-            stamp, files = await asyncio.to_thread(read_scripts_dir, self.directory)
-            if not force and stamp == self._stamp and self.last is not None:
-                return self.last
-            self._stamp = stamp
-            result = self.check(files)
-            if result.errors:
-                for error in result.errors:
-                    log.error("IVR script refused: %s", error)
-                if result.refused:
-                    log.error("IVR: the previous menus stay in force")
-            elif self.last is not None:
-                log.info("IVR menus reloaded: %s", ", ".join(sorted(result.scripts.menus)))
-            self.scripts = result.scripts
-            self.last = result
-            return result
-
-    def check(self, files: dict[str, str]) -> ivr_rules.LoadResult:
-        previous = None if self.scripts.builtin else self.scripts
-        unreadable = {k: v for k, v in files.items() if v.startswith("\0unreadable")}
-        readable = {k: v for k, v in files.items() if k not in unreadable}
-        result = ivr_rules.load_scripts(readable, prompts=self._prompts, previous=previous)
-        if unreadable:
-            from contact_center.hotline.exceptions import IvrError
-
-            extra = tuple(IvrError(k, "", "файл не читается") for k in unreadable)
-            result = ivr_rules.LoadResult(
-                result.scripts, extra + result.errors, result.kept, result.refused
-            )
-        return result
-
-
-class CalendarFile:
-    """The working calendar: hours from the settings, corrections from the override file."""
-
-    def __init__(self, hours: str, path: Path) -> None:
-        self.path = Path(path)
-        self._hours = hours
-        self.calendar = WorkCalendar.from_text(hours)
-        self.error: str | None = None
-        self._stamp: tuple[int, int] | None = None
-
-    @staticmethod
-    def _read(path: Path) -> tuple[tuple[int, int] | None, str]:
-        try:
-            st = path.stat()
-            return (st.st_mtime_ns, st.st_size), path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None, ""
-
-    async def reload(self) -> str | None:
-        """Re-read the override file if it changed; a broken file keeps the last good one."""
-        stamp, text = await asyncio.to_thread(self._read, self.path)
-        if stamp == self._stamp and self._stamp is not None:
-            return self.error
-        self._stamp = stamp
-        try:
-            overrides = parse_overrides(text, str(self.path)) if text else CalendarOverrides()
-        except CalendarError as exc:
-            self.error = str(exc)
-            log.error("calendar override file refused: %s", exc)
-            return self.error
-        self.error = None
-        self.calendar = WorkCalendar(self.calendar.hours, overrides)
-        return None
-
-
-# --------------------------------------------------------------------------- the hotline
-class HotlineService:
-    """Everything the hotline needs in `contact-center serve`: the call flow's collaborators,
-    the queue event consumer, post-call work limits, file watchers."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        sessions: async_sessionmaker[AsyncSession],
-        customers: CustomerService,
-        speech: Speech,
-        link: AmiLink,
-        clock: Clock,
-        *,
-        calendar: object = None,
-    ) -> None:
-        from contact_center.hotline.bus_consume import QueueEventConsumer
-
-        self.settings = settings
-        self.clock = clock
-        self.tz = settings.tz
-        self.customers = customers
-        self.speech = speech
-        self.link = link
-        self.appeals = AppealService(sessions, self.tz)
-        self.outages = OutageService(sessions, self.tz)
-        self.ivr = IvrLibrary(settings.ivr_scripts_dir, speech.prompts)
-        self.calendar_file = CalendarFile(settings.hotline_hours, settings.calendar_file)
-        self.operators = OperatorService(
-            sessions,
-            QueueControl(link),
-            self.appeals,
-            clock,
-            wrapup_limit=settings.hotline_wrapup_limit,
-        )
-        self.calls: dict[str, HotlineCall] = {}
-        # finished calls, for whoever watches (tests, a future live view)
-        self.on_call_finished: list[Callable[[HotlineCall], Any]] = []
-        self.events = QueueEventConsumer(link, self.appeals, self.operators, clock, self.calls)
-        self._tasks = TaskSet("hotline")
-        self._started = False
-
-    @property
-    def calendar(self) -> WorkCalendar:
-        return self.calendar_file.calendar
-
-    async def start(self) -> None:
-        await self.ivr.reload()
-        await self.calendar_file.reload()
-        self.events.start(self._tasks)
-        self.link.on_connection(self._on_connection)
-        await self._reconcile()
-        self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
-        self._tasks.spawn(self._watch_files(), name="hotline-file-watch")
-        self._started = True
-
-    async def stop(self) -> None:
-        self._started = False
-        await self._tasks.close()
-        self.events.stop()
-
-    async def handle_call(self, channel: AgiChannel) -> None:
-        """The AsyncAGI flow `hotline` (dialplan context [hotline])."""
-        from contact_center.hotline.flow import HotlineCall
-
-        call = HotlineCall(self, channel)
-        try:
-            await call.run()
-        finally:
-            for listener in list(self.on_call_finished):
-                try:
-                    listener(call)
-                except Exception:
-                    log.exception("call-finished listener failed")
-
-    def _on_connection(self, up: bool) -> None:
-        if up and self._started:
-            self._tasks.spawn(self._reconcile(), name="hotline-reconcile")
-
-    async def _reconcile(self) -> None:
-        try:
-            for note in await self.operators.reconcile():
-                log.info("operators: %s", note)
-        except Exception:
-            # a queue that cannot be read now is fixed by the next reconnect; calls still run
-            log.exception("could not reconcile operators with the queue")
-
-    async def _sweep(self) -> None:
-        limit = self.settings.hotline_wrapup_limit
-        sim = self.settings.sim_operator_wrapup_time
-        shortest = min(limit, sim) if sim >= 0 else limit
-        interval = min(1.0, max(0.1, shortest / 4))
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.operators.expire_wrapups(
-                    auto_interfaces=SIM_OPERATOR_INTERFACE, auto_after=sim
-                )
-            except Exception:
-                log.exception("post-call work sweep failed")
-
-    async def _watch_files(self) -> None:
-        while True:
-            await asyncio.sleep(2.0)
-            try:
-                await self.ivr.reload()
-                await self.calendar_file.reload()
-            except Exception:
-                log.exception("re-reading the IVR scripts or the calendar failed")

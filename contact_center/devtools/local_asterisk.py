@@ -40,7 +40,7 @@ then ``sounds/en/N.<ext>``, choosing the extension by format. The channel langua
 
 In a container mount the project's sounds folder at ``/var/lib/asterisk/sounds/cc`` and
 the Russian prompts at ``/var/lib/asterisk/sounds/ru`` (the image's astdatadir is
-/var/lib/asterisk), and the same names work; see `render_for_container`.
+/var/lib/asterisk), and the same names work; see `asterisk_config.render_for_container`.
 
 The AMI user, port and permit list come from the settings; SIP binds to ``sip_bind`` on
 ``sip_port`` (0 binds no SIP at all: the simulated world needs none).
@@ -55,10 +55,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# AsteriskError is re-exported: callers of the runner catch it with the start errors
+from contact_center.devtools.asterisk_config import AsteriskError as AsteriskError
+from contact_center.devtools.asterisk_config import ami_permit_for, render_config, wait_seconds
 from contact_center.settings import Settings
 
 MODULES_DIR = Path("/usr/lib/asterisk/modules")
@@ -72,20 +74,11 @@ LANGUAGE_ALIASES = {
     "ru": ("ru_RU_f_IvrvoiceRU", "ru_RU"),
     "en": ("en_US_f_Allison", "en_US"),
 }
-SIM_DIR = "sim"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
-_IF_LINE = re.compile(r"^\s*;\s*@(IF|ENDIF) ([A-Z_]+)@\s*$")
 # seconds without a live process behind the pid file before a start counts as failed
 _DEAD_GRACE = 2.0
 # sockaddr_un.sun_path is 108 bytes on Linux, including the final NUL
 _MAX_SOCKET_PATH = 107
-# what must not appear in a value written into a config file (comments, new lines)
-_UNSAFE_CHARS = frozenset(";\r\n\0")
-
-
-class AsteriskError(RuntimeError):
-    """The local Asterisk did not do what was asked; the message says what and why."""
 
 
 class AsteriskStartError(AsteriskError):
@@ -105,93 +98,6 @@ class AsteriskStatus:
     running: bool
     pid: int | None = None
     version: str | None = None
-
-
-def render_config(
-    conf_dir: Path,
-    etc_dir: Path,
-    values: Mapping[str, str],
-    *,
-    flags: frozenset[str] | set[str] = frozenset(),
-    include_sim: bool = True,
-    sim_operators: int = 0,
-) -> list[Path]:
-    """Write the ``*.conf`` files of `conf_dir` into `etc_dir` with placeholders filled.
-
-    ``@NAME@`` becomes ``values[NAME]`` (not in comment lines); a block between the lines
-    ``; @IF FLAG@`` and ``; @ENDIF FLAG@`` is kept only when FLAG is in `flags`. The
-    ``sim/`` folder is copied when `include_sim`, with ``sim/queue_members.conf`` listing
-    `sim_operators` static members ``Local/<n>@sim-operators/n``. Returns the files written.
-    Raises AsteriskError for a placeholder without a value or a value that would break the
-    config syntax.
-    """
-    for name, value in values.items():
-        if _UNSAFE_CHARS.intersection(value) or value != value.strip():
-            raise AsteriskError(
-                f"значение {name} нельзя записать в конфигурацию Asterisk "
-                "(в нём ';', перевод строки или пробелы по краям)"
-            )
-    user = values.get("AMI_USER")
-    if user is not None and not re.fullmatch(r"[A-Za-z0-9_.@\-]+", user):
-        raise AsteriskError(
-            f"имя пользователя AMI {user!r}: допустимы латинские буквы, цифры и _.@-"
-        )
-    etc_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for src in sorted(conf_dir.rglob("*.conf")):
-        rel = src.relative_to(conf_dir)
-        if rel.parts[0] == SIM_DIR and not include_sim:
-            continue
-        text = _render_text(src.read_text(encoding="utf-8"), values, flags, src)
-        dst = etc_dir / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(text, encoding="utf-8")
-        written.append(dst)
-    if include_sim:
-        members = etc_dir / SIM_DIR / "queue_members.conf"
-        members.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["; generated: static members of queue `operators` (simulated operators)"]
-        lines += [
-            f"member => Local/{n}@sim-operators/n,0,sim-operator-{n}"
-            for n in range(1, sim_operators + 1)
-        ]
-        members.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        written.append(members)
-    return written
-
-
-def _render_text(
-    text: str, values: Mapping[str, str], flags: frozenset[str] | set[str], src: Path
-) -> str:
-    out: list[str] = []
-    skipping: list[bool] = []
-    for line in text.splitlines():
-        m = _IF_LINE.match(line)
-        if m:
-            if m.group(1) == "IF":
-                skipping.append(m.group(2) not in flags)
-            elif skipping:
-                skipping.pop()
-            continue
-        if any(skipping):
-            continue
-
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in values:
-                raise AsteriskError(f"{src}: нет значения для @{name}@")
-            return values[name]
-
-        if line.lstrip().startswith(";"):  # comments may name placeholders
-            out.append(line)
-        else:
-            out.append(_PLACEHOLDER.sub(fill, line))
-    return "\n".join(out) + "\n"
-
-
-def _seconds(value: float) -> str:
-    """A Wait() argument: 1.0 -> '1', 1.5 -> '1.5'."""
-    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
 class LocalAsterisk:
@@ -217,7 +123,7 @@ class LocalAsterisk:
         self.sip_bind = sip_bind
         self.queue_wrapup_time = queue_wrapup_time
         self.include_sim = include_sim
-        self.ami_permit = ami_permit or _permit_for(settings.ami_host)
+        self.ami_permit = ami_permit or ami_permit_for(settings.ami_host)
         self.runtime_dir = Path(settings.asterisk_runtime_dir).resolve()
         self.etc_dir = self.runtime_dir / "etc"
         self.run_dir = self.runtime_dir / "run"
@@ -351,12 +257,9 @@ class LocalAsterisk:
             "SIP_BIND": self.sip_bind,
             "SIP_PORT": str(self.sip_port),
             "QUEUE_WRAPUPTIME": str(int(self.queue_wrapup_time)),
-            "SIM_OPERATOR_ANSWER_DELAY": _seconds(s.sim_operator_answer_delay),
-            "SIM_OPERATOR_TALK_TIME": _seconds(s.sim_operator_talk_time),
+            "SIM_OPERATOR_ANSWER_DELAY": wait_seconds(s.sim_operator_answer_delay),
+            "SIM_OPERATOR_TALK_TIME": wait_seconds(s.sim_operator_talk_time),
         }
-
-    def log_tail(self, lines: int = 30) -> str:
-        return self._log_tail(lines).strip()
 
     # --- internals -------------------------------------------------------------------
 
@@ -552,70 +455,6 @@ class LocalAsterisk:
             if tail:
                 chunks.append(f"\n--- {path} ---\n" + "\n".join(tail))
         return "".join(chunks)
-
-
-# the standard layout of an Asterisk built from source (e.g. the andrius/asterisk images)
-CONTAINER_DIRS = {
-    "ETC_DIR": "/etc/asterisk",
-    "MODULES_DIR": "/usr/lib/asterisk/modules",
-    "VARLIB_DIR": "/var/lib/asterisk",
-    "DATA_DIR": "/var/lib/asterisk",
-    "SPOOL_DIR": "/var/spool/asterisk",
-    "RUN_DIR": "/var/run/asterisk",
-    "LOG_DIR": "/var/log/asterisk",
-    "CACHE_DIR": "/var/cache/asterisk",
-}
-
-
-def render_for_container(
-    settings: Settings,
-    dest: Path,
-    *,
-    sip_port: int = 5060,
-    include_sim: bool = True,
-    ami_permit: str = "172.16.0.0/255.240.0.0",
-    queue_wrapup_time: int = 0,
-) -> list[Path]:
-    """Write a config folder to mount at /etc/asterisk in a container (Asterisk 16..22).
-
-    AMI listens on 0.0.0.0:<ami_port> inside the container and accepts only `ami_permit`
-    (default: Docker's private 172.16.0.0/12, where compose networks live); do not publish
-    the AMI port. SIP binds 0.0.0.0:<sip_port>. Mount the project's sounds folder at
-    /var/lib/asterisk/sounds/cc and the Russian prompts at /var/lib/asterisk/sounds/ru.
-    """
-    values = {
-        **CONTAINER_DIRS,
-        "AMI_BIND": "0.0.0.0",
-        "AMI_PORT": str(settings.ami_port),
-        "AMI_USER": settings.ami_user,
-        "AMI_SECRET": settings.ami_secret,
-        "AMI_PERMIT": ami_permit,
-        "SIP_BIND": "0.0.0.0",
-        "SIP_PORT": str(sip_port),
-        "QUEUE_WRAPUPTIME": str(int(queue_wrapup_time)),
-        "SIM_OPERATOR_ANSWER_DELAY": _seconds(settings.sim_operator_answer_delay),
-        "SIM_OPERATOR_TALK_TIME": _seconds(settings.sim_operator_talk_time),
-    }
-    return render_config(
-        Path(settings.asterisk_conf_dir),
-        dest,
-        values,
-        flags={"SIP"} if sip_port else set(),
-        include_sim=include_sim,
-        sim_operators=settings.sim_operators if include_sim else 0,
-    )
-
-
-def _permit_for(host: str) -> str:
-    """The AMI permit line: only the address AMI is bound to, or loopback."""
-    if host in ("127.0.0.1", "localhost", "::1", ""):
-        return "127.0.0.1/255.255.255.255"
-    if host == "0.0.0.0":
-        # a container: the service reaches AMI over Docker's private networks
-        # (172.16.0.0/12 holds the default bridge and compose networks)
-        return "172.16.0.0/255.240.0.0"
-    # bound to one address of a private network: accept that network (/24)
-    return f"{host}/255.255.255.0"
 
 
 def _tcp_port_free(host: str, port: int) -> bool:

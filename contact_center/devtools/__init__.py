@@ -1,0 +1,1 @@
+"""Tools for development, tests, demos and benchmarks: the running service never imports them."""

@@ -1,0 +1,143 @@
+"""The hotline inside `contact-center serve`: builds the call flow's collaborators once, runs
+each AsyncAGI call of the dialplan context [hotline], consumes the queue events, ends overdue
+post-call work and re-reads the IVR scripts and the calendar when they change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from contact_center.calendar import ReloadingCalendar
+from contact_center.clock import Clock
+from contact_center.customers.services import CustomerService
+from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.bus_consume import QueueEventConsumer
+from contact_center.hotline.flow import CallDeps, HotlineCall
+from contact_center.hotline.ivr_library import IvrLibrary
+from contact_center.hotline.outage_store import OutageService
+from contact_center.operators.services import OperatorService
+from contact_center.settings import Settings
+from contact_center.speech.service import Speech
+from contact_center.tasks import TaskSet
+from contact_center.telephony.agi import AgiChannel
+from contact_center.telephony.ami import AmiLink
+
+log = logging.getLogger(__name__)
+
+# the simulated world's operators (asterisk_conf/sim): they "press" wrap-up-done by themselves
+SIM_OPERATOR_INTERFACE = re.compile(r"@sim-operators(/|$)")
+
+
+class HotlineService:
+    """The hotline in `contact-center serve`: runs the call flow with its collaborators (built
+    by the composition root), the queue event consumer, post-call work limits, file watchers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        link: AmiLink,
+        clock: Clock,
+        calendar: ReloadingCalendar,
+        customers: CustomerService,
+        speech: Speech,
+        appeals: AppealService,
+        outages: OutageService,
+        ivr: IvrLibrary,
+        operators: OperatorService,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.tz = settings.tz
+        self.customers = customers
+        self.speech = speech
+        self.link = link
+        self.calendar = calendar
+        self.appeals = appeals
+        self.outages = outages
+        self.ivr = ivr
+        self.operators = operators
+        self.calls: dict[str, HotlineCall] = {}
+        # finished calls, for whoever watches (tests, a future live view)
+        self.on_call_finished: list[Callable[[HotlineCall], Any]] = []
+        self.events = QueueEventConsumer(link, self.appeals, self.operators, clock, self.calls)
+        self._call_deps = CallDeps(
+            appeals=self.appeals,
+            outages=self.outages,
+            customers=customers,
+            speech=speech,
+            ivr=self.ivr,
+            calendar=calendar,
+            clock=clock,
+            tz=self.tz,
+            live=self.calls,
+            default_region=settings.default_region,
+            queue_timeout=settings.hotline_queue_timeout,
+        )
+        self._tasks = TaskSet("hotline")
+        self._started = False
+
+    async def start(self) -> None:
+        await self.ivr.reload()
+        await self.calendar.reload()
+        self.events.start(self._tasks)
+        self.link.on_connection(self._on_connection)
+        await self._reconcile()
+        self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
+        self._tasks.spawn(self._watch_files(), name="hotline-file-watch")
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+        await self._tasks.close()
+        self.events.stop()
+
+    async def handle_call(self, channel: AgiChannel) -> None:
+        """The AsyncAGI flow `hotline` (dialplan context [hotline])."""
+        call = HotlineCall(self._call_deps, channel)
+        try:
+            await call.run()
+        finally:
+            for listener in list(self.on_call_finished):
+                try:
+                    listener(call)
+                except Exception:
+                    log.exception("call-finished listener failed")
+
+    def _on_connection(self, up: bool) -> None:
+        if up and self._started:
+            self._tasks.spawn(self._reconcile(), name="hotline-reconcile")
+
+    async def _reconcile(self) -> None:
+        try:
+            for note in await self.operators.reconcile():
+                log.info("operators: %s", note)
+        except Exception:
+            # a queue that cannot be read now is fixed by the next reconnect; calls still run
+            log.exception("could not reconcile operators with the queue")
+
+    async def _sweep(self) -> None:
+        limit = self.settings.hotline_wrapup_limit
+        sim = self.settings.sim_operator_wrapup_time
+        shortest = min(limit, sim) if sim >= 0 else limit
+        interval = min(1.0, max(0.1, shortest / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.operators.expire_wrapups(
+                    auto_interfaces=SIM_OPERATOR_INTERFACE, auto_after=sim
+                )
+            except Exception:
+                log.exception("post-call work sweep failed")
+
+    async def _watch_files(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await self.ivr.reload()
+                await self.calendar.reload()
+            except Exception:
+                log.exception("re-reading the IVR scripts or the calendar failed")
