@@ -22,6 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from contact_center.parsing import parse_yes_no
 from contact_center.speech import phrases
 from contact_center.speech.numbers import GENDERS
 from contact_center.speech.phrases import (
@@ -41,8 +42,6 @@ class MessageError(ValueError):
 
 ValueKind = Literal["money", "date", "time", "timerange", "quantity", "phone", "number"]
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_YES = {"yes", "true", "1", "да"}
-_NO = {"no", "false", "0", "нет"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,14 +180,10 @@ _LEADING_PUNCTUATION = " .,;:!?…—–-"
 
 
 def _bool_option(key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _YES:
-        return True
-    if text in _NO:
-        return False
-    raise MessageError(f"{key}= ожидает yes или no, а не {raw!r}")
+    try:
+        return parse_yes_no(raw)
+    except ValueError:
+        raise MessageError(f"{key}= ожидает yes или no, а не {raw!r}") from None
 
 
 def _value_segment(kind: str, field: str, options: Mapping[str, Any]) -> ValueSegment:
