@@ -222,7 +222,7 @@ def make_unsubscribe_token(
     if (contact_id is None) == (address is None):
         raise UnsubscribeTokenError("нужен ровно один из contact_id и address")
     if contact_id is not None:
-        # checked at run time too: a caller's value may come from outside type checking
+        # checked at run time too: not every caller is type-checked
         if not isinstance(contact_id, int):
             raise UnsubscribeTokenError(f"неверный номер контакта: {contact_id!r}")
         if isinstance(contact_id, bool) or contact_id < 0:
@@ -240,7 +240,7 @@ def verify_unsubscribe_token(token: str, *, secret: str) -> UnsubscribeRequest:
     was not signed with ``secret`` (compared in constant time)."""
     if not secret:
         raise UnsubscribeTokenError("не задан секрет ссылок отписки (CC_UNSUBSCRIBE_SECRET)")
-    # checked at run time too: the token comes from whatever a client sent
+    # checked at run time too: not every caller is type-checked
     if not isinstance(token, str):
         raise UnsubscribeTokenError("неверная ссылка отписки")
     if len(token) > 1024:
