@@ -36,10 +36,10 @@ import re
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -98,6 +98,14 @@ def extract_token(text: str) -> str:
     found = _TOKEN_IN_TEXT_RE.search(value)
     # nothing token-like: hand the text on as it is, its check says what is wrong
     return found[0] if found else value
+
+
+class TokenOptOuts(Protocol):
+    """What the HTTP edge needs of :class:`Unsubscribes`."""
+
+    async def lookup(self, token: str) -> Unsubscription: ...
+
+    async def opt_out(self, token: str) -> Unsubscription: ...
 
 
 class Unsubscribes:
@@ -179,12 +187,15 @@ class Unsubscribes:
                 .values(state="done", status="opted_out", finished_at=now)
                 .execution_options(synchronize_session=False)
             )
+        # DML gives a CursorResult, which has rowcount; AsyncSession.execute is typed as Result
+        added_rows = cast("CursorResult[Any]", added).rowcount
+        closed_rows = cast("CursorResult[Any]", closed).rowcount
         result = Unsubscription(
             request.kind,
             address,
             letter_id,
-            already=added.rowcount == 0,  # type: ignore[attr-defined]
-            closed=int(closed.rowcount or 0),  # type: ignore[attr-defined]
+            already=added_rows == 0,
+            closed=int(closed_rows or 0),
         )
         log.info(
             "unsubscribe: %s (letter %s) leaves %s letters%s; %d queued letters closed",
@@ -206,7 +217,9 @@ class Unsubscribes:
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, reason: str, *, headers: Mapping[str, str] | None = None):
+    def __init__(
+        self, status: int, reason: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
@@ -369,7 +382,7 @@ class UnsubscribeServer:
 
     def __init__(
         self,
-        unsubscribes: Unsubscribes,
+        unsubscribes: TokenOptOuts,
         *,
         host: str,
         port: int,

@@ -38,7 +38,7 @@ from .mime import (
     new_message_id,
     verify_unsubscribe_token,
 )
-from .sender import Deferral, DeliveryResult, SmtpSender, TokenBucket
+from .sender import Deferral, DeliveryResult, SenderOptions, SmtpSender, TokenBucket
 from .templates import EmailTemplate, RenderedEmail
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "EmailTemplate",
     "RejectedRow",
     "RenderedEmail",
+    "SenderOptions",
     "SmtpError",
     "SmtpSender",
     "SmtpSetupError",

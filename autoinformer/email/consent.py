@@ -21,12 +21,17 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from contact_center.customers.csv_import import EMAIL_RE, decode, parse_bool, parse_date
 from contact_center.privacy import mask_email
 
 from .exceptions import AddressError, ConsentFileError
 from .mime import ascii_address
+
+if TYPE_CHECKING:
+    # csv.reader's class; the csv module does not re-export its name
+    from _csv import Reader
 
 REQUIRED_COLUMNS = ("email", "email_consent")
 MAX_ADDRESS_LENGTH = 254
@@ -82,7 +87,7 @@ def address_problem(address: str | None, consent: bool | None) -> str | None:
     return None
 
 
-def _reader(text: str) -> tuple[csv.Reader, list[str]] | None:
+def _reader(text: str) -> tuple[Reader, list[str]] | None:
     # the separator is the one under which the header names the required columns
     for delimiter in (",", ";"):
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

@@ -34,11 +34,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.header import Header
-from email.headerregistry import Address, HeaderRegistry
+from email.headerregistry import Address, AddressHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -164,7 +164,8 @@ def parse_mailbox(value: str) -> Address:
     """``"Электросеть Дивногорск <noreply@localhost>"`` -> an Address with an ASCII addr."""
     try:
         header = _HEADERS("From", value)
-        addresses = header.addresses  # type: ignore[attr-defined]
+        # typeshed types the call as BaseHeader; for From the class is an AddressHeader too
+        addresses = cast(AddressHeader, header).addresses
     except (ValueError, TypeError, IndexError):
         raise AddressError(f"неверный адрес отправителя: {value!r}") from None
     if len(addresses) != 1 or header.defects or "@" not in addresses[0].addr_spec:
@@ -221,7 +222,10 @@ def make_unsubscribe_token(
     if (contact_id is None) == (address is None):
         raise UnsubscribeTokenError("нужен ровно один из contact_id и address")
     if contact_id is not None:
-        if isinstance(contact_id, bool) or not isinstance(contact_id, int) or contact_id < 0:
+        # checked at run time too: not every caller is type-checked
+        if not isinstance(contact_id, int):
+            raise UnsubscribeTokenError(f"неверный номер контакта: {contact_id!r}")
+        if isinstance(contact_id, bool) or contact_id < 0:
             raise UnsubscribeTokenError(f"неверный номер контакта: {contact_id!r}")
         who = f"c:{contact_id}"
     else:
@@ -236,7 +240,10 @@ def verify_unsubscribe_token(token: str, *, secret: str) -> UnsubscribeRequest:
     was not signed with ``secret`` (compared in constant time)."""
     if not secret:
         raise UnsubscribeTokenError("не задан секрет ссылок отписки (CC_UNSUBSCRIBE_SECRET)")
-    if not isinstance(token, str) or len(token) > 1024:
+    # checked at run time too: not every caller is type-checked
+    if not isinstance(token, str):
+        raise UnsubscribeTokenError("неверная ссылка отписки")
+    if len(token) > 1024:
         raise UnsubscribeTokenError("неверная ссылка отписки")
     version, dot1, rest = token.strip().partition(".")
     body, dot2, mac = rest.partition(".")

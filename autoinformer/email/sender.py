@@ -61,8 +61,9 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypedDict, Unpack, cast
 
 import aiosmtplib
 from aiosmtplib import (
@@ -182,6 +183,27 @@ class _Outcome:
     reply: str = ""
 
 
+class SenderOptions(TypedDict, total=False):
+    """The keywords of :class:`SmtpSender` (keep in step with its ``__init__``)."""
+
+    host: str
+    port: int
+    tls: TlsMode
+    username: str
+    password: str
+    timeout: float
+    rate: float
+    burst: float | None
+    attempts: int
+    base_delay: float
+    max_delay: float
+    resend_unconfirmed: bool
+    envelope_from: str | None
+    local_hostname: str | None
+    tls_context: ssl.SSLContext | None
+    sleep: Callable[[float], Awaitable[None]]
+
+
 class SmtpSender:
     """One SMTP session reused for many letters; see the module docstring for the protocol.
 
@@ -234,19 +256,20 @@ class SmtpSender:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> SmtpSender:
+    def from_settings(cls, settings: Settings, **overrides: Unpack[SenderOptions]) -> SmtpSender:
         """A sender for ``CC_SMTP_*``; ``overrides`` are any keyword of the constructor."""
-        values: dict[str, object] = {
+        values: SenderOptions = {
             "host": settings.smtp_host,
             "port": settings.smtp_port,
-            "tls": settings.smtp_tls,
+            # Settings keeps it as a str; the constructor refuses anything but a TlsMode
+            "tls": cast(TlsMode, settings.smtp_tls),
             "username": settings.smtp_user,
             "password": settings.smtp_password,
             "timeout": settings.smtp_timeout,
             "rate": settings.smtp_rate,
         }
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     def __repr__(self) -> str:  # never the password
         return f"SmtpSender({self.host}:{self.port}, tls={self.tls}, user={self._username!r})"
@@ -501,7 +524,9 @@ class SmtpSender:
             return outcome
         except _LINK_ERRORS as exc:
             self._drop()
-            kind = "stale" if reused and phase == "mail" else "temporary"
+            kind: Literal["stale", "temporary"] = (
+                "stale" if reused and phase == "mail" else "temporary"
+            )
             return _Outcome(kind, phase, None, _describe(exc))
         except BaseException:
             # cancelled (the service is stopping) or a bug: the session's state is unknown
@@ -545,7 +570,7 @@ def _describe(exc: BaseException) -> str:
 
 def _single_recipient(message: EmailMessage) -> str:
     header = message.get("To")
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
     if len(addresses) != 1 or message.get("Cc") or message.get("Bcc"):
         raise ValueError("a notice letter has exactly one To address and no Cc/Bcc")
     return str(addresses[0].addr_spec)
@@ -553,7 +578,7 @@ def _single_recipient(message: EmailMessage) -> str:
 
 def _sender_address(message: EmailMessage) -> str:
     header = message.get("From")
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
     if len(addresses) != 1:
         raise ValueError("the letter needs exactly one From address")
     return str(addresses[0].addr_spec)

@@ -47,7 +47,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import jinja2
 from jinja2 import meta, nodes
@@ -359,7 +359,7 @@ def _path(node: nodes.Node) -> str | None:
             return None
 
 
-def _const(node: nodes.Node) -> tuple[bool, Any]:
+def _const(node: nodes.Expr) -> tuple[bool, Any]:
     try:
         return True, node.as_const()
     except nodes.Impossible:
@@ -387,7 +387,9 @@ def _compile(env: jinja2.Environment, source: str, key: str) -> _Compiled:
         if node.name not in FILTERS:
             continue
         consts = [_const(a) for a in node.args]
-        kw_consts = {kw.key: _const(kw.value) for kw in node.kwargs}
+        # jinja2 annotates a filter's kwargs as Pair nodes; its parser makes Keyword nodes
+        keywords = cast("list[nodes.Keyword]", node.kwargs)
+        kw_consts = {kw.key: _const(kw.value) for kw in keywords}
         constant = all(ok for ok, _ in consts) and all(ok for ok, _ in kw_consts.values())
         path = _path(node.node) if node.node is not None else None
         if path and path.split(".")[0] in loop_names:

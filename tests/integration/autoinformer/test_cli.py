@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from autoinformer.scheduling import Clock
 from contact_center.cli import main
@@ -16,8 +17,12 @@ from contact_center.cli import main
 KRS = ZoneInfo("Asia/Krasnoyarsk")
 
 
+class Cli(Protocol):
+    def __call__(self, *args: str) -> Result: ...
+
+
 @pytest.fixture
-def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli(tmp_path: Path) -> Cli:
     from tests.integration.autoinformer.conftest import db_url
 
     env = {
@@ -26,13 +31,13 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     }
     runner = CliRunner()
 
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
+    def invoke(*args: str) -> Result:
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
 
     return invoke
 
 
-def test_campaign_create_start_status_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_campaign_create_start_status_report(cli: Cli, tmp_path: Path) -> None:
     listing = tmp_path / "debts.csv"
     listing.write_text(
         "phone;account;debt\n+7 913 000-00-01;240001;1 500,00\n8 913 000-00-01;240001;1500\n"
@@ -82,7 +87,7 @@ def test_campaign_create_start_status_report(cli, tmp_path: Path) -> None:  # ty
     assert followed.exit_code == 0 and "отменена" in followed.stdout
 
 
-def test_refused_outage_campaign_exits_2_with_the_reason(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refused_outage_campaign_exits_2_with_the_reason(cli: Cli, tmp_path: Path) -> None:
     now = datetime(2026, 12, 1, 11, tzinfo=KRS)
     outage = now + timedelta(hours=12)
     listing = tmp_path / "outage.csv"
@@ -122,7 +127,7 @@ def test_refused_outage_campaign_exits_2_with_the_reason(cli, tmp_path: Path) ->
     assert bad_retry.exit_code == 2 and "попыток" in bad_retry.stderr
 
 
-def test_scenario_add_list_show_versions(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_scenario_add_list_show_versions(cli: Cli, tmp_path: Path) -> None:
     listed = cli("scenario", "list")
     for name in ("debt-notice", "outage-warning", "reminder", "tariff-change"):
         assert name in listed.stdout
@@ -143,7 +148,7 @@ def test_scenario_add_list_show_versions(cli, tmp_path: Path) -> None:  # type: 
     assert refused.exit_code == 2 and refused.stderr.startswith("bad.toml: message:")
 
 
-def test_list_from_the_customer_base_takes_contract_phones_of_debtors(cli) -> None:  # type: ignore[no-untyped-def]
+def test_list_from_the_customer_base_takes_contract_phones_of_debtors(cli: Cli) -> None:
     base = Path(__file__).resolve().parents[3] / "contact_center" / "demo" / "customers.csv"
     imported = cli("customers", "import", str(base))
     assert imported.exit_code == 0, imported.output

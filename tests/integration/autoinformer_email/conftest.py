@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -55,7 +55,7 @@ class MailServer:
     tls_sessions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
-    controller: Controller | None = None
+    controller: _TrackingController | None = None
 
     def __post_init__(self) -> None:
         self.arrived = threading.Condition(self.lock)
@@ -112,7 +112,8 @@ class MailServer:
         def cut() -> None:
             for session in controller.sessions:
                 if session.transport is not None:
-                    session.transport.abort()
+                    # typed as BaseTransport; a server's connection has a full Transport
+                    cast(asyncio.Transport, session.transport).abort()
             done.set()
 
         controller.loop.call_soon_threadsafe(cut)
@@ -129,10 +130,7 @@ class MailServer:
     def messages(self) -> list[EmailMessage]:
         with self.lock:
             raw = list(self.received)
-        return [
-            email.message_from_bytes(b, policy=policy.default)  # type: ignore[misc]
-            for b in raw
-        ]
+        return [email.message_from_bytes(b, policy=policy.default) for b in raw]
 
 
 @pytest.fixture

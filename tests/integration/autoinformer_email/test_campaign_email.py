@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -182,7 +183,7 @@ async def desk(mail_server: MailServer, tmp_path: Path) -> AsyncIterator[Desk]:
         await engine.dispose()
 
 
-def by_address(server: MailServer) -> dict[str, Any]:
+def by_address(server: MailServer) -> dict[str, EmailMessage]:
     return {m["To"].addresses[0].addr_spec: m for m in server.messages()}
 
 
@@ -222,18 +223,23 @@ async def test_only_consenting_addresses_get_letters_with_the_right_headers_amou
     assert got["To"].addresses[0].display_name == "Иванов Иван Иванович"
     assert got["Subject"] == f"Задолженность 1{NBSP}500,50{NBSP}₽ по счёту 10-1"
     assert got["Message-ID"] == letters["ivanov@example.ru"].message_id
-    assert parsedate_to_datetime(got["Date"]).utcoffset().total_seconds() == 7 * 3600
+    offset = parsedate_to_datetime(got["Date"]).utcoffset()
+    assert offset is not None and offset.total_seconds() == 7 * 3600
     assert got["Auto-Submitted"] == "auto-generated"
     assert got["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = got["List-Unsubscribe"].split(",")[0].strip().strip("<>")
     assert link.startswith(desk.settings.unsubscribe_base_url + "?token=v1.")
     request = verify_unsubscribe_token(link.split("token=", 1)[1], secret=SECRET)
     assert (request.contact_id, request.kind) == (letters["ivanov@example.ru"].id, "debt")
-    text = got.get_body(("plain",)).get_content()
+    plain = got.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
     assert f"на 25 ноября 2026{NBSP}г. составляет 1{NBSP}500,50{NBSP}₽." in text
     assert "Оплатите её до 05.12.2026." in text
     assert f"Отказаться от писем: {link}" in text
-    html = got.get_body(("html",)).get_content()
+    rich = got.get_body(("html",))
+    assert rich is not None
+    html = rich.get_content()
     assert f"<b>1{NBSP}500,50{NBSP}₽</b> на 25.11.2026" in html
 
     assert st.status == "finished"
@@ -464,7 +470,8 @@ async def test_smtp_settings_refused_pause_the_email_side_with_the_reason_not_th
     assert "РАССЫЛКА ПИСЕМ ПРИОСТАНОВЛЕНА" in status_line(st, desk.settings.tz)
 
     await desk.campaigns.resume(campaign_id)  # the supervisor fixed the settings
-    assert (await desk.campaigns.status(campaign_id)).email.paused is None  # type: ignore[union-attr]
+    resumed = (await desk.campaigns.status(campaign_id)).email
+    assert resumed is not None and resumed.paused is None
     desk.mailer()
     await desk.finished(campaign_id)
     assert len(desk.server.received) == 3

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from autoinformer.email import make_unsubscribe_token
 from contact_center.cli import main
@@ -23,19 +24,29 @@ LIST = """account,name,email,email_consent,debt
 """
 
 
+@dataclass
+class Cli:
+    """`contact-center` on the test's database; `path` is its SQLite file."""
+
+    url: str
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    @property
+    def path(self) -> str:
+        return self.url.split("///", 1)[1]
+
+    def __call__(self, *args: str) -> Result:
+        return self.runner.invoke(
+            main, list(args), env={"CC_DATABASE_URL": self.url}, catch_exceptions=False
+        )
+
+
 @pytest.fixture
-def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = db_url(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), env={"CC_DATABASE_URL": url}, catch_exceptions=False)
-
-    invoke.path = url.split("///", 1)[1]  # type: ignore[attr-defined]
-    return invoke
+def cli(tmp_path: Path) -> Cli:
+    return Cli(db_url(tmp_path))
 
 
-def test_email_campaign_from_the_cli_and_the_clerks_unsubscribe(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_email_campaign_from_the_cli_and_the_clerks_unsubscribe(cli: Cli, tmp_path: Path) -> None:
     listing = tmp_path / "mail.csv"
     listing.write_text(LIST, encoding="cp1251")
     created = cli(
@@ -102,7 +113,7 @@ def test_email_campaign_from_the_cli_and_the_clerks_unsubscribe(cli, tmp_path: P
     assert "писем 1" in second.stderr
 
 
-def test_a_scenario_without_a_letter_refuses_the_email_channel(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_scenario_without_a_letter_refuses_the_email_channel(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "phone-only.toml"
     scenario.write_text('name = "phone-only"\nkind = "debt"\nmessage = "Долг {money:debt}."\n')
     assert cli("scenario", "add", str(scenario)).exit_code == 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
+from typing import Unpack
 
 import pytest
 
@@ -16,6 +17,7 @@ from autoinformer.email import (
     Deferral,
     DeliveryResult,
     EmailTemplate,
+    SenderOptions,
     SmtpSender,
     compose_notice,
     verify_unsubscribe_token,
@@ -72,8 +74,8 @@ def letter(n: int = 1, *, address: str | None = None, **changes: object) -> Emai
     )
 
 
-def sender_for(server: MailServer, **overrides: object) -> SmtpSender:
-    values: dict[str, object] = {
+def sender_for(server: MailServer, **overrides: Unpack[SenderOptions]) -> SmtpSender:
+    values: SenderOptions = {
         "host": server.host,
         "port": server.port,
         "rate": 0,
@@ -83,7 +85,7 @@ def sender_for(server: MailServer, **overrides: object) -> SmtpSender:
         "local_hostname": "cc.test",
     }
     values.update(overrides)
-    return SmtpSender(**values)  # type: ignore[arg-type]
+    return SmtpSender(**values)
 
 
 async def test_letter_arrives_with_decoded_headers_amount_date_and_one_click_unsubscribe(
@@ -117,13 +119,17 @@ async def test_letter_arrives_with_decoded_headers_amount_date_and_one_click_uns
     assert (request.contact_id, request.kind) == (7, "debt")
     assert got["Auto-Submitted"] == "auto-generated"
 
-    text = got.get_body(("plain",)).get_content()
+    plain = got.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
     assert f"составляет 1{NBSP}500,00{NBSP}₽." in text
     assert f"Оплатите до 5 декабря 2026{NBSP}г., иначе отключение 10 декабря 2026{NBSP}г." in text
     assert "с 09:00 до 17:30" in text
     assert "Телефон: +7 (39144) 3-12-34" in text
     assert f"Отписаться: http://127.0.0.1:8080/unsubscribe?token={token}" in text
-    html = got.get_body(("html",)).get_content()
+    rich = got.get_body(("html",))
+    assert rich is not None
+    html = rich.get_content()
     assert f"<b>1{NBSP}500,00{NBSP}₽</b> на 25.11.2026" in html
     assert "Иванов Иван &lt;Иванович&gt;" in html, "contact fields are escaped in HTML"
 
@@ -186,7 +192,8 @@ async def test_a_4xx_on_every_try_ends_deferred_after_the_configured_attempts(
 async def test_many_letters_share_one_connection(mail_server: MailServer) -> None:
     async with sender_for(mail_server) as sender:
         results = [await sender.send(letter(n)) for n in range(1, 6)]
-        sessions = len(mail_server.controller.sessions)  # type: ignore[union-attr]
+        assert mail_server.controller is not None
+        sessions = len(mail_server.controller.sessions)
 
     assert [r.status for r in results] == ["accepted"] * 5
     # one session for the sender (the controller's own readiness probe is the other)
@@ -256,7 +263,7 @@ class Store:
         self.rows[message_id].state = "sending"
         self.sending[message_id].set()
 
-    def on_deferral_for(self, message_id: str):  # type: ignore[no-untyped-def]
+    def on_deferral_for(self, message_id: str) -> Callable[[Deferral], Awaitable[None]]:
         async def record(deferral: Deferral) -> None:
             self.rows[message_id].deferrals.append(deferral)
 

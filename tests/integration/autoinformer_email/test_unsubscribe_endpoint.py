@@ -29,11 +29,14 @@ class StubUnsubscribes:
         return found
 
 
+Endpoint = tuple[UnsubscribeServer, StubUnsubscribes]
+
+
 @pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[UnsubscribeServer, StubUnsubscribes]]:
+async def endpoint() -> AsyncIterator[Endpoint]:
     stub = StubUnsubscribes()
     server = UnsubscribeServer(
-        stub,  # type: ignore[arg-type]
+        stub,
         host="127.0.0.1",
         port=0,
         paths=("/mail/off", "/unsubscribe"),
@@ -60,7 +63,7 @@ def get(path: str, *, method: str = "GET", headers: str = "", body: bytes = b"")
     return f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body
 
 
-async def test_get_shows_the_page_post_opts_out_head_has_no_body(endpoint) -> None:  # type: ignore[no-untyped-def]
+async def test_get_shows_the_page_post_opts_out_head_has_no_body(endpoint: Endpoint) -> None:
     server, stub = endpoint
     status, head, body = await exchange(server, get(f"/mail/off?token={GOOD}"))
     assert status == 200 and "Отказаться от писем?" in body.decode()
@@ -108,8 +111,8 @@ async def test_get_shows_the_page_post_opts_out_head_has_no_body(endpoint) -> No
     ],
 )
 async def test_bad_requests_get_their_status_and_change_nothing(
-    endpoint, raw: bytes, status: int
-) -> None:  # type: ignore[no-untyped-def]
+    endpoint: Endpoint, raw: bytes, status: int
+) -> None:
     server, stub = endpoint
     got, head, body = await exchange(server, raw)
     assert got == status, body.decode(errors="replace")
@@ -120,7 +123,7 @@ async def test_bad_requests_get_their_status_and_change_nothing(
         assert "не подписана" in body.decode()
 
 
-async def test_a_client_that_never_finishes_its_request_gets_408(endpoint) -> None:  # type: ignore[no-untyped-def]
+async def test_a_client_that_never_finishes_its_request_gets_408(endpoint: Endpoint) -> None:
     server, _stub = endpoint
     status, _, body = await exchange(server, b"GET /unsubscribe?token=x HTTP/1.1\r\nHost:")
     assert status == 408 and "вовремя" in body.decode()

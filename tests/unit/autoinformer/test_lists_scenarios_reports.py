@@ -139,7 +139,9 @@ def test_outage_list_values_and_order() -> None:
 
 
 def test_customer_base_only_contract_phones_and_debtors() -> None:
-    def customer(account: str, contract: bool, debt: str | None, *phones: tuple[str, bool]):  # type: ignore[no-untyped-def]
+    def customer(
+        account: str, contract: bool, debt: str | None, *phones: tuple[str, bool]
+    ) -> SimpleNamespace:
         from decimal import Decimal
 
         return SimpleNamespace(

@@ -31,8 +31,10 @@ MSK = ZoneInfo("Europe/Moscow")
 CAL = ProductionCalendar()
 
 
-def local(*args: int, tz: ZoneInfo = KRS) -> datetime:
-    return datetime(*args, tzinfo=tz)
+def local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, *, tz: ZoneInfo = KRS
+) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=tz)
 
 
 @pytest.mark.parametrize(
@@ -117,20 +119,22 @@ DECISION = date(2026, 12, 1)
 def test_outage_rules(
     start: datetime, outage: datetime, end: datetime | None, result: object
 ) -> None:
-    kwargs = dict(
-        start=start,
-        end=end,
-        outage_start=outage,
-        decision_date=DECISION,
-        tz=KRS,
-        windows=CallingWindows(),
-        calendar=CAL,
-    )
+    def run() -> datetime:
+        return outage_end(
+            start=start,
+            end=end,
+            outage_start=outage,
+            decision_date=DECISION,
+            tz=KRS,
+            windows=CallingWindows(),
+            calendar=CAL,
+        )
+
     if isinstance(result, str):
         with pytest.raises(CampaignRefused, match=result):
-            outage_end(**kwargs)  # type: ignore[arg-type]
+            run()
     else:
-        assert outage_end(**kwargs) == result  # type: ignore[arg-type]
+        assert run() == result
 
 
 NOW = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)

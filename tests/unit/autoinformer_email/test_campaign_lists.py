@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from autoinformer.exceptions import CallListError
-from autoinformer.lists import contacts_from_customers, letter_fields, parse_campaign_list
+from autoinformer.lists import (
+    ParsedList,
+    contacts_from_customers,
+    letter_fields,
+    parse_campaign_list,
+)
 from autoinformer.scenarios import builtin_scenarios
 from contact_center.speech.prompts import PromptCatalog
 
@@ -20,7 +27,7 @@ OUTAGE = SCENARIOS["outage-warning"]
 TODAY = date(2026, 12, 1)
 
 
-def parse(text: str, channel: str, **kw):  # type: ignore[no-untyped-def]
+def parse(text: str, channel: str, **kw: Any) -> ParsedList:
     kw.setdefault("scenario", DEBT)
     return parse_campaign_list(text.encode(), channel=channel, today=TODAY, **kw)
 
@@ -151,7 +158,13 @@ def test_an_outage_letter_reads_the_address_and_times() -> None:
     assert "с 10:00 до 17:00" in body
 
 
-def customer(account: str, contract: bool, debt: str | None, phones=(), emails=()):  # type: ignore[no-untyped-def]
+def customer(
+    account: str,
+    contract: bool,
+    debt: str | None,
+    phones: Iterable[tuple[str, bool]] = (),
+    emails: Iterable[tuple[str, bool]] = (),
+) -> SimpleNamespace:
     return SimpleNamespace(
         account=account,
         name=f"Абонент {account}",

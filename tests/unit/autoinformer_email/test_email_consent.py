@@ -6,12 +6,17 @@ from datetime import date
 
 import pytest
 
-from autoinformer.email import ConsentFileError, address_problem, parse_consent_csv
+from autoinformer.email import (
+    ConsentFileError,
+    ConsentList,
+    address_problem,
+    parse_consent_csv,
+)
 
 TODAY = date(2026, 12, 1)
 
 
-def parse(text: str, *, encoding: str = "utf-8"):  # type: ignore[no-untyped-def]
+def parse(text: str, *, encoding: str = "utf-8") -> ConsentList:
     return parse_consent_csv(text.encode(encoding), today=TODAY)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,7 +33,7 @@ CONTENT = RenderedEmail(
 LONG_URL = "https://lk.example.ru/unsubscribe?token=v1." + "A" * 180
 
 
-def body(part: EmailMessage) -> str:
+def body(part: MIMEPart) -> str:
     # text/* is CRLF in canonical form (RFC 2046), inside base64 too
     return str(part.get_content()).replace("\r\n", "\n")
 
@@ -45,20 +45,27 @@ def roundtrip(message: EmailMessage) -> tuple[bytes, EmailMessage]:
     return raw, parsed
 
 
-def letter(**changes: object) -> EmailMessage:
-    values: dict[str, object] = {
-        "content": CONTENT,
-        "sender": "Электросеть Дивногорск <noreply@energo.example.ru>",
-        "to_address": "ivanov@example.ru",
-        "to_name": "Иванов Иван Иванович",
-        "message_id": "<1.2.3@energo.example.ru>",
-        "list_unsubscribe": list_unsubscribe_value(
-            url=LONG_URL, mailto="noreply@energo.example.ru"
-        ),
-        "date": WHEN,
-    }
-    values.update(changes)
-    return build_message(**values)  # type: ignore[arg-type]
+LIST_UNSUBSCRIBE = list_unsubscribe_value(url=LONG_URL, mailto="noreply@energo.example.ru")
+
+
+def letter(
+    *,
+    content: RenderedEmail = CONTENT,
+    to_address: str = "ivanov@example.ru",
+    to_name: str = "Иванов Иван Иванович",
+    message_id: str = "<1.2.3@energo.example.ru>",
+    list_unsubscribe: str | None = LIST_UNSUBSCRIBE,
+    date: dt.datetime = WHEN,
+) -> EmailMessage:
+    return build_message(
+        content=content,
+        sender="Электросеть Дивногорск <noreply@energo.example.ru>",
+        to_address=to_address,
+        to_name=to_name,
+        message_id=message_id,
+        list_unsubscribe=list_unsubscribe,
+        date=date,
+    )
 
 
 def test_headers_are_ascii_on_the_wire_and_decode_back_to_cyrillic() -> None:

@@ -83,6 +83,7 @@ def test_the_sender_takes_its_settings_and_never_shows_the_password() -> None:
 )
 def test_impossible_sender_options_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
+        # bad values on purpose (tls="ssl" is not even a TlsMode): the run-time checks
         SmtpSender(**kwargs)  # type: ignore[arg-type]
 
 

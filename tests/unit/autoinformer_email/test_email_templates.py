@@ -143,7 +143,8 @@ def test_phone_numbers_are_written_in_the_usual_groups(value: str, text: str) ->
     [
         (lambda: format_money("много"), "не сумма"),
         (lambda: format_money(-1), "отрицательной"),
-        (lambda: format_money(None), "пустое значение"),
+        # None on purpose: the run-time check of an empty value is under test
+        (lambda: format_money(None), "пустое значение"),  # type: ignore[arg-type]
         (lambda: format_date("31.02.2026"), "нет такой даты"),
         (lambda: format_date("2026-12-05", style="roman"), "style="),
         (lambda: format_date("2026-12-05", form="dative"), "form="),
@@ -269,7 +270,7 @@ def test_templates_are_checked_on_load_and_errors_name_the_key(
 def test_a_literal_end_time_is_accepted_and_checked() -> None:
     template = EmailTemplate(subject="s", text="{{ start | timerange('17:00') }}")
     assert template.render({"start": "09:00"}).text == "с 09:00 до 17:00"
-    assert EmailTemplate(subject="s", text="{{ start | timerange(end='00:00') }}")
+    EmailTemplate(subject="s", text="{{ start | timerange(end='00:00') }}")  # loads: no error
     with pytest.raises(TemplateError, match="нет такого времени"):
         EmailTemplate(subject="s", text="{{ start | timerange('25:00') }}")
 

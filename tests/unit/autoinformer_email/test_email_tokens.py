@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Required, TypedDict
+
 import pytest
 
 from autoinformer.email import (
@@ -13,6 +15,13 @@ from autoinformer.email import (
 from autoinformer.email.mime import unsubscribe_url
 
 SECRET = "correct horse battery staple"
+
+
+class TokenArgs(TypedDict, total=False):
+    secret: Required[str]
+    kind: Required[str]
+    contact_id: int
+    address: str
 
 
 def test_a_contact_token_verifies_back_to_the_contact_and_kind() -> None:
@@ -88,10 +97,10 @@ def test_a_token_signed_with_another_secret_is_refused() -> None:
     ],
 )
 def test_tokens_are_only_made_for_one_contact_and_a_known_kind_shape(
-    kwargs: dict[str, object], fragment: str
+    kwargs: TokenArgs, fragment: str
 ) -> None:
     with pytest.raises(UnsubscribeTokenError, match=fragment):
-        make_unsubscribe_token(**kwargs)  # type: ignore[arg-type]
+        make_unsubscribe_token(**kwargs)
 
 
 def test_verification_without_a_secret_is_refused() -> None:

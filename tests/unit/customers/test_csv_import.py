@@ -3,13 +3,13 @@ from decimal import Decimal
 
 import pytest
 
-from contact_center.customers.csv_import import parse_customers
+from contact_center.customers.csv_import import ParsedFile, parse_customers
 
 HEADER = "account,name,address,has_contract,phone,email,email_consent,debt,debt_date\n"
 TODAY = date(2026, 11, 25)
 
 
-def parse(text: str, encoding: str = "utf-8"):
+def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
     return parse_customers(text.encode(encoding), today=TODAY)
 
 
