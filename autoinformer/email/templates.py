@@ -53,6 +53,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from contact_center.parsing import parse_yes_no
 from contact_center.speech import phrases
 from contact_center.speech.numbers import plural_form
 from contact_center.speech.phrases import DEFAULT_AREA_CODES, PhraseError
@@ -69,8 +70,6 @@ DATE_STYLES: Final = ("text", "words", "digits")
 TIME_STYLES: Final = ("digits", "words")
 _PREFIX_DATE: Final = {"from": "с", "until": "до", "through": "по"}
 _PREFIX_TIME: Final = {"at": "в", "from": "с", "until": "до"}
-_YES: Final = {"yes", "true", "1", "да"}
-_NO: Final = {"no", "false", "0", "нет"}
 _UNIT_ABBREVIATIONS: Final = {"kwh": "кВт·ч"}
 
 
@@ -102,14 +101,10 @@ def _choice(name: str, value: Any, allowed: Collection[str]) -> str:
 
 
 def _yes_no(name: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _YES:
-        return True
-    if text in _NO:
-        return False
-    raise ValueProblem(f"{name}= ожидает yes или no, а не {raw!r}")
+    try:
+        return parse_yes_no(raw)
+    except ValueError:
+        raise ValueProblem(f"{name}= ожидает yes или no, а не {raw!r}") from None
 
 
 def _present(value: Any) -> Any:
