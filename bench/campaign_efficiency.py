@@ -129,7 +129,11 @@ async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_p
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"service peak memory: {peak_mb:.0f} MB")
     ringing = [(a.answered_at - a.started_at).total_seconds() for a in attempts if a.answered_at]
-    talking = [(a.ended_at - a.answered_at).total_seconds() for a in attempts if a.answered_at]
+    talking = [
+        (a.ended_at - a.answered_at).total_seconds()
+        for a in attempts
+        if a.answered_at and a.ended_at
+    ]
     busy = sum(a.duration for a in attempts)
     print(
         f"per call: dial to answer {statistics.mean(ringing):.3f} s, answer to end "
