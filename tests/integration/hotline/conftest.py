@@ -114,6 +114,10 @@ class Hotline:
         return {m.interface: m for m in await self.service.operators.queue.members()}
 
 
+MakeHotline = Callable[..., Awaitable[Hotline]]
+"""The `hotline` fixture: `await hotline(**settings)` starts an app."""
+
+
 @pytest.fixture(scope="session")
 async def built_prompts(asterisk: AsteriskFixture) -> float:
     """Fixed prompts rendered once; returns when a caller's key lands in the menu."""
@@ -125,7 +129,7 @@ async def built_prompts(asterisk: AsteriskFixture) -> float:
 @pytest.fixture
 async def hotline(
     asterisk: AsteriskFixture, built_prompts: float, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[Hotline]]]:
+) -> AsyncIterator[MakeHotline]:
     """`await hotline(**settings)`: a started app on a fresh database (in hours unless
     `clock_offset` says otherwise)."""
     services: list[App] = []
