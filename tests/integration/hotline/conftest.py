@@ -4,12 +4,13 @@ simulated callers (sim-callers) and the sim operators of queue `operators`."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -50,17 +51,29 @@ def offset_to(moment: datetime) -> float:
     return (moment - datetime.now(TZ)).total_seconds()
 
 
+@overload
 async def until(
-    probe: Callable[[], Awaitable[T] | T], *, timeout: float, what: str, every: float = 0.05
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float, what: str, every: float = ...
+) -> T: ...
+@overload
+async def until(
+    probe: Callable[[], T | None], *, timeout: float, what: str, every: float = ...
+) -> T: ...
+async def until(
+    probe: Callable[[], T | Awaitable[T | None] | None],
+    *,
+    timeout: float,
+    what: str,
+    every: float = 0.05,
 ) -> T:
-    """Poll `probe` until it returns something truthy, or fail naming `what`."""
+    """Poll `probe` (plain or async) until it returns something truthy, or fail naming
+    `what`; returns that value."""
     deadline = time.monotonic() + timeout
     while True:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
+        result = probe()
+        value: T | None = await result if inspect.isawaitable(result) else result
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(every)
@@ -101,6 +114,10 @@ class Hotline:
         return {m.interface: m for m in await self.service.operators.queue.members()}
 
 
+MakeHotline = Callable[..., Awaitable[Hotline]]
+"""The `hotline` fixture: `await hotline(**settings)` starts an app."""
+
+
 @pytest.fixture(scope="session")
 async def built_prompts(asterisk: AsteriskFixture) -> float:
     """Fixed prompts rendered once; returns when a caller's key lands in the menu."""
@@ -112,7 +129,7 @@ async def built_prompts(asterisk: AsteriskFixture) -> float:
 @pytest.fixture
 async def hotline(
     asterisk: AsteriskFixture, built_prompts: float, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[Hotline]]]:
+) -> AsyncIterator[MakeHotline]:
     """`await hotline(**settings)`: a started app on a fresh database (in hours unless
     `clock_offset` says otherwise)."""
     services: list[App] = []

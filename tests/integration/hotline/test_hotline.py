@@ -17,10 +17,12 @@ from contact_center.cli import main
 from contact_center.hotline.models import Appeal
 from contact_center.hotline.outages import OutageRecord
 from contact_center.operators.models import OperatorState
+from contact_center.operators.services import OperatorView
 from tests.integration.hotline.conftest import (
     IN_HOURS,
     OUT_OF_HOURS,
     TZ,
+    MakeHotline,
     offset_to,
     until,
 )
@@ -36,11 +38,12 @@ def states(appeal: Appeal) -> list[str]:
     return [entry[1] for entry in appeal.timeline if entry[0] == "state"]
 
 
-async def test_recording_warning_is_the_first_thing_played(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_recording_warning_is_the_first_thing_played(hotline: MakeHotline) -> None:
     h = await hotline()
     speech = h.service.speech
     sim = await h.call("d0")
     call = await h.finished(sim)
+    assert call.appeal_id is not None
     appeal = await h.service.hotline.appeals.get(call.appeal_id)
     # the caller presses 0 during the greeting (barge-in), so the menu itself is skipped
     expected = [
@@ -65,7 +68,9 @@ async def test_recording_warning_is_the_first_thing_played(hotline) -> None:  # 
     assert appeal.number.startswith(f"{IN_HOURS.year}-") and appeal.number.endswith("-ФЛ")
 
 
-async def test_call_in_hours_reaches_an_operator_and_its_metrics_are_stored(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_call_in_hours_reaches_an_operator_and_its_metrics_are_stored(
+    hotline: MakeHotline,
+) -> None:
     # the sim operator never presses wrap-up-done: the test does, as an operator would
     h = await hotline(customers=True, sim_operator_wrapup_time=-1.0)
     await h.service.link.action("Setvar", Variable="SIM_OPERATOR_TALK_TIME", Value="3")
@@ -73,7 +78,7 @@ async def test_call_in_hours_reaches_an_operator_and_its_metrics_are_stored(hotl
     sim = await h.call("d0", caller_id=DEBT_PHONE)
     call = await h.started(sim)
 
-    async def on_call() -> object:
+    async def on_call() -> OperatorView | None:
         return next(
             (o for o in await operators.all()
              if o.state == OperatorState.ON_CALL and o.current_appeal_id == call.appeal_id),
@@ -81,36 +86,37 @@ async def test_call_in_hours_reaches_an_operator_and_its_metrics_are_stored(hotl
         )  # fmt: skip
 
     op = await until(on_call, timeout=40, what="an operator to answer")
-    described = await operators.current_appeal(op.code)  # type: ignore[attr-defined]
+    described = await operators.current_appeal(op.code)
     assert described is not None and described["customer"]["account"] == VALID_ACCOUNT
-    await operators.lookup_done(op.code)  # type: ignore[attr-defined]
-    await operators.info_done(op.code)  # type: ignore[attr-defined]
+    await operators.lookup_done(op.code)
+    await operators.info_done(op.code)
     booking = await operators.book(
         op.code,
         date(2026, 12, 3),
         dtime(10, 30),
-        "Дивногорск, ул. Заводская, 1",  # type: ignore[attr-defined]
+        "Дивногорск, ул. Заводская, 1",
     )
 
     async def wrapping() -> bool:
-        return (await operators.get(op.code)).state == OperatorState.WRAP_UP  # type: ignore[attr-defined]
+        return (await operators.get(op.code)).state == OperatorState.WRAP_UP
 
     await until(wrapping, timeout=15, what="post-call work to start")
     # in post-call work the member is paused: Asterisk offers it no call
-    assert (await h.members())[op.interface].paused  # type: ignore[attr-defined]
+    assert (await h.members())[op.interface].paused
     await asyncio.sleep(0.2)  # a measurable post-call time, not a synchronisation
-    await operators.wrap_up_done(op.code, "Об", "Спросил о задолженности")  # type: ignore[attr-defined]
-    assert not (await h.members())[op.interface].paused  # type: ignore[attr-defined]
-    assert (await operators.get(op.code)).state == OperatorState.AVAILABLE  # type: ignore[attr-defined]
+    await operators.wrap_up_done(op.code, "Об", "Спросил о задолженности")
+    assert not (await h.members())[op.interface].paused
+    assert (await operators.get(op.code)).state == OperatorState.AVAILABLE
 
     await h.finished(sim)
+    assert call.appeal_id is not None
     appeal = await h.service.hotline.appeals.get(call.appeal_id)
     assert appeal.customer_id is not None
-    assert appeal.operator_id == op.id  # type: ignore[attr-defined]
+    assert appeal.operator_id == op.id
     assert appeal.ended_by == "operator" and not appeal.abandoned
     assert appeal.queue_entered_at and appeal.operator_answered_at and appeal.operator_ended_at
-    assert 0 <= appeal.wait_s < 40  # type: ignore[operator]
-    assert 2.5 < appeal.talk_s < 6  # type: ignore[operator]
+    assert appeal.wait_s is not None and 0 <= appeal.wait_s < 40
+    assert appeal.talk_s is not None and 2.5 < appeal.talk_s < 6
     assert appeal.lookup_s is not None and appeal.lookup_s < 45
     assert appeal.info_s is not None and appeal.info_s < 300
     assert appeal.wrapup_s is not None and 0.2 <= appeal.wrapup_s < 300
@@ -122,10 +128,12 @@ async def test_call_in_hours_reaches_an_operator_and_its_metrics_are_stored(hotl
     report = (await h.service.hotline.appeals.report(IN_HOURS.date(), IN_HOURS.date())).as_dict()
     assert (report["calls"], report["answered"], report["abandoned"]) == (1, 1, 0)
     assert report["wait"]["within_norm_share"] == 1.0
-    assert report["by_operator"][0]["operator"] == op.code  # type: ignore[attr-defined]
+    assert report["by_operator"][0]["operator"] == op.code
 
 
-async def test_out_of_hours_call_hears_the_opening_time_and_leaves_a_message(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_out_of_hours_call_hears_the_opening_time_and_leaves_a_message(
+    hotline: MakeHotline,
+) -> None:
     h = await hotline(clock_offset=offset_to(OUT_OF_HOURS))
     speech = h.service.speech
     sim = await h.call("silent")
@@ -143,6 +151,7 @@ async def test_out_of_hours_call_hears_the_opening_time_and_leaves_a_message(hot
     warning, greeting = await speech.prompt("recording_warning"), await speech.prompt("greeting")
     assert call.played[:2] == [warning, greeting]
     assert call.played[2 : 2 + len(spoken)] == spoken
+    assert call.appeal_id is not None
     appeal = await h.service.hotline.appeals.get(call.appeal_id)
     assert appeal.out_of_hours and appeal.kind == "message"
     assert appeal.due_date == opening.date()
@@ -151,7 +160,7 @@ async def test_out_of_hours_call_hears_the_opening_time_and_leaves_a_message(hot
     assert states(appeal)[:4] == ["answered", "warned", "closed", "message"]
 
 
-async def test_caller_who_gives_up_in_the_queue_is_counted_abandoned(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_caller_who_gives_up_in_the_queue_is_counted_abandoned(hotline: MakeHotline) -> None:
     h = await hotline()
     operators = h.service.operators
     for op in await operators.all():
@@ -160,6 +169,7 @@ async def test_caller_who_gives_up_in_the_queue_is_counted_abandoned(hotline) ->
     h.service.link.on_event("AgentCalled", lambda e: rung.append(str(e.get("Interface"))))
     sim = await h.call("g9k0")  # presses 0, hangs up 9 s later (about 4 s in the queue)
     call = await h.finished(sim, timeout=60)
+    assert call.appeal_id is not None
     appeal = await h.service.hotline.appeals.get(call.appeal_id)
     assert appeal.abandoned and appeal.operator_answered_at is None
     assert appeal.queue_entered_at is not None and appeal.ended_by == "caller"
@@ -172,7 +182,9 @@ async def test_caller_who_gives_up_in_the_queue_is_counted_abandoned(hotline) ->
     assert f"|{sim.hotline_uniqueid}|operators|NONE|ABANDON|" in queue_log
 
 
-async def test_ivr_debt_self_service_with_a_valid_and_an_unknown_account(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_ivr_debt_self_service_with_a_valid_and_an_unknown_account(
+    hotline: MakeHotline,
+) -> None:
     h = await hotline(customers=True)
     speech = h.service.speech
     valid = await h.call(f"d2ww{VALID_ACCOUNT}#")
@@ -197,12 +209,15 @@ async def test_ivr_debt_self_service_with_a_valid_and_an_unknown_account(hotline
     assert valid_call.path[:2] == ["main:2=debt", "debt:found"]
     assert not_found in unknown_call.played and "debt:found" not in unknown_call.path
     assert unknown_call.path[:2] == ["main:2=debt", "debt:unknown"]
+    assert valid_call.appeal_id is not None
     appeal = await h.service.hotline.appeals.get(valid_call.appeal_id)
     assert appeal.ivr_path.startswith("main:2=debt debt:found")
     assert appeal.queue_entered_at is None and appeal.ended_by == "caller"
 
 
-async def test_broken_ivr_file_is_refused_and_the_old_one_keeps_working(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_broken_ivr_file_is_refused_and_the_old_one_keeps_working(
+    hotline: MakeHotline,
+) -> None:
     h = await hotline()
     library = h.service.hotline.ivr
     main_toml = library.directory / "main.toml"
@@ -239,7 +254,7 @@ async def test_broken_ivr_file_is_refused_and_the_old_one_keeps_working(hotline)
     assert (await library.reload()).ok
 
 
-async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # type: ignore[no-untyped-def]
+async def test_twenty_callers_three_operators_none_lost(hotline: MakeHotline) -> None:
     # post-call work ends by the limit (0.5 s): the service unpauses each operator itself
     h = await hotline(sim_operator_wrapup_time=-1.0, hotline_wrapup_limit=0.5)
     started = time.monotonic()
@@ -263,6 +278,7 @@ async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # typ
         by_operator.setdefault(a.operator_id, []).append(a)
     assert None not in by_operator and len(by_operator) == 3
     for calls in by_operator.values():
+        # every one answered, so operator_answered_at is set: mypy cannot know it
         calls.sort(key=lambda a: a.operator_answered_at)  # type: ignore[arg-type, return-value]
         for before, after in itertools.pairwise(calls):
             assert before.operator_ended_at is not None and after.operator_answered_at is not None
@@ -276,7 +292,9 @@ async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # typ
 
     appeals = await until(wrapped_up, timeout=10, what="the last post-call work to time out")
     answered = [a for a in appeals if a.operator_answered_at is not None]
-    assert all(a.wrapup_timed_out and a.wrapup_s >= 0.45 for a in answered)  # type: ignore[operator]
+    assert all(
+        a.wrapup_timed_out and a.wrapup_s is not None and a.wrapup_s >= 0.45 for a in answered
+    )
     operators = await h.service.operators.all()
     assert all(o.state == OperatorState.AVAILABLE for o in operators)
     assert not any(m.paused for m in (await h.members()).values())
@@ -293,7 +311,7 @@ async def test_twenty_callers_three_operators_none_lost(hotline) -> None:  # typ
 
 
 async def test_operator_outage_and_report_commands_act_on_the_same_db_and_asterisk(
-    hotline,  # type: ignore[no-untyped-def]
+    hotline: MakeHotline,
 ) -> None:
     h = await hotline()
     s = h.service.settings

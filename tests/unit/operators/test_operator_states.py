@@ -43,18 +43,21 @@ class FakeQueue(QueueControl):
 
 
 class StepClock(Clock):
+    """Reads `instant`, which the test steps by hand (`Clock.at` is the base's constructor)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.at = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+        self.instant = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
     def now(self) -> datetime:
-        return self.at
+        return self.instant
+
+
+Env = tuple[OperatorService, FakeQueue, StepClock, AppealService]
 
 
 @pytest.fixture
-async def env(
-    tmp_path: Path,
-) -> AsyncIterator[tuple[OperatorService, FakeQueue, StepClock, AppealService]]:
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
     url = f"sqlite+aiosqlite:///{tmp_path}/ops.db"
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
@@ -68,26 +71,26 @@ async def env(
         await engine.dispose()
 
 
-async def test_call_pauses_the_member_until_wrap_up_done(env) -> None:  # type: ignore[no-untyped-def]
+async def test_call_pauses_the_member_until_wrap_up_done(env: Env) -> None:
     ops, queue, clock, appeals = env
     await ops.login("101", PHONE, "Оператор")
     assert queue.actions == [("add", PHONE, False)]
     ref = await appeals.register(uniqueid="u1", channel="c", caller_number="", customer_id=None,
-                                 arrived_at=clock.at)  # fmt: skip
-    await ops.call_connected(PHONE, ref.id, clock.at)
+                                 arrived_at=clock.instant)  # fmt: skip
+    await ops.call_connected(PHONE, ref.id, clock.instant)
     assert queue.actions[-1] == ("pause", PHONE, True)
     assert (await ops.get("101")).state == OperatorState.ON_CALL
-    clock.at += timedelta(seconds=10)
+    clock.instant += timedelta(seconds=10)
     await ops.lookup_done("101")
     # what the queue event consumer does on AgentComplete
-    await appeals.operator_ended("u1", clock.at)
-    await ops.call_completed(PHONE, clock.at)
+    await appeals.operator_ended("u1", clock.instant)
+    await ops.call_completed(PHONE, clock.instant)
     view = await ops.get("101")
     assert view.state == OperatorState.WRAP_UP
-    assert view.wrapup_deadline == clock.at + timedelta(seconds=300)
+    assert view.wrapup_deadline == clock.instant + timedelta(seconds=300)
     with pytest.raises(OperatorStateError):
         await ops.lookup_done("101")  # only during the call
-    clock.at += timedelta(seconds=42)
+    clock.instant += timedelta(seconds=42)
     assert await ops.wrap_up_done("101", "КЭ", "Нет света") == ref.id
     assert queue.actions[-1] == ("pause", PHONE, False)
     appeal = await appeals.get(ref.id)
@@ -95,25 +98,25 @@ async def test_call_pauses_the_member_until_wrap_up_done(env) -> None:  # type: 
     assert (await ops.get("101")).state == OperatorState.AVAILABLE
 
 
-async def test_the_limit_ends_post_call_work_even_without_an_appeal(env) -> None:  # type: ignore[no-untyped-def]
+async def test_the_limit_ends_post_call_work_even_without_an_appeal(env: Env) -> None:
     ops, queue, clock, _ = env
     await ops.login("101", PHONE)
-    await ops.call_connected(PHONE, None, clock.at)  # a call transferred by the autoinformer
-    await ops.call_completed(PHONE, clock.at)
-    clock.at += timedelta(seconds=299)
+    await ops.call_connected(PHONE, None, clock.instant)  # a call transferred by the autoinformer
+    await ops.call_completed(PHONE, clock.instant)
+    clock.instant += timedelta(seconds=299)
     assert await ops.expire_wrapups() == []
-    clock.at += timedelta(seconds=1)
+    clock.instant += timedelta(seconds=1)
     assert await ops.expire_wrapups() == ["101"]
     assert queue.actions[-1] == ("pause", PHONE, False)
     assert (await ops.get("101")).state == OperatorState.AVAILABLE
 
 
-async def test_pause_during_a_call_takes_effect_after_post_call_work(env) -> None:  # type: ignore[no-untyped-def]
+async def test_pause_during_a_call_takes_effect_after_post_call_work(env: Env) -> None:
     ops, queue, clock, _ = env
     await ops.login("101", PHONE)
-    await ops.call_connected(PHONE, None, clock.at)
+    await ops.call_connected(PHONE, None, clock.instant)
     await ops.pause("101", "обед")
-    await ops.call_completed(PHONE, clock.at)
+    await ops.call_completed(PHONE, clock.instant)
     before = list(queue.actions)
     await ops.wrap_up_done("101")
     assert queue.actions == before  # stays paused: no unpause sent
@@ -122,20 +125,20 @@ async def test_pause_during_a_call_takes_effect_after_post_call_work(env) -> Non
     assert queue.actions[-1] == ("pause", PHONE, False)
 
 
-async def test_sim_operators_finish_post_call_work_by_themselves(env) -> None:  # type: ignore[no-untyped-def]
+async def test_sim_operators_finish_post_call_work_by_themselves(env: Env) -> None:
     import re
 
     ops, _, clock, _ = env
     await ops.login("s1", "Local/1@sim-operators/n")
-    await ops.call_connected("Local/1@sim-operators/n", None, clock.at)
-    await ops.call_completed("Local/1@sim-operators/n", clock.at)
+    await ops.call_connected("Local/1@sim-operators/n", None, clock.instant)
+    await ops.call_completed("Local/1@sim-operators/n", clock.instant)
     sim = re.compile(r"@sim-operators(/|$)")
     assert await ops.expire_wrapups(auto_interfaces=sim, auto_after=1.0) == []
-    clock.at += timedelta(seconds=1)
+    clock.instant += timedelta(seconds=1)
     assert await ops.expire_wrapups(auto_interfaces=sim, auto_after=1.0) == ["s1"]
 
 
-async def test_reconcile_registers_members_and_enforces_the_database(env) -> None:  # type: ignore[no-untyped-def]
+async def test_reconcile_registers_members_and_enforces_the_database(env: Env) -> None:
     ops, queue, _, _ = env
     await ops.login("101", PHONE)
     await ops.login("102", "PJSIP/op102")
@@ -162,7 +165,7 @@ async def test_reconcile_registers_members_and_enforces_the_database(env) -> Non
     }
 
 
-async def test_login_refuses_a_phone_taken_by_someone_else(env) -> None:  # type: ignore[no-untyped-def]
+async def test_login_refuses_a_phone_taken_by_someone_else(env: Env) -> None:
     ops, _, _, _ = env
     await ops.login("101", PHONE)
     with pytest.raises(OperatorStateError, match="уже закреплён"):
