@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from autoinformer.campaigns.service import CHANNEL_RU, CampaignService, CampaignSpec
+from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError
 from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
@@ -31,7 +33,6 @@ from autoinformer.scheduling import (
     parse_days,
     retry_policy,
 )
-from autoinformer.services import CHANNEL_RU, CampaignService, CampaignSpec, CampaignStatus
 from autoinformer.unsubscribe import Unsubscribes, Unsubscription, extract_token
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
 from contact_center.settings import Settings

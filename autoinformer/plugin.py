@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from autoinformer.dialer import Dialer, DialerConfig
-from autoinformer.mailer import LetterBook, Mailer, MailerConfig
+from autoinformer.campaigns.scenario_store import ScenarioStore
+from autoinformer.email.book import LetterBook
+from autoinformer.email.mailer import Mailer, MailerConfig
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.dialer import Dialer
 from autoinformer.scheduling import Clock, ProductionCalendar
-from autoinformer.services import CallBook, ScenarioStore
 from autoinformer.unsubscribe import Unsubscribes, UnsubscribeServer, unsubscribe_paths
 from contact_center.speech import Speech
 from contact_center.speech.prompts import PromptCatalog

@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from autoinformer.campaigns.service import CampaignService, CampaignSpec
 from autoinformer.demo import longest_message
-from autoinformer.dialer import DialerConfig
 from autoinformer.models import Attempt
+from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import Caps, Clock, ProductionCalendar, retry_policy
-from autoinformer.services import CampaignService, CampaignSpec
 from contact_center.asterisk_local import LocalAsterisk
 from contact_center.service import Service
 from contact_center.settings import Settings

@@ -19,8 +19,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from autoinformer.dialer import DialerConfig, contact_values
+from autoinformer.campaigns.service import CampaignService, CampaignSpec
 from autoinformer.exceptions import AutoinformerError
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.prerender import contact_values
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.reports import to_text
 from autoinformer.scheduling import (
@@ -31,7 +34,6 @@ from autoinformer.scheduling import (
     next_call_time,
     retry_policy,
 )
-from autoinformer.services import CallBook, CampaignService, CampaignSpec
 from contact_center.asterisk_local import AsteriskError, LocalAsterisk
 from contact_center.service import Service
 from contact_center.settings import Settings

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from autoinformer.campaigns.service import CampaignService
+from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.demo import longest_message
-from autoinformer.dialer import DialerConfig
-from autoinformer.mailer import MailerConfig
+from autoinformer.email.mailer import MailerConfig
+from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import Clock, ProductionCalendar
-from autoinformer.services import CampaignService, CampaignStatus
 from contact_center.service import Service
 from contact_center.settings import Settings
 from contact_center.speech import Speech

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.models import Attempt, CampaignContact
 from autoinformer.scheduling import Caps, retry_policy
-from autoinformer.services import CampaignSpec
 from tests.integration.autoinformer.conftest import World
 from tests.integration.waiting import wait_for
 

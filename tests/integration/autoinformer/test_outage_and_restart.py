@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autoinformer.dialer import DialerConfig
+from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.exceptions import CampaignRefused
 from autoinformer.models import Attempt
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.config import DialerConfig
 from autoinformer.scheduling import Clock, retry_policy
-from autoinformer.services import CallBook, CampaignSpec
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
@@ -167,9 +168,10 @@ async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(  
         contacts = await book.due(cid, w0.campaigns.clock.now(), 10)
         now = w0.campaigns.clock.now()
         # what a crashed run leaves: attempts committed with their ChannelIds, still open
-        live_id, dead_id = "cc-crash-live-0001", "cc-crash-dead-0001"
-        assert await book.claim(plan, contacts[0], live_id, now)
-        assert await book.claim(plan, contacts[1], dead_id, now)
+        claimed = await book.claim_many(plan, contacts[:2], now)
+        assert [c.id for c, _attempt, _channel in claimed] == [contacts[0].id, contacts[1].id]
+        live_id, dead_id = (channel_id for _c, _attempt, channel_id in claimed)
+        assert live_id != dead_id
     # the live one really is in a call that nobody drives any more
     link = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await link.connect(timeout=10)
