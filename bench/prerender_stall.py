@@ -11,8 +11,11 @@ the work per contact on the event loop. Meanwhile a probe task sleeps 5 ms again
 again and records how late it wakes: the longest lateness is the longest stall of the
 loop (a hotline call or an AMI event waits that long).
 
-Prints the set-up, then `contacts/s`, `total_s` and last `max_loop_stall_ms: N`.
-Not a pass/fail test.
+Prints the set-up, the full garbage collections during the step (an interpreter-wide pause
+the loop sees too; `--gc-freeze` shows the step with the start-up objects frozen), the
+longest stall held by code (the loop thread's CPU time, full GC pauses left out: on a
+shared machine another process may have the core), then `contacts/s`, `total_s` and last
+`max_loop_stall_ms: N` as measured. Not a pass/fail test.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import gc
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -170,15 +174,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         await asyncio.sleep(0.05)  # the probe is running before the step starts
         probe.reset()
         gc.callbacks.append(gc_watch)
+        synthesized_before = speech.stats.synthesized
         started = time.perf_counter()
         result = await prerenderer.prepare(plan)
         total = time.perf_counter() - started
         gc.callbacks.remove(gc_watch)
         probing.cancel()
-        synthesized = speech.stats.synthesized
+        synthesized = speech.stats.synthesized - synthesized_before
     await engine.dispose()
     print(f"pre-render result: {result}")
-    print(f"phrases synthesized by espeak: {synthesized}")
+    print(f"phrases synthesized by espeak during the step: {synthesized}")
     print(f"probe wake-ups: {probe.samples}")
     longest_gc = max((b - a for a, b in gc_watch.pauses), default=0.0)
     print(f"full GC pauses: {len(gc_watch.pauses)}, longest {longest_gc * 1000:.0f} ms")
@@ -205,8 +210,6 @@ def main() -> int:
         asyncio.run(run(args, workdir))
     finally:
         if not args.keep:
-            import shutil
-
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
@@ -32,6 +33,9 @@ from autoinformer.scheduling import (
 from autoinformer.writer import BatchedWriter
 from contact_center.storage.base import utcnow
 from contact_center.telephony.originate import new_channel_id
+
+# id, phone, account, name, timezone, values (JSON), attempts
+_WaitingRow = tuple[int, str, str, str, str | None, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,8 @@ class CallBook:
                     .order_by(CampaignContact.id)
                     .limit(page)
                 )
-                rows = [tuple(r) for r in result]
+                # plain tuples, not Rows: see above
+                rows = [cast(_WaitingRow, tuple(r)) for r in result]
             for cid, phone, account, name, timezone, values, attempts in rows:
                 yield DueContact(
                     cid, phone, account, name, timezone, json.loads(values or "{}"), attempts

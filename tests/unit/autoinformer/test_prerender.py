@@ -8,6 +8,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, update
@@ -60,7 +61,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     queries: list[str] = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def count(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def count(*args: Any) -> None:
+        statement = str(args[2])  # (conn, cursor, statement, parameters, context, many)
         if statement.lstrip().startswith("SELECT") and "FROM ai_contacts" in statement:
             queries.append(statement)
 

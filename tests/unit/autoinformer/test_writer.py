@@ -12,7 +12,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from autoinformer.models import OptOut
-from autoinformer.writer import BatchedWriter
+from autoinformer.writer import BatchedWriter, Op
 from contact_center.storage import migrate
 from contact_center.storage.base import utcnow
 from contact_center.storage.database import create_engine, session_factory
@@ -29,7 +29,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-def opt_out(phone: str):  # type: ignore[no-untyped-def]
+def opt_out(phone: str) -> Op:
     async def op(session: AsyncSession) -> str:
         session.add(OptOut(phone=phone, kind="debt", created_at=utcnow()))
         await session.flush()
@@ -68,7 +68,7 @@ async def test_urgent_writes_go_first(engine: AsyncEngine) -> None:
     writer = BatchedWriter(session_factory(engine))
     order: list[str] = []
 
-    def op(name: str):  # type: ignore[no-untyped-def]
+    def op(name: str) -> Op:
         async def run(session: AsyncSession) -> None:
             order.append(name)
 
