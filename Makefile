@@ -58,6 +58,8 @@ bench: setup
 	# e-mail: the sender alone (target 200 letters/s), then a campaign through the mailer
 	$(BIN)/python bench/email_throughput.py
 	$(BIN)/python bench/email_throughput.py --campaign --messages 2000
+	# the dialer's pre-render of a 100,000-contact campaign: the longest event-loop stall
+	$(BIN)/python bench/prerender_stall.py
 
 asterisk-start: setup
 	$(CLI) asterisk start

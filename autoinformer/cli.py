@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from autoinformer.campaigns.service import CHANNEL_RU, CampaignSpec
+from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError
 from autoinformer.plugin import Autoinformer
@@ -29,7 +31,6 @@ from autoinformer.scheduling import (
     parse_days,
     retry_policy,
 )
-from autoinformer.services import CHANNEL_RU, CampaignSpec, CampaignStatus
 from autoinformer.unsubscribe import Unsubscription, extract_token
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
 

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from autoinformer.dialer import Dialer, DialerConfig
-from autoinformer.mailer import LetterBook, Mailer, MailerConfig
-from autoinformer.services import CallBook, CampaignService
+from autoinformer.campaigns.service import CampaignService
+from autoinformer.email.book import LetterBook
+from autoinformer.email.mailer import Mailer, MailerConfig
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.dialer import Dialer
 from autoinformer.unsubscribe import Unsubscribes, UnsubscribeServer, unsubscribe_paths
 from contact_center.plugins import Schema
 from contact_center.tasks import TaskSet

@@ -25,9 +25,7 @@ from autoinformer.exceptions import CampaignRefused
 # the production calendar is the core's, with the override file the hotline reads too
 # (settings.calendar_file): one place to enter next year's decree
 from contact_center.calendar import ProductionCalendar as ProductionCalendar
-
-# TEMPORARY re-export while modules move; the clock is the core's
-from contact_center.clock import Clock as Clock
+from contact_center.calendar import WorkingDays
 
 # --------------------------------------------------------------------------- calendar
 
@@ -78,7 +76,7 @@ class CallingWindows:
     days: frozenset[int] = frozenset(range(7))
     working_only: bool = False
 
-    def window_for(self, day: date, calendar: ProductionCalendar) -> Window | None:
+    def window_for(self, day: date, calendar: WorkingDays) -> Window | None:
         if day.weekday() not in self.days:
             return None
         working = calendar.is_working_day(day)
@@ -143,7 +141,7 @@ def next_call_time(
     now: datetime,
     tz: ZoneInfo,
     windows: CallingWindows,
-    calendar: ProductionCalendar,
+    calendar: WorkingDays,
     *,
     horizon_days: int = 40,
 ) -> datetime | None:
@@ -335,7 +333,7 @@ def outage_end(
     decision_date: date,
     tz: ZoneInfo,
     windows: CallingWindows | None = None,
-    calendar: ProductionCalendar | None = None,
+    calendar: WorkingDays | None = None,
 ) -> datetime:
     """The end of a planned-outage campaign (capped at outage start − 24 h), or
     CampaignRefused saying which rule it breaks."""

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from autoinformer.email import UnsubscribeRequest, UnsubscribeTokenError, verify_unsubscribe_token
 from autoinformer.models import Campaign, Letter, OptOut
 from autoinformer.scenarios import KINDS
-from autoinformer.scheduling import Clock
+from contact_center.clock import Clock
 from contact_center.privacy import mask_email
 
 log = logging.getLogger(__name__)

@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.demo import longest_message
-from autoinformer.dialer import DialerConfig
 from autoinformer.models import Attempt
+from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.scheduling import Caps, retry_policy
-from autoinformer.services import CampaignSpec
 from contact_center.app import build_app
 from contact_center.clock import Clock
 from contact_center.devtools.local_asterisk import LocalAsterisk

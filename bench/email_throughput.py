@@ -11,7 +11,7 @@ session with a ``before_data`` hook. ``--rate`` is the sender's limit in letters
 
 ``--campaign`` sends the same number of letters the way ``contact-center serve`` does: a
 campaign with ``--channel email`` (the shipped debt-notice letter) in a fresh SQLite
-database, and the service's mailer (autoinformer.mailer) claiming letters, committing
+database, and the service's mailer (autoinformer.email.mailer) claiming letters, committing
 ``sending`` before each DATA and each result after it.
 
 Prints figures measured in this run, the sender's peak memory (maximum resident set size
@@ -156,10 +156,10 @@ async def run_campaign(messages: int, rate: float, port: int) -> dict[str, float
 
     from sqlalchemy import func, select
 
-    from autoinformer.mailer import MailerConfig
+    from autoinformer.campaigns.service import CampaignSpec
+    from autoinformer.email.mailer import MailerConfig
     from autoinformer.models import Letter
     from autoinformer.plugin import Autoinformer, AutoinformerPlugin
-    from autoinformer.services import CampaignSpec
     from contact_center.app import build_app
     from contact_center.storage import migrate
 

@@ -18,18 +18,26 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from contact_center.app import build_app
+from contact_center.settings import Settings
 from contact_center.speech import phrases
 from contact_center.speech.service import Speech
 from contact_center.speech.synth import DEFAULT_ENGINE, DEFAULT_WORKERS, ENGINES
 
+# a phrase builder with its arguments (the builders differ in signature)
+PhraseCall = tuple[Callable[..., str], tuple[Any, ...], dict[str, Any]]
 
-def builder_inputs(rng: random.Random, n: int) -> list[tuple[object, tuple, dict]]:
-    calls: list[tuple[object, tuple, dict]] = []
+
+def builder_inputs(rng: random.Random, n: int) -> list[PhraseCall]:
+    calls: list[PhraseCall] = []
     for _ in range(n):
         kind = rng.randrange(7)
         if kind == 0:
@@ -62,7 +70,7 @@ def bench_builders(rng: random.Random, n: int = 20000) -> float:
     calls = builder_inputs(rng, n)
     started = time.perf_counter()
     for func, args, kwargs in calls:
-        func(*args, **kwargs)  # type: ignore[operator]
+        func(*args, **kwargs)
     return n / (time.perf_counter() - started)
 
 
@@ -91,8 +99,18 @@ def realistic_texts(rng: random.Random, n: int, salt: str) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+@asynccontextmanager
+async def speech_of(
+    sounds_dir: Path, engine: str, workers: int | None = None
+) -> AsyncIterator[Speech]:
+    """The speech service of an app built by the composition root for one configuration."""
+    settings = Settings(sounds_dir=sounds_dir, tts_engine=engine)
+    async with build_app(settings, plugins=(), speech_workers=workers) as app:
+        yield app.speech
+
+
 async def bench_cache_hit(root: Path, n: int = 5000) -> tuple[float, float]:
-    async with Speech(root / "hits", engine=DEFAULT_ENGINE) as speech:
+    async with speech_of(root / "hits", DEFAULT_ENGINE) as speech:
         text = "одна тысяча пятьсот рублей"
         await speech.synthesize(text)
         message = "{prompt:debt_amount} {money:debt}. Телефон {phone:phone}"
@@ -112,7 +130,7 @@ async def bench_cache_hit(root: Path, n: int = 5000) -> tuple[float, float]:
 async def bench_synthesis(
     root: Path, engine: str, workers: int, texts: list[str]
 ) -> dict[str, float]:
-    async with Speech(root / f"{engine}-{workers}", engine=engine, workers=workers) as speech:
+    async with speech_of(root / f"{engine}-{workers}", engine, workers) as speech:
         # start every worker first: process start-up is paid once, not per phrase
         await speech.prerender_texts(f"прогрев {i} {engine}" for i in range(workers * 2))
         before = speech.stats.synthesized
@@ -134,7 +152,7 @@ async def bench_reliability(root: Path, engine: str, rounds: int) -> dict[str, i
     """Fresh workers, each rendering every fixed prompt: failures, engine retries, restarts."""
     totals = {"renders": 0, "failed": 0, "engine_retries": 0, "timeouts": 0, "restarts": 0}
     for r in range(rounds):
-        async with Speech(root / f"rel-{engine}-{r}", engine=engine) as speech:
+        async with speech_of(root / f"rel-{engine}-{r}", engine) as speech:
             texts = [speech.prompts.text(name) for name in speech.prompts]
             report = await speech.prerender_texts(texts)
             totals["renders"] += report.phrases

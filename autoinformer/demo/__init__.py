@@ -19,20 +19,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from autoinformer.dialer import DialerConfig, contact_values
+from autoinformer.campaigns.service import CampaignService, CampaignSpec
 from autoinformer.exceptions import AutoinformerError
+from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.prerender import contact_values
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.reports import to_text
 from autoinformer.scheduling import (
     CallingWindows,
     Caps,
-    Clock,
     ProductionCalendar,
     next_call_time,
     retry_policy,
 )
-from autoinformer.services import CampaignService, CampaignSpec
 from contact_center.app import App, build_app
+from contact_center.clock import Clock
 from contact_center.devtools.local_asterisk import AsteriskError, LocalAsterisk
 from contact_center.settings import Settings
 from contact_center.speech import Speech
@@ -202,7 +203,7 @@ async def longest_message(ai: Autoinformer, speech: Speech, campaign_ids: list[i
     for cid in campaign_ids:
         campaign = await campaigns.get(cid)
         scenario = await campaigns.scenarios.by_id(campaign.scenario_id)
-        for contact in await book.all_waiting(cid):
+        async for contact in book.waiting(cid):
             values = contact_values(contact)
             names = await speech.render(scenario.message_for(values), values)
             longest = max(longest, wav_seconds(speech.sounds_dir, names, speech.asterisk_prefix))

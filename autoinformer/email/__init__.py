@@ -1,6 +1,8 @@
-"""The e-mail channel of notification campaigns: templates, MIME, consent, SMTP sending.
+"""The e-mail channel of notification campaigns: templates, MIME, consent, SMTP sending,
+and the mailer that sends campaigns' letters inside `serve`.
 
-Self-contained parts the campaign code calls (it owns the tables and the campaign loop):
+The mailer (``mailer``: the loop; ``book``: its table writes) is imported from its own
+modules; the self-contained parts below are re-exported here:
 
 - :class:`EmailTemplate` (``templates``): a scenario's subject/text/HTML, checked on load,
   rendered per contact with typed values as text;

@@ -60,9 +60,11 @@ def build_phrase(
         case "money":
             return phrases.money_phrase(value)
         case "date":
-            return phrases.date_phrase(value, form=form or "nominative", year=year)  # type: ignore[arg-type]
+            return phrases.date_phrase(
+                value, form=phrases.as_date_form(form or "nominative"), year=year
+            )
         case "time":
-            return phrases.time_phrase(value, form=form or "nominative")  # type: ignore[arg-type]
+            return phrases.time_phrase(value, form=phrases.as_time_form(form or "nominative"))
         case "quantity":
             if unit is None:
                 raise PhraseError(f"для количества нужен --unit ({'|'.join(UNITS)})")
@@ -70,7 +72,7 @@ def build_phrase(
         case "phone":
             return phrases.phone_phrase(value)
         case "number":
-            return phrases.number_phrase(value, gender=gender)  # type: ignore[arg-type]
+            return phrases.number_phrase(value, gender=phrases.as_gender(gender))
     raise PhraseError(f"неизвестный вид: {kind!r}")  # pragma: no cover
 
 

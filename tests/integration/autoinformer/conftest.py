@@ -8,7 +8,7 @@ comes from the settings (`clock_offset`). Sim-world timings are globals set over
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from autoinformer.campaigns.service import CampaignService
+from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.demo import longest_message
-from autoinformer.dialer import DialerConfig
-from autoinformer.mailer import MailerConfig
+from autoinformer.email.mailer import MailerConfig
+from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
-from autoinformer.services import CampaignService, CampaignStatus
 from contact_center.app import App, build_app
 from contact_center.clock import Clock
 from contact_center.settings import Settings
@@ -108,7 +109,8 @@ def database(tmp_path: Path) -> str:
     return db_url(tmp_path)
 
 
-WorldFactory = Callable[..., Any]
+# `world(now=..., config=..., start_plugin=..., settings=..., mailer=...)`
+WorldFactory = Callable[..., AbstractAsyncContextManager[World]]
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.models import Attempt, CampaignContact
 from autoinformer.reports import ReportRow
 from autoinformer.scheduling import Caps, Retry, retry_policy
-from autoinformer.services import CampaignSpec
 from tests.integration.autoinformer.conftest import World, WorldFactory
 from tests.integration.waiting import wait_for
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
-from autoinformer.scheduling import Clock
 from contact_center.cli import main
+from contact_center.clock import Clock
 
 KRS = ZoneInfo("Asia/Krasnoyarsk")
 

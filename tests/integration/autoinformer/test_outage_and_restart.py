@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from autoinformer.dialer import DialerConfig
+from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.exceptions import CampaignRefused
 from autoinformer.models import Attempt
-from autoinformer.scheduling import Clock, retry_policy
-from autoinformer.services import CallBook, CampaignSpec
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.config import DialerConfig
+from autoinformer.scheduling import retry_policy
+from contact_center.clock import Clock
 from contact_center.telephony.ami import AmiConfig, AmiLink
+from tests.integration.autoinformer.conftest import WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
     attempts_of,
@@ -21,6 +26,7 @@ from tests.integration.autoinformer.test_campaign_calls import (
     fast_sim,
     spec,
 )
+from tests.integration.conftest import AsteriskFixture
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -46,21 +52,22 @@ def outage_csv(outage_start: datetime, *digits: str) -> bytes:
     return ("phone,outage_start\n" + "\n".join(rows) + "\n").encode()
 
 
-def outage_spec(outage_start: datetime, decision: datetime, **changes: object) -> CampaignSpec:
-    values: dict[str, object] = {
-        "name": "отключение",
-        "kind": "outage",
-        "scenario": "test-outage",
-        "ring_timeout": 3,
-        "retry": retry_policy(["busy=3/30s", "no_answer=3/30s"]),
-        "outage_start": outage_start,
-        "decision_date": decision.astimezone(KRS).date(),
-    }
-    values.update(changes)
-    return CampaignSpec(**values)  # type: ignore[arg-type]
+def outage_spec(outage_start: datetime, decision: datetime, **changes: Any) -> CampaignSpec:
+    return replace(
+        CampaignSpec(
+            name="отключение",
+            kind="outage",
+            scenario="test-outage",
+            ring_timeout=3,
+            retry=retry_policy(["busy=3/30s", "no_answer=3/30s"]),
+            outage_start=outage_start,
+            decision_date=decision.astimezone(KRS).date(),
+        ),
+        **changes,
+    )
 
 
-async def test_outage_24_hour_and_3_day_rules(world) -> None:  # type: ignore[no-untyped-def]
+async def test_outage_24_hour_and_3_day_rules(world: WorldFactory) -> None:
     async with world(now=TUESDAY_11, start_plugin=False) as w:
         await w.scenario(OUTAGE_SCENARIO, "test-outage")
         now = w.campaigns.clock.now()
@@ -81,7 +88,7 @@ async def test_outage_24_hour_and_3_day_rules(world) -> None:  # type: ignore[no
     assert ok.end_at == later - timedelta(hours=24)
 
 
-async def test_outage_cut_off_reports_not_reached_in_time(world) -> None:  # type: ignore[no-untyped-def]
+async def test_outage_cut_off_reports_not_reached_in_time(world: WorldFactory) -> None:
     async with world(now=TUESDAY_11) as w:
         await fast_sim(w)
         await w.scenario(OUTAGE_SCENARIO, "test-outage")
@@ -118,7 +125,9 @@ def overlapping(attempts: list[Attempt]) -> list[tuple[int, int]]:
     return bad
 
 
-async def test_restart_mid_campaign_calls_nobody_twice_and_loses_nothing(world) -> None:  # type: ignore[no-untyped-def]
+async def test_restart_mid_campaign_calls_nobody_twice_and_loses_nothing(
+    world: WorldFactory,
+) -> None:
     digits = [f"1{n}01" for n in range(6)]  # six listeners (last digit 1)
     async with world(now=TUESDAY_11) as w:
         await fast_sim(w)
@@ -153,8 +162,8 @@ async def test_restart_mid_campaign_calls_nobody_twice_and_loses_nothing(world) 
     assert len(notified) == len(set(notified)) == 6
 
 
-async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(  # type: ignore[no-untyped-def]
-    world, asterisk
+async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(
+    world: WorldFactory, asterisk: AsteriskFixture
 ) -> None:
     config = DialerConfig(tick=0.2, orphan_grace=2.0, drain_timeout=0.0)
     async with world(now=TUESDAY_11, start_plugin=False) as w0:
@@ -167,9 +176,10 @@ async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(  
         contacts = await book.due(cid, w0.campaigns.clock.now(), 10)
         now = w0.campaigns.clock.now()
         # what a crashed run leaves: attempts committed with their ChannelIds, still open
-        live_id, dead_id = "cc-crash-live-0001", "cc-crash-dead-0001"
-        assert await book.claim(plan, contacts[0], live_id, now)
-        assert await book.claim(plan, contacts[1], dead_id, now)
+        claimed = await book.claim_many(plan, contacts[:2], now)
+        assert [c.id for c, _attempt, _channel in claimed] == [contacts[0].id, contacts[1].id]
+        live_id, dead_id = (channel_id for _c, _attempt, channel_id in claimed)
+        assert live_id != dead_id
     # the live one really is in a call that nobody drives any more
     link = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await link.connect(timeout=10)

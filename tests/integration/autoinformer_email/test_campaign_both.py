@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autoinformer.mailer import MailerConfig
+from autoinformer.campaigns.service import CampaignSpec
+from autoinformer.email.mailer import MailerConfig
 from autoinformer.reports import to_csv, to_text
 from autoinformer.scheduling import Caps, retry_policy
-from autoinformer.services import CampaignSpec
 from tests.integration.autoinformer.conftest import (  # noqa: F401 - fixtures
     SHORT_SCENARIO,
     World,

@@ -23,16 +23,19 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
+from autoinformer.campaigns.service import CampaignService, CampaignSpec
+from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.cli import status_line
 from autoinformer.email import verify_unsubscribe_token
-from autoinformer.mailer import LetterBook, Mailer, MailerConfig, QueuedLetter
+from autoinformer.email.book import LetterBook, QueuedLetter
+from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.models import Letter, OptOut
+from autoinformer.phone.book import CallBook
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.reports import to_csv, to_text
 from autoinformer.scenarios import parse_scenario
-from autoinformer.scheduling import Clock
-from autoinformer.services import CallBook, CampaignService, CampaignSpec, CampaignStatus
 from autoinformer.unsubscribe import Unsubscribes, UnsubscribeServer, unsubscribe_paths
+from contact_center.clock import Clock
 from contact_center.settings import Settings
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory

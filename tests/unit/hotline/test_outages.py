@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -103,7 +103,8 @@ def test_outage_message_same_day_and_across_days() -> None:
         "{prompt:outage_planned_item} улица Чкалова. {date:start_date form=genitive year=no} "
         "{time:start_time form=from} {time:end_time form=until}. {prompt:outage_reason} ремонт."
     )
-    assert fields["start_time"].hour == 9  # type: ignore[attr-defined]
+    start_time = fields["start_time"]
+    assert isinstance(start_time, time) and start_time.hour == 9
     long = OutageView("emergency", "ул. Ленина", CURRENT.starts_at, PLANNED.ends_at)
     template, _ = outage_message(long)
     assert template.startswith("{prompt:outage_emergency_item} улица Ленина. {time:start_time")

@@ -1,0 +1,83 @@
+"""A campaign report's rows: one per contact with its first letter beside its phone result,
+then the letters that have no phone contact of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from autoinformer.models import CampaignContact, Letter
+from autoinformer.reports import WAIT_RU, ReportRow
+
+
+def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) -> ReportRow:
+    note = ""
+    if c.state == "waiting" and c.wait_reason:
+        note = WAIT_RU.get(c.wait_reason, c.wait_reason)
+        if c.next_attempt_at is not None:
+            note += f" до {c.next_attempt_at.astimezone(tz):%d.%m %H:%M}"
+    return ReportRow(
+        phone=c.phone,
+        account=c.account,
+        status=c.status if c.state == "done" and c.status else c.state,
+        notified=c.notified,
+        attempts=c.attempts,
+        answered=c.answered,
+        callback=c.callback,
+        note=note,
+        **(_email_columns(letter, tz) if letter is not None else {}),
+    )
+
+
+def _email_columns(letter: Letter, tz: ZoneInfo) -> dict[str, Any]:
+    status = letter.status if letter.state == "done" and letter.status else letter.state
+    note = ""
+    if letter.state == "queued" and letter.next_attempt_at is not None:
+        note = f"повтор после {letter.next_attempt_at.astimezone(tz):%d.%m %H:%M}"
+    if letter.unsubscribed_at is not None:
+        note = (note + "; " if note else "") + "отписался по ссылке из письма"
+    return {
+        "email": letter.address,
+        "email_status": status,
+        "email_attempts": letter.attempts,
+        "email_deferrals": letter.deferrals,
+        "email_code": letter.code,
+        "email_reply": letter.reply,
+        "email_last_deferral": letter.last_deferral,
+        "email_note": note,
+    }
+
+
+def report_rows(
+    contacts: Sequence[CampaignContact], letters: Sequence[Letter], tz: ZoneInfo
+) -> list[ReportRow]:
+    """One row per contact with its first letter beside its phone result; further letters of
+    a contact and letters of e-mail-only recipients are rows of their own, in list order."""
+    by_contact: dict[int, list[Letter]] = {}
+    alone: list[Letter] = []
+    for letter in letters:
+        if letter.contact_id is None:
+            alone.append(letter)
+        else:
+            by_contact.setdefault(letter.contact_id, []).append(letter)
+    keyed: list[tuple[int, int, ReportRow]] = []
+    for c in contacts:
+        own = by_contact.pop(c.id, [])
+        keyed.append((c.line, 0, _report_row(c, tz, own[0] if own else None)))
+        alone.extend(own[1:])
+    for rest in by_contact.values():  # a contact deleted under its letters (not expected)
+        alone.extend(rest)
+    for letter in alone:
+        row = ReportRow(
+            phone="",
+            account=letter.account,
+            status="",
+            notified=False,
+            attempts=0,
+            answered=0,
+            **_email_columns(letter, tz),
+        )
+        keyed.append((letter.line, 1, row))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [row for _line, _order, row in keyed]

@@ -1,0 +1,492 @@
+"""Campaigns over the database: create (list checked against the scenario), start, pause,
+resume, cancel, status and report. A campaign goes by phone, by e-mail or both: its
+contacts are the phone side, its letters (`ai_letters`) the e-mail side; one status, one
+report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoinformer.campaigns.report_rows import report_rows
+from autoinformer.campaigns.scenario_store import ScenarioStore
+from autoinformer.campaigns.status import CampaignStatus, EmailProgress
+from autoinformer.exceptions import (
+    CallListError,
+    CampaignNotFound,
+    CampaignRefused,
+    CampaignStateError,
+)
+from autoinformer.lists import (
+    ListContact,
+    ListLetter,
+    ParsedList,
+    contacts_from_customers,
+    parse_campaign_list,
+)
+from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
+from autoinformer.reports import Report, build_report
+from autoinformer.scenarios import KINDS
+from autoinformer.scheduling import (
+    DEFAULT_CAPS,
+    DEFAULT_RETRY,
+    NO_CAPS,
+    CallingWindows,
+    Caps,
+    ProductionCalendar,
+    Retry,
+    expected_finish,
+    outage_end,
+    policy_to_data,
+)
+from contact_center.calendar import WorkingDays
+from contact_center.clock import Clock
+from contact_center.customers.models import Customer
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("phone", "email", "both")
+CHANNEL_RU = {"phone": "звонки", "email": "e-mail", "both": "звонки и e-mail"}
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    name: str
+    kind: str
+    scenario: str
+    channel: str = "phone"
+    start: datetime | None = None
+    end: datetime | None = None
+    windows: CallingWindows = field(default_factory=CallingWindows)
+    concurrency: int = 10
+    ring_timeout: float = 30.0
+    retry: Mapping[str, Retry] = field(default_factory=lambda: dict(DEFAULT_RETRY))
+    # None: the kind's default (debt: 1/2/8)
+    caps: Caps | None = None
+    priority: int = 0
+    outage_start: datetime | None = None
+    decision_date: date | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    campaign_id: int
+    contacts: int
+    end_at: datetime | None
+    parsed: ParsedList
+    letters: int = 0
+
+
+class CampaignService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        timezone: str,
+        region: str = "RU",
+        prompts: Collection[str] | None = None,
+        calendar: WorkingDays | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.sessions = sessions
+        self.clock = clock
+        self.timezone = timezone
+        self.region = region
+        self.calendar = calendar or ProductionCalendar()
+        self.scenarios = ScenarioStore(sessions, prompts)
+
+    # ------------------------------------------------------------------ create
+    async def opted_out_phones(self, kind: str) -> set[str]:
+        async with self._sessions() as session:
+            return set(
+                await session.scalars(
+                    select(OptOut.phone).where(OptOut.kind == kind, OptOut.phone.is_not(None))
+                )
+            )
+
+    async def opted_out_addresses(self, kind: str) -> set[str]:
+        async with self._sessions() as session:
+            return set(
+                await session.scalars(
+                    select(OptOut.address).where(OptOut.kind == kind, OptOut.address.is_not(None))
+                )
+            )
+
+    async def create(
+        self,
+        spec: CampaignSpec,
+        *,
+        list_data: bytes | None = None,
+        list_name: str = "",
+        from_base: bool = False,
+    ) -> CreateResult:
+        """Validate everything, store the campaign and its contacts (status `created`)."""
+        if spec.kind not in KINDS:
+            raise CampaignRefused(f"вид кампании должен быть одним из: {', '.join(KINDS)}")
+        if spec.channel not in CHANNELS:
+            raise CampaignRefused(f"канал должен быть одним из: {', '.join(CHANNELS)}")
+        if not 1 <= spec.concurrency <= 1000:
+            raise CampaignRefused("одновременных звонков: от 1 до 1000")
+        if not 3 <= spec.ring_timeout <= 120:
+            raise CampaignRefused("время дозвона: от 3 до 120 секунд")
+        row, scenario = await self.scenarios.get(spec.scenario)
+        if scenario.kind != spec.kind:
+            raise CampaignRefused(
+                f"сценарий {row.name} для уведомлений вида {scenario.kind}, а кампания {spec.kind}"
+            )
+        if spec.channel != "phone" and scenario.email is None:
+            raise CampaignRefused(
+                f"в сценарии {row.name}@{row.version} нет письма (таблица [email]): "
+                "для --channel email или both добавьте его (contact-center scenario add)"
+            )
+        tz_name = spec.timezone or self.timezone
+        tz = ZoneInfo(tz_name)
+        now = self.clock.now()
+        start = spec.start or now
+        end = spec.end
+        if end is not None and end <= start:
+            raise CampaignRefused("конец кампании должен быть позже начала")
+        if end is not None and end <= now:
+            raise CampaignRefused("конец кампании уже прошёл")
+        if spec.kind == "outage":
+            if spec.outage_start is None or spec.decision_date is None:
+                raise CampaignRefused(
+                    "для планового отключения нужны --outage-start и --decision-date"
+                )
+            end = outage_end(
+                start=max(start, now),
+                end=end,
+                outage_start=spec.outage_start,
+                decision_date=spec.decision_date,
+                tz=tz,
+                windows=spec.windows,
+                calendar=self.calendar,
+            )
+        elif spec.outage_start is not None or spec.decision_date is not None:
+            raise CampaignRefused("--outage-start и --decision-date только для вида outage")
+        caps = spec.caps if spec.caps is not None else DEFAULT_CAPS.get(spec.kind, NO_CAPS)
+        opted_out = await self.opted_out_phones(spec.kind) if spec.channel != "email" else set()
+        opted_addresses = (
+            await self.opted_out_addresses(spec.kind) if spec.channel != "phone" else set()
+        )
+        if from_base:
+            async with self._sessions() as session:
+                customers = list(await session.scalars(select(Customer).order_by(Customer.id)))
+            parsed = contacts_from_customers(
+                customers,
+                scenario=scenario,
+                region=self.region,
+                opted_out=opted_out,
+                channel=spec.channel,
+                opted_out_addresses=opted_addresses,
+            )
+            source = "customers"
+        elif list_data is not None:
+            parsed = parse_campaign_list(
+                list_data,
+                channel=spec.channel,
+                scenario=scenario,
+                region=self.region,
+                opted_out=opted_out,
+                opted_out_addresses=opted_addresses,
+                today=now.astimezone(tz).date(),
+            )
+            source = list_name
+        else:
+            raise CallListError("нужен список: --list ФАЙЛ.csv или --list customers")
+        if not parsed.contacts and not parsed.letters:
+            raise CallListError(
+                {
+                    "phone": "в списке не осталось ни одного абонента для звонка",
+                    "email": "в списке не осталось ни одного адреса с согласием на рассылку",
+                    "both": "в списке не осталось ни одного абонента для звонка или письма",
+                }[spec.channel]
+            )
+        campaign = Campaign(
+            name=spec.name,
+            kind=spec.kind,
+            scenario_id=row.id,
+            channel=spec.channel,
+            status="created",
+            start_at=start,
+            end_at=end,
+            windows=json.dumps(spec.windows.to_data()),
+            timezone=tz_name,
+            concurrency=spec.concurrency,
+            ring_timeout=spec.ring_timeout,
+            retry=json.dumps(policy_to_data(spec.retry)),
+            caps=str(caps),
+            priority=spec.priority,
+            outage_start=spec.outage_start,
+            decision_date=spec.decision_date,
+            source=source,
+            rejected_rows=len(parsed.rejected),
+        )
+        async with self._sessions() as session, session.begin():
+            session.add(campaign)
+            await session.flush()
+            rows = [_contact_row(campaign.id, c) for c in parsed.contacts]
+            session.add_all(rows)
+            await session.flush()
+            # a letter joins the phone contact of its row (same campaign, same phone)
+            by_phone = {r.phone: r.id for r in rows}
+            session.add_all(
+                _letter_row(campaign.id, by_phone.get(letter.phone), letter)
+                for letter in parsed.letters
+            )
+        log.info(
+            "campaign %d created (%s): %d contacts, %d letters, %d rejected rows",
+            campaign.id,
+            spec.channel,
+            len(parsed.contacts),
+            len(parsed.letters),
+            len(parsed.rejected),
+        )
+        return CreateResult(campaign.id, len(parsed.contacts), end, parsed, len(parsed.letters))
+
+    # ------------------------------------------------------------------ control
+    async def get(self, campaign_id: int) -> Campaign:
+        async with self._sessions() as session:
+            campaign = await session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise CampaignNotFound(f"нет кампании {campaign_id}")
+        return campaign
+
+    async def list_campaigns(self) -> list[Campaign]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(Campaign).order_by(Campaign.id)))
+
+    async def _transition(
+        self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
+    ) -> Campaign:
+        async with self._sessions() as session, session.begin():
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise CampaignNotFound(f"нет кампании {campaign_id}")
+            if campaign.status not in allowed:
+                raise CampaignStateError(
+                    f"кампанию {campaign_id} в состоянии {campaign.status} нельзя {verb}"
+                )
+            now = self.clock.now()
+            if target == "running" and campaign.kind == "outage" and campaign.end_at:
+                if now >= campaign.end_at:
+                    raise CampaignRefused("срок оповещения (за 24 часа до отключения) уже прошёл")
+                if campaign.status == "created" and campaign.decision_date is not None:
+                    outage_end(
+                        start=max(now, campaign.start_at),
+                        end=campaign.end_at,
+                        outage_start=campaign.outage_start or campaign.end_at,
+                        decision_date=campaign.decision_date,
+                        tz=ZoneInfo(campaign.timezone),
+                    )
+            campaign.status = target
+            if target == "running" and campaign.started_at is None:
+                campaign.started_at = now
+            if target == "running":
+                # a resume is also the supervisor's word that the SMTP settings are fixed
+                campaign.email_paused = None
+                campaign.email_paused_at = None
+            if target == "cancelled":
+                campaign.finished_at = now
+                # calls in progress finish; the dialer marks their contacts cancelled
+                await session.execute(
+                    update(CampaignContact)
+                    .where(
+                        CampaignContact.campaign_id == campaign_id,
+                        CampaignContact.state == "waiting",
+                    )
+                    .values(state="done", status="cancelled", finished_at=now, wait_reason=None)
+                )
+                # a letter being sent keeps its result; queued ones are not sent
+                await session.execute(
+                    update(Letter)
+                    .where(Letter.campaign_id == campaign_id, Letter.state == "queued")
+                    .values(state="done", status="cancelled", finished_at=now)
+                )
+            return campaign
+
+    async def start(self, campaign_id: int) -> Campaign:
+        return await self._transition(campaign_id, ("created",), "running", "запустить")
+
+    async def pause(self, campaign_id: int) -> Campaign:
+        return await self._transition(campaign_id, ("running",), "paused", "приостановить")
+
+    async def resume(self, campaign_id: int) -> Campaign:
+        """A paused campaign runs again; a running one whose e-mail side stopped by itself
+        (SMTP settings refused) sends letters again."""
+        async with self._sessions() as session, session.begin():
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is not None and campaign.status == "running" and campaign.email_paused:
+                campaign.email_paused = None
+                campaign.email_paused_at = None
+                return campaign
+        return await self._transition(campaign_id, ("paused",), "running", "возобновить")
+
+    async def cancel(self, campaign_id: int) -> Campaign:
+        return await self._transition(
+            campaign_id, ("created", "running", "paused"), "cancelled", "отменить"
+        )
+
+    # ------------------------------------------------------------------ monitoring
+    async def status(self, campaign_id: int) -> CampaignStatus:
+        campaign = await self.get(campaign_id)
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        CampaignContact.state,
+                        CampaignContact.status,
+                        CampaignContact.notified,
+                        CampaignContact.attempts,
+                        CampaignContact.wait_reason,
+                    ).where(CampaignContact.campaign_id == campaign_id)
+                )
+            ).all()
+            scenario = await session.get(ScenarioRow, campaign.scenario_id)
+            email = await self._email_progress(session, campaign)
+        states = Counter(r.state for r in rows)
+        done = [r for r in rows if r.state == "done"]
+        waiting = [r for r in rows if r.state == "waiting"]
+        now = self.clock.now()
+        # the pace of both sides together: a letter and a call each count as one
+        all_done = len(done) + (email.done if email else 0)
+        all_total = len(rows) + (email.total if email else 0)
+        return CampaignStatus(
+            id=campaign.id,
+            name=campaign.name,
+            kind=campaign.kind,
+            scenario=f"{scenario.name}@{scenario.version}" if scenario else "?",
+            status=campaign.status,
+            total=len(rows),
+            waiting=states.get("waiting", 0),
+            calling=states.get("calling", 0),
+            retries_due=sum(1 for r in waiting if r.attempts > 0),
+            done=len(done),
+            notified=sum(1 for r in rows if r.notified),
+            failed=sum(1 for r in done if not r.notified),
+            by_status=dict(sorted(Counter(r.status for r in done).items())),
+            waiting_reasons=dict(sorted(Counter(r.wait_reason or "due" for r in waiting).items())),
+            start_at=campaign.start_at,
+            end_at=campaign.end_at,
+            started_at=campaign.started_at,
+            finished_at=campaign.finished_at,
+            expected_finish=(
+                campaign.finished_at
+                if campaign.status in ("finished", "cancelled")
+                else expected_finish(now, campaign.started_at, all_done, all_total - all_done)
+            ),
+            channel=campaign.channel,
+            email=email,
+        )
+
+    async def _email_progress(
+        self, session: AsyncSession, campaign: Campaign
+    ) -> EmailProgress | None:
+        if campaign.channel == "phone":
+            return None
+        rows = (
+            await session.execute(
+                select(Letter.state, Letter.status, Letter.deferrals).where(
+                    Letter.campaign_id == campaign.id
+                )
+            )
+        ).all()
+        states = Counter(r.state for r in rows)
+        finals = Counter(r.status for r in rows if r.state == "done")
+        return EmailProgress(
+            total=len(rows),
+            queued=states.get("queued", 0),
+            sending=states.get("sending", 0),
+            done=states.get("done", 0),
+            accepted=finals.get("accepted", 0),
+            deferred=finals.get("deferred", 0),
+            failed=finals.get("failed", 0),
+            unknown=finals.get("unknown", 0),
+            retries_due=sum(1 for r in rows if r.state == "queued" and r.status == "deferred"),
+            deferrals=sum(r.deferrals for r in rows),
+            by_status=dict(sorted(finals.items())),
+            paused=campaign.email_paused,
+        )
+
+    async def report(self, campaign_id: int) -> Report:
+        campaign = await self.get(campaign_id)
+        tz = ZoneInfo(campaign.timezone)
+        async with self._sessions() as session:
+            contacts = list(
+                await session.scalars(
+                    select(CampaignContact)
+                    .where(CampaignContact.campaign_id == campaign_id)
+                    .order_by(CampaignContact.line, CampaignContact.id)
+                )
+            )
+            scenario = await session.get(ScenarioRow, campaign.scenario_id)
+            letters = list(
+                await session.scalars(
+                    select(Letter)
+                    .where(Letter.campaign_id == campaign_id)
+                    .order_by(Letter.line, Letter.id)
+                )
+            )
+        rows = report_rows(contacts, letters, tz)
+        header = {
+            "id": campaign.id,
+            "name": campaign.name,
+            "kind": campaign.kind,
+            "scenario": f"{scenario.name}@{scenario.version}" if scenario else "?",
+            "status": campaign.status,
+            "start": campaign.start_at.isoformat(),
+            "end": campaign.end_at.isoformat() if campaign.end_at else None,
+            "caps": campaign.caps,
+            "rejected_rows": campaign.rejected_rows,
+            "channel": campaign.channel,
+            "email_paused": campaign.email_paused,
+        }
+        return build_report(header, rows)
+
+
+def _contact_row(campaign_id: int, c: ListContact) -> CampaignContact:
+    values = dict(c.values)
+    return CampaignContact(
+        campaign_id=campaign_id,
+        line=c.line,
+        phone=c.phone,
+        account=c.account,
+        name=c.name,
+        timezone=c.timezone,
+        values=json.dumps(values, ensure_ascii=False),
+        state="waiting",
+        status=None,
+        notified=False,
+        attempts=0,
+        answered=0,
+        callback=False,
+    )
+
+
+def _letter_row(campaign_id: int, contact_id: int | None, letter: ListLetter) -> Letter:
+    return Letter(
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        line=letter.line,
+        address=letter.address,
+        account=letter.account,
+        name=letter.name,
+        values=json.dumps(dict(letter.values), ensure_ascii=False),
+        state="queued",
+        status=None,
+        attempts=0,
+        deferrals=0,
+        rounds=0,
+        reply="",
+        last_deferral="",
+    )

@@ -1,0 +1,100 @@
+"""A campaign's progress, live: what `campaign status` prints (text or JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EmailProgress:
+    """The e-mail side of a campaign, live: letters by state and result."""
+
+    total: int
+    queued: int
+    sending: int
+    done: int
+    accepted: int
+    deferred: int
+    failed: int
+    unknown: int
+    retries_due: int
+    deferrals: int
+    by_status: Mapping[str, int]
+    # why the e-mail side stopped by itself (SMTP settings refused), None while it runs
+    paused: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "letters": self.total,
+            "queued": self.queued,
+            "sending": self.sending,
+            "done": self.done,
+            "accepted": self.accepted,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "retries_due": self.retries_due,
+            "deferrals": self.deferrals,
+            "by_status": dict(self.by_status),
+            "paused": self.paused,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStatus:
+    id: int
+    name: str
+    kind: str
+    scenario: str
+    status: str
+    total: int
+    waiting: int
+    calling: int
+    retries_due: int
+    done: int
+    notified: int
+    failed: int
+    by_status: Mapping[str, int]
+    waiting_reasons: Mapping[str, int]
+    start_at: datetime
+    end_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    expected_finish: datetime | None
+    channel: str = "phone"
+    email: EmailProgress | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("finished", "cancelled")
+
+    def to_data(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "scenario": self.scenario,
+            "status": self.status,
+            "total": self.total,
+            "waiting": self.waiting,
+            "calling": self.calling,
+            "retries_due": self.retries_due,
+            "done": self.done,
+            "notified": self.notified,
+            "failed": self.failed,
+            "by_status": dict(self.by_status),
+            "waiting_reasons": dict(self.waiting_reasons),
+            "start": iso(self.start_at),
+            "end": iso(self.end_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "expected_finish": iso(self.expected_finish),
+            "channel": self.channel,
+            "email": self.email.to_data() if self.email is not None else None,
+        }

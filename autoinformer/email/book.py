@@ -1,0 +1,310 @@
+"""The mailer's persistence: letters taken, marked `sending` before DATA, and their results.
+
+Each letter is sent at most once, across stops and restarts: a letter is taken by giving
+it a fresh Message-ID by compare-and-set on the one it had, and every later write is
+guarded by that Message-ID (autoinformer.email.mailer has the whole protocol). Writes take
+their turn with the dialer's (CallBook's writer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoinformer.campaigns.plan import Plan
+from autoinformer.models import Campaign, CampaignContact, Letter, OptOut
+from autoinformer.phone.book import CallBook
+from contact_center.storage.database import affected_rows
+
+from .mime import new_message_id
+from .sender import Deferral, DeliveryResult
+
+log = logging.getLogger(__name__)
+
+EMAIL_CHANNELS = ("email", "both")
+_REPLY_MAX = 2000
+
+# a write to run inside a transaction of the book
+Write = Callable[[AsyncSession], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedLetter:
+    """A letter taken for sending, with the Message-ID it is sent under."""
+
+    id: int
+    campaign_id: int
+    address: str
+    name: str
+    account: str
+    phone: str  # digits of the same customer's phone contact, "" none
+    values: Mapping[str, str]
+    message_id: str
+    rounds: int
+
+
+def _reply_text(code: int | None, reply: str) -> str:
+    text = f"{code} {reply}" if code is not None else reply
+    return text[:_REPLY_MAX]
+
+
+class LetterBook:
+    """The mailer's persistence. Writes take their turn with the dialer's (CallBook)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], calls: CallBook) -> None:
+        self._sessions = sessions
+        self._calls = calls
+
+    async def email_plans(self) -> list[Plan]:
+        return await self._calls.active_plans(channels=EMAIL_CHANNELS)
+
+    async def finish_if_done(self, campaign_id: int, now: datetime) -> bool:
+        return await self._calls.finish_if_done(campaign_id, now)
+
+    async def recover_sending(self, now: datetime) -> int:
+        """Letters a previous run left between DATA and the reply: `unknown`, never resent."""
+        async with self._calls.transaction() as session:
+            result = await session.execute(
+                update(Letter)
+                .where(Letter.state == "sending")
+                .values(
+                    state="done",
+                    status="unknown",
+                    reply="служба остановилась во время передачи письма: доставка не подтверждена",
+                    finished_at=now,
+                    next_attempt_at=None,
+                )
+            )
+            return affected_rows(result)
+
+    async def clear_pauses(self) -> int:
+        """A new start may come with fixed SMTP settings: paused e-mail sides try again
+        (and pause again at the first letter if nothing changed)."""
+        async with self._calls.transaction() as session:
+            result = await session.execute(
+                update(Campaign)
+                .where(Campaign.email_paused.is_not(None))
+                .values(email_paused=None, email_paused_at=None)
+            )
+            return affected_rows(result)
+
+    async def pause(self, campaign_id: int, reason: str, now: datetime) -> None:
+        async with self._calls.transaction() as session:
+            await session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
+                .values(email_paused=reason[:_REPLY_MAX], email_paused_at=now)
+            )
+
+    async def claim(
+        self, plan: Plan, now: datetime, limit: int, domain: str
+    ) -> tuple[list[QueuedLetter], int]:
+        """Take up to `limit` due letters (each with a fresh Message-ID); letters whose
+        address opted out of this kind since the campaign was made are closed instead.
+        Returns (letters taken, letters closed as opted out)."""
+        async with self._calls.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Letter.id,
+                        Letter.address,
+                        Letter.name,
+                        Letter.account,
+                        Letter.values,
+                        Letter.message_id,
+                        Letter.rounds,
+                        CampaignContact.phone,
+                    )
+                    .outerjoin(CampaignContact, Letter.contact_id == CampaignContact.id)
+                    .where(
+                        Letter.campaign_id == plan.id,
+                        Letter.state == "queued",
+                        (Letter.next_attempt_at.is_(None)) | (Letter.next_attempt_at <= now),
+                    )
+                    .order_by(Letter.next_attempt_at.is_not(None), Letter.id)
+                    .limit(limit)
+                )
+            ).all()
+            if not rows:
+                return [], 0
+            opted = set(
+                await session.scalars(
+                    select(OptOut.address).where(
+                        OptOut.kind == plan.kind, OptOut.address.in_({r.address for r in rows})
+                    )
+                )
+            )
+            closed = 0
+            taken: list[QueuedLetter] = []
+            for r in rows:
+                if r.address in opted:
+                    result = await session.execute(
+                        update(Letter)
+                        .where(Letter.id == r.id, Letter.state == "queued")
+                        .values(state="done", status="opted_out", finished_at=now)
+                    )
+                    closed += affected_rows(result)
+                    continue
+                message_id = new_message_id(domain=domain)
+                held = (
+                    Letter.message_id.is_(None)
+                    if r.message_id is None
+                    else Letter.message_id == r.message_id
+                )
+                result = await session.execute(
+                    update(Letter)
+                    .where(Letter.id == r.id, Letter.state == "queued", held)
+                    .values(message_id=message_id)
+                    .execution_options(synchronize_session=False)
+                )
+                if affected_rows(result) != 1:
+                    continue  # another mailer took it first
+                taken.append(
+                    QueuedLetter(
+                        id=r.id,
+                        campaign_id=plan.id,
+                        address=r.address,
+                        name=r.name,
+                        account=r.account,
+                        phone=r.phone or "",
+                        values=json.loads(r.values or "{}"),
+                        message_id=message_id,
+                        rounds=r.rounds,
+                    )
+                )
+            return taken, closed
+
+    async def mark_sending(
+        self, letter_id: int, message_id: str, now: datetime, *, before: Sequence[Write] = ()
+    ) -> bool:
+        """queued -> sending, committed before DATA (called again on a retry: idempotent),
+        with `before` (earlier letters' results) in the same transaction. False: the letter
+        is no longer held under `message_id` (the `before` writes are committed anyway)."""
+        async with self._calls.transaction() as session:
+            for write in before:
+                await write(session)
+            result = await session.execute(
+                update(Letter)
+                .where(
+                    Letter.id == letter_id,
+                    Letter.message_id == message_id,
+                    Letter.state.in_(("queued", "sending")),
+                )
+                .values(state="sending", sending_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return affected_rows(result) == 1
+
+    async def write(self, writes: Sequence[Write]) -> None:
+        if not writes:
+            return
+        async with self._calls.transaction() as session:
+            for write in writes:
+                await write(session)
+
+    async def record_deferral(self, letter_id: int, message_id: str, deferral: Deferral) -> None:
+        # a 4xx (or a link lost before DATA) means the server did not take the letter: it is
+        # safe to send again, so a crash during the back-off must not leave it `sending`
+        not_taken = deferral.code is not None or deferral.phase != "data"
+        async with self._calls.transaction() as session:
+            await session.execute(
+                update(Letter)
+                .where(Letter.id == letter_id, Letter.message_id == message_id)
+                .values(
+                    deferrals=Letter.deferrals + 1,
+                    last_deferral=_reply_text(deferral.code, deferral.reply),
+                    state=(
+                        case((Letter.state == "sending", "queued"), else_=Letter.state)
+                        if not_taken
+                        else Letter.state
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def record(
+        self,
+        letter: QueuedLetter,
+        result: DeliveryResult,
+        now: datetime,
+        *,
+        status: str,
+        next_at: datetime | None,
+        rounds: int,
+    ) -> Write:
+        """The write storing a send's result; `next_at` set means queued again for another
+        round. The result wins over a restart's `unknown` (same Message-ID: it is this
+        letter's truth)."""
+        values: dict[str, Any] = {
+            "attempts": Letter.attempts + result.attempts,
+            "code": result.code,
+            "reply": result.reply[:_REPLY_MAX],
+            "phase": result.phase,
+            "rounds": rounds,
+        }
+        if next_at is None:
+            values.update(state="done", status=status, finished_at=now, next_attempt_at=None)
+        else:
+            values.update(state="queued", status=status, next_attempt_at=next_at)
+        return _held_update(letter, values)
+
+    def fail_unsendable(self, letter: QueuedLetter, reason: str, now: datetime) -> Write:
+        """A letter that cannot be built for its contact (a value the template refuses)."""
+        values = {
+            "state": "done",
+            "status": "failed",
+            "phase": "compose",
+            "reply": reason[:_REPLY_MAX],
+            "finished_at": now,
+        }
+        return _held_update(letter, values)
+
+    def requeue(self, letter: QueuedLetter, result: DeliveryResult) -> Write:
+        """The server could not be reached: the letter waits, not counted as a round."""
+        values = {
+            "state": "queued",
+            "attempts": Letter.attempts + result.attempts,
+            "last_deferral": _reply_text(result.code, result.reply),
+        }
+        return _held_update(letter, values)
+
+    async def close_at_end(self, plan: Plan, now: datetime) -> int:
+        """The campaign's end has come: letters not sent get their final status (an outage
+        warning that did not go out in time is `not_reached_in_time`, as on the phone)."""
+        async with self._calls.transaction() as session:
+            letters = list(
+                await session.scalars(
+                    select(Letter).where(Letter.campaign_id == plan.id, Letter.state == "queued")
+                )
+            )
+            for letter in letters:
+                letter.state = "done"
+                letter.finished_at = now
+                letter.next_attempt_at = None
+                if plan.kind == "outage":
+                    letter.status = "not_reached_in_time"
+                elif letter.status != "deferred":
+                    letter.status = "not_sent"
+            return len(letters)
+
+
+def _held_update(letter: QueuedLetter, values: Mapping[str, Any]) -> Write:
+    async def write(session: AsyncSession) -> None:
+        done = await session.execute(
+            update(Letter)
+            .where(Letter.id == letter.id, Letter.message_id == letter.message_id)
+            .values(**values)
+            # nothing of these rows is loaded in the session: no per-row evaluation
+            .execution_options(synchronize_session=False)
+        )
+        if affected_rows(done) != 1:
+            log.warning("letter %d: result not stored (taken over by another mailer)", letter.id)
+
+    return write

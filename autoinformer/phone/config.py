@@ -1,0 +1,30 @@
+"""The dialer's settings and its counters."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class DialerConfig:
+    context: str = "autoinformer"
+    queue: str = "operators"
+    # seconds a transferred customer may wait in the queue before the call-back fallback
+    queue_timeout: float = 30.0
+    tick: float = 0.5
+    # a call found live after a restart, with nobody driving it, is hung up after this
+    orphan_grace: float = 30.0
+    # on stop, calls in progress get this long to finish before they are hung up
+    drain_timeout: float = 5.0
+    # seconds to wait for the AsyncAGI start of an answered call
+    agi_timeout: float = 10.0
+
+
+@dataclass(slots=True)
+class DialerStats:
+    launched: int = 0
+    finished: int = 0
+    reconciled: int = 0
+    orphans_hung_up: int = 0
+    by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))

@@ -1,0 +1,255 @@
+"""The dialer: one loop that paces campaign calls; each call runs in autoinformer.phone.call.
+
+Safety rules it keeps (issue 5, DESIGN.md):
+- a ChannelId is made with new_channel_id() and committed with the attempt
+  (CallBook.claim_many) before the Originate goes out; only digits reach the dial string;
+- before anything is dialed after a start, attempts left open by a crash are checked
+  against Asterisk's channels (autoinformer.phone.reconcile); an attempt whose fate is
+  unknown (the AMI link dropped mid-Originate) stays open and is checked the same way once
+  the link is back;
+- a contact is never called twice at once (the claim is a conditional UPDATE; one number
+  is never in two calls, whichever campaign), and never again once notified (final state);
+- a scenario that offers 0 is paced by the free operators of queue `operators`; when none
+  is free the customer hears so and the contact is marked for an operator's call-back;
+- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from autoinformer.campaigns.plan import Plan
+from autoinformer.campaigns.scenario_store import ScenarioStore
+from autoinformer.loop import PassLoop
+from autoinformer.phone.book import CallBook, DueContact
+from autoinformer.phone.call import CallFlow
+from autoinformer.phone.config import DialerConfig, DialerStats
+from autoinformer.phone.live import LiveCalls
+from autoinformer.phone.pacing import OperatorDesk
+from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
+from autoinformer.phone.reconcile import AsteriskChannels, Reconciler
+from autoinformer.scenarios import Scenario
+from autoinformer.scheduling import cap_release, next_call_time
+from contact_center.calendar import WorkingDays
+from contact_center.clock import Clock
+from contact_center.speech import Speech
+from contact_center.tasks import TaskSet
+from contact_center.telephony.agi import AgiServer
+from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.exceptions import TelephonyError
+from contact_center.telephony.originate import Originator
+
+log = logging.getLogger(__name__)
+
+CAP_LOOKBACK = timedelta(days=31)
+
+
+class Dialer:
+    def __init__(
+        self,
+        *,
+        book: CallBook,
+        scenarios: ScenarioStore,
+        link: AmiLink,
+        agi: AgiServer,
+        originator: Originator,
+        speech: Speech,
+        clock: Clock,
+        calendar: WorkingDays,
+        config: DialerConfig | None = None,
+    ) -> None:
+        self._book = book
+        self._scenarios = scenarios
+        self._clock = clock
+        self._calendar = calendar
+        self.config = config or DialerConfig()
+        self.stats = DialerStats()
+        # the database or Asterisk away for a moment is expected: keep trying, slower
+        self._loop = PassLoop(
+            "dialer",
+            self._pass_once,
+            tick=self.config.tick,
+            expected=(SQLAlchemyError, TelephonyError, OSError),
+        )
+        self._desk = OperatorDesk(link, self.config.queue)
+        self._calls = TaskSet("autoinformer-calls")
+        self._aux = TaskSet("autoinformer-aux")
+        # a call ending wakes the next pass at once: its slot is free
+        self._live = LiveCalls(on_release=self._loop.wake)
+        channels = AsteriskChannels(link, originator)
+        self._reconciler = Reconciler(
+            book=book,
+            channels=channels,
+            originator=originator,
+            link=link,
+            clock=clock,
+            live=self._live,
+            aux=self._aux,
+            stats=self.stats,
+            config=self.config,
+        )
+        self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
+        self._flow = CallFlow(
+            book=book,
+            link=link,
+            agi=agi,
+            originator=originator,
+            speech=speech,
+            clock=clock,
+            config=self.config,
+            desk=self._desk,
+            live=self._live,
+            channels=channels,
+            aux=self._aux,
+            stats=self.stats,
+        )
+        self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
+        self._plans_cache: tuple[float, list[Plan]] | None = None
+        self._reconciled = False
+
+    # ------------------------------------------------------------------ life cycle
+    async def run(self) -> None:
+        """Reconcile, then pace calls until stopped or cancelled."""
+        await self._loop.run()
+
+    async def stop(self) -> None:
+        """Stop dialing; give calls in progress `drain_timeout` to finish, hang up the rest
+        (their attempts are recorded, or left open for the next start to reconcile)."""
+        self._loop.stop()
+        tasks = self._live.tasks()
+        if tasks and self.config.drain_timeout > 0:
+            await asyncio.wait(tasks, timeout=self.config.drain_timeout)
+        await self._calls.close()
+        await self._aux.close()
+        for task in self._prepared.values():
+            task.cancel()
+        self._desk.close()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._loop.stopping
+
+    async def _pass_once(self) -> bool:
+        if not self._reconciled:
+            await self._reconciler.reconcile()
+            self._reconciled = True
+        await self._reconciler.check_suspects()
+        await self._pass()
+        return False
+
+    # ------------------------------------------------------------------ pacing
+    async def _plans(self) -> list[Plan]:
+        """Active campaigns, re-read at most once a tick: calls ending together wake
+        many passes, and a pause or cancel from the CLI is still seen within a tick."""
+        now = time.monotonic()
+        if self._plans_cache is None or now - self._plans_cache[0] >= self.config.tick:
+            self._plans_cache = (now, await self._book.active_plans())
+        return self._plans_cache[1]
+
+    async def _pass(self) -> None:
+        now = self._clock.now()
+        for plan in await self._plans():
+            if plan.end_at is not None and now >= plan.end_at:
+                closed = await self._book.finish_at_end(plan, now)
+                if closed:
+                    log.info("campaign %d reached its end: %d contacts closed", plan.id, closed)
+                if not self._live.count(plan.id):
+                    await self._finish_if_done(plan, now)
+                continue
+            if plan.status != "running" or now < plan.start_at or self._stopping:
+                continue
+            if not self._ready(plan):
+                continue
+            scenario = await self._scenarios.by_id(plan.scenario_id)
+            await self._dial_due(plan, scenario, now)
+            if not self._live.count(plan.id):
+                await self._finish_if_done(plan, now)
+
+    async def _finish_if_done(self, plan: Plan, now: datetime) -> None:
+        if await self._book.finish_if_done(plan.id, now):
+            log.info("campaign %d finished", plan.id)
+
+    async def _limit(self, plan: Plan, scenario: Scenario) -> int:
+        limit = plan.concurrency
+        if scenario.offers_operator:
+            # keep answered calls in proportion to the operators who could take a transfer
+            free = await self._desk.free()
+            limit = min(limit, max(1, math.ceil(free * scenario.calls_per_free_operator)))
+        return limit
+
+    async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
+        slots = await self._limit(plan, scenario) - self._live.count(plan.id)
+        if slots <= 0:
+            return
+        ready: list[DueContact] = []
+        for contact in await self._book.due(plan.id, now, slots * 2 + 5):
+            if len(ready) >= slots:
+                break
+            if self._live.in_call(contact.phone) or any(c.phone == contact.phone for c in ready):
+                continue  # this number is in a call of ours right now
+            tz = _zone(contact.timezone, plan.tz)
+            opens = next_call_time(now, tz, plan.windows, self._calendar)
+            if opens is None or opens > now:
+                until = opens or (plan.end_at or now + timedelta(days=1))
+                await self._book.defer(contact.id, until, "window")
+                continue
+            if not plan.caps.none:
+                answered = await self._book.answered_times(
+                    contact.phone, plan.kind, now - CAP_LOOKBACK
+                )
+                blocked = cap_release(answered, now, plan.caps)
+                if blocked is not None:
+                    await self._book.defer(contact.id, blocked[0], f"cap_{blocked[1]}")
+                    continue
+            ready.append(contact)
+        if not ready:
+            return
+        # a number in a call of another campaign (or another dialer) waits its turn
+        elsewhere = await self._book.phones_in_call([c.phone for c in ready])
+        for contact in ready:
+            if contact.phone in elsewhere:
+                await self._book.defer(contact.id, now + timedelta(seconds=15), "line_busy")
+        ready = [c for c in ready if c.phone not in elsewhere]
+        if self._stopping or not ready:
+            return
+        for contact, attempt_id, channel_id in await self._book.claim_many(plan, ready, now):
+            entry = self._live.add(attempt_id, plan.id, contact.id, contact.phone)
+            entry.task = self._calls.spawn(
+                self._flow.run(plan, scenario, contact, attempt_id, channel_id),
+                name=f"call-{attempt_id}",
+            )
+            self.stats.launched += 1
+
+    # ------------------------------------------------------------------ speech ahead
+    def _ready(self, plan: Plan) -> bool:
+        """Render the campaign's phrases ahead of dialing (once per run of the service),
+        in a task of its own: the other campaigns dial meanwhile."""
+        task = self._prepared.get(plan.id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._prerenderer.prepare(plan))
+            task.add_done_callback(lambda _t: self._loop.wake())
+            self._prepared[plan.id] = task
+        if not task.done():
+            return False
+        if task.cancelled() or task.exception() is not None:
+            if not task.cancelled():
+                log.error("campaign %d: pre-rendering failed", plan.id, exc_info=task.exception())
+            del self._prepared[plan.id]  # try again on a later pass
+            return False
+        return True
+
+
+def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except Exception:  # validated on import; a zone removed from tzdata since falls back
+        return default

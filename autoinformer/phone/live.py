@@ -1,0 +1,82 @@
+"""The dialer's calls in progress in this process (and a previous run's calls it waits for).
+
+The database says which contacts are `calling`; this says which numbers this process is
+calling right now, how many calls each campaign has, and which attempts lost their AMI
+reply and must be checked against Asterisk before their number is free again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from autoinformer.phone.book import OpenAttempt
+
+
+@dataclass(slots=True)
+class LiveCall:
+    campaign_id: int
+    contact_id: int
+    phone: str
+    # None: an orphan of a previous run, or a call whose fate is being checked
+    task: asyncio.Task[Any] | None = None
+    released: bool = False
+
+
+class LiveCalls:
+    def __init__(self, on_release: Callable[[], None]) -> None:
+        self._calls: dict[int, LiveCall] = {}  # attempt id -> call
+        self._phones: set[str] = set()
+        self._per_campaign: dict[int, int] = defaultdict(int)
+        self._suspects: dict[int, OpenAttempt] = {}
+        # a freed slot is a reason for the dialer's next pass now
+        self._on_release = on_release
+
+    def add(self, attempt_id: int, campaign_id: int, contact_id: int, phone: str) -> LiveCall:
+        call = LiveCall(campaign_id, contact_id, phone)
+        self._calls[attempt_id] = call
+        self._phones.add(phone)
+        self._per_campaign[campaign_id] += 1
+        return call
+
+    def get(self, attempt_id: int) -> LiveCall | None:
+        return self._calls.get(attempt_id)
+
+    def in_call(self, phone: str) -> bool:
+        return phone in self._phones
+
+    def count(self, campaign_id: int) -> int:
+        return self._per_campaign.get(campaign_id, 0)
+
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        return [call.task for call in self._calls.values() if call.task is not None]
+
+    def release(self, attempt_id: int) -> None:
+        """The call is over: its slot and its number are free for the next pass (the
+        contact itself stays `calling` in the database until its result is stored)."""
+        call = self._calls.get(attempt_id)
+        if call is not None and not call.released:
+            call.released = True
+            self._phones.discard(call.phone)
+            self._per_campaign[call.campaign_id] -= 1
+        self._on_release()
+
+    def forget(self, attempt_id: int) -> None:
+        self.release(attempt_id)
+        self._calls.pop(attempt_id, None)
+
+    # ------------------------------------------------------------------ fate unknown
+    def suspect(self, attempt: OpenAttempt) -> None:
+        """The AMI link dropped during this call: keep its number busy until checked."""
+        self._suspects[attempt.id] = attempt
+
+    def is_suspect(self, attempt_id: int) -> bool:
+        return attempt_id in self._suspects
+
+    def take_suspects(self) -> list[OpenAttempt]:
+        attempts = list(self._suspects.values())
+        self._suspects.clear()
+        return attempts

@@ -1,0 +1,73 @@
+"""Pacing by the operators: how many are free to take a transfer, and who took ours."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.exceptions import TelephonyError
+
+log = logging.getLogger(__name__)
+
+
+class OperatorDesk:
+    """Free operators of the queue, from AMI QueueSummary (Available minus callers already
+    waiting), cached for a second; transfers in flight are counted as taken.
+
+    It also notes which operator answered each of the dialer's transfers (AMI AgentConnect).
+    Only calls announced with `expect` are noted, and each is dropped by `answered_by` when
+    its transfer ends: the hotline's own calls connect operators all day long.
+    """
+
+    def __init__(self, link: AmiLink, queue: str, *, ttl: float = 1.0) -> None:
+        self._link = link
+        self._queue = queue
+        self._ttl = ttl
+        self._cached: tuple[float, int] | None = None
+        self.in_flight = 0
+        self._transfers: dict[str, str] = {}  # our call's uniqueid -> operator interface
+        self._unsubscribe = link.on_event("AgentConnect", self._on_agent_connect)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    async def free(self, *, fresh: bool = False) -> int:
+        now = time.monotonic()
+        if fresh or self._cached is None or now - self._cached[0] > self._ttl:
+            available = 0
+            try:
+                events = await self._link.action_list("QueueSummary", Queue=self._queue)
+                for event in events:
+                    if str(event.get("Queue", "")) == self._queue:
+                        available = _int(event.get("Available")) - _int(event.get("Callers"))
+            except TelephonyError as exc:
+                log.warning("QueueSummary failed: %s", exc)
+            self._cached = (now, max(0, available))
+        return max(0, self._cached[1] - self.in_flight)
+
+    def expect(self, uniqueid: str) -> None:
+        """A call of ours is about to enter the queue: note the operator who answers it."""
+        self._transfers[uniqueid] = ""
+
+    def answered_by(self, uniqueid: str) -> str:
+        """The operator who answered the call ("" nobody); the call is no longer watched."""
+        return self._transfers.pop(uniqueid, "")
+
+    @property
+    def watched(self) -> int:
+        return len(self._transfers)
+
+    def _on_agent_connect(self, event: Any) -> None:
+        interface = str(event.get("Interface", "") or event.get("MemberName", ""))
+        # the queue's caller is our channel, or a channel linked to it
+        for key in ("Uniqueid", "Linkedid"):
+            uid = str(event.get(key, ""))
+            if uid and uid in self._transfers:
+                self._transfers[uid] = interface
+
+
+def _int(value: Any) -> int:
+    text = str(value or "0")
+    return int(text) if text.lstrip("-").isdigit() else 0
