@@ -19,6 +19,7 @@ from autoinformer.campaigns.service import CampaignService, CampaignSpec
 from autoinformer.models import CampaignContact
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.prerender import Prerenderer, contact_values
+from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import Caps
 from contact_center.clock import Clock
 from contact_center.speech import PromptPart, Speech
@@ -57,7 +58,7 @@ class Env:
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     url = f"sqlite+aiosqlite:///{tmp_path}/ai.db"
-    await asyncio.to_thread(migrate.upgrade, url)
+    await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     queries: list[str] = []
 

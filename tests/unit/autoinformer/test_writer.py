@@ -12,6 +12,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from autoinformer.models import OptOut
+from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.writer import BatchedWriter, Op
 from contact_center.storage import migrate
 from contact_center.storage.base import utcnow
@@ -21,7 +22,7 @@ from contact_center.storage.database import create_engine, session_factory
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     url = f"sqlite+aiosqlite:///{tmp_path}/w.db"
-    await asyncio.to_thread(migrate.upgrade, url)
+    await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     try:
         yield engine
