@@ -30,6 +30,7 @@ from contact_center.telephony.exceptions import (
     AmiActionError,
     AmiConnectionError,
     AmiLoginError,
+    AmiNotSent,
     AmiTimeout,
 )
 
@@ -318,8 +319,15 @@ class AmiLink:
     ) -> Reply:
         headers = _headers(name, fields)
         manager = self._manager
-        if manager is None or not self.connected or manager.protocol is None:
-            raise AmiConnectionError(f"{name}: AMI link is down")
+        if (
+            manager is None
+            or not self.connected
+            or manager.protocol is None
+            or manager.protocol.transport.is_closing()
+        ):
+            # an aborted transport drops writes silently until connection_lost runs: say
+            # "not sent" rather than let the action wait for a reply that cannot come
+            raise AmiNotSent(f"{name}: AMI link is down")
         act = Action(headers, as_list=as_list)
         future = manager.protocol.send(act, as_list=as_list)
         self._pending.add(future)

@@ -13,6 +13,13 @@ class AmiConnectionError(TelephonyError):
     error_id = "ami-connection"
 
 
+class AmiNotSent(AmiConnectionError):
+    """The action was never written to Asterisk (the link was down or closing): it had no
+    effect, so sending it again later is safe."""
+
+    error_id = "ami-not-sent"
+
+
 class AmiLoginError(TelephonyError):
     """Asterisk refused the AMI user name or secret."""
 
@@ -34,6 +41,20 @@ class AmiActionError(TelephonyError):
         super().__init__(f"{action}: {message}")
         self.action = action
         self.message = message
+
+
+class OriginateNotSent(TelephonyError):
+    """The Originate never reached Asterisk, or Asterisk refused the action itself: nobody was
+    dialled, so it is not an attempt. A lost reply to a sent Originate is not this (the call may
+    be ringing): that stays AmiConnectionError / AmiTimeout."""
+
+    error_id = "originate-not-sent"
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        # True: Asterisk answered `Response: Error` ("Asterisk is shutting down", ...);
+        # False: the action was not written (link down)
+        self.refused = refused
 
 
 class ChannelGone(TelephonyError):

@@ -18,7 +18,7 @@ from enum import StrEnum
 from contact_center.privacy import mask_phone
 from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.ami import AmiLink
-from contact_center.telephony.exceptions import AmiActionError
+from contact_center.telephony.exceptions import AmiNotSent, OriginateNotSent
 from contact_center.telephony.numbers import build_dial_string
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,12 @@ class Originator:
         variables: Mapping[str, str] | None = None,
         caller_id: str | None = None,
     ) -> OriginateResult:
-        """Dial `number` (digits only) and wait for the outcome; answered calls enter `context`."""
+        """Dial `number` (digits only) and wait for the outcome; answered calls enter `context`.
+
+        Raises OriginateNotSent when nobody was dialled (link down, or Asterisk refused the
+        action); AmiConnectionError / AmiTimeout when the reply was lost and the call's fate
+        is unknown (reconcile by `channel_id`).
+        """
         dial = build_dial_string(self._template, number)
         if not _NAME.fullmatch(context) or not _NAME.fullmatch(exten):
             raise ValueError("context and extension must be plain names")
@@ -129,12 +134,20 @@ class Originator:
                     raise ValueError(f"channel variable {name} must be one line")
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         log.debug("originate %s as %s", mask_phone(number), channel_id)
-        messages = await self._link.action_raw(
-            "Originate", timeout=ring_timeout + self._link.config.action_timeout + 5, **fields
-        )
+        try:
+            messages = await self._link.action_raw(
+                "Originate", timeout=ring_timeout + self._link.config.action_timeout + 5, **fields
+            )
+        except AmiNotSent as exc:
+            raise OriginateNotSent(f"Originate not sent: {exc}") from exc
         first = messages[0]
         if str(first.get("Response", "")).lower() == "error":
-            raise AmiActionError("Originate", str(first.get("Message", "")))
+            # with Async: true, Asterisk answers Error only before it starts dialling
+            # (manager.c: shutting down, permission, bad channel, thread not created)
+            raise OriginateNotSent(
+                f"Asterisk refused the Originate: {first.get('Message', '') or 'no reason'}",
+                refused=True,
+            )
         final = next(
             (m for m in messages[1:] if str(m.get("Event", "")) == "OriginateResponse"), None
         )

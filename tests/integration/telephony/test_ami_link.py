@@ -13,6 +13,7 @@ from contact_center.telephony.exceptions import (
     AmiActionError,
     AmiConnectionError,
     AmiLoginError,
+    OriginateNotSent,
 )
 from contact_center.telephony.originate import Originator, Outcome, new_channel_id
 from tests.integration.conftest import AsteriskFixture
@@ -201,3 +202,28 @@ async def test_link_comes_back_after_asterisk_restart(asterisk: AsteriskFixture)
     finally:
         await agi.close()
         await link.close()
+
+
+async def test_originate_refused_by_asterisk_is_not_sent(originator: Originator) -> None:
+    # "Extension does not exist." is answered before anything is dialled
+    with pytest.raises(OriginateNotSent, match="refused") as info:
+        await originator.originate(
+            number="79130000001", channel_id=new_channel_id(), context="no-such-context"
+        )
+    assert info.value.refused
+
+
+async def test_originate_on_a_dropping_link_is_not_sent(
+    link: AmiLink, originator: Originator
+) -> None:
+    link._abort_transport()  # the link is going down; connection_lost has not run yet
+    with pytest.raises(OriginateNotSent, match="not sent"):
+        await originator.originate(
+            number="79130000001", channel_id=new_channel_id(), context="autoinformer"
+        )
+    await link.wait_connected(15)
+    # a call's outcome is still a result, not an exception
+    result = await originator.originate(
+        number="79130000002", channel_id=new_channel_id(), context="autoinformer", ring_timeout=4
+    )
+    assert result.outcome is Outcome.BUSY
