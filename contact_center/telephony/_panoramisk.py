@@ -60,6 +60,8 @@ if TYPE_CHECKING:
         def handle_message(self, message: Message) -> None: ...
 
     class Manager:
+        config: dict[str, Any]
+        loop: asyncio.AbstractEventLoop
         protocol: AMIProtocol | None
         pinger: asyncio.TimerHandle | None
         reconnect_timeout: float

@@ -7,8 +7,12 @@ What this adds to panoramisk 1.4 (DESIGN.md, "panoramisk pitfalls"):
   callables and a handler that raises is logged, never allowed to drop the connection;
 - every action has a timeout; an action in flight when the link drops fails with
   AmiConnectionError instead of being re-sent after the reconnect (an Originate sent twice
-  would dial a customer twice);
-- reconnects back off exponentially; a keepalive Ping with a timeout notices a half-open link;
+  would dial a customer twice); one that could not be written at all fails with AmiNotSent;
+- `start()` keeps trying for as long as the process runs (back-off capped at
+  `reconnect_max`), so a service can come up before its Asterisk; `connect(timeout)` is the
+  bounded form for one-shot commands;
+- a keepalive Ping with a timeout notices a half-open link; one unanswered Ping gets a second
+  chance before the link is dropped (a busy or briefly stalled Asterisk is not a dead one);
 - a refused login is an error the caller sees (panoramisk only sets a flag).
 """
 
@@ -19,6 +23,7 @@ import codecs
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,21 +79,38 @@ class _Manager(Manager):
         super().__init__(**config)
         self.link = link
         self.closing = False
+        self.connecting: asyncio.Task[Any] | None = None
 
     def connect(self, *args: Any, **kwargs: Any) -> object:
         if self.closing:
             return None
-        return super().connect(*args, **kwargs)
+        # panoramisk's own connect has no timeout: a SYN into a black hole would hold the
+        # link for the kernel's ~2 minutes before the next attempt
+        opening = self.loop.create_connection(
+            self.config["protocol_factory"],
+            self.config["host"],
+            self.config["port"],
+            ssl=self.config["ssl"],
+        )
+        task = self.loop.create_task(asyncio.wait_for(opening, self.link.config.connect_timeout))
+        task.add_done_callback(self.connection_made)
+        self.connecting = task
+        return task
 
     def connection_made(self, f: asyncio.Future[tuple[asyncio.Transport, AMIProtocol]]) -> None:
-        if self.closing:
+        self.connecting = None
+        if self.closing or f.cancelled():
             if not f.cancelled() and f.exception() is None:
                 f.result()[0].close()
             return
-        exc = None if f.cancelled() else f.exception()
-        if isinstance(exc, OSError):
+        exc = f.exception()
+        if exc is not None:
+            # panoramisk would log every failed attempt (with a traceback after a drop) and
+            # give up on anything but OSError: the link reports, backs off and tries again
             self.link._connect_failed(exc)
-            self.reconnect_timeout = self.link._next_backoff()
+            self.loop.call_later(self.link._next_backoff(), self.connect)
+            return
+        self.link._transport_made()
         super().connection_made(f)
 
     def login(self, future: asyncio.Future[Message]) -> bool:
@@ -119,6 +141,14 @@ class AmiConfig:
     ping_interval: float = 5.0
     reconnect_min: float = 0.5
     reconnect_max: float = 10.0
+    # a TCP connect or a login that takes longer is abandoned and tried again
+    connect_timeout: float = 10.0
+    # how often a service waiting for Asterisk says it still waits
+    unreachable_log_every: float = 60.0
+
+    @property
+    def ping_timeout(self) -> float:
+        return max(2.0, self.ping_interval)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AmiConfig:
@@ -140,20 +170,57 @@ class AmiLink:
         self._manager: _Manager | None = None
         self._handlers: dict[str, list[EventHandler]] = {}
         self._listeners: list[ConnectionListener] = []
-        self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self._events: asyncio.Queue[Message | asyncio.Future[None]] = asyncio.Queue()
         self._tasks = TaskSet("ami")
         self._ready = asyncio.Event()
+        self._failed = asyncio.Event()
+        self._failure: AmiLoginError | None = None
         self._first_login: asyncio.Future[None] | None = None
         self._pending: set[asyncio.Future[Reply]] = set()
         self._backoff = config.reconnect_min
-        self._last_connect_error: OSError | None = None
+        self._last_connect_error: BaseException | None = None
+        self._closed = False
+        self._ever_up = False
+        # a service waits for Asterisk patiently and says so; a one-shot command just fails
+        self._patient = False
+        self._unreachable_since: float | None = None
+        self._unreachable_logged = 0.0
+        self._refused_logged = 0.0
+        self._login_started: float | None = None
         self.reconnects = 0
+        self.connect_attempts = 0
+        self.pings_missed = 0
 
     # ----------------------------------------------------------------- life cycle
+    def start(self) -> None:
+        """Start connecting and stay connected from now on: an unreachable Asterisk is tried
+        again forever (back-off capped at `reconnect_max`) and reported as a WARNING, once and
+        then every `unreachable_log_every` seconds. Returns at once; watch `connected`,
+        `on_connection` and `wait_connected`. A login refused before the link was ever up ends
+        the trying: `failure` is set and `wait_connected` raises it."""
+        self._patient = True
+        self._open()
+
     async def connect(self, *, timeout: float = 10.0) -> None:
-        """Connect and log in; raise AmiLoginError or AmiConnectionError if that fails in time."""
+        """Connect and log in; raise AmiLoginError or AmiConnectionError if that fails in time
+        (the link is closed then). For one-shot commands; a service calls `start`."""
+        first = self._open()
+        try:
+            await asyncio.wait_for(asyncio.shield(first), timeout)
+        except TimeoutError:
+            await self.close()
+            reason = f": {self._last_connect_error}" if self._last_connect_error else ""
+            raise AmiConnectionError(
+                f"AMI at {self.config.host}:{self.config.port} not reachable "
+                f"within {timeout:g} s{reason}"
+            ) from None
+        except AmiLoginError:
+            await self.close()
+            raise
+
+    def _open(self) -> asyncio.Future[None]:
         if self._manager is not None:
-            raise RuntimeError("AmiLink.connect called twice")
+            raise RuntimeError("AmiLink started twice")
         loop = asyncio.get_running_loop()
         self._manager = _Manager(
             self,
@@ -172,39 +239,69 @@ class AmiLink:
         self._manager.reconnect_timeout = self.config.reconnect_min
         self._manager.register_event("*", self._enqueue)
         self._tasks.spawn(self._consume(), name="ami-events")
-        self._first_login = loop.create_future()
-        self._manager.connect()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._first_login), timeout)
-        except TimeoutError:
-            await self.close()
-            reason = f": {self._last_connect_error}" if self._last_connect_error else ""
-            raise AmiConnectionError(
-                f"AMI at {self.config.host}:{self.config.port} not reachable "
-                f"within {timeout:g} s{reason}"
-            ) from None
-        except AmiLoginError:
-            await self.close()
-            raise
         self._tasks.spawn(self._keepalive(), name="ami-keepalive")
+        first: asyncio.Future[None] = loop.create_future()
+        self._first_login = first
+        self._manager.connect()
+        return first
 
     async def close(self) -> None:
+        self._closed = True
+        was_ready = self._ready.is_set()
         if self._manager is not None:
             self._manager.closing = True
+            if self._manager.connecting is not None:
+                self._manager.connecting.cancel()
             self._manager.close()
         self._ready.clear()
         self._fail_pending(AmiConnectionError("AMI link closed"))
+        if was_ready:
+            self._notify(False)
         await self._tasks.close()
 
     @property
     def connected(self) -> bool:
         return self._ready.is_set()
 
-    async def wait_connected(self, timeout: float) -> None:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def failure(self) -> AmiLoginError | None:
+        """Why the link gave up for good (a login refused before it was ever up), or None."""
+        return self._failure
+
+    async def wait_connected(self, timeout: float | None) -> None:
+        """Until the link is up (None: no limit); AmiConnectionError when `timeout` passes
+        first, the link's `failure` if it gave up."""
+        if self._ready.is_set():
+            return
+        ready = asyncio.ensure_future(self._ready.wait())
+        failed = asyncio.ensure_future(self._failed.wait())
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            raise AmiConnectionError(f"AMI link not back within {timeout:g} s") from None
+            await asyncio.wait({ready, failed}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            ready.cancel()
+            failed.cancel()
+        if self._ready.is_set():
+            return
+        if self._failure is not None:
+            raise self._failure
+        raise AmiConnectionError(f"AMI link not back within {timeout:g} s")
+
+    async def wait_failure(self) -> AmiLoginError:
+        """Return when the link has given up for good (see `start`)."""
+        await self._failed.wait()
+        assert self._failure is not None
+        return self._failure
+
+    def drop(self, *, reconnect_in: float | None = None) -> None:
+        """Cut the connection now, as a network failure would (tests, chaos runs); the link
+        reconnects by itself, after `reconnect_in` seconds if given."""
+        if reconnect_in is not None:
+            self._backoff = max(0.0, reconnect_in)
+        self._abort_transport()
 
     # ----------------------------------------------------------------- events
     def on_event(self, name: str, handler: EventHandler) -> Callable[[], None]:
@@ -251,9 +348,20 @@ class AmiLink:
     def _enqueue(self, _manager: Manager, event: Message) -> None:
         self._events.put_nowait(event)
 
+    async def flush_events(self) -> None:
+        """Return once every event received so far has been through the handlers (so a
+        reply read now can be compared with the events that came before it)."""
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._events.put_nowait(marker)
+        await marker
+
     async def _consume(self) -> None:
         while True:
             event = await self._events.get()
+            if isinstance(event, asyncio.Future):
+                if not event.done():
+                    event.set_result(None)
+                continue
             name = str(event.get("Event", "")).lower()
             for handler in (*self._handlers.get(name, ()), *self._handlers.get("*", ())):
                 try:
@@ -343,12 +451,25 @@ class AmiLink:
                 manager.protocol.responses.pop(act.id, None)
 
     # ----------------------------------------------------------------- internals
+    def _transport_made(self) -> None:
+        self._login_started = time.monotonic()
+
     def _login_result(self, ok: bool, message: str) -> None:
+        self._login_started = None
         first = self._first_login
         if ok:
             self._backoff = self.config.reconnect_min
             self._last_connect_error = None
+            if self._unreachable_since is not None:
+                log.warning(
+                    "Asterisk AMI at %s:%d reachable again after %.0f s",
+                    self.config.host,
+                    self.config.port,
+                    time.monotonic() - self._unreachable_since,
+                )
+                self._unreachable_since = None
             self._ready.set()
+            self._ever_up = True
             if first is not None and not first.done():
                 first.set_result(None)
             else:
@@ -359,22 +480,62 @@ class AmiLink:
         error = AmiLoginError(
             f"Asterisk refused AMI login for {self.config.username!r}: {message or 'no reason'}"
         )
-        if first is not None and not first.done():
-            first.set_exception(error)
-        else:
-            log.error("%s; will retry", error)
+        if not self._ever_up:
+            # our user name or secret is wrong (they are read once, at start): no retry fixes
+            # that, so the link gives up and says why
+            self._failure = error
+            self._failed.set()
+            if first is not None and not first.done():
+                first.set_exception(error)
+                first.exception()  # the service may never await it: no "never retrieved"
+            if self._manager is not None:
+                self._manager.closing = True
             self._abort_transport()
+            return
+        # it worked before: Asterisk's manager.conf changed under us; keep trying, loudly
+        now = time.monotonic()
+        if now - self._refused_logged >= self.config.unreachable_log_every:
+            self._refused_logged = now
+            log.error("%s; will retry", error)
+        self._abort_transport()
 
-    def _connect_failed(self, exc: OSError) -> None:
+    def _connect_failed(self, exc: BaseException) -> None:
         self._last_connect_error = exc
-        log.debug("AMI connect failed: %s", exc)
+        self.connect_attempts += 1
+        reason = str(exc) or type(exc).__name__
+        if not self._patient:
+            log.debug("AMI connect failed: %s", reason)
+            return
+        now = time.monotonic()
+        if self._unreachable_since is None:
+            self._unreachable_since = self._unreachable_logged = now
+            log.warning(
+                "Asterisk AMI at %s:%d unreachable (%s); trying again every %g s at most",
+                self.config.host,
+                self.config.port,
+                reason,
+                self.config.reconnect_max,
+            )
+        elif now - self._unreachable_logged >= self.config.unreachable_log_every:
+            self._unreachable_logged = now
+            log.warning(
+                "Asterisk AMI at %s:%d still unreachable after %.0f s (%d attempts; %s)",
+                self.config.host,
+                self.config.port,
+                now - self._unreachable_since,
+                self.connect_attempts,
+                reason,
+            )
 
     def _next_backoff(self) -> float:
         current = self._backoff
-        self._backoff = min(self._backoff * 2, self.config.reconnect_max)
+        self._backoff = min(
+            max(self._backoff * 2, self.config.reconnect_min), self.config.reconnect_max
+        )
         return current
 
     def _disconnected(self) -> None:
+        self._login_started = None
         was_ready = self._ready.is_set()
         self._ready.clear()
         self._fail_pending(AmiConnectionError("AMI link dropped while waiting for a reply"))
@@ -401,22 +562,52 @@ class AmiLink:
 
     def _abort_transport(self) -> None:
         protocol = self._manager.protocol if self._manager is not None else None
-        if protocol is not None:
+        if protocol is not None and not protocol.transport.is_closing():
             protocol.transport.abort()
+            # down from this moment, not from connection_lost a loop turn later: nobody
+            # writes into a transport that drops what it is given
+            self._disconnected()
 
     async def _keepalive(self) -> None:
         interval = self.config.ping_interval
+        missed = 0
         while True:
-            await asyncio.sleep(interval)
+            # the second chance goes out at once: a dead link is noticed within
+            # interval + 2 x ping_timeout
+            if missed == 0:
+                await asyncio.sleep(interval)
             if not self.connected:
+                missed = 0
+                self._check_login_stuck()
                 continue
             try:
-                await self.action("Ping", timeout=max(2.0, interval))
+                await self.action("Ping", timeout=self.config.ping_timeout)
             except AmiTimeout:
-                log.warning("AMI Ping unanswered; dropping the link to reconnect")
+                missed += 1
+                self.pings_missed += 1
+                if missed < 2:
+                    log.info(
+                        "AMI Ping unanswered within %g s; one more try", self.config.ping_timeout
+                    )
+                    continue
+                log.warning(
+                    "AMI: %d Pings in a row unanswered; dropping the link to reconnect", missed
+                )
+                missed = 0
                 self._abort_transport()
             except AmiConnectionError:
-                continue
+                missed = 0
+            else:
+                if missed:
+                    log.info("AMI Ping answered on the second try; the link stays up")
+                missed = 0
+
+    def _check_login_stuck(self) -> None:
+        # TCP accepted (the kernel does that even for a stopped Asterisk) but no login reply
+        started = self._login_started
+        if started is not None and time.monotonic() - started > self.config.connect_timeout:
+            self._connect_failed(TimeoutError("no reply to the AMI login"))
+            self._abort_transport()
 
 
 def _headers(name: str, fields: Mapping[str, AmiField]) -> dict[str, str | list[str]]:

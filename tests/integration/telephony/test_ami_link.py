@@ -227,3 +227,58 @@ async def test_originate_on_a_dropping_link_is_not_sent(
         number="79130000002", channel_id=new_channel_id(), context="autoinformer", ring_timeout=4
     )
     assert result.outcome is Outcome.BUSY
+
+
+async def _frozen(asterisk: AsteriskFixture, seconds: float, link: AmiLink) -> list[float]:
+    """SIGSTOP Asterisk for `seconds`; the moments (from the stop) when the link was seen down."""
+    pid = asterisk.local.status().pid
+    assert pid
+    down_at: list[float] = []
+    started = time.monotonic()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        while time.monotonic() - started < seconds:
+            if not link.connected and not down_at:
+                down_at.append(time.monotonic() - started)
+            await asyncio.sleep(0.05)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    return down_at
+
+
+async def test_one_missed_ping_gets_a_second_chance(asterisk: AsteriskFixture) -> None:
+    # interval 1 s, ping timeout 2 s: a 3.5 s stall always costs one Ping (sent at most 1 s
+    # after the stop, unanswered 2 s later) and never two (the second is answered at 3.5 s)
+    link = AmiLink(AmiConfig.from_settings(asterisk.settings.replace(ami_ping_interval=1.0)))
+    await link.connect(timeout=10)
+    try:
+        changes: list[bool] = []
+        link.on_connection(changes.append)
+        await asyncio.sleep(1.2)  # a Ping cycle under way
+        assert await _frozen(asterisk, 3.5, link) == []
+        await asyncio.sleep(0.5)
+        assert link.connected and changes == []
+        assert link.pings_missed >= 1, "the stall was too short to test the second chance"
+        assert (await link.action("Ping")).get("Response") == "Success"
+    finally:
+        await link.close()
+
+
+async def test_two_missed_pings_drop_the_link_and_sigcont_brings_it_back(
+    asterisk: AsteriskFixture,
+) -> None:
+    link = AmiLink(AmiConfig.from_settings(asterisk.settings.replace(ami_ping_interval=1.0)))
+    await link.connect(timeout=10)
+    try:
+        changes: list[bool] = []
+        link.on_connection(changes.append)
+        down_at = await _frozen(asterisk, 7.0, link)
+        # noticed within interval + 2 x ping timeout (plus scheduling slack)
+        assert down_at and 3.5 <= down_at[0] <= 6.0, down_at
+        resumed = time.monotonic()
+        await link.wait_connected(30)
+        print(f"down after {down_at[0]:.2f} s; up {time.monotonic() - resumed:.2f} s after SIGCONT")
+        assert changes == [False, True]
+        assert link.pings_missed >= 2
+    finally:
+        await link.close()
