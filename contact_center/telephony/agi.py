@@ -5,16 +5,35 @@ The dialplan hands a channel to `AGI(agi:async,<flow>)`; Asterisk announces it w
 results come back as `AsyncAGIExec` events carrying that CommandID (panoramisk's own
 `send_agi_command` waits for a reply that Asterisk 12+ never sends). `AsyncAGIEnd` means the
 channel left AGI: every command still waiting fails with ChannelGone.
+
+A channel in AsyncAGI outlives the AMI link (DESIGN.md), so a command does not fail when the
+link drops: it stays pending (its timeout counts only while the link is up) and, after the
+reconnect, each call that had commands out is reconciled:
+- a channel CoreShowChannels no longer lists (or lists with another Uniqueid, after an
+  Asterisk restart) has gone: its commands fail with ChannelGone;
+- on a live channel a NOOP "probe" is queued behind them. AsyncAGI runs a channel's commands
+  one at a time in order, so when the probe's result arrives every command queued before it
+  has run: one still without a result ran while nobody listened. Its result is lost: a
+  read (GET VARIABLE...) is sent again, anything else resolves as "ran, result unknown"
+  (`AgiResult.recovered`; e.g. after `EXEC Queue` the flow reads QUEUESTATUS as it does
+  anyway). A command whose AGI action got no acknowledgement (written just as the link
+  dropped) and has no result by then never reached the queue: it is sent again.
+- a command issued while the link is down is sent once it is back;
+- a call that entered AsyncAGI while the link was down (its AsyncAGIStart went to nobody)
+  is picked up from CoreShowChannels and routed like any other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
 from contact_center.tasks import TaskSet
@@ -24,8 +43,10 @@ from contact_center.telephony.exceptions import (
     AgiCommandError,
     AmiActionError,
     AmiConnectionError,
+    AmiNotSent,
     AmiTimeout,
     ChannelGone,
+    TelephonyError,
 )
 
 log = logging.getLogger(__name__)
@@ -37,11 +58,17 @@ _SAFE_ARG = re.compile(r"[^\r\n\"]*")
 DIGITS = "0123456789*#"
 
 
+# a read: asking again gives the answer that was lost with the link
+_REREAD = ("GET VARIABLE", "GET FULL VARIABLE", "CHANNEL STATUS", "NOOP")
+
+
 @dataclass(frozen=True, slots=True)
 class AgiResult:
     code: int
     result: str
     rest: str
+    # True: the command ran while the AMI link was down and its real result was lost
+    recovered: bool = False
 
     @property
     def value(self) -> int:
@@ -201,6 +228,51 @@ def _check_sound_name(name: str) -> None:
         raise ValueError(f"bad sound name {name!r}")
 
 
+class _Sent(enum.Enum):
+    UNSENT = "unsent"  # not written (yet): the link is down
+    SENDING = "sending"
+    MAYBE = "maybe"  # written, acknowledgement lost with the link: queued or not
+    QUEUED = "queued"  # Asterisk acknowledged it: it is in the channel's AGI queue
+
+
+@dataclass(eq=False, slots=True)
+class _Command:
+    id: str
+    channel: AgiChannel
+    text: str
+    future: asyncio.Future[AgiResult]
+    sent: _Sent = _Sent.UNSENT
+    # the link session (AgiServer._session) it was written on
+    session: int = 0
+    probe: bool = False
+    verb: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verb = self.text.split(" ")[0]
+
+
+def _left_agi(message: str) -> bool:
+    # Asterisk 16: "Channel X does not exist." / "Failed to add AGI command to channel X
+    # queue" (the channel is up but no longer in AsyncAGI)
+    text = message.lower()
+    return "not" in text or "failed to add" in text
+
+
+def _lost_result(command: _Command) -> AgiResult:
+    # no digit, nothing typed: what the flow does after a timeout is the safe guess
+    if command.verb == "GET" and command.text.startswith("GET DATA"):
+        return AgiResult(200, "", "(timeout)", recovered=True)
+    return AgiResult(200, "0", "", recovered=True)
+
+
+def _duration_s(raw: str) -> float | None:
+    parts = raw.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    hours, minutes, seconds = (int(p) for p in parts)
+    return hours * 3600 + minutes * 60 + seconds
+
+
 class AgiServer:
     """Turns AsyncAGI events into AgiChannel objects and runs each call's flow as an owned task.
 
@@ -213,9 +285,18 @@ class AgiServer:
         self._flows: dict[str, FlowHandler] = {}
         self._claims: dict[str, asyncio.Future[AgiChannel]] = {}
         self._channels: dict[str, AgiChannel] = {}
-        self._commands: dict[str, asyncio.Future[AgiResult]] = {}
-        self._command_channel: dict[str, str] = {}
+        self._commands: dict[str, _Command] = {}
         self._tasks = TaskSet("agi-calls")
+        # link sessions seen (one per login) and the time the link spent down, which
+        # command timeouts do not count
+        self._session = 0
+        self._down_since: float | None = time.monotonic()
+        self._down_total = 0.0
+        self._first_up: float | None = None  # wall clock of the first login seen
+        if link.connected:  # built on a link already up: that is its first session
+            self._on_connection(True)
+        self.recovered_commands = 0
+        self.adopted_calls = 0
         link.on_event("AsyncAGIStart", self._on_start)
         link.on_event("AsyncAGIExec", self._on_exec)
         link.on_event("AsyncAGIEnd", self._on_end)
@@ -243,8 +324,15 @@ class AgiServer:
         channel_name = str(event.get("Channel", ""))
         env = _parse_env(str(event.get("Env", "")))
         env.setdefault("agi_uniqueid", str(event.get("Uniqueid", "")))
-        channel = AgiChannel(self, channel_name, env)
-        self._channels[channel_name] = channel
+        known = self._channels.get(channel_name)
+        if known is not None and known.uniqueid == env["agi_uniqueid"]:
+            # picked up from CoreShowChannels a moment before its own start event came
+            known.env.update(env)
+            return
+        self._route(AgiChannel(self, channel_name, env))
+
+    def _route(self, channel: AgiChannel) -> None:
+        self._channels[channel.channel] = channel
         claim = self._claims.pop(channel.uniqueid, None)
         if claim is not None and not claim.done():
             claim.set_result(channel)
@@ -271,14 +359,13 @@ class AgiServer:
 
     def _on_exec(self, event: Message) -> None:
         command_id = str(event.get("CommandId", "") or event.get("CommandID", ""))
-        future = self._commands.pop(command_id, None)
-        self._command_channel.pop(command_id, None)
-        if future is None or future.done():
+        command = self._commands.pop(command_id, None)
+        if command is None or command.future.done():
             return
         try:
-            future.set_result(parse_agi_result(str(event.get("Result", ""))))
+            command.future.set_result(parse_agi_result(str(event.get("Result", ""))))
         except AgiCommandError as exc:
-            future.set_exception(exc)
+            command.future.set_exception(exc)
 
     def _on_end(self, event: Message) -> None:
         channel_name = str(event.get("Channel", ""))
@@ -288,44 +375,272 @@ class AgiServer:
         self._fail_commands(channel_name, ChannelGone(f"{channel_name} left AGI"))
 
     def _on_connection(self, up: bool) -> None:
-        if up:
+        now = time.monotonic()
+        if not up:
+            if self._down_since is None:
+                self._down_since = now
+            if self._link.closed:
+                self._fail_all(AmiConnectionError("AMI link closed"))
+                return
+            # commands stay pending: their channels keep waiting in AsyncAGI. Only the
+            # probes of the lost session end; the next reconnect sends new ones
+            for command in list(self._commands.values()):
+                if command.probe:
+                    self._settle(command, AmiConnectionError("AMI link dropped"))
             return
-        # results of commands in flight are lost with the link: fail them, the calls decide
-        for command_id, future in list(self._commands.items()):
-            if not future.done():
-                future.set_exception(AmiConnectionError("AMI link dropped during an AGI command"))
-                future.exception()
-            self._commands.pop(command_id, None)
-        self._command_channel.clear()
+        if self._down_since is not None:
+            self._down_total += now - self._down_since
+            self._down_since = None
+        self._session += 1
+        if self._first_up is None:
+            self._first_up = time.time()
+        if self._session > 1:
+            self._tasks.spawn(self._reconcile(self._session), name="agi-reconcile")
 
     def _fail_commands(self, channel_name: str, error: Exception) -> None:
-        for command_id, name in list(self._command_channel.items()):
-            if name != channel_name:
-                continue
-            future = self._commands.pop(command_id, None)
-            self._command_channel.pop(command_id, None)
-            if future is not None and not future.done():
-                future.set_exception(error)
+        for command in list(self._commands.values()):
+            if command.channel.channel == channel_name:
+                self._settle(command, error)
+
+    def _fail_all(self, error: Exception) -> None:
+        for command in list(self._commands.values()):
+            self._settle(command, error)
+
+    def _settle(self, command: _Command, error: Exception | AgiResult) -> None:
+        self._commands.pop(command.id, None)
+        if command.future.done():
+            return
+        if isinstance(error, AgiResult):
+            command.future.set_result(error)
+        else:
+            command.future.set_exception(error)
+            command.future.exception()  # a probe's may have no reader left
+
+    def _downtime(self) -> float:
+        ongoing = 0.0 if self._down_since is None else time.monotonic() - self._down_since
+        return self._down_total + ongoing
 
     # ------------------------------------------------------------ commands
     async def _command(self, channel: AgiChannel, text: str, *, timeout: float) -> AgiResult:
-        command_id = uuid.uuid4().hex
-        future: asyncio.Future[AgiResult] = asyncio.get_running_loop().create_future()
-        self._commands[command_id] = future
-        self._command_channel[command_id] = channel.channel
+        command = _Command(
+            uuid.uuid4().hex, channel, text, asyncio.get_running_loop().create_future()
+        )
+        self._commands[command.id] = command
+        try:
+            await self._write(command)
+            return await self._result(command, timeout)
+        finally:
+            self._commands.pop(command.id, None)
+
+    async def _write(self, command: _Command) -> None:
+        """Put the command in the channel's AGI queue, waiting for the link if it is down;
+        returns when Asterisk acknowledged it or may have (MAYBE: the reconcile decides)."""
+        while not command.future.done():
+            if self._link.closed:
+                raise AmiConnectionError(f"AGI {command.verb}: AMI link closed")
+            if not self._link.connected:
+                command.sent = _Sent.UNSENT
+                await self._until_up_or(command.future)
+                continue
+            command.sent = _Sent.SENDING
+            command.session = self._session
+            try:
+                await self._link.action(
+                    "AGI",
+                    Channel=command.channel.channel,
+                    Command=command.text,
+                    CommandID=command.id,
+                )
+            except AmiNotSent:
+                command.sent = _Sent.UNSENT
+                # the transport is closing; the link says it is down a moment later
+                await asyncio.sleep(0.05)
+                continue
+            except (AmiConnectionError, AmiTimeout):
+                if self._link.closed:
+                    raise
+                command.sent = _Sent.MAYBE
+                return
+            except AmiActionError as exc:
+                if _left_agi(exc.message):
+                    command.channel.gone = True
+                    raise ChannelGone(f"{command.channel.channel}: {exc.message}") from None
+                raise
+            command.sent = _Sent.QUEUED
+            return
+
+    async def _until_up_or(self, future: asyncio.Future[AgiResult]) -> None:
+        up = asyncio.ensure_future(self._link.wait_connected(None))
+        waiters: set[asyncio.Future[Any]] = {up, future}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            up.cancel()
+        if up.done() and not up.cancelled():
+            error = up.exception()
+            if isinstance(error, AmiConnectionError):
+                raise error
+            if error is not None:
+                raise AmiConnectionError(f"AMI link gave up: {error}")
+
+    async def _result(self, command: _Command, timeout: float) -> AgiResult:
+        # the timeout is for an Asterisk that does not answer; time with no link does not
+        # count, since the channel keeps waiting for us meanwhile
+        left = timeout
+        while True:
+            down_before = self._downtime()
+            try:
+                return await asyncio.wait_for(asyncio.shield(command.future), left)
+            except TimeoutError:
+                if self._link.closed:
+                    raise AmiConnectionError(f"AGI {command.verb}: AMI link closed") from None
+                lost = self._downtime() - down_before
+                if lost <= 0 and self._link.connected:
+                    raise AmiTimeout(
+                        f"AGI {command.verb} on {command.channel.channel}: no result"
+                    ) from None
+                left = max(lost, 0.5)
+
+    async def _rewrite(self, command: _Command) -> None:
+        try:
+            await self._write(command)
+        except TelephonyError as exc:
+            self._settle(command, exc)
+
+    # ------------------------------------------------------------ after a reconnect
+    def _current(self, session: int) -> bool:
+        return session == self._session and self._link.connected
+
+    async def _reconcile(self, session: int) -> None:
+        while True:
+            if not self._current(session):
+                return  # the link dropped again: the next session reconciles
+            try:
+                listing = await self._link.action_list("CoreShowChannels")
+                # start events that came before the listing are handled before it is read
+                await self._link.flush_events()
+                break
+            except (AmiConnectionError, AmiTimeout) as exc:
+                if self._current(session):
+                    log.warning("AGI reconcile: CoreShowChannels failed (%s); again in 1 s", exc)
+                    await asyncio.sleep(1.0)
+        live = {str(e.get("Channel", "")): e for e in listing}
+
+        def alive(channel: AgiChannel) -> bool:
+            event = live.get(channel.channel)
+            # the same name after an Asterisk restart is another call
+            return event is not None and str(event.get("Uniqueid", "")) == channel.uniqueid
+
+        gone: dict[str, AgiChannel] = {}
+        for channel in (*self._channels.values(), *(c.channel for c in self._commands.values())):
+            if not alive(channel):
+                gone[channel.channel] = channel
+        for name, channel in gone.items():
+            log.info("AGI reconcile: call %s hung up while the AMI link was down", channel.uniqueid)
+            channel.gone = True
+            if self._channels.get(name) is channel:
+                del self._channels[name]
+            self._fail_commands(name, ChannelGone(f"{name} hung up while the AMI link was down"))
+        probed: dict[str, AgiChannel] = {}
+        for command in self._commands.values():
+            if (
+                not command.probe
+                and command.session < session
+                and command.sent in (_Sent.MAYBE, _Sent.QUEUED)
+            ):
+                probed[command.channel.channel] = command.channel
+        for channel in probed.values():
+            self._tasks.spawn(self._probe(channel, session), name="agi-probe")
+        self._adopt(listing)
+
+    async def _probe(self, channel: AgiChannel, session: int) -> None:
+        probe = _Command(
+            uuid.uuid4().hex,
+            channel,
+            "NOOP",
+            asyncio.get_running_loop().create_future(),
+            session=session,
+            probe=True,
+        )
+        self._commands[probe.id] = probe
         try:
             await self._link.action(
-                "AGI", Channel=channel.channel, Command=text, CommandID=command_id
+                "AGI", Channel=channel.channel, Command="NOOP", CommandID=probe.id
             )
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise AmiTimeout(f"AGI {text.split(' ')[0]} on {channel.channel}: no result") from None
+            # may wait behind a long command (an hour-long EXEC Queue): it ends when that
+            # command's own result has come, when the call ends, or when the link drops
+            await probe.future
+        except ChannelGone:
+            return
         except AmiActionError as exc:
-            if "not" in exc.message.lower():
-                # "Channel does not exist" / "not in AsyncAGI": the caller has gone
+            if _left_agi(exc.message):
                 channel.gone = True
-                raise ChannelGone(f"{channel.channel}: {exc.message}") from None
-            raise
+                self._channels.pop(channel.channel, None)
+                self._fail_commands(
+                    channel.channel, ChannelGone(f"{channel.channel}: {exc.message}")
+                )
+            else:
+                log.warning("AGI reconcile probe on %s refused: %s", channel.channel, exc)
+            return
+        except (AmiConnectionError, AmiTimeout):
+            return
         finally:
-            self._commands.pop(command_id, None)
-            self._command_channel.pop(command_id, None)
+            self._commands.pop(probe.id, None)
+        for command in list(self._commands.values()):
+            if (
+                command.channel is not channel
+                or command.probe
+                or command.session >= session
+                or command.future.done()
+            ):
+                continue
+            if command.sent is _Sent.QUEUED and not command.text.startswith(_REREAD):
+                self.recovered_commands += 1
+                log.info(
+                    "AGI %s on call %s ran while the AMI link was down; its result is lost",
+                    command.verb,
+                    channel.uniqueid,
+                )
+                self._settle(command, _lost_result(command))
+            elif command.sent in (_Sent.QUEUED, _Sent.MAYBE):
+                log.info("AGI %s on call %s sent again", command.verb, channel.uniqueid)
+                self._tasks.spawn(self._rewrite(command), name="agi-resend")
+
+    def _adopt(self, listing: list[Message]) -> None:
+        """Calls that entered AsyncAGI while the link was down: their start went to nobody."""
+        if self._first_up is None:
+            return
+        now = time.time()
+        for event in listing:
+            name = str(event.get("Channel", ""))
+            if name in self._channels or str(event.get("Application", "")) != "AGI":
+                continue
+            data = str(event.get("ApplicationData", ""))
+            if not data.startswith("agi:async"):
+                continue
+            age = _duration_s(str(event.get("Duration", "")))
+            # older than this process: not ours to pick up (a previous run's call is the
+            # dialer's and the hotline's to reconcile)
+            if age is None or now - age < self._first_up - 2:
+                continue
+            args = data.split(",")[1:]
+            env = {
+                "agi_request": "async",
+                "agi_channel": name,
+                "agi_uniqueid": str(event.get("Uniqueid", "")),
+                "agi_callerid": str(event.get("CallerIDNum", "")),
+                "agi_calleridname": str(event.get("CallerIDName", "")),
+                "agi_language": str(event.get("Language", "")),
+                "agi_context": str(event.get("Context", "")),
+                "agi_extension": str(event.get("Exten", "")),
+                "agi_priority": str(event.get("Priority", "")),
+                "agi_accountcode": str(event.get("AccountCode", "")),
+            }
+            env.update({f"agi_arg_{i}": arg for i, arg in enumerate(args, start=1)})
+            self.adopted_calls += 1
+            log.warning(
+                "AGI call %s entered AsyncAGI (%s) while the AMI link was down; picked up",
+                env["agi_uniqueid"],
+                args[0] if args else "",
+            )
+            self._route(AgiChannel(self, name, env))

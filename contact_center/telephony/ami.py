@@ -174,6 +174,7 @@ class AmiLink:
         self._tasks = TaskSet("ami")
         self._ready = asyncio.Event()
         self._failed = asyncio.Event()
+        self._closing = asyncio.Event()
         self._failure: AmiLoginError | None = None
         self._first_login: asyncio.Future[None] | None = None
         self._pending: set[asyncio.Future[Reply]] = set()
@@ -247,6 +248,7 @@ class AmiLink:
 
     async def close(self) -> None:
         self._closed = True
+        self._closing.set()
         was_ready = self._ready.is_set()
         if self._manager is not None:
             self._manager.closing = True
@@ -274,20 +276,24 @@ class AmiLink:
 
     async def wait_connected(self, timeout: float | None) -> None:
         """Until the link is up (None: no limit); AmiConnectionError when `timeout` passes
-        first, the link's `failure` if it gave up."""
+        first or the link is closed, the link's `failure` if it gave up."""
         if self._ready.is_set():
             return
-        ready = asyncio.ensure_future(self._ready.wait())
-        failed = asyncio.ensure_future(self._failed.wait())
+        waiters = [
+            asyncio.ensure_future(event.wait())
+            for event in (self._ready, self._failed, self._closing)
+        ]
         try:
-            await asyncio.wait({ready, failed}, timeout=timeout, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            ready.cancel()
-            failed.cancel()
+            for waiter in waiters:
+                waiter.cancel()
         if self._ready.is_set():
             return
         if self._failure is not None:
             raise self._failure
+        if self._closed:
+            raise AmiConnectionError("AMI link closed")
         raise AmiConnectionError(f"AMI link not back within {timeout:g} s")
 
     async def wait_failure(self) -> AmiLoginError:
