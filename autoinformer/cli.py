@@ -33,6 +33,7 @@ from autoinformer.scheduling import (
 )
 from autoinformer.unsubscribe import Unsubscription, extract_token
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
+from contact_center.service_state import service_status_line
 
 T = TypeVar("T")
 DEFAULT_SCENARIO = {
@@ -290,8 +291,14 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
 
     async def go(ai: Autoinformer) -> None:
         last = None
+        last_service: str | None = None
         while True:
             st = await ai.campaigns.status(campaign_id)
+            now = ai.campaigns.clock.now()
+            service = await service_status_line(ai.campaigns.sessions, now, tz)
+            if fmt == "text" and service != last_service and service is not None:
+                click.echo(service)
+            last_service = service
             if st != last:
                 show(st)
                 last = st

@@ -7,6 +7,12 @@ add their parts through `Plugin.build(app)` without the core naming them.
 Lifecycle: building does no I/O. ``async with build_app(settings) as app`` opens the process's
 resources (the calendar is read) and closes them all at exit; ``await app.start()`` brings
 the running service up on top (AMI link, hotline, the plugins' parts), as `serve` does.
+
+`serve` starts with `wait_for_asterisk=False`: an Asterisk that is down (or starts after us)
+does not stop the service; the link keeps trying, the parts that need no Asterisk (e-mail)
+work meanwhile, and the ones that do watch `link.connected` / `on_connection` /
+`wait_connected`. A refused AMI login is the exception: our credentials are wrong, and the
+service stops with that message rather than run without ever being able to call.
 """
 
 from __future__ import annotations
@@ -34,17 +40,22 @@ from contact_center.operators.services import (
     QueueControl,
 )
 from contact_center.plugins import Part, Plugin, load_plugins
+from contact_center.service_state import ServiceStateReporter
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
+from contact_center.telephony.exceptions import AmiConnectionError
 from contact_center.telephony.originate import Originator
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Part)
 CALENDAR_RELOAD_INTERVAL = 2.0
+# how long `serve` waits for Asterisk before it starts the rest without it: long enough for
+# a local login (milliseconds), so a healthy start keeps its order (link, hotline, parts)
+SERVE_LINK_GRACE = 3.0
 
 
 class App:
@@ -64,6 +75,7 @@ class App:
         originator: Originator,
         speech: Speech,
         hotline: HotlineService,
+        state: ServiceStateReporter,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -76,11 +88,13 @@ class App:
         self.originator = originator
         self.speech = speech
         self.hotline = hotline
+        self.state = state
         self.operators: OperatorService = hotline.operators
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
         self._started: list[Part] = []
         self._running = False
+        self._reporting = False
         self._closed = False
 
     def part(self, kind: type[P]) -> P:
@@ -117,18 +131,51 @@ class App:
 
     # --- the running service --------------------------------------------------------
 
-    async def start(self, *, connect_timeout: float = 15.0, parts: bool = True) -> None:
+    async def start(
+        self,
+        *,
+        connect_timeout: float = 15.0,
+        parts: bool = True,
+        wait_for_asterisk: bool = True,
+        report_state: bool = False,
+    ) -> None:
         """AMI link, hotline, then every plugin's part; anything failing half-way stops
-        whatever had started before it re-raises."""
+        whatever had started before it re-raises.
+
+        `wait_for_asterisk`: the link must be up within `connect_timeout` or this raises
+        AmiConnectionError (commands and demos that call at once). Without it (`serve`) the
+        link gets `connect_timeout` to come up, then everything starts anyway and the link
+        keeps trying. `report_state`: write the service's heartbeat and link state for
+        `campaign status` (service_state)."""
         if self._running:
             raise RuntimeError("the service is already running")
         self._running = True
         try:
             await self.calendar.reload()
-            await self.link.connect(timeout=connect_timeout)
-            log.info(
-                "connected to Asterisk AMI at %s:%d", self.settings.ami_host, self.settings.ami_port
-            )
+            self.link.start()
+            if report_state:
+                self._reporting = True
+                self._tasks.spawn(self.state.run(), name="service-state")
+            try:
+                await self.link.wait_connected(connect_timeout)
+            except AmiConnectionError:
+                where = f"{self.settings.ami_host}:{self.settings.ami_port}"
+                if wait_for_asterisk:
+                    reason = f": {self.link.last_error}" if self.link.last_error else ""
+                    raise AmiConnectionError(
+                        f"AMI at {where} not reachable within {connect_timeout:g} s{reason}"
+                    ) from None
+                log.warning(
+                    "Asterisk AMI at %s not up yet; starting without it (calls wait for the "
+                    "link, everything else runs)",
+                    where,
+                )
+            else:
+                log.info(
+                    "connected to Asterisk AMI at %s:%d",
+                    self.settings.ami_host,
+                    self.settings.ami_port,
+                )
             await self.hotline.start()
             self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
             if parts:
@@ -164,17 +211,30 @@ class App:
         self._running = False
         await self._tasks.close()
         self._tasks = TaskSet("app")
+        if self._reporting:
+            self._reporting = False
+            await self.state.mark_stopped()
         await self.agi.close()
         await self.hotline.stop()
         await self.link.close()
 
     @asynccontextmanager
     async def running(
-        self, *, connect_timeout: float = 15.0, parts: bool = True
+        self,
+        *,
+        connect_timeout: float = 15.0,
+        parts: bool = True,
+        wait_for_asterisk: bool = True,
+        report_state: bool = False,
     ) -> AsyncIterator[App]:
         """``async with build_app(s).running() as app``: started, and closed at exit."""
         async with self:
-            await self.start(connect_timeout=connect_timeout, parts=parts)
+            await self.start(
+                connect_timeout=connect_timeout,
+                parts=parts,
+                wait_for_asterisk=wait_for_asterisk,
+                report_state=report_state,
+            )
             yield self
 
     def _name_of(self, part: Part) -> str:
@@ -251,6 +311,7 @@ def build_app(
         originator=originator,
         speech=speech,
         hotline=hotline,
+        state=ServiceStateReporter(sessions, link, clock),
     )
     for plugin in plugins:
         app.parts[plugin.name] = plugin.build(app)
@@ -258,15 +319,32 @@ def build_app(
 
 
 async def serve_forever(app: App) -> None:
-    """Run until SIGINT or SIGTERM; the AMI link reconnects by itself meanwhile."""
+    """Run until SIGINT or SIGTERM, with or without Asterisk (the link connects whenever it
+    can); ends with AmiLoginError if Asterisk refuses our AMI login before it ever let us in."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    async with app.running():
-        log.warning(
-            "contact-center service running (plugins: %s); Ctrl+C stops it",
-            ", ".join(app.parts) or "none",
-        )
-        await stop.wait()
+    try:
+        async with app.running(
+            connect_timeout=SERVE_LINK_GRACE, wait_for_asterisk=False, report_state=True
+        ):
+            log.warning(
+                "contact-center service running (plugins: %s); Ctrl+C stops it",
+                ", ".join(app.parts) or "none",
+            )
+            stopping = asyncio.ensure_future(stop.wait())
+            failing = asyncio.ensure_future(app.link.wait_failure())
+            try:
+                await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                failing.cancel()
+            if failing.done() and not failing.cancelled():
+                log.error("%s; stopping the service", failing.result())
+                raise failing.result()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
     log.warning("contact-center service stopped")

@@ -180,6 +180,7 @@ class AmiLink:
         self._pending: set[asyncio.Future[Reply]] = set()
         self._backoff = config.reconnect_min
         self._last_connect_error: BaseException | None = None
+        self._last_error = ""
         self._closed = False
         self._ever_up = False
         # a service waits for Asterisk patiently and says so; a one-shot command just fails
@@ -268,6 +269,11 @@ class AmiLink:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def last_error(self) -> str:
+        """Why the last attempt to connect or log in failed ('' once the link is up)."""
+        return self._last_error
 
     @property
     def failure(self) -> AmiLoginError | None:
@@ -466,6 +472,7 @@ class AmiLink:
         if ok:
             self._backoff = self.config.reconnect_min
             self._last_connect_error = None
+            self._last_error = ""
             if self._unreachable_since is not None:
                 log.warning(
                     "Asterisk AMI at %s:%d reachable again after %.0f s",
@@ -486,6 +493,7 @@ class AmiLink:
         error = AmiLoginError(
             f"Asterisk refused AMI login for {self.config.username!r}: {message or 'no reason'}"
         )
+        self._last_error = str(error)
         if not self._ever_up:
             # our user name or secret is wrong (they are read once, at start): no retry fixes
             # that, so the link gives up and says why
@@ -509,6 +517,7 @@ class AmiLink:
         self._last_connect_error = exc
         self.connect_attempts += 1
         reason = str(exc) or type(exc).__name__
+        self._last_error = reason
         if not self._patient:
             log.debug("AMI connect failed: %s", reason)
             return
