@@ -114,7 +114,7 @@ async def test_a_call_entering_agi_while_the_link_is_down_is_picked_up(
     other = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await other.connect(timeout=10)
     try:
-        link.drop(reconnect_in=2.5)
+        link.drop(reconnect_in=4)
         channel_id = new_channel_id()
         call = agi.claim(channel_id)
         # dialled by someone else while our link is down: its AsyncAGIStart goes to nobody

@@ -272,9 +272,9 @@ async def test_two_missed_pings_drop_the_link_and_sigcont_brings_it_back(
     try:
         changes: list[bool] = []
         link.on_connection(changes.append)
-        down_at = await _frozen(asterisk, 7.0, link)
-        # noticed within interval + 2 x ping timeout (plus scheduling slack)
-        assert down_at and 3.5 <= down_at[0] <= 6.0, down_at
+        down_at = await _frozen(asterisk, 8.0, link)
+        # noticed within interval + 2 x ping timeout (plus slack for a busy machine)
+        assert down_at and 3.5 <= down_at[0] <= 7.5, down_at
         resumed = time.monotonic()
         await link.wait_connected(30)
         print(f"down after {down_at[0]:.2f} s; up {time.monotonic() - resumed:.2f} s after SIGCONT")
