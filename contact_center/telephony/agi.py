@@ -129,7 +129,7 @@ class AgiChannel:
 
     async def command(self, text: str, *, timeout: float = 30.0) -> AgiResult:
         if self.gone:
-            raise ChannelGone(f"{self.channel} left AGI")
+            raise ChannelGone(f"call {self.uniqueid} left AGI")
         return await self._server._command(self, text, timeout=timeout)
 
     # ------------------------------------------------------------ typed commands
@@ -216,10 +216,10 @@ class AgiChannel:
         if result.code != 200:
             if result.code == 511:
                 self.gone = True
-                raise ChannelGone(f"{self.channel} is dead: {result.rest}")
+                raise ChannelGone(f"call {self.uniqueid} is dead: {result.rest}")
             raise AgiCommandError(f"{text.split(' ')[0]}: {result.code} {result.rest}")
         if result.result == "-1":
-            raise ChannelGone(f"{self.channel} hung up during {text.split(' ')[0]}")
+            raise ChannelGone(f"call {self.uniqueid} hung up during {text.split(' ')[0]}")
         return result
 
 
@@ -372,7 +372,8 @@ class AgiServer:
         channel = self._channels.pop(channel_name, None)
         if channel is not None:
             channel.gone = True
-        self._fail_commands(channel_name, ChannelGone(f"{channel_name} left AGI"))
+        uniqueid = channel.uniqueid if channel is not None else str(event.get("Uniqueid", ""))
+        self._fail_commands(channel_name, ChannelGone(f"call {uniqueid} left AGI"))
 
     def _on_connection(self, up: bool) -> None:
         now = time.monotonic()
@@ -464,7 +465,7 @@ class AgiServer:
             except AmiActionError as exc:
                 if _left_agi(exc.message):
                     command.channel.gone = True
-                    raise ChannelGone(f"{command.channel.channel}: {exc.message}") from None
+                    raise ChannelGone(f"call {command.channel.uniqueid} left AGI") from None
                 raise
             command.sent = _Sent.QUEUED
             return
@@ -497,7 +498,7 @@ class AgiServer:
                 lost = self._downtime() - down_before
                 if lost <= 0 and self._link.connected:
                     raise AmiTimeout(
-                        f"AGI {command.verb} on {command.channel.channel}: no result"
+                        f"AGI {command.verb} on call {command.channel.uniqueid}: no result"
                     ) from None
                 left = max(lost, 0.5)
 
@@ -540,7 +541,9 @@ class AgiServer:
             channel.gone = True
             if self._channels.get(name) is channel:
                 del self._channels[name]
-            self._fail_commands(name, ChannelGone(f"{name} hung up while the AMI link was down"))
+            self._fail_commands(
+                name, ChannelGone(f"call {channel.uniqueid} hung up while the AMI link was down")
+            )
         probed: dict[str, AgiChannel] = {}
         for command in self._commands.values():
             if (
@@ -577,10 +580,10 @@ class AgiServer:
                 channel.gone = True
                 self._channels.pop(channel.channel, None)
                 self._fail_commands(
-                    channel.channel, ChannelGone(f"{channel.channel}: {exc.message}")
+                    channel.channel, ChannelGone(f"call {channel.uniqueid} left AGI")
                 )
             else:
-                log.warning("AGI reconcile probe on %s refused: %s", channel.channel, exc)
+                log.warning("AGI reconcile probe on call %s refused", channel.uniqueid)
             return
         except (AmiConnectionError, AmiTimeout):
             return
