@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from autoinformer.campaigns.service import CHANNEL_RU, CampaignSpec, CreateResult
 from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.email import UnsubscribeTokenError
-from autoinformer.exceptions import AutoinformerError
+from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
 from autoinformer.plugin import Autoinformer
 from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
@@ -34,7 +34,6 @@ from autoinformer.scheduling import (
 )
 from autoinformer.unsubscribe import Unsubscription, extract_token
 from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
-from contact_center.customers.csv_import import NotTextError, sniff_encoding
 
 T = TypeVar("T")
 DEFAULT_SCENARIO = {
@@ -189,10 +188,6 @@ def create(
         except OSError as exc:
             fail(f"--list: не читается файл {list_path}: {exc.strerror}")
             return
-        try:
-            sniff_encoding(data)
-        except NotTextError as exc:
-            fail(f"--list {Path(list_path).name}: {exc}")
 
     async def go(ai: Autoinformer) -> CreateResult | EmptyListError:
         try:
@@ -201,6 +196,9 @@ def create(
             )
         except EmptyListError as exc:
             return exc
+        except CallListError as exc:
+            # the list's own problem (not text, no header...): say which file it is
+            raise CallListError(f"--list {Path(list_path).name}: {exc}") from None
 
     result = _run(cli, go)
     if isinstance(result, EmptyListError):

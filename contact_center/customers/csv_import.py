@@ -148,18 +148,23 @@ def sniff_encoding(data: bytes) -> str:
         raise NotTextError(f"это не таблица CSV, а {what}: {SAVE_AS}")
     view = memoryview(data)
     decoder = codecs.getincrementaldecoder("utf-8")()
+    start = 0
     try:
         for start in range(0, len(data), _CHUNK):
             decoder.decode(view[start : start + _CHUNK])
         decoder.decode(b"", final=True)
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        # exc.start counts from the chunk; a sequence cut by the chunk edge starts before it
+        not_utf8 = data.count(b"\n", 0, max(start + exc.start, 0)) + 1
     # cp1251 leaves only 0x98 undefined
     bad = data.find(b"\x98")
     if bad >= 0:
         line = data.count(b"\n", 0, bad) + 1
-        raise NotTextError(f"файл не в UTF-8 и не в cp1251 (байт 0x98 в строке {line}): {SAVE_AS}")
+        raise NotTextError(
+            f"файл не в UTF-8 (строка {not_utf8}) и не в cp1251 (байт 0x98 в строке {line}): "
+            f"{SAVE_AS}"
+        )
     return "cp1251"
 
 
