@@ -300,8 +300,7 @@ def _check_letter(email: EmailTemplate, source: str) -> None:
     except TemplateError as exc:
         where = f"{exc.key}, строка {exc.line}" if exc.line else exc.key
         raise ScenarioError(
-            f"{source}: {where}: письмо не собирается даже для образцового абонента: "
-            f"{exc.reason}"
+            f"{source}: {where}: письмо не собирается даже для образцового абонента: {exc.reason}"
         ) from None
 
 

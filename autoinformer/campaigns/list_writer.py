@@ -76,7 +76,7 @@ async def _flush(
                 CampaignContact.campaign_id == campaign_id, CampaignContact.phone.in_(phones)
             )
         )
-        ids = {phone: contact_id for phone, contact_id in found.tuples()}
+        ids = {phone: contact_id for phone, contact_id in found}
     await session.execute(
         insert(Letter),
         [_letter_values(campaign_id, ids.get(letter.phone), letter) for letter in letters],
