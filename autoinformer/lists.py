@@ -17,6 +17,11 @@ address masked.
 
 With `both`, a row gives a phone contact and letters when it can; a row that can give
 neither is refused, one that gives only one channel is reported as partly refused.
+
+A list is read one row at a time (:class:`ListReader`): the campaign service writes its
+contacts and letters in batches as they come, so only the notes about refused rows and the
+phones seen so far are held, never the list (:func:`parse_campaign_list` keeps everything,
+for small lists and tests).
 """
 
 from __future__ import annotations
@@ -336,7 +341,7 @@ def _collect(
     opted_out_addresses: Collection[str] = (),
 ) -> Iterator[ListContact | ListLetter]:
     """Contacts and letters in list order; every note goes into `result` as it is found."""
-    # int keys: 200,000 phones as ints take a third of what their strings would
+    # int keys: 200,000 phones as ints take about half of what their strings would
     first_line: dict[int, int] = {}
     template = scenario.email if scenario is not None and channel != "phone" else None
     for row in rows:
