@@ -60,6 +60,8 @@ bench: setup
 	$(BIN)/python bench/email_throughput.py --campaign --messages 2000
 	# the dialer's pre-render of a 100,000-contact campaign: the longest event-loop stall
 	$(BIN)/python bench/prerender_stall.py
+	# peak memory of a 200,000-row call list (campaign create) and customer base (import)
+	$(BIN)/python bench/list_memory.py
 
 asterisk-start: setup
 	$(CLI) asterisk start

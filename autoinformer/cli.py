@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from autoinformer.campaigns.service import CHANNEL_RU, CampaignSpec
+from autoinformer.campaigns.service import CHANNEL_RU, CampaignSpec, CreateResult
 from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.email import UnsubscribeTokenError
-from autoinformer.exceptions import AutoinformerError
+from autoinformer.exceptions import AutoinformerError, CallListError
+from autoinformer.lists import EmptyListError, ParsedList
 from autoinformer.plugin import Autoinformer
 from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
 from autoinformer.scenarios import KIND_RU, KINDS
@@ -187,22 +188,27 @@ def create(
             data = Path(list_path).read_bytes()
         except OSError as exc:
             fail(f"--list: не читается файл {list_path}: {exc.strerror}")
-    result = _run(
-        cli,
-        lambda ai: ai.campaigns.create(
-            spec,
-            list_data=data,
-            list_name=Path(list_path).name,
-            from_base=data is None,
-        ),
-    )
+            return
+
+    async def go(ai: Autoinformer) -> CreateResult | EmptyListError:
+        try:
+            return await ai.campaigns.create(
+                spec, list_data=data, list_name=Path(list_path).name, from_base=data is None
+            )
+        except EmptyListError as exc:
+            return exc
+        except CallListError as exc:
+            # the list's own problem (not text, no header...): say which file it is
+            raise CallListError(f"--list {Path(list_path).name}: {exc}") from None
+
+    result = _run(cli, go)
+    if isinstance(result, EmptyListError):
+        # a count alone would send the supervisor back to the file guessing: say each row
+        _echo_notes(result.parsed)
+        fail(f"Кампания не создана: {result}.")
+        return
     parsed = result.parsed
-    for note in parsed.rejected:
-        click.echo(f"отклонена {note}", err=True)
-    for note in parsed.partial:
-        click.echo(f"частично отклонена {note}", err=True)
-    for note in parsed.duplicates + parsed.opted_out:
-        click.echo(f"пропущена {note}", err=True)
+    _echo_notes(parsed)
     counts = []
     if channel != "email":
         counts.append(f"абонентов для звонка {result.contacts}")
@@ -217,6 +223,15 @@ def create(
         err=True,
     )
     click.echo(result.campaign_id)
+
+
+def _echo_notes(parsed: ParsedList) -> None:
+    for note in parsed.rejected:
+        click.echo(f"отклонена {note}", err=True)
+    for note in parsed.partial:
+        click.echo(f"частично отклонена {note}", err=True)
+    for note in parsed.duplicates + parsed.opted_out:
+        click.echo(f"пропущена {note}", err=True)
 
 
 def _state_command(verb: str, method: str, done: str) -> click.Command:

@@ -162,12 +162,31 @@ def to_json(report: Report) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
+# a text cell starting with one of these is run as a formula by Excel and LibreOffice
+# (DESIGN.md, "Russian office spreadsheets"): =HYPERLINK(...) in an account or a server reply
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """`value` safe for a spreadsheet: text that would start a formula gets a leading "'"
+    (shown as text, the "'" itself hidden). Numbers the report computes stay numbers, a
+    negative one too: a spreadsheet reads "-3" as minus three and runs nothing. Phones are
+    digits without '+' (E.164 digits, as dialled), so they never need the prefix."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(report: Report) -> str:
     """Rows, then a blank line and the totals as `total_<name>,<value>` lines (with e-mail:
-    the letter's columns after the phone's, `email_status_<status>` lines too)."""
+    the letter's columns after the phone's, `email_status_<status>` lines too), CRLF line
+    ends. Every cell goes through :func:`spreadsheet_cell`."""
     mail = has_email(report)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF (RFC 4180, what Excel writes) also makes the writer quote a cell holding a bare
+    # CR: unquoted, a spreadsheet would start a new row there, with the rest of the cell,
+    # formula and all, as its first cell
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ROW_FIELDS + EMAIL_FIELDS if mail else ROW_FIELDS)
     for r in report.rows:
         cells: list[object] = [
@@ -191,7 +210,7 @@ def to_csv(report: Report) -> str:
                 r.email_last_deferral,
                 r.email_note,
             ]
-        writer.writerow(cells)
+        writer.writerow([spreadsheet_cell(cell) for cell in cells])
     writer.writerow([])
     t = report.totals
     names = [

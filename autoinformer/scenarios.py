@@ -137,9 +137,14 @@ class Scenario:
 
 
 def parse_scenario(
-    data: Mapping[str, Any], source: str, *, prompts: Collection[str] | None = None
+    data: Mapping[str, Any],
+    source: str,
+    *,
+    prompts: Collection[str] | None = None,
+    check_letter: bool = True,
 ) -> Scenario:
-    """Validate scenario data; `source` (a file name) starts every error message."""
+    """Validate scenario data; `source` (a file name) starts every error message.
+    `check_letter`: fill the letter for a sample customer (see :func:`_check_letter`)."""
 
     def err(key: str, reason: str) -> ScenarioError:
         return ScenarioError(f"{source}: {key}: {reason}")
@@ -214,6 +219,8 @@ def parse_scenario(
         except TemplateError as exc:
             # the template's own message starts with its key: "email.text, строка 2: ..."
             raise ScenarioError(f"{source}: {exc}") from None
+        if check_letter:
+            _check_letter(email, source)
     stored = {
         "name": name,
         "kind": kind,
@@ -242,6 +249,59 @@ def parse_scenario(
         data=stored,
         email=email,
     )
+
+
+# a customer every list could give: the letter's fields typed as real letters get them
+# (lists.letter_fields), a field no list column names yet by the filter it goes through
+SAMPLE_FIELDS: Mapping[str, str] = {
+    "account": "240001",
+    "name": "Иванов Иван Иванович",
+    "address": "г. Дивногорск, ул. Чкалова, д. 11, кв. 4",
+    "debt": "1500.00",
+    "debt_date": "2026-11-01",
+    "outage_start": "2026-12-05T10:00",
+    "outage_end": "2026-12-05T17:00",
+    "timezone": "Asia/Krasnoyarsk",
+}
+SAMPLE_BY_FILTER: Mapping[str, str] = {
+    "money": "1500.00",
+    "date": "2026-12-05",
+    "time": "09:30",
+    "timerange": "09:00-17:30",
+    "timerange_end": "17:30",
+    "quantity": "150",
+    "number": "12345",
+    "phone": "+79131234567",
+}
+SAMPLE_TEXT = "текст"
+_SAMPLE_URL = "https://unsubscribe.invalid/unsubscribe?token=v1.sample"
+
+
+def _check_letter(email: EmailTemplate, source: str) -> None:
+    """Fill the letter for one sample customer: a template that fails for it (a field used
+    as what it never is, an attribute no value has, arithmetic on text) would fail for
+    every row of every list, so it is refused now, not letter by letter in a campaign."""
+    from autoinformer.lists import LETTER_BASE_FIELDS, letter_fields
+
+    kinds = email.filtered_as()
+    values = {
+        name: SAMPLE_FIELDS.get(name) or SAMPLE_BY_FILTER.get(kinds.get(name, ""), SAMPLE_TEXT)
+        for name in email.fields - LETTER_BASE_FIELDS
+    }
+    sample = letter_fields(
+        address="ivanov@example.ru",
+        phone="79131234567",
+        account=SAMPLE_FIELDS["account"],
+        name=SAMPLE_FIELDS["name"],
+        values=values,
+    )
+    try:
+        email.render(sample, extra={"unsubscribe_url": _SAMPLE_URL})
+    except TemplateError as exc:
+        where = f"{exc.key}, строка {exc.line}" if exc.line else exc.key
+        raise ScenarioError(
+            f"{source}: {where}: письмо не собирается даже для образцового абонента: {exc.reason}"
+        ) from None
 
 
 def _text_fields(spec: Any) -> frozenset[str]:
@@ -304,7 +364,9 @@ def load_scenario_file(path: Path, *, prompts: Collection[str] | None = None) ->
 
 def scenario_from_body(body: str, source: str) -> Scenario:
     """A scenario stored by :meth:`Scenario.body` (already validated when it was added)."""
-    return parse_scenario(json.loads(body), source)
+    # stored when it passed the checks of its day: a later, stricter check must not take a
+    # running campaign's scenario away
+    return parse_scenario(json.loads(body), source, check_letter=False)
 
 
 def builtin_scenarios(*, prompts: Collection[str] | None = None) -> list[Scenario]:

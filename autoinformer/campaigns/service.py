@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoinformer.campaigns.list_writer import write_list
 from autoinformer.campaigns.report_rows import report_rows
 from autoinformer.campaigns.scenario_store import ScenarioStore
 from autoinformer.campaigns.status import CampaignStatus, EmailProgress
@@ -25,13 +26,7 @@ from autoinformer.exceptions import (
     CampaignRefused,
     CampaignStateError,
 )
-from autoinformer.lists import (
-    ListContact,
-    ListLetter,
-    ParsedList,
-    contacts_from_customers,
-    parse_campaign_list,
-)
+from autoinformer.lists import ParsedList, customers_list, open_campaign_list
 from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
 from autoinformer.reports import Report, build_report
 from autoinformer.scenarios import KINDS
@@ -182,7 +177,7 @@ class CampaignService:
         if from_base:
             async with self._sessions() as session:
                 customers = list(await session.scalars(select(Customer).order_by(Customer.id)))
-            parsed = contacts_from_customers(
+            items = customers_list(
                 customers,
                 scenario=scenario,
                 region=self.region,
@@ -192,7 +187,7 @@ class CampaignService:
             )
             source = "customers"
         elif list_data is not None:
-            parsed = parse_campaign_list(
+            items = open_campaign_list(
                 list_data,
                 channel=spec.channel,
                 scenario=scenario,
@@ -204,14 +199,6 @@ class CampaignService:
             source = list_name
         else:
             raise CallListError("нужен список: --list ФАЙЛ.csv или --list customers")
-        if not parsed.contacts and not parsed.letters:
-            raise CallListError(
-                {
-                    "phone": "в списке не осталось ни одного абонента для звонка",
-                    "email": "в списке не осталось ни одного адреса с согласием на рассылку",
-                    "both": "в списке не осталось ни одного абонента для звонка или письма",
-                }[spec.channel]
-            )
         campaign = Campaign(
             name=spec.name,
             kind=spec.kind,
@@ -230,29 +217,23 @@ class CampaignService:
             outage_start=spec.outage_start,
             decision_date=spec.decision_date,
             source=source,
-            rejected_rows=len(parsed.rejected),
+            rejected_rows=0,
         )
+        # the list is read as it is written (list_writer): nothing to send rolls back
         async with self._sessions() as session, session.begin():
             session.add(campaign)
             await session.flush()
-            rows = [_contact_row(campaign.id, c) for c in parsed.contacts]
-            session.add_all(rows)
-            await session.flush()
-            # a letter joins the phone contact of its row (same campaign, same phone)
-            by_phone = {r.phone: r.id for r in rows}
-            session.add_all(
-                _letter_row(campaign.id, by_phone.get(letter.phone), letter)
-                for letter in parsed.letters
-            )
+            written = await write_list(session, campaign, items)
+        parsed = items.result
         log.info(
             "campaign %d created (%s): %d contacts, %d letters, %d rejected rows",
             campaign.id,
             spec.channel,
-            len(parsed.contacts),
-            len(parsed.letters),
+            written.contacts,
+            written.letters,
             len(parsed.rejected),
         )
-        return CreateResult(campaign.id, len(parsed.contacts), end, parsed, len(parsed.letters))
+        return CreateResult(campaign.id, written.contacts, end, parsed, written.letters)
 
     # ------------------------------------------------------------------ control
     async def get(self, campaign_id: int) -> Campaign:
@@ -452,41 +433,3 @@ class CampaignService:
             "email_paused": campaign.email_paused,
         }
         return build_report(header, rows)
-
-
-def _contact_row(campaign_id: int, c: ListContact) -> CampaignContact:
-    values = dict(c.values)
-    return CampaignContact(
-        campaign_id=campaign_id,
-        line=c.line,
-        phone=c.phone,
-        account=c.account,
-        name=c.name,
-        timezone=c.timezone,
-        values=json.dumps(values, ensure_ascii=False),
-        state="waiting",
-        status=None,
-        notified=False,
-        attempts=0,
-        answered=0,
-        callback=False,
-    )
-
-
-def _letter_row(campaign_id: int, contact_id: int | None, letter: ListLetter) -> Letter:
-    return Letter(
-        campaign_id=campaign_id,
-        contact_id=contact_id,
-        line=letter.line,
-        address=letter.address,
-        account=letter.account,
-        name=letter.name,
-        values=json.dumps(dict(letter.values), ensure_ascii=False),
-        state="queued",
-        status=None,
-        attempts=0,
-        deferrals=0,
-        rounds=0,
-        reply="",
-        last_deferral="",
-    )

@@ -121,7 +121,7 @@ async def _demo(settings: Settings, echo: Echo) -> bool:
             list_data=DEBT_CSV.read_bytes(),
             list_name=DEBT_CSV.name,
         )
-        _print_list(echo, "Долги", debt.parsed)
+        _print_list(echo, "Долги", debt.parsed, debt.contacts)
         now = clock.now().astimezone(tz)
         outage_day = (now + timedelta(days=2)).date()
         outage_from = datetime(outage_day.year, outage_day.month, outage_day.day, 10, tzinfo=tz)
@@ -154,7 +154,7 @@ async def _demo(settings: Settings, echo: Echo) -> bool:
             list_data=outage_csv,
             list_name="outage.csv",
         )
-        _print_list(echo, "Отключение", outage.parsed)
+        _print_list(echo, "Отключение", outage.parsed, outage.contacts)
         await _tune_sim(service, ai, [debt.campaign_id, outage.campaign_id])
         echo(f"Речь и списки готовы за {time.monotonic() - started:.1f} с; звоним...")
         await service.start_parts()
@@ -187,9 +187,8 @@ def _outage_csv(outage_from: datetime) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _print_list(echo: Echo, title: str, parsed: object) -> None:
-    contacts = getattr(parsed, "contacts", [])
-    echo(f"{title}: абонентов {len(contacts)}.")
+def _print_list(echo: Echo, title: str, parsed: object, contacts: int) -> None:
+    echo(f"{title}: абонентов {contacts}.")
     for note in getattr(parsed, "rejected", []):
         echo(f"  отклонена {note}")
     for note in getattr(parsed, "duplicates", []) + getattr(parsed, "opted_out", []):

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from contact_center.customers.csv_import import EMAIL_RE, decode, parse_bool, parse_date
+from contact_center.customers.csv_import import (
+    EMAIL_RE,
+    NotTextError,
+    decode,
+    parse_bool,
+    parse_date,
+)
 from contact_center.privacy import mask_email
 
 from .exceptions import AddressError, ConsentFileError
@@ -104,9 +110,13 @@ def parse_consent_csv(data: bytes, *, today: date | None = None) -> ConsentList:
     """Addresses with consent from a CSV; every other row in ``rejected`` with its reason.
 
     Raises :class:`ConsentFileError` only when the file cannot be read as such a list at
-    all (empty, no ``email``/``email_consent`` columns, repeated column names, broken CSV).
+    all (no text, empty, no ``email``/``email_consent`` columns, repeated column names,
+    broken CSV).
     """
-    text, encoding = decode(data)
+    try:
+        text, encoding = decode(data)
+    except NotTextError as exc:
+        raise ConsentFileError(str(exc)) from None
     result = ConsentList(encoding=encoding)
     if not text.strip():
         raise ConsentFileError("файл пуст: нет строки заголовка")

@@ -335,6 +335,8 @@ class _Compiled:
     paths: tuple[tuple[str, int], ...]  # plain fields the template reads, with their lines
     filters: tuple[_FilterUse, ...]
     names: frozenset[str]
+    # fields given to a filter as an option that is a value (timerange's end time)
+    option_fields: tuple[tuple[str, str], ...] = ()
 
 
 def _path(node: nodes.Node) -> str | None:
@@ -361,6 +363,20 @@ def _const(node: nodes.Expr) -> tuple[bool, Any]:
         return False, None
 
 
+_NO_FILTER_RE = re.compile(r"No filter named '([^']*)'")
+_NO_TEST_RE = re.compile(r"No test named '([^']*)'")
+
+
+def _syntax_reason(message: str) -> str:
+    # the two mistakes supervisors make most, said in their language; Jinja2's own wording
+    # for the rest (it names the token, which is what has to be fixed)
+    if match := _NO_FILTER_RE.search(message):
+        return f"неизвестный фильтр «{match[1]}» (фильтры значений: {', '.join(FILTERS)})"
+    if match := _NO_TEST_RE.search(message):
+        return f"неизвестная проверка «{match[1]}» в is"
+    return message
+
+
 def _compile(env: jinja2.Environment, source: str, key: str) -> _Compiled:
     if not isinstance(source, str):
         raise TemplateError(f"шаблон должен быть строкой, а не {type(source).__name__}", key=key)
@@ -368,7 +384,8 @@ def _compile(env: jinja2.Environment, source: str, key: str) -> _Compiled:
         ast = env.parse(source)
         template = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"ошибка шаблона: {exc.message}", key=key, line=exc.lineno) from None
+        reason = _syntax_reason(exc.message or "")
+        raise TemplateError(f"ошибка шаблона: {reason}", key=key, line=exc.lineno) from None
     except SecurityError as exc:  # pragma: no cover - the sandbox checks at run time
         raise TemplateError(f"запрещено: {exc}", key=key) from None
     loop_names = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
@@ -378,9 +395,18 @@ def _compile(env: jinja2.Environment, source: str, key: str) -> _Compiled:
         if path and path.split(".")[0] not in loop_names:
             paths.append((path, node.lineno))
     uses: list[_FilterUse] = []
+    option_fields: list[tuple[str, str]] = []
     for node in ast.find_all(nodes.Filter):
         if node.name not in FILTERS:
             continue
+        if node.name == "timerange":
+            end_nodes = node.args[:1] + [
+                kw.value for kw in cast("list[nodes.Keyword]", node.kwargs) if kw.key == "end"
+            ]
+            for end_node in end_nodes:
+                end_path = _path(end_node)
+                if end_path and end_path.split(".")[0] not in loop_names:
+                    option_fields.append((end_path, "timerange_end"))
         consts = [_const(a) for a in node.args]
         # jinja2 annotates a filter's kwargs as Pair nodes; its parser makes Keyword nodes
         keywords = cast("list[nodes.Keyword]", node.kwargs)
@@ -401,7 +427,7 @@ def _compile(env: jinja2.Environment, source: str, key: str) -> _Compiled:
             _check_options(use, key)
         uses.append(use)
     names = frozenset(meta.find_undeclared_variables(ast))
-    return _Compiled(key, template, tuple(paths), tuple(uses), names)
+    return _Compiled(key, template, tuple(paths), tuple(uses), names, tuple(option_fields))
 
 
 def _check_options(use: _FilterUse, key: str) -> None:
@@ -483,6 +509,9 @@ def _diagnose(compiled: _Compiled, context: Mapping[str, Any], exc: BaseExceptio
                 return TemplateRenderError(f"пустое поле {path!r}", key=key, field=path, line=at)
     if isinstance(exc, SecurityError):
         return TemplateRenderError(f"запрещено в шаблоне: {exc}", key=key, line=line)
+    if isinstance(exc, TypeError | ArithmeticError):
+        # Python's own words ("can only concatenate str...") name the operation at fault
+        return TemplateRenderError(f"выражение не вычисляется: {exc}", key=key, line=line)
     return TemplateRenderError(str(exc), key=key, line=line)
 
 
@@ -553,6 +582,22 @@ class EmailTemplate:
     def fields(self) -> frozenset[str]:
         """Top-level contact fields the template reads (the channel's own names excluded)."""
         return frozenset().union(*(c.names for c in self._compiled)) - RESERVED_NAMES
+
+    def filtered_as(self) -> dict[str, str]:
+        """Each top-level field a filter is applied to, with the first such filter
+        (``{"debt": "money", "outage_date": "date"}``): what kind of value it must hold."""
+        kinds: dict[str, str] = {}
+        for compiled in self._compiled:
+            for use in compiled.filters:
+                if use.path is None:
+                    continue
+                kind = use.name
+                if kind == "timerange" and (use.args or "end" in use.kwargs):
+                    kind = "time"  # a start whose end is given apart
+                kinds.setdefault(use.path.split(".")[0], kind)
+            for path, kind in compiled.option_fields:
+                kinds.setdefault(path.split(".")[0], kind)
+        return kinds
 
     def render(
         self, contact: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,16 +32,17 @@ class CustomerService:
 
     async def import_rows(
         self,
-        rows: Sequence[CustomerRow],
+        rows: Iterable[CustomerRow],
         *,
         progress: Callable[[int], None] | None = None,
         chunk: int = 500,
     ) -> ImportSummary:
-        """Create or update customers by account number in one transaction."""
+        """Create or update customers by account number in one transaction; `rows` may be
+        a reader that raises after its last row to roll the whole file back."""
         created = updated = 0
+        pending = iter(rows)
         async with self._sessions() as session, session.begin():
-            for start in range(0, len(rows), chunk):
-                part = rows[start : start + chunk]
+            while part := list(islice(pending, chunk)):
                 existing = {
                     c.account: c
                     for c in (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -158,3 +160,159 @@ def test_list_from_the_customer_base_takes_contract_phones_of_debtors(cli: Cli) 
     report = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
     phones = sorted(row["phone"] for row in report["contacts"])
     assert phones == [f"7913000000{d}" for d in range(1, 9)]
+
+
+SAVE_AS = "сохраните таблицу как CSV (UTF-8 или cp1251, разделитель «,» или «;»)"
+NOISE = random.Random(11).randbytes(5000)
+NOT_CSV = [
+    ("scan.png", b"\x89PNG\r\n\x1a\n" + NOISE, "изображение PNG"),
+    ("debts.xlsx", b"PK\x03\x04\x14\x00\x06\x00" + NOISE, "книга Excel (xlsx) или архив ZIP"),
+    ("unicode.txt", "phone\t+79130000001\n".encode("utf-16"), "текст в кодировке UTF-16"),
+    ("noise.csv", NOISE, "двоичный файл"),
+]
+
+
+def one_line(result: Result) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(("name", "data", "what"), NOT_CSV)
+def test_a_file_that_is_no_csv_exits_2_with_one_line(
+    cli: Cli, tmp_path: Path, name: str, data: bytes, what: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    created = cli("campaign", "create", "--name", "x", "--kind", "debt", "--list", str(path))
+    assert created.exit_code == 2
+    assert one_line(created) == f"--list {name}: это не таблица CSV, а {what}: {SAVE_AS}"
+    imported = cli("customers", "import", str(path))
+    assert imported.exit_code == 2
+    assert one_line(imported) == f"Файл {name} не загружен: это не таблица CSV, а {what}: {SAVE_AS}"
+    assert cli("campaign", "list").stdout == "Кампаний нет.\n"
+
+
+def test_an_empty_file_exits_2_with_one_line(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    created = cli("campaign", "create", "--name", "x", "--kind", "debt", "--list", str(path))
+    assert (created.exit_code, one_line(created)) == (
+        2,
+        "--list empty.csv: файл пуст: нет строки заголовка",
+    )
+    imported = cli("customers", "import", str(path))
+    assert (imported.exit_code, one_line(imported)) == (
+        2,
+        "Файл empty.csv не загружен: файл пуст: нет строки заголовка",
+    )
+
+
+def test_a_list_whose_every_row_is_refused_lists_them_all_and_creates_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    listing = tmp_path / "debts.csv"
+    listing.write_text(
+        "phone;account;debt\nнет;1;10\n+7 913 000-00-02;2;0\n+7 913 000-00-03;3;abc\n"
+        "+7 913 000-00-03;3;abc;4\n",
+        encoding="cp1251",
+    )
+    result = cli("campaign", "create", "--name", "x", "--kind", "debt", "--list", str(listing))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "отклонена строка 2: phone: недопустимые символы в номере «нет»",
+        "отклонена строка 3: debt: задолженность 0,00 ₽ — уведомлять не о чем",
+        "отклонена строка 4: debt: не сумма в рублях: «abc»",
+        "отклонена строка 5: ожидалось столбцов: 3, в строке: 4",
+        "Кампания не создана: в списке не осталось ни одного абонента для звонка.",
+    ]
+    assert cli("campaign", "list").stdout == "Кампаний нет.\n"
+
+
+def test_a_letter_that_fails_for_everybody_is_refused_at_scenario_add(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "letter.toml"
+    path.write_text(
+        'name = "letter"\nkind = "debt"\nmessage = "Долг {money:debt}."\n[email]\n'
+        'subject = "Долг"\ntext = """Здравствуйте!\nДолг {{ debt.rubles }} руб."""\n',
+        encoding="utf-8",
+    )
+    refused = cli("scenario", "add", str(path))
+    assert refused.exit_code == 2
+    assert one_line(refused) == (
+        "letter.toml: email.text, строка 2: письмо не собирается даже для образцового "
+        "абонента: нет поля 'debt.rubles'"
+    )
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("{{ debt.rubles }} руб.", "{{ debt | monet }}"),
+        encoding="utf-8",
+    )
+    refused = cli("scenario", "add", str(path))
+    assert one_line(refused) == (
+        "letter.toml: email.text, строка 2: ошибка шаблона: неизвестный фильтр «monet» "
+        "(фильтры значений: money, date, time, timerange, quantity, number, phone)"
+    )
+    assert "letter" not in cli("scenario", "list").stdout
+
+
+def test_report_csv_cells_that_start_a_formula_are_quoted(cli: Cli, tmp_path: Path) -> None:
+    scenario = tmp_path / "plain.toml"
+    scenario.write_text(
+        'name = "plain"\nkind = "reminder"\nmessage = "Передайте показания."\n', encoding="utf-8"
+    )
+    assert cli("scenario", "add", str(scenario)).exit_code == 0
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        'phone,account,name\n+79130000001,"=HYPERLINK(""http://e.x/"",""Жми"")",'
+        '"=HYPERLINK(""http://e.x/"")"\n+79130000002,-1+2,Иванов\n+79130000003,@A1,Петров\n',
+        encoding="utf-8",
+    )
+    created = cli(
+        "campaign",
+        "create",
+        "--name",
+        "x",
+        "--kind",
+        "reminder",
+        "--scenario",
+        "plain",
+        "--list",
+        str(listing),
+    )
+    assert created.exit_code == 0, created.stderr
+    campaign_id = created.stdout.strip()
+    report = cli("campaign", "report", campaign_id, "--format", "csv").stdout
+    # (click's test runner turns CRLF into LF)
+    assert report.splitlines()[1:4] == [
+        '79130000001,"\'=HYPERLINK(""http://e.x/"",""Жми"")",waiting,false,0,0,false,',
+        "79130000002,'-1+2,waiting,false,0,0,false,",
+        "79130000003,'@A1,waiting,false,0,0,false,",
+    ]
+
+
+def test_a_customer_file_with_one_bad_line_at_the_end_imports_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    header = "account,name,address,has_contract,phone,email,email_consent,debt\n"
+    rows = "".join(f"{240000 + i},А,Б,да,+7913{i:07d},,нет,10\n" for i in range(1, 1201))
+    path = tmp_path / "base.csv"
+    path.write_text(header + rows + "999,В,Г,может,12345,,нет,-5\n", encoding="utf-8")
+    refused = cli("customers", "import", str(path))
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        "Файл base.csv не загружен: ошибок 1.",
+        "  строка 1202: has_contract: ожидается да/нет или 1/0, получено «может»; "
+        "phone: несуществующий номер телефона: «12345»; debt: не сумма в рублях: «-5»",
+    ]
+    # the 1,200 good rows before it were written in batches, then rolled back
+    database = tmp_path / "ai.db"  # the cli fixture's (conftest.db_url)
+    with sqlite3.connect(database) as db:
+        assert db.execute("select count(*) from customers").fetchone() == (0,)
+    path.write_text(header + rows, encoding="utf-8")
+    imported = cli("customers", "import", str(path))
+    assert imported.exit_code == 0, imported.stderr
+    assert "Загружено потребителей: 1200 (новых 1200, обновлено 0)" in imported.stdout
+    with sqlite3.connect(database) as db:
+        assert db.execute("select count(*) from customers").fetchone() == (1200,)

@@ -95,6 +95,22 @@ def test_a_file_that_is_no_consent_list_is_refused_whole(text: str, fragment: st
 
 
 @pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01", "изображение PNG"),
+        ("email,email_consent\na@example.ru,да\n".encode("utf-16"), "текст в кодировке UTF-16"),
+    ],
+)
+def test_a_file_that_is_no_text_is_refused_whole(data: bytes, what: str) -> None:
+    with pytest.raises(ConsentFileError) as exc:
+        parse_consent_csv(data, today=TODAY)
+    assert str(exc.value) == (
+        f"это не таблица CSV, а {what}: "
+        "сохраните таблицу как CSV (UTF-8 или cp1251, разделитель «,» или «;»)"
+    )
+
+
+@pytest.mark.parametrize(
     ("address", "consent", "problem"),
     [
         ("ivanov@example.ru", True, None),

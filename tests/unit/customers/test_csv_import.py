@@ -1,9 +1,18 @@
+import random
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from contact_center.customers.csv_import import ParsedFile, parse_customers
+from contact_center.customers.csv_import import (
+    REQUIRED_COLUMNS,
+    CustomerReader,
+    FileRefused,
+    NotTextError,
+    ParsedFile,
+    parse_customers,
+    sniff_encoding,
+)
 
 HEADER = "account,name,address,has_contract,phone,email,email_consent,debt,debt_date\n"
 TODAY = date(2026, 11, 25)
@@ -93,3 +102,69 @@ def test_missing_and_unknown_columns_are_listed() -> None:
 
 def test_empty_file_is_refused() -> None:
     assert not parse("").ok
+
+
+SAVE_AS = "сохраните таблицу как CSV (UTF-8 или cp1251, разделитель «,» или «;»)"
+NOISE = random.Random(5).randbytes(3000)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + NOISE, f"это не таблица CSV, а изображение PNG: {SAVE_AS}"),
+        (
+            b"PK\x03\x04" + NOISE,
+            f"это не таблица CSV, а книга Excel (xlsx) или архив ZIP: {SAVE_AS}",
+        ),
+        (b"\xff\xd8\xff\xe0" + NOISE, f"это не таблица CSV, а изображение JPEG: {SAVE_AS}"),
+        (HEADER.encode("utf-16"), f"это не таблица CSV, а текст в кодировке UTF-16: {SAVE_AS}"),
+        (HEADER.encode("utf-16-be"), f"это не таблица CSV, а текст в кодировке UTF-16: {SAVE_AS}"),
+        (HEADER.encode("utf-32"), f"это не таблица CSV, а текст в кодировке UTF-32: {SAVE_AS}"),
+        (NOISE, f"это не таблица CSV, а двоичный файл: {SAVE_AS}"),
+        (b"", "файл пуст: нет строки заголовка"),
+        (b"\n\n", "строка 1: нет столбцов: " + ", ".join(REQUIRED_COLUMNS)),
+    ],
+)
+def test_a_file_that_is_no_csv_gives_one_reason_and_no_traceback(data: bytes, message: str) -> None:
+    result = parse_customers(data, today=TODAY)
+    assert [str(e) for e in result.errors] == [message]
+    assert result.rows == []
+
+
+def test_sniff_encoding_reads_the_whole_file() -> None:
+    assert sniff_encoding(HEADER.encode()) == "utf-8"
+    assert sniff_encoding("\ufeffа;б\n".encode()) == "utf-8"
+    assert sniff_encoding("а;б\n".encode("cp1251")) == "cp1251"
+    # UTF-8 broken far past the first chunk read: still not UTF-8
+    late = ("а" * 2_000_000).encode() + "ё".encode("cp1251")
+    assert sniff_encoding(late) == "cp1251"
+    with pytest.raises(NotTextError, match=r"^файл не в UTF-8 \(строка 2\) и не в cp1251"):
+        sniff_encoding(b"a\n\x98\n")
+
+
+def test_the_reader_gives_rows_until_the_first_bad_line_and_then_lists_every_bad_line() -> None:
+    data = (
+        HEADER
+        + "1,А,Б,1,89131112233,,0,,\n"
+        + "2,В,Г,1,12345,,0,,\n"
+        + "3,Д,Е,1,89131112235,,0,,\n"
+        + "4,Ж,З,может,89131112236,,0,,\n"
+    ).encode()
+    reader = CustomerReader(data, today=TODAY)
+    given = []
+    with pytest.raises(FileRefused) as refused:
+        for row in reader.checked():
+            given.append(row.account)
+    assert given == ["1"]  # nothing after line 3: the file will import nothing anyway
+    assert [str(e) for e in refused.value.errors] == [
+        "строка 3: phone: несуществующий номер телефона: «12345»",
+        "строка 5: has_contract: ожидается да/нет или 1/0, получено «может»",
+    ]
+
+
+def test_a_good_file_read_row_by_row() -> None:
+    data = (HEADER + "1,А,Б,1,89131112233,,0,,\n\n2,В,Г,0,89131112234,,0,0,\n").encode()
+    reader = CustomerReader(data, today=TODAY)
+    rows = list(reader.checked())
+    assert [(r.line, r.account, r.debt) for r in rows] == [(2, "1", None), (4, "2", Decimal(0))]
+    assert (reader.ok, reader.count, reader.encoding) == (True, 2, "utf-8")
