@@ -8,6 +8,7 @@ import click
 
 from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli, run
 from contact_center.cli.hotline import open_store
+from contact_center.customers.csv_import import NotTextError
 from contact_center.hotline.exceptions import OutageError
 from contact_center.hotline.outages import KIND_RU, make_record, parse_outages_csv
 
@@ -72,7 +73,10 @@ def list_(cli: CliContext, include_past: bool) -> None:
 @pass_cli
 def import_(cli: CliContext, path: Path, replace: bool) -> None:
     """Загрузить отключения из CSV: kind,addresses,start,end[,reason] (весь файл или ничего)."""
-    parsed = parse_outages_csv(path.read_bytes(), cli.settings.tz)
+    try:
+        parsed = parse_outages_csv(path.read_bytes(), cli.settings.tz)
+    except NotTextError as exc:
+        fail(f"Файл {path.name} не загружен: {exc}")
     if not parsed.ok:
         click.echo(f"Файл {path.name} не загружен: ошибок {len(parsed.errors)}.", err=True)
         for error in parsed.errors:
