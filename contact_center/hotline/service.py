@@ -1,6 +1,10 @@
 """The hotline inside `contact-center serve`: builds the call flow's collaborators once, runs
 each AsyncAGI call of the dialplan context [hotline], consumes the queue events, ends overdue
-post-call work and re-reads the IVR scripts and the calendar when they change."""
+post-call work and re-reads the IVR scripts and the calendar when they change.
+
+After every (re)connect it reconciles: the operators with the queue, and the calls its flows
+let go of (or a previous run left) with Asterisk's channels (CallRecovery); when it stops,
+the appeals of calls it no longer sees are closed."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from contact_center.hotline.bus_consume import QueueEventConsumer
 from contact_center.hotline.flow import CallDeps, HotlineCall
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
+from contact_center.hotline.recovery import CallRecovery
 from contact_center.operators.services import OperatorService
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
@@ -61,9 +66,22 @@ class HotlineService:
         self.ivr = ivr
         self.operators = operators
         self.calls: dict[str, HotlineCall] = {}
+        # Uniqueids a flow of this run drives now (from AsyncAGIStart, before its appeal)
+        self.driven: set[str] = set()
         # finished calls, for whoever watches (tests, a future live view)
         self.on_call_finished: list[Callable[[HotlineCall], Any]] = []
-        self.events = QueueEventConsumer(link, self.appeals, self.operators, clock, self.calls)
+        config = link.config
+        # a flow waits this long for a dropped link before it lets go of its call: enough
+        # for a missed Ping or two and a reconnect with its back-off
+        self.recovery = CallRecovery(
+            link,
+            self.appeals,
+            clock,
+            link_grace=max(30.0, 3 * config.ping_interval + config.reconnect_max),
+        )
+        self.events = QueueEventConsumer(
+            link, self.appeals, self.operators, clock, self.calls, recovery=self.recovery
+        )
         self._call_deps = CallDeps(
             appeals=self.appeals,
             outages=self.outages,
@@ -76,6 +94,10 @@ class HotlineService:
             live=self.calls,
             default_region=settings.default_region,
             queue_timeout=settings.hotline_queue_timeout,
+            link=link,
+            recovery=self.recovery,
+            operators=self.operators,
+            settle_events=self.events.settled,
         )
         self._tasks = TaskSet("hotline")
         self._started = False
@@ -85,7 +107,7 @@ class HotlineService:
         await self.calendar.reload()
         self.events.start(self._tasks)
         self.link.on_connection(self._on_connection)
-        await self._reconcile()
+        await self._reconcile(startup=True)
         self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
         self._tasks.spawn(self._watch_files(), name="hotline-file-watch")
         self._started = True
@@ -94,13 +116,18 @@ class HotlineService:
         self._started = False
         await self._tasks.close()
         self.events.stop()
+        # flows are stopped first (the AGI server's close): what they let go of, and what
+        # still waited for its end, will not be seen ending by this run
+        await self.recovery.close_all()
 
     async def handle_call(self, channel: AgiChannel) -> None:
         """The AsyncAGI flow `hotline` (dialplan context [hotline])."""
         call = HotlineCall(self._call_deps, channel)
+        self.driven.add(call.uniqueid)
         try:
             await call.run()
         finally:
+            self.driven.discard(call.uniqueid)
             for listener in list(self.on_call_finished):
                 try:
                     listener(call)
@@ -108,16 +135,24 @@ class HotlineService:
                     log.exception("call-finished listener failed")
 
     def _on_connection(self, up: bool) -> None:
+        for call in list(self.calls.values()):
+            call.link_changed(up)
         if up and self._started:
             self._tasks.spawn(self._reconcile(), name="hotline-reconcile")
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, *, startup: bool = False) -> None:
         try:
             for note in await self.operators.reconcile():
                 log.info("operators: %s", note)
         except Exception:
             # a queue that cannot be read now is fixed by the next reconnect; calls still run
             log.exception("could not reconcile operators with the queue")
+        try:
+            for note in await self.recovery.reconcile(self.driven, startup=startup):
+                log.info("hotline calls: %s", note)
+        except Exception:
+            # the next reconnect tries again; the service's stop closes what is left
+            log.exception("could not reconcile hotline calls with Asterisk's channels")
 
     async def _sweep(self) -> None:
         limit = self.settings.hotline_wrapup_limit
