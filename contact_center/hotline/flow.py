@@ -212,16 +212,28 @@ class HotlineCall:
         self.message_due: date | None = None
         self.message_stage = ""  # "", "recording", "recorded"
         self._link_back = asyncio.Event()
+        # the link-down watchdog may interrupt the flow only while it drives the call, and
+        # not while it waits for the link itself
+        self._driving = False
+        self._regaining = False
+        self._watchdog: asyncio.Task[None] | None = None
+        self._link_timed_out = False
 
     # ------------------------------------------------------------------ run
     async def run(self) -> None:
         self.task = asyncio.current_task()
         try:
             await self._register()
+            self._driving = True
             await self._drive()
         except ChannelGone:
             self.ended_by = self.ended_by or EndedBy.CALLER
         except asyncio.CancelledError:
+            self._driving = False
+            if self._link_timed_out and self.task is not None and self.task.uncancel() == 0:
+                # our own watchdog, not a stop: the link stayed down past the grace period
+                await self._let_go("link down")
+                return
             # the service is stopping (or this flow was cancelled): the dialplan takes the
             # caller over; bounded, so a slow link does not hold the stop up
             try:
@@ -239,6 +251,10 @@ class HotlineCall:
                 log.exception("hotline flow failed on call %s", self.uniqueid)
             await self._let_go(getattr(exc, "error_id", type(exc).__name__))
             return
+        finally:
+            self._driving = False
+            if self._watchdog is not None:
+                self._watchdog.cancel()
         await self._finish()
 
     async def _register(self) -> None:
@@ -319,6 +335,22 @@ class HotlineCall:
         """The AMI link dropped (False) or is logged in again (True): from the service."""
         if up:
             self._link_back.set()
+        elif self._driving and (self._watchdog is None or self._watchdog.done()):
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._link_watchdog(), name=f"hotline-link-watchdog-{self.uniqueid}"
+            )
+
+    async def _link_watchdog(self) -> None:
+        """A command may wait across a link drop (its result comes once the link is back),
+        but a link down past the grace period must not hold the call: the flow lets go and
+        the reconciliation releases the call when the link returns."""
+        await asyncio.sleep(self.deps.recovery.link_grace)
+        if self.deps.link.connected or not self._driving or self._regaining:
+            return
+        if self.task is not None and not self.task.done():
+            log.warning("hotline call %s: AMI link down too long, letting go", self.uniqueid)
+            self._link_timed_out = True
+            self.task.cancel()
 
     async def _regain(self) -> None:
         """The AMI link dropped under a command. The call goes on inside Asterisk (AsyncAGI
@@ -329,19 +361,23 @@ class HotlineCall:
         link = self.deps.link
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deps.recovery.link_grace
-        while True:
-            if not link.connected:
+        self._regaining = True
+        try:
+            while True:
+                if not link.connected:
+                    try:
+                        await link.wait_connected(max(0.01, deadline - loop.time()))
+                    except AmiConnectionError:
+                        raise LostControl("link down") from None
                 try:
-                    await link.wait_connected(max(0.01, deadline - loop.time()))
+                    alive = await self._alive()
                 except AmiConnectionError:
-                    raise LostControl("link down") from None
-            try:
-                alive = await self._alive()
-            except AmiConnectionError:
-                if loop.time() >= deadline:
-                    raise LostControl("link down") from None
-                continue  # dropped again
-            break
+                    if loop.time() >= deadline:
+                        raise LostControl("link down") from None
+                    continue  # dropped again
+                break
+        finally:
+            self._regaining = False
         self._note("link", "back")
         if not alive:
             # the caller left while nobody watched: when, and who hung up, is unknown

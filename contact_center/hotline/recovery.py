@@ -199,7 +199,9 @@ class CallRecovery:
                 self.orphans.pop(uid, None)
                 if await self._close(orphan, now, EndedBy.LOST, "gone when checked"):
                     notes.append(f"{uid}: ended unseen, closed as lost")
-            elif live.in_hotline_agi:
+            elif live.in_hotline_agi or not orphan.released:
+                # not released yet: even in the middle of an AGI EXEC (Queue() with an
+                # operator) the BREAK waits in line and takes effect when it returns
                 if await self._release(orphan):
                     notes.append(f"{uid}: released to the dialplan")
         strays = [

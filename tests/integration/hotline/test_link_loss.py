@@ -1,0 +1,261 @@
+"""Nothing lost, nobody cut off: the hotline on a real Asterisk when its flow loses control.
+
+A flow that is cancelled or stopped hands its caller to the dialplan's fallback (queue or
+goodbye); a frozen Asterisk (SIGSTOP, as tests/integration/telephony does) or a cut AMI
+connection (AmiCut) does not end a conversation; every appeal closes, with the true end
+when it is seen and as "lost" when it is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from contact_center.hotline.flow import HotlineCall
+from contact_center.hotline.models import Appeal
+from contact_center.operators.models import OperatorState
+from contact_center.telephony.ami import AmiConfig, AmiLink
+from tests.integration.conftest import AsteriskFixture
+from tests.integration.hotline.ami_cut import AmiCut
+from tests.integration.hotline.conftest import Hotline, MakeHotline, until
+
+
+def entries(appeal: Appeal, kind: str) -> list[str]:
+    return [e[1] for e in appeal.timeline if e[0] == kind]
+
+
+def queue_log(h: Hotline) -> str:
+    return (Path(h.service.settings.asterisk_runtime_dir) / "log" / "queue_log").read_text()
+
+
+async def in_state(call: HotlineCall, state: str, timeout: float = 40) -> None:
+    await until(lambda: call.machine.state == state, timeout=timeout, what=f"state {state}")
+
+
+@contextmanager
+def frozen(asterisk: AsteriskFixture) -> Iterator[None]:
+    """Asterisk stopped (SIGSTOP) inside the block, whatever happens in it."""
+    pid = asterisk.local.status(with_version=False).pid
+    assert pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture
+async def cut(asterisk: AsteriskFixture) -> AsyncIterator[AmiCut]:
+    relay = AmiCut(asterisk.settings.ami_port)
+    await relay.up()
+    try:
+        yield relay
+    finally:
+        await relay.close()
+
+
+@asynccontextmanager
+async def direct_link(asterisk: AsteriskFixture) -> AsyncIterator[AmiLink]:
+    """A link of the test's own, straight to Asterisk (the service's may be cut)."""
+    link = AmiLink(AmiConfig.from_settings(asterisk.settings))
+    await link.connect(timeout=10)
+    try:
+        yield link
+    finally:
+        await link.close()
+
+
+async def test_flow_cancelled_mid_menu_hands_the_caller_to_the_queue(
+    hotline: MakeHotline,
+) -> None:
+    h = await hotline()
+    sim = await h.call("silent")  # presses nothing: stays in the menu
+    call = await h.started(sim)
+    await in_state(call, "ivr")
+    assert call.task is not None
+    call.task.cancel()  # the flow loses control in the middle of the greeting
+    await h.finished(sim)
+    assert call.handed_off == "stopped"
+    # the dialplan queued the caller, a sim operator answered, talked and hung up, the
+    # fallback said goodbye: the service, still running, saw it all and closed the appeal
+    appeal = await h.closed(call.appeal_id)
+    assert appeal.ended_by == "operator"
+    assert appeal.queue_entered_at and appeal.operator_answered_at and appeal.operator_ended_at
+    assert appeal.ended_at is not None and appeal.ended_at >= appeal.operator_ended_at
+    assert entries(appeal, "handoff") == ["stopped"]
+    assert entries(appeal, "fallback") == ["queue", "goodbye"]
+    assert entries(appeal, "state")[-1] == "ended"
+    assert appeal.ivr_path.endswith("handoff:stopped")
+    assert f"|{sim.hotline_uniqueid}|operators|" in queue_log(h)
+    assert h.service.hotline.recovery.orphans == {}
+
+
+async def test_stopped_service_leaves_no_caller_in_silence_and_no_appeal_open(
+    hotline: MakeHotline,
+) -> None:
+    h = await hotline()
+    sim = await h.call("silent")
+    call = await h.started(sim)
+    await in_state(call, "ivr")
+    await h.service.stop()
+    # closed at the stop: the service will not see this call end
+    appeal = await h.service.hotline.appeals.get(call.appeal_id or 0)
+    assert appeal.ended_by == "lost" and appeal.ended_at is not None
+    assert entries(appeal, "handoff") == ["stopped"]
+    assert entries(appeal, "note") == ["service stopped"]
+    assert await h.service.hotline.appeals.open_appeals() == []
+    # ... and the caller was not left in the menu's silence: the queue took them and a sim
+    # operator answered, with no service running at all
+    await until(
+        lambda: (
+            f"|{sim.hotline_uniqueid}|operators|" in queue_log(h)
+            and "|CONNECT|" in queue_log(h).split(sim.hotline_uniqueid, 1)[1]
+        ),
+        timeout=30,
+        what="an operator to answer the released caller",
+    )
+
+
+async def test_call_orphaned_while_asterisk_froze_is_released_when_the_link_returns(
+    hotline: MakeHotline, asterisk: AsteriskFixture
+) -> None:
+    h = await hotline(ami_ping_interval=0.5)
+    h.service.hotline.recovery.link_grace = 1.0  # the flow gives up quickly
+    link = h.service.link
+    sim = await h.call("silent")
+    call = await h.started(sim)
+    await in_state(call, "ivr")
+    with frozen(asterisk):
+        await until(lambda: not link.connected, timeout=10, what="the link to drop")
+        await h.finished(sim, timeout=10)  # the flow let go; the link is still down
+        assert call.handed_off == "link down"
+        assert h.service.hotline.recovery.orphans[sim.hotline_uniqueid].released is False
+    # once the link is back the reconciliation finds the call in AsyncAGI, driven by
+    # nobody, and releases it: queue, operator, goodbye
+    appeal = await h.closed(call.appeal_id)
+    assert appeal.ended_by == "operator" and appeal.operator_answered_at is not None
+    assert entries(appeal, "handoff") == ["link down"]
+    assert entries(appeal, "link") == ["down"]
+    assert entries(appeal, "fallback") == ["queue", "goodbye"]
+    assert h.service.hotline.recovery.released >= 1
+
+
+async def test_conversation_survives_a_frozen_asterisk_and_its_end_is_learned(
+    hotline: MakeHotline, asterisk: AsteriskFixture
+) -> None:
+    # a missed Ping drops the link after 0.5 + 2 s; the freeze lasts longer than that
+    h = await hotline(ami_ping_interval=0.5, sim_operator_wrapup_time=0.2)
+    talk = 6.0
+    await h.service.link.action("Setvar", Variable="SIM_OPERATOR_TALK_TIME", Value=f"{talk:g}")
+    link = h.service.link
+    sim = await h.call("d0")
+    call = await h.started(sim)
+    await in_state(call, "connected")
+    await asyncio.sleep(0.5)
+    with frozen(asterisk):
+        await until(lambda: not link.connected, timeout=10, what="the link to drop")
+        await asyncio.sleep(0.5)
+    await link.wait_connected(20)
+    await h.finished(sim, timeout=30)
+    assert call.handed_off is None
+    appeal = await h.closed(call.appeal_id)
+    # the operator ended the conversation after its full length: nobody cut the caller off
+    assert appeal.ended_by == "operator"
+    assert appeal.talk_s is not None and talk - 0.5 < appeal.talk_s < talk + 3
+    assert appeal.operator_ended_at is not None and appeal.ended_at is not None
+    assert 0 <= (appeal.ended_at - appeal.operator_ended_at).total_seconds() < 3
+    assert entries(appeal, "link") == ["down", "back"]
+    assert appeal.ivr_path == "main:0=operator queue:continue"
+    after = queue_log(h).split(sim.hotline_uniqueid, 1)[1]
+    assert "|COMPLETEAGENT|" in after and "|COMPLETECALLER|" not in after
+
+
+async def test_queue_ending_while_the_link_is_cut_is_learned_and_rebuilt(
+    hotline: MakeHotline, cut: AmiCut
+) -> None:
+    h = await hotline(ami_port=cut.port, sim_operator_wrapup_time=0.2)
+    await h.service.link.action("Setvar", Variable="SIM_OPERATOR_TALK_TIME", Value="2")
+    link = h.service.link
+    sim = await h.call("d0")
+    call = await h.started(sim)
+    await in_state(call, "connected")
+    await cut.down()
+    # the operator hangs up (2 s) while nobody listens: AgentComplete and the EXEC's
+    # AsyncAGIExec are lost, the caller waits in AsyncAGI for the service to come back
+    await asyncio.sleep(4)
+    await cut.up()
+    await link.wait_connected(20)
+    await h.finished(sim, timeout=30)
+    appeal = await h.closed(call.appeal_id)
+    assert appeal.ended_by == "operator"
+    assert appeal.operator_answered_at is not None and appeal.operator_ended_at is not None
+    # learned after the link came back: not before the true end
+    assert (appeal.operator_ended_at - appeal.operator_answered_at).total_seconds() >= 2
+    assert entries(appeal, "rebuilt") == [
+        "operator end (queue end learned after the link came back)"
+    ]
+    # the operator is not stuck on a call that ended unseen: post-call work, then available
+    assert appeal.operator_id is not None
+
+    async def all_available() -> bool:
+        views = await h.service.operators.all()
+        return all(v.state == OperatorState.AVAILABLE for v in views)
+
+    await until(all_available, timeout=15, what="every operator to be available again")
+    assert not any(m.paused for m in (await h.members()).values())
+
+
+@pytest.mark.parametrize("grace", [30.0, 0.5], ids=["flow-finds-out", "reconcile-finds-out"])
+async def test_caller_hanging_up_while_the_link_is_cut_closes_the_appeal_as_lost(
+    hotline: MakeHotline, asterisk: AsteriskFixture, cut: AmiCut, grace: float
+) -> None:
+    h = await hotline(ami_port=cut.port)
+    h.service.hotline.recovery.link_grace = grace
+    sim = await h.call("silent")
+    call = await h.started(sim)
+    await in_state(call, "ivr")
+    await cut.down()
+    await asyncio.sleep(1.0)  # with the short grace the flow lets go meanwhile
+    async with direct_link(asterisk) as direct:
+        await direct.action("Hangup", Channel=sim.channel_id)  # the caller's side
+        hung_up = h.service.clock.now()
+    await asyncio.sleep(0.5)
+    await cut.up()
+    appeal = await h.closed(call.appeal_id, timeout=30)
+    assert appeal.ended_by == "lost"
+    # the end is when the service found out, never before the caller left
+    assert appeal.ended_at is not None and appeal.ended_at >= hung_up
+    if grace < 1:
+        assert call.handed_off == "link down"
+        assert entries(appeal, "note") == ["gone when checked"]
+    else:
+        assert call.handed_off is None and entries(appeal, "link") == ["down", "back"]
+
+
+async def test_restarted_service_releases_the_call_a_dead_run_left_in_asyncagi(
+    hotline: MakeHotline, cut: AmiCut
+) -> None:
+    # run A loses its link for good (as if it died) while a caller is in the menu
+    a = await hotline(ami_port=cut.port)
+    a.service.hotline.recovery.link_grace = 0.5
+    sim = await a.call("silent")
+    call = await a.started(sim)
+    await in_state(call, "ivr")
+    await cut.down()
+    await a.finished(sim, timeout=10)
+    assert call.handed_off == "link down"
+    # run B starts on the same database: the appeal A left open, the call still in the
+    # hotline's AsyncAGI -> released, watched, closed when it ends
+    b = await hotline(database_url=a.service.settings.database_url)
+    appeal = await b.closed(call.appeal_id)
+    assert appeal.ended_by == "operator" and appeal.operator_answered_at is not None
+    assert entries(appeal, "handoff") == ["link down"]
+    assert entries(appeal, "fallback") == ["queue", "goodbye"]
+    assert isinstance(appeal.ended_at, datetime)
