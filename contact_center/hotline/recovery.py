@@ -10,8 +10,9 @@ closes it when the end is learned:
   UserEvent (an operator's conversation, the fallback's goodbye, or else the caller);
 - by the reconciliation after every (re)connect (CoreShowChannels): a call whose channel is
   gone ended while nobody watched, so it is closed "lost" at that moment; one still in the
-  hotline's AsyncAGI that no flow drives (released while the link was down, or left by a
-  run that died) is released now;
+  hotline's AsyncAGI that no flow drives (released while the link was down, left by a run
+  that died, or arrived while the link was down, so its AsyncAGIStart reached nobody) is
+  released now, and gets an appeal if it has none;
 - when the service stops: it will not see those ends, so they are closed "lost" then.
 
 Everything here needs the database only, except the release and the channel list.
@@ -23,7 +24,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -94,10 +95,24 @@ class LiveChannel:
     name: str
     application: str
     data: str
+    caller: str = ""
+    # how long the channel has existed (CoreShowChannel's Duration)
+    seconds: float = 0.0
 
     @property
     def in_hotline_agi(self) -> bool:
         return self.application.lower() == "agi" and _HOTLINE_AGI.match(self.data) is not None
+
+
+def parse_duration(raw: str) -> float:
+    """CoreShowChannel's Duration "HH:MM:SS" in seconds (0 when unreadable)."""
+    parts = raw.strip().split(":")
+    if not parts or not all(p.isdigit() for p in parts):
+        return 0.0
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return float(seconds)
 
 
 def fallback_ended_by(orphan: Orphan) -> EndedBy:
@@ -116,11 +131,19 @@ class CallRecovery:
     they end, their appeals closed. One per HotlineService."""
 
     def __init__(
-        self, link: AmiLink, appeals: AppealService, clock: Clock, *, link_grace: float
+        self,
+        link: AmiLink,
+        appeals: AppealService,
+        clock: Clock,
+        *,
+        link_grace: float,
+        register: Callable[[LiveChannel], Awaitable[int | None]] | None = None,
     ) -> None:
         self._link = link
         self._appeals = appeals
         self._clock = clock
+        # registers the appeal of a call no flow ever saw; returns its id
+        self._register = register
         # how long a flow waits for a dropped AMI link before it lets go of its call
         self.link_grace = link_grace
         self.orphans: dict[str, Orphan] = {}
@@ -170,6 +193,8 @@ class CallRecovery:
                     str(event.get("Channel", "")),
                     str(event.get("Application", "")),
                     str(event.get("ApplicationData", "")),
+                    caller=str(event.get("CallerIDNum", "") or ""),
+                    seconds=parse_duration(str(event.get("Duration", ""))),
                 )
         return out
 
@@ -220,6 +245,9 @@ class CallRecovery:
                     continue
                 appeal = await self._appeals.by_uniqueid(uid)
                 open_id = appeal.id if appeal is not None and appeal.ended_at is None else None
+                if appeal is None and self._register is not None:
+                    # nobody saw it arrive: it is an appeal all the same
+                    open_id = await self._register(live)
                 # done=False: whatever CC_HOTLINE_DONE a flow set stays on the channel
                 orphan = Orphan(uid, open_id, done=False, released=False)
                 self.orphans[uid] = orphan

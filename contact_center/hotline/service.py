@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from contact_center.calendar import ReloadingCalendar
@@ -22,13 +23,15 @@ from contact_center.hotline.bus_consume import QueueEventConsumer
 from contact_center.hotline.flow import CallDeps, HotlineCall
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
-from contact_center.hotline.recovery import CallRecovery
+from contact_center.hotline.recovery import CallRecovery, LiveChannel
 from contact_center.operators.services import OperatorService
+from contact_center.privacy import mask_phone
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class HotlineService:
             self.appeals,
             clock,
             link_grace=max(30.0, 3 * config.ping_interval + config.reconnect_max),
+            register=self._register_unseen,
         )
         self.events = QueueEventConsumer(
             link, self.appeals, self.operators, clock, self.calls, recovery=self.recovery
@@ -133,6 +137,37 @@ class HotlineService:
                     listener(call)
                 except Exception:
                     log.exception("call-finished listener failed")
+
+    async def _register_unseen(self, live: LiveChannel) -> int | None:
+        """The appeal of a hotline call no flow saw arrive (its AsyncAGIStart came while the
+        link was down): registered at the reconciliation, from what the channel shows."""
+        try:
+            caller = normalize_phone(live.caller, self.settings.default_region)
+        except InvalidPhoneNumber:
+            caller = ""
+        customer = await self.customers.find_by_phone(caller) if caller else None
+        now = self.clock.now()
+        ref = await self.appeals.register(
+            uniqueid=live.uniqueid,
+            channel=live.name,
+            caller_number=caller or live.caller[:32],
+            customer_id=customer.id if customer else None,
+            arrived_at=now - timedelta(seconds=live.seconds),
+        )
+        stamp = now.isoformat()
+        await self.appeals.save_progress(
+            ref.id,
+            ivr_path="handoff:unseen",
+            timeline=[["note", "arrived while no flow could take it", stamp],
+                      ["handoff", "unseen", stamp]],
+        )  # fmt: skip
+        log.warning(
+            "hotline call %s from %s arrived unseen: appeal %s, released to the dialplan",
+            live.uniqueid,
+            mask_phone(caller) if caller else "unknown",
+            ref.number,
+        )
+        return ref.id
 
     def _on_connection(self, up: bool) -> None:
         for call in list(self.calls.values()):

@@ -9,8 +9,11 @@ when it is seen and as "lost" when it is not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
@@ -159,10 +162,14 @@ async def test_conversation_survives_a_frozen_asterisk_and_its_end_is_learned(
     call = await h.started(sim)
     await in_state(call, "connected")
     await asyncio.sleep(0.5)
+    started = time.monotonic()
     with frozen(asterisk):
         await until(lambda: not link.connected, timeout=10, what="the link to drop")
+        dropped = time.monotonic()
         await asyncio.sleep(0.5)
+    resumed = time.monotonic()
     await link.wait_connected(20)
+    back = time.monotonic()
     await h.finished(sim, timeout=30)
     assert call.handed_off is None
     appeal = await h.closed(call.appeal_id)
@@ -175,6 +182,12 @@ async def test_conversation_survives_a_frozen_asterisk_and_its_end_is_learned(
     assert appeal.ivr_path == "main:0=operator queue:continue"
     after = queue_log(h).split(sim.hotline_uniqueid, 1)[1]
     assert "|COMPLETEAGENT|" in after and "|COMPLETECALLER|" not in after
+    print(
+        f"\nfrozen {resumed - started:.1f} s (link dropped after {dropped - started:.1f} s, "
+        f"back {back - resumed:.2f} s after SIGCONT); talk {appeal.talk_s:.1f} s of {talk:g}; "
+        f"appeal closed {(appeal.ended_at - appeal.operator_ended_at).total_seconds():.2f} s "
+        "after the operator hung up"
+    )
 
 
 async def test_queue_ending_while_the_link_is_cut_is_learned_and_rebuilt(
@@ -201,6 +214,8 @@ async def test_queue_ending_while_the_link_is_cut_is_learned_and_rebuilt(
     assert entries(appeal, "rebuilt") == [
         "operator end (queue end learned after the link came back)"
     ]
+    late = (appeal.operator_ended_at - appeal.operator_answered_at).total_seconds() - 2
+    print(f"\nqueue end learned {late:.1f} s after the operator hung up (link cut 4 s)")
     # the operator is not stuck on a call that ended unseen: post-call work, then available
     assert appeal.operator_id is not None
 
@@ -259,3 +274,37 @@ async def test_restarted_service_releases_the_call_a_dead_run_left_in_asyncagi(
     assert entries(appeal, "handoff") == ["link down"]
     assert entries(appeal, "fallback") == ["queue", "goodbye"]
     assert isinstance(appeal.ended_at, datetime)
+
+
+async def test_caller_arriving_while_the_link_is_cut_gets_an_appeal_and_the_queue(
+    hotline: MakeHotline, asterisk: AsteriskFixture, cut: AmiCut
+) -> None:
+    h = await hotline(ami_port=cut.port)
+    await cut.down()
+    async with direct_link(asterisk) as direct:
+        # its AsyncAGIStart reaches nobody: the caller waits in AsyncAGI, in silence
+        channel_id = f"unseen-{uuid.uuid4().hex[:12]}"
+        arrived = h.service.clock.now()
+        await direct.action_raw(
+            "Originate", timeout=20, Channel="Local/s@hotline", Context="sim-callers",
+            Exten="silent", Priority="1", Async="true", Timeout="10000",
+            CallerID="+73914400000", ChannelId=channel_id, OtherChannelId=f"{channel_id}-b",
+        )  # fmt: skip
+        await asyncio.sleep(2)
+        await cut.up()
+        appeals = h.service.hotline.appeals
+
+        async def registered() -> Appeal | None:
+            return await appeals.by_uniqueid(f"{channel_id}-b")
+
+        appeal = await until(registered, timeout=30, what="the unseen call's appeal")
+        appeal = await h.closed(appeal.id)
+        try:
+            assert appeal.ended_by == "operator" and appeal.operator_answered_at is not None
+            assert appeal.ivr_path == "handoff:unseen"
+            assert entries(appeal, "fallback") == ["queue", "goodbye"]
+            assert abs((appeal.arrived_at - arrived).total_seconds()) < 2.5
+            assert appeal.caller_number == "+73914400000"
+        finally:
+            with contextlib.suppress(Exception):
+                await direct.action("Hangup", Channel=channel_id)
