@@ -150,14 +150,7 @@ class AppealService:
         return await self._edit(Appeal.uniqueid == uniqueid, change)
 
     async def operator_ended(self, uniqueid: str, at: datetime) -> int | None:
-        def change(a: Appeal) -> None:
-            a.operator_ended_at = at
-            a.talk_s = _seconds(a.operator_answered_at, at)
-            if a.info_done_at is None and a.operator_answered_at is not None:
-                # "info done" not pressed: information was being given until the call ended
-                a.info_s = _seconds(a.lookup_done_at or a.operator_answered_at, at)
-
-        return await self._edit(Appeal.uniqueid == uniqueid, change)
+        return await self._edit(Appeal.uniqueid == uniqueid, lambda a: _operator_end(a, at))
 
     async def abandoned(self, uniqueid: str, at: datetime) -> int | None:
         def change(a: Appeal) -> None:
@@ -209,6 +202,10 @@ class AppealService:
             if a.queue_entered_at is not None and a.queue_left_at is None:
                 # the caller left the queue with the call: no QueueCallerAbandon came (yet)
                 a.queue_left_at = ended_at
+            if a.operator_answered_at is not None and a.operator_ended_at is None:
+                # no AgentComplete (yet, or lost with the link): the conversation lasted
+                # at most until the call's end; a later AgentComplete sets its own time
+                _operator_end(a, ended_at)
 
         await self._edit(Appeal.id == appeal_id, change)
         return closed
@@ -359,6 +356,14 @@ class AppealService:
             for a, code in rows
         ]
         return build_report(calls, date_from, date_to)
+
+
+def _operator_end(a: Appeal, at: datetime) -> None:
+    a.operator_ended_at = at
+    a.talk_s = _seconds(a.operator_answered_at, at)
+    if a.info_done_at is None and a.operator_answered_at is not None:
+        # "info done" not pressed: information was being given until the call ended
+        a.info_s = _seconds(a.lookup_done_at or a.operator_answered_at, at)
 
 
 def _classify(appeal: Appeal, classification: str | None, summary: str | None) -> None:

@@ -155,3 +155,16 @@ async def test_stop_closes_what_it_will_not_see_end_as_lost(appeals: AppealServi
         assert appeal.ended_by == "lost" and appeal.ended_at is not None
         assert appeal.timeline[-2][:2] == ["note", "service stopped"]
     assert recovery.closed_lost == 2
+
+
+async def test_a_close_without_agent_complete_ends_the_conversation_too(
+    appeals: AppealService,
+) -> None:
+    appeal_id = await register(appeals, "u7")
+    await appeals.operator_answered("u7", None, T0 + timedelta(seconds=10))
+    await appeals.close(appeal_id, ended_at=T0 + timedelta(seconds=70), ended_by="lost")
+    appeal = await appeals.get(appeal_id)
+    assert appeal.operator_ended_at == appeal.ended_at and appeal.talk_s == 60.0
+    # AgentComplete, late (its event was queued behind the close): its time stands
+    await appeals.operator_ended("u7", T0 + timedelta(seconds=65))
+    assert (await appeals.get(appeal_id)).talk_s == 55.0
