@@ -69,6 +69,8 @@ ACCOUNT_TIMEOUT_S = 6.0
 QUEUE_EXEC_LIMIT_S = 6 * 3600
 # an EXEC Queue whose AGI action was lost with the link is sent again at most this often
 QUEUE_EXEC_TRIES = 3
+# a flow resumes its call after this many link failures in a row at most, then lets go
+MAX_RESUMES = 5
 # letting go of a call when the service stops: the release takes two AMI round trips
 LET_GO_LIMIT_S = 5.0
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -283,19 +285,22 @@ class HotlineCall:
         )
 
     async def _drive(self) -> None:
-        """The call's script; after an AMI link drop it goes on from where the call stands."""
+        """The call's script; after an AMI link drop (or an action unanswered in time: a
+        half-open link) it goes on from where the call stands."""
         try:
             await self._script()
             return
-        except AmiConnectionError:
+        except (AmiConnectionError, AmiTimeout):
             pass
-        while True:
+        for _attempt in range(MAX_RESUMES):
             await self._regain()
             try:
                 await self._resume()
                 return
-            except AmiConnectionError:
+            except (AmiConnectionError, AmiTimeout):
                 continue
+        # a link that keeps failing: the dialplan's fallback is steadier than we are
+        raise LostControl("link unstable")
 
     async def _script(self) -> None:
         assert self.appeal_id is not None
@@ -371,10 +376,12 @@ class HotlineCall:
                         raise LostControl("link down") from None
                 try:
                     alive = await self._alive()
-                except AmiConnectionError:
+                except (AmiConnectionError, AmiTimeout):
                     if loop.time() >= deadline:
                         raise LostControl("link down") from None
-                    continue  # dropped again
+                    # dropped again, or half-open: the keepalive will drop it
+                    await asyncio.sleep(0.2)
+                    continue
                 break
         finally:
             self._regaining = False
@@ -796,7 +803,9 @@ class HotlineCall:
                     witnesses.discard(task)
                     try:
                         status = task.result()
-                    except AmiConnectionError:
+                    except (AmiConnectionError, AmiTimeout):
+                        # the witness is lost, not the queue: whether the EXEC reached
+                        # Asterisk is told by the next one
                         self.queue_gap = True
                         continue
                     if status or sent >= QUEUE_EXEC_TRIES:
