@@ -27,7 +27,13 @@ from contact_center.operators.models import OperatorState
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from tests.integration.conftest import AsteriskFixture
 from tests.integration.hotline.ami_cut import AmiCut
-from tests.integration.hotline.conftest import Hotline, MakeHotline, until
+from tests.integration.hotline.conftest import (
+    OUT_OF_HOURS,
+    Hotline,
+    MakeHotline,
+    offset_to,
+    until,
+)
 
 
 def entries(appeal: Appeal, kind: str) -> list[str]:
@@ -308,3 +314,23 @@ async def test_caller_arriving_while_the_link_is_cut_gets_an_appeal_and_the_queu
         finally:
             with contextlib.suppress(Exception):
                 await direct.action("Hangup", Channel=channel_id)
+
+
+async def test_caller_whose_business_is_done_hears_goodbye_not_the_queue(
+    hotline: MakeHotline,
+) -> None:
+    # out of hours the caller leaves a message: a flow lost then must not queue them
+    h = await hotline(clock_offset=offset_to(OUT_OF_HOURS))
+    sim = await h.call("silent")
+    call = await h.started(sim)
+    await until(lambda: call.message_stage == "recording", timeout=60, what="the recording")
+    assert call.task is not None
+    call.task.cancel()
+    await h.finished(sim)
+    # CC_HOTLINE_DONE=1 went with the release: the recording ends (5 s of silence), then
+    # the fallback says goodbye and hangs up
+    appeal = await h.closed(call.appeal_id)
+    assert appeal.ended_by == "system" and appeal.kind == "message"
+    assert entries(appeal, "fallback") == ["goodbye"]
+    assert appeal.queue_entered_at is None
+    assert f"|{sim.hotline_uniqueid}|operators|" not in queue_log(h)
