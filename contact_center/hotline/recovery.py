@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 DONE_VARIABLE = "CC_HOTLINE_DONE"
 # UserEvent(HotlineFallback,Step: queue|goodbye[,QueueStatus: ...]) from the fallback
 FALLBACK_EVENT = "HotlineFallback"
+# the dialplan context hotline calls run in (asterisk_conf/extensions.conf)
+HOTLINE_CONTEXT = "hotline"
 # ApplicationData of a channel in the hotline's AsyncAGI: "agi:async,hotline,<DID>"
 _HOTLINE_AGI = re.compile(r"^agi:async,hotline(,|$)")
 # a hotline channel in AsyncAGI that no flow drives is looked at twice, this far apart, so a
@@ -91,6 +93,10 @@ class Orphan:
 
 @dataclass(frozen=True, slots=True)
 class LiveChannel:
+    """One channel as CoreShowChannels lists it. Its Application is the snapshot's: an app
+    run by AGI EXEC (MixMonitor, Queue) stays listed after it returned to AsyncAGI, so
+    whether a channel is in AsyncAGI is asked of the channel itself (AGISTATUS)."""
+
     uniqueid: str
     name: str
     application: str
@@ -98,10 +104,15 @@ class LiveChannel:
     caller: str = ""
     # how long the channel has existed (CoreShowChannel's Duration)
     seconds: float = 0.0
+    context: str = ""
 
     @property
-    def in_hotline_agi(self) -> bool:
-        return self.application.lower() == "agi" and _HOTLINE_AGI.match(self.data) is not None
+    def hotline(self) -> bool:
+        """A hotline call: in the [hotline] dialplan (AsyncAGI, an app it runs, or the
+        fallback after it)."""
+        return self.context == HOTLINE_CONTEXT or (
+            self.application.lower() == "agi" and _HOTLINE_AGI.match(self.data) is not None
+        )
 
 
 def parse_duration(raw: str) -> float:
@@ -195,6 +206,7 @@ class CallRecovery:
                     str(event.get("ApplicationData", "")),
                     caller=str(event.get("CallerIDNum", "") or ""),
                     seconds=parse_duration(str(event.get("Duration", ""))),
+                    context=str(event.get("Context", "")),
                 )
         return out
 
@@ -224,15 +236,18 @@ class CallRecovery:
                 self.orphans.pop(uid, None)
                 if await self._close(orphan, now, EndedBy.LOST, "gone when checked"):
                     notes.append(f"{uid}: ended unseen, closed as lost")
-            elif live.in_hotline_agi or not orphan.released:
-                # not released yet: even in the middle of an AGI EXEC (Queue() with an
-                # operator) the BREAK waits in line and takes effect when it returns
-                if await self._release(orphan):
+            elif not orphan.released:
+                in_agi = await self.in_asyncagi(uid)
+                if in_agi is None:
+                    continue  # gone meanwhile: its Hangup event or the next check closes it
+                if not in_agi:
+                    orphan.released = True  # a previous run released it: the dialplan has it
+                elif await self._release(orphan):
                     notes.append(f"{uid}: released to the dialplan")
         strays = [
             c.uniqueid
             for c in channels.values()
-            if c.in_hotline_agi and c.uniqueid not in driven and c.uniqueid not in self.orphans
+            if c.hotline and c.uniqueid not in driven and c.uniqueid not in self.orphans
         ]
         if strays:
             await asyncio.sleep(STRAY_RECHECK_S)
@@ -241,19 +256,31 @@ class CallRecovery:
                 live = again.get(uid)
                 if uid in driven or uid in self.orphans or live is None:
                     continue
-                if not live.in_hotline_agi:
-                    continue
+                if not await self.in_asyncagi(uid):
+                    continue  # in the fallback already (or gone)
                 appeal = await self._appeals.by_uniqueid(uid)
                 open_id = appeal.id if appeal is not None and appeal.ended_at is None else None
+                # a closed appeal: its flow ended the call but could not hang it up (the
+                # link); else whatever CC_HOTLINE_DONE a flow set stays on the channel
+                done = appeal is not None and appeal.ended_at is not None
+                orphan = Orphan(uid, open_id, done=done, released=False)
+                self.orphans[uid] = orphan
+                if not await self._release(orphan):
+                    continue
                 if appeal is None and self._register is not None:
                     # nobody saw it arrive: it is an appeal all the same
-                    open_id = await self._register(live)
-                # done=False: whatever CC_HOTLINE_DONE a flow set stays on the channel
-                orphan = Orphan(uid, open_id, done=False, released=False)
-                self.orphans[uid] = orphan
-                if await self._release(orphan):
-                    notes.append(f"{uid}: nobody drove it, released to the dialplan")
+                    orphan.appeal_id = await self._register(live)
+                notes.append(f"{uid}: nobody drove it, released to the dialplan")
         return notes
+
+    async def in_asyncagi(self, uniqueid: str) -> bool | None:
+        """Whether the channel is still in AGI(): AGI() sets AGISTATUS when it returns
+        (a channel not yet in it counts as in it: a stray is looked at twice). None: gone."""
+        try:
+            reply = await self._link.action("Getvar", Channel=uniqueid, Variable="AGISTATUS")
+        except AmiActionError:
+            return None
+        return not str(reply.get("Value", "") or "")
 
     async def _release(self, orphan: Orphan) -> bool:
         try:

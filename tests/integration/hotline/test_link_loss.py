@@ -21,14 +21,19 @@ from pathlib import Path
 
 import pytest
 
+from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.flow import HotlineCall
 from contact_center.hotline.models import Appeal
 from contact_center.operators.models import OperatorState
+from contact_center.storage import migrate
+from contact_center.storage.database import create_engine, session_factory
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from tests.integration.conftest import AsteriskFixture
 from tests.integration.hotline.ami_cut import AmiCut
 from tests.integration.hotline.conftest import (
+    IN_HOURS,
     OUT_OF_HOURS,
+    TZ,
     Hotline,
     MakeHotline,
     offset_to,
@@ -334,3 +339,62 @@ async def test_caller_whose_business_is_done_hears_goodbye_not_the_queue(
     assert entries(appeal, "fallback") == ["goodbye"]
     assert appeal.queue_entered_at is None
     assert f"|{sim.hotline_uniqueid}|operators|" not in queue_log(h)
+
+
+@pytest.mark.parametrize("appeal", ["closed", "none"])
+async def test_start_releases_a_caller_stuck_in_asyncagi_after_an_exec(
+    hotline: MakeHotline, asterisk: AsteriskFixture, tmp_path: Path, appeal: str
+) -> None:
+    """A caller a dead run left in AsyncAGI, after an AGI EXEC (MixMonitor: CoreShowChannels
+    then lists MixMonitor, not AGI). A closed appeal means its flow had ended the call: the
+    fallback says goodbye; no appeal at all: one is registered and the caller queued."""
+    db = f"sqlite+aiosqlite:///{tmp_path}/restart.db"
+    await asyncio.to_thread(migrate.upgrade, db)
+    channel_id = f"stuck-{uuid.uuid4().hex[:12]}"
+    uid = f"{channel_id}-b"
+    if appeal == "closed":
+        engine = create_engine(db)
+        try:
+            appeals = AppealService(session_factory(engine), TZ)
+            ref = await appeals.register(
+                uniqueid=uid, channel="", caller_number="", customer_id=None, arrived_at=IN_HOURS
+            )
+            await appeals.close(ref.id, ended_at=IN_HOURS, ended_by="system")
+        finally:
+            await engine.dispose()
+    async with direct_link(asterisk) as direct:
+        await direct.action_raw(
+            "Originate", timeout=20, Channel="Local/s@hotline", Context="sim-callers",
+            Exten="silent", Priority="1", Async="true", Timeout="10000",
+            CallerID="+73914400000", ChannelId=channel_id, OtherChannelId=uid,
+        )  # fmt: skip
+        await asyncio.sleep(0.5)
+        await direct.action("AGI", Channel=uid, Command='EXEC MixMonitor "stuck.wav"',
+                            CommandID=uuid.uuid4().hex)  # fmt: skip
+
+        async def listed_as_mixmonitor() -> bool:
+            return any(
+                e.get("Uniqueid") == uid and e.get("Application") == "MixMonitor"
+                for e in await direct.action_list("CoreShowChannels")
+            )
+
+        await until(listed_as_mixmonitor, timeout=5, what="the snapshot to name MixMonitor")
+        h = await hotline(database_url=db)
+        assert h.service.hotline.recovery.released == 1
+        try:
+            if appeal == "closed":
+                # goodbye, then the fallback hangs up: never the queue
+                await until(
+                    lambda: h.service.hotline.recovery.orphans == {}, timeout=20,
+                    what="the released caller to hang up",
+                )  # fmt: skip
+                assert f"|{uid}|operators|" not in queue_log(h)
+            else:
+                registered = await h.service.hotline.appeals.by_uniqueid(uid)
+                assert registered is not None and registered.ivr_path == "handoff:unseen"
+                closed = await h.closed(registered.id)
+                assert closed.ended_by == "operator"
+                assert entries(closed, "fallback") == ["queue", "goodbye"]
+        finally:
+            with contextlib.suppress(Exception):
+                await direct.action("Hangup", Channel=channel_id)

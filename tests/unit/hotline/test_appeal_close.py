@@ -110,12 +110,16 @@ def test_channel_age_from_core_show_channels() -> None:
     assert parse_duration("") == 0.0 and parse_duration("n/a") == 0.0
 
 
-def test_only_the_hotlines_asyncagi_counts_as_undriven() -> None:
-    assert LiveChannel("u", "c", "AGI", "agi:async,hotline,").in_hotline_agi
-    assert LiveChannel("u", "c", "AGI", "agi:async,hotline").in_hotline_agi
-    assert not LiveChannel("u", "c", "AGI", "agi:async,hotline-x").in_hotline_agi
-    assert not LiveChannel("u", "c", "AGI", "agi:async,autoinformer").in_hotline_agi
-    assert not LiveChannel("u", "c", "Queue", "operators,c,,,600").in_hotline_agi
+def test_hotline_calls_are_told_by_their_dialplan() -> None:
+    # after an AGI EXEC the snapshot still names the app (MixMonitor), not AGI
+    assert LiveChannel("u", "c", "MixMonitor", "x.wav", context="hotline").hotline
+    assert LiveChannel("u", "c", "AGI", "agi:async,hotline,").hotline
+    assert LiveChannel("u", "c", "AGI", "agi:async,hotline").hotline
+    assert not LiveChannel("u", "c", "AGI", "agi:async,hotline-x").hotline
+    assert not LiveChannel(
+        "u", "c", "AGI", "agi:async,autoinformer", context="autoinformer"
+    ).hotline
+    assert not LiveChannel("u", "c", "Wait", "3600", context="sim-callers").hotline
 
 
 async def test_fallback_events_then_the_hangup_close_the_appeal(appeals: AppealService) -> None:
