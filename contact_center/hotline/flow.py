@@ -793,8 +793,11 @@ class HotlineCall:
                 finally:
                     back.cancel()
                 if self._link_back.is_set():
+                    # the link came back while a witness still waits (commands that survive
+                    # a reconnect): its answer may have fallen into the gap, so ask again
                     self._link_back.clear()
                     self.queue_gap = True
+                    self._note("link", "bounced")
                     if self.deps.link.connected:
                         watch(self._queue_status())
                 for task in done:

@@ -398,3 +398,53 @@ async def test_start_releases_a_caller_stuck_in_asyncagi_after_an_exec(
         finally:
             with contextlib.suppress(Exception):
                 await direct.action("Hangup", Channel=channel_id)
+
+
+def commands_survive_drops(h: Hotline) -> None:
+    """What the AMI edge is being changed to do: an AGI command in flight survives a link
+    drop (its result comes once the link is back) instead of failing at once. Simulated by
+    taking the AGI server's drop listener off the link; the flow must cope either way."""
+    agi = h.service.agi
+    h.service.link._listeners.remove(agi._on_connection)
+
+
+async def test_link_down_past_the_grace_lets_go_even_of_a_command_still_waiting(
+    hotline: MakeHotline, asterisk: AsteriskFixture
+) -> None:
+    h = await hotline(ami_ping_interval=0.5)
+    h.service.hotline.recovery.link_grace = 1.0
+    commands_survive_drops(h)
+    link = h.service.link
+    sim = await h.call("silent")
+    call = await h.started(sim)
+    await in_state(call, "ivr")
+    with frozen(asterisk):
+        await until(lambda: not link.connected, timeout=10, what="the link to drop")
+        # no command failed: the watchdog lets go once the grace period is over
+        await h.finished(sim, timeout=10)
+        assert call.handed_off == "link down"
+    appeal = await h.closed(call.appeal_id)
+    assert appeal.ended_by == "operator"
+    assert entries(appeal, "fallback") == ["queue", "goodbye"]
+
+
+async def test_conversation_across_a_drop_with_commands_that_survive_it(
+    hotline: MakeHotline, cut: AmiCut
+) -> None:
+    # the operator hangs up while the link is cut: the EXEC's own result is lost, the
+    # witness asked after the reconnect answers
+    h = await hotline(ami_port=cut.port, sim_operator_wrapup_time=0.2)
+    await h.service.link.action("Setvar", Variable="SIM_OPERATOR_TALK_TIME", Value="2")
+    commands_survive_drops(h)
+    sim = await h.call("d0")
+    call = await h.started(sim)
+    await in_state(call, "connected")
+    await cut.down()
+    await asyncio.sleep(4)
+    await cut.up()
+    await h.finished(sim, timeout=40)
+    assert call.handed_off is None
+    appeal = await h.closed(call.appeal_id)
+    assert appeal.ended_by == "operator" and appeal.operator_ended_at is not None
+    assert "bounced" in entries(appeal, "link")
+    assert appeal.ivr_path == "main:0=operator queue:continue"
