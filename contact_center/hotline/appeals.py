@@ -5,7 +5,7 @@ the queue events and the operator's steps stamp its timings, and the norms repor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -150,14 +150,7 @@ class AppealService:
         return await self._edit(Appeal.uniqueid == uniqueid, change)
 
     async def operator_ended(self, uniqueid: str, at: datetime) -> int | None:
-        def change(a: Appeal) -> None:
-            a.operator_ended_at = at
-            a.talk_s = _seconds(a.operator_answered_at, at)
-            if a.info_done_at is None and a.operator_answered_at is not None:
-                # "info done" not pressed: information was being given until the call ended
-                a.info_s = _seconds(a.lookup_done_at or a.operator_answered_at, at)
-
-        return await self._edit(Appeal.uniqueid == uniqueid, change)
+        return await self._edit(Appeal.uniqueid == uniqueid, lambda a: _operator_end(a, at))
 
     async def abandoned(self, uniqueid: str, at: datetime) -> int | None:
         def change(a: Appeal) -> None:
@@ -174,25 +167,60 @@ class AppealService:
 
         return await self._edit(Appeal.uniqueid == uniqueid, change)
 
-    async def finish(
+    async def close(
         self,
         appeal_id: int,
         *,
         ended_at: datetime,
         ended_by: str,
-        ivr_path: str,
-        timeline: list[Any],
-    ) -> None:
+        ivr_path: str | None = None,
+        timeline: list[Any] | None = None,
+        more_timeline: Sequence[list[Any]] = (),
+    ) -> bool:
+        """Close the appeal: its end, who ended it, the IVR path and the timeline.
+
+        Idempotent: the first close wins (a flow and the reconciliation may both learn the
+        end), a later one changes nothing and returns False. Needs only the database, never
+        the AMI link, so the appeal closes whatever state the link is in. `timeline`
+        replaces the stored one, `more_timeline` is appended (an end learned from events).
+        """
+
+        closed = False
+
         def change(a: Appeal) -> None:
+            nonlocal closed
+            if a.ended_at is not None:
+                return
+            closed = True
             a.ended_at = ended_at
             a.ended_by = ended_by
-            a.ivr_path = ivr_path
-            a.timeline = timeline
+            if ivr_path is not None:
+                a.ivr_path = ivr_path
+            entries = list(a.timeline or []) if timeline is None else list(timeline)
+            # a new list: the JSON column notices a changed value, not an in-place append
+            a.timeline = [*entries, *more_timeline]
             if a.queue_entered_at is not None and a.queue_left_at is None:
                 # the caller left the queue with the call: no QueueCallerAbandon came (yet)
                 a.queue_left_at = ended_at
+            if a.operator_answered_at is not None and a.operator_ended_at is None:
+                # no AgentComplete (yet, or lost with the link): the conversation lasted
+                # at most until the call's end; a later AgentComplete sets its own time
+                _operator_end(a, ended_at)
 
         await self._edit(Appeal.id == appeal_id, change)
+        return closed
+
+    async def save_progress(self, appeal_id: int, *, ivr_path: str, timeline: list[Any]) -> None:
+        """What a call went through so far, for an appeal still open (its end comes later)."""
+        await self.set(appeal_id, ivr_path=ivr_path, timeline=list(timeline))
+
+    async def open_appeals(self) -> list[tuple[int, str]]:
+        """(id, Uniqueid) of every appeal not closed yet (for the reconciliation)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Appeal.id, Appeal.uniqueid).where(Appeal.ended_at.is_(None))
+            )
+            return [(int(i), str(u)) for i, u in rows.all()]
 
     # ---------------------------------------------------------------- operator steps
     async def lookup_done(self, appeal_id: int, at: datetime) -> None:
@@ -328,6 +356,14 @@ class AppealService:
             for a, code in rows
         ]
         return build_report(calls, date_from, date_to)
+
+
+def _operator_end(a: Appeal, at: datetime) -> None:
+    a.operator_ended_at = at
+    a.talk_s = _seconds(a.operator_answered_at, at)
+    if a.info_done_at is None and a.operator_answered_at is not None:
+        # "info done" not pressed: information was being given until the call ended
+        a.info_s = _seconds(a.lookup_done_at or a.operator_answered_at, at)
 
 
 def _classify(appeal: Appeal, classification: str | None, summary: str | None) -> None:

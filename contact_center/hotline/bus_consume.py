@@ -9,11 +9,16 @@ that fails is logged and the next one is handled.
     AgentComplete       the conversation ended                   -> talk time, post-call work
     QueueCallerAbandon  the caller hung up while waiting         -> abandoned, how long
     QueueCallerLeave    left the queue (answered, timeout ...)   -> queue_left_at
+    Hangup, UserEvent   of calls the flows let go of (CallRecovery) -> their appeals' end
+
+Hangup and UserEvent of every other channel are dropped in the callback, before the queue:
+an autoinformer campaign makes many.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -23,6 +28,7 @@ from panoramisk.message import Message
 from contact_center.clock import Clock
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.flow import HotlineCall
+from contact_center.hotline.recovery import CallRecovery
 from contact_center.operators.services import QUEUE, OperatorService
 from contact_center.tasks import TaskSet
 from contact_center.telephony.ami import AmiLink
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 EVENTS = ("QueueCallerJoin", "AgentConnect", "AgentComplete", "QueueCallerAbandon",
           "QueueCallerLeave")  # fmt: skip
+RECOVERY_EVENTS = ("Hangup", "UserEvent")
 
 
 class QueueEventConsumer:
@@ -43,6 +50,7 @@ class QueueEventConsumer:
         calls: Mapping[str, HotlineCall],
         *,
         queue: str = QUEUE,
+        recovery: CallRecovery | None = None,
     ) -> None:
         self._link = link
         self._appeals = appeals
@@ -50,6 +58,7 @@ class QueueEventConsumer:
         self._clock = clock
         self._calls = calls
         self._queue_name = queue
+        self._recovery = recovery
         self._events: asyncio.Queue[Message] = asyncio.Queue()
         self._unsubscribe: list[Callable[[], None]] = []
         self.handled = 0
@@ -57,12 +66,24 @@ class QueueEventConsumer:
     def start(self, tasks: TaskSet) -> None:
         for name in EVENTS:
             self._unsubscribe.append(self._link.on_event(name, self._events.put_nowait))
+        if self._recovery is not None:
+            for name in RECOVERY_EVENTS:
+                self._unsubscribe.append(self._link.on_event(name, self._orphans_only))
         tasks.spawn(self._consume(), name="hotline-queue-events")
 
     def stop(self) -> None:
         for remove in self._unsubscribe:
             remove()
         self._unsubscribe.clear()
+
+    def _orphans_only(self, event: Message) -> None:
+        if self._recovery is not None and self._recovery.wants(event):
+            self._events.put_nowait(event)
+
+    async def settled(self, timeout: float = 5.0) -> None:
+        """Return once every event received so far has been handled (at most `timeout`)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._events.join(), timeout)
 
     async def _consume(self) -> None:
         while True:
@@ -71,6 +92,8 @@ class QueueEventConsumer:
                 await self.handle(event)
             except Exception:
                 log.exception("queue event %s failed", event.get("Event"))
+            finally:
+                self._events.task_done()
             self.handled += 1
 
     def _at(self, event: Message) -> datetime:
@@ -81,9 +104,13 @@ class QueueEventConsumer:
             return self._clock.now()
 
     async def handle(self, event: Message) -> None:
+        name = str(event.get("Event", ""))
+        if name in RECOVERY_EVENTS:
+            if self._recovery is not None:
+                await self._recovery.handle(event, self._at(event))
+            return
         if str(event.get("Queue", "")) != self._queue_name:
             return
-        name = str(event.get("Event", ""))
         uniqueid = str(event.get("Uniqueid", ""))
         interface = str(event.get("Interface", ""))
         at = self._at(event)

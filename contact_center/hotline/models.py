@@ -49,9 +49,15 @@ CLASSIFICATION_RU = {
 
 
 class EndedBy(StrEnum):
+    """Who ended the call (appeal.ended_by)."""
+
     CALLER = "caller"
     OPERATOR = "operator"
+    # the service (or the dialplan's fallback) said goodbye and hung up
     SYSTEM = "system"
+    # nobody saw the call end: it ended while the AMI link was down, or after the service
+    # stopped watching it; ended_at is when that was found out, not when the caller left
+    LOST = "lost"
 
 
 class Appeal(Base):

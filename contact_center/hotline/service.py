@@ -1,6 +1,10 @@
 """The hotline inside `contact-center serve`: builds the call flow's collaborators once, runs
 each AsyncAGI call of the dialplan context [hotline], consumes the queue events, ends overdue
-post-call work and re-reads the IVR scripts and the calendar when they change."""
+post-call work and re-reads the IVR scripts and the calendar when they change.
+
+After every (re)connect it reconciles: the operators with the queue, and the calls its flows
+let go of (or a previous run left) with Asterisk's channels (CallRecovery); when it stops,
+the appeals of calls it no longer sees are closed."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from contact_center.calendar import ReloadingCalendar
@@ -18,12 +23,15 @@ from contact_center.hotline.bus_consume import QueueEventConsumer
 from contact_center.hotline.flow import CallDeps, HotlineCall
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
+from contact_center.hotline.recovery import CallRecovery, LiveChannel
 from contact_center.operators.services import OperatorService
+from contact_center.privacy import mask_phone
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +69,23 @@ class HotlineService:
         self.ivr = ivr
         self.operators = operators
         self.calls: dict[str, HotlineCall] = {}
+        # Uniqueids a flow of this run drives now (from AsyncAGIStart, before its appeal)
+        self.driven: set[str] = set()
         # finished calls, for whoever watches (tests, a future live view)
         self.on_call_finished: list[Callable[[HotlineCall], Any]] = []
-        self.events = QueueEventConsumer(link, self.appeals, self.operators, clock, self.calls)
+        config = link.config
+        # a flow waits this long for a dropped link before it lets go of its call: enough
+        # for a missed Ping or two and a reconnect with its back-off
+        self.recovery = CallRecovery(
+            link,
+            self.appeals,
+            clock,
+            link_grace=max(30.0, 3 * config.ping_interval + config.reconnect_max),
+            register=self._register_unseen,
+        )
+        self.events = QueueEventConsumer(
+            link, self.appeals, self.operators, clock, self.calls, recovery=self.recovery
+        )
         self._call_deps = CallDeps(
             appeals=self.appeals,
             outages=self.outages,
@@ -76,6 +98,10 @@ class HotlineService:
             live=self.calls,
             default_region=settings.default_region,
             queue_timeout=settings.hotline_queue_timeout,
+            link=link,
+            recovery=self.recovery,
+            operators=self.operators,
+            settle_events=self.events.settled,
         )
         self._tasks = TaskSet("hotline")
         self._started = False
@@ -85,7 +111,7 @@ class HotlineService:
         await self.calendar.reload()
         self.events.start(self._tasks)
         self.link.on_connection(self._on_connection)
-        await self._reconcile()
+        await self._reconcile(startup=True)
         self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
         self._tasks.spawn(self._watch_files(), name="hotline-file-watch")
         self._started = True
@@ -94,30 +120,74 @@ class HotlineService:
         self._started = False
         await self._tasks.close()
         self.events.stop()
+        # flows are stopped first (the AGI server's close): what they let go of, and what
+        # still waited for its end, will not be seen ending by this run
+        await self.recovery.close_all()
 
     async def handle_call(self, channel: AgiChannel) -> None:
         """The AsyncAGI flow `hotline` (dialplan context [hotline])."""
         call = HotlineCall(self._call_deps, channel)
+        self.driven.add(call.uniqueid)
         try:
             await call.run()
         finally:
+            self.driven.discard(call.uniqueid)
             for listener in list(self.on_call_finished):
                 try:
                     listener(call)
                 except Exception:
                     log.exception("call-finished listener failed")
 
+    async def _register_unseen(self, live: LiveChannel) -> int | None:
+        """The appeal of a hotline call no flow saw arrive (its AsyncAGIStart came while the
+        link was down): registered at the reconciliation, from what the channel shows."""
+        try:
+            caller = normalize_phone(live.caller, self.settings.default_region)
+        except InvalidPhoneNumber:
+            caller = ""
+        customer = await self.customers.find_by_phone(caller) if caller else None
+        now = self.clock.now()
+        ref = await self.appeals.register(
+            uniqueid=live.uniqueid,
+            channel=live.name,
+            caller_number=caller or live.caller[:32],
+            customer_id=customer.id if customer else None,
+            arrived_at=now - timedelta(seconds=live.seconds),
+        )
+        stamp = now.isoformat()
+        await self.appeals.save_progress(
+            ref.id,
+            ivr_path="handoff:unseen",
+            timeline=[["note", "arrived while no flow could take it", stamp],
+                      ["handoff", "unseen", stamp]],
+        )  # fmt: skip
+        log.warning(
+            "hotline call %s from %s arrived unseen: appeal %s, released to the dialplan",
+            live.uniqueid,
+            mask_phone(caller) if caller else "unknown",
+            ref.number,
+        )
+        return ref.id
+
     def _on_connection(self, up: bool) -> None:
+        for call in list(self.calls.values()):
+            call.link_changed(up)
         if up and self._started:
             self._tasks.spawn(self._reconcile(), name="hotline-reconcile")
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, *, startup: bool = False) -> None:
         try:
             for note in await self.operators.reconcile():
                 log.info("operators: %s", note)
         except Exception:
             # a queue that cannot be read now is fixed by the next reconnect; calls still run
             log.exception("could not reconcile operators with the queue")
+        try:
+            for note in await self.recovery.reconcile(self.driven, startup=startup):
+                log.info("hotline calls: %s", note)
+        except Exception:
+            # the next reconnect tries again; the service's stop closes what is left
+            log.exception("could not reconcile hotline calls with Asterisk's channels")
 
     async def _sweep(self) -> None:
         limit = self.settings.hotline_wrapup_limit

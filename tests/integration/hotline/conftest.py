@@ -18,10 +18,13 @@ import pytest
 from contact_center.app import App, build_app
 from contact_center.customers.csv_import import parse_customers
 from contact_center.hotline.flow import HotlineCall
+from contact_center.hotline.models import Appeal
 from contact_center.hotline.sim import SimCall, menu_delay, originate_caller
+from contact_center.operators.services import QueueControl
 from contact_center.settings import PROJECT_ROOT
 from contact_center.speech.service import Speech
 from contact_center.storage import migrate
+from contact_center.telephony.ami import AmiConfig, AmiLink
 from tests.integration.conftest import AsteriskFixture
 
 pytestmark = [
@@ -86,6 +89,7 @@ class Hotline:
         self.service = service
         self.delay = delay
         self.done: dict[str, HotlineCall] = {}
+        self.sims: list[SimCall] = []
         service.hotline.on_call_finished.append(lambda c: self.done.__setitem__(c.uniqueid, c))
 
     async def call(self, exten: str, *, caller_id: str = "+73914400000") -> SimCall:
@@ -93,6 +97,7 @@ class Hotline:
             self.service, exten, caller_id=caller_id, dtmf_delay=self.delay
         )
         assert sim.answered, sim.error
+        self.sims.append(sim)
         return sim
 
     def live(self, sim: SimCall) -> HotlineCall | None:
@@ -112,6 +117,16 @@ class Hotline:
 
     async def members(self) -> dict[str, Any]:
         return {m.interface: m for m in await self.service.operators.queue.members()}
+
+    async def closed(self, appeal_id: int | None, timeout: float = 60) -> Appeal:
+        """The appeal once it is closed (ended_at set), read from the database."""
+        assert appeal_id is not None
+
+        async def probe() -> Appeal | None:
+            appeal = await self.service.hotline.appeals.get(appeal_id)
+            return appeal if appeal.ended_at is not None else None
+
+        return await until(probe, timeout=timeout, what=f"appeal {appeal_id} to close")
 
 
 MakeHotline = Callable[..., Awaitable[Hotline]]
@@ -160,27 +175,31 @@ async def hotline(
     try:
         yield make
     finally:
-        for service in services:
-            try:
-                for call in list(service.hotline.calls.values()):
+        # a link of its own: a test may have stopped a service or cut its link
+        cleanup = AmiLink(AmiConfig.from_settings(asterisk.settings))
+        await cleanup.connect(timeout=10)
+        try:
+            # every hotline caller still on (a call handed to the dialplan outlives its flow)
+            for event in await cleanup.action_list("CoreShowChannels"):
+                if str(event.get("Channel", "")).startswith("Local/s@hotline-"):
                     try:
-                        await service.link.action("Hangup", Channel=call.channel.channel)
+                        await cleanup.action("Hangup", Channel=str(event.get("Uniqueid")))
                     except Exception:  # gone meanwhile
                         pass
-                # leave the shared Asterisk as we found it: every sim operator unpaused
-                for member in await service.operators.queue.members():
-                    if member.paused:
-                        await service.operators.queue.set_paused(member.interface, False)
-                s = asterisk.settings
-                await service.link.action(
-                    "Setvar",
-                    Variable="SIM_OPERATOR_TALK_TIME",
-                    Value=f"{s.sim_operator_talk_time:g}",
-                )
-                await service.link.action(
-                    "Setvar",
-                    Variable="SIM_OPERATOR_ANSWER_DELAY",
-                    Value=f"{s.sim_operator_answer_delay:g}",
-                )
-            finally:
+            for service in services:
                 await service.aclose()
+            # leave the shared Asterisk as we found it: every sim operator unpaused
+            queue = QueueControl(cleanup)
+            for member in await queue.members():
+                if member.paused:
+                    await queue.set_paused(member.interface, False)
+            s = asterisk.settings
+            for name, value in (
+                ("SIM_OPERATOR_TALK_TIME", s.sim_operator_talk_time),
+                ("SIM_OPERATOR_ANSWER_DELAY", s.sim_operator_answer_delay),
+            ):
+                await cleanup.action("Setvar", Variable=name, Value=f"{value:g}")
+        finally:
+            for service in services:
+                await service.aclose()
+            await cleanup.close()
