@@ -400,20 +400,11 @@ async def test_start_releases_a_caller_stuck_in_asyncagi_after_an_exec(
                 await direct.action("Hangup", Channel=channel_id)
 
 
-def commands_survive_drops(h: Hotline) -> None:
-    """What the AMI edge is being changed to do: an AGI command in flight survives a link
-    drop (its result comes once the link is back) instead of failing at once. Simulated by
-    taking the AGI server's drop listener off the link; the flow must cope either way."""
-    agi = h.service.agi
-    h.service.link._listeners.remove(agi._on_connection)
-
-
 async def test_link_down_past_the_grace_lets_go_even_of_a_command_still_waiting(
     hotline: MakeHotline, asterisk: AsteriskFixture
 ) -> None:
     h = await hotline(ami_ping_interval=0.5)
     h.service.hotline.recovery.link_grace = 1.0
-    commands_survive_drops(h)
     link = h.service.link
     sim = await h.call("silent")
     call = await h.started(sim)
@@ -435,7 +426,6 @@ async def test_conversation_across_a_drop_with_commands_that_survive_it(
     # witness asked after the reconnect answers
     h = await hotline(ami_port=cut.port, sim_operator_wrapup_time=0.2)
     await h.service.link.action("Setvar", Variable="SIM_OPERATOR_TALK_TIME", Value="2")
-    commands_survive_drops(h)
     sim = await h.call("d0")
     call = await h.started(sim)
     await in_state(call, "connected")
