@@ -46,3 +46,10 @@ class AgiCommandError(TelephonyError):
     """An AGI command was refused (invalid, usage error) or failed in the application."""
 
     error_id = "agi-command-error"
+
+
+class OriginateNotSent(TelephonyError):
+    """The Originate never reached Asterisk (link down, action refused, Asterisk shutting
+    down): nobody was dialed, so it is not an attempt."""
+
+    error_id = "originate-not-sent"

@@ -97,7 +97,6 @@ class World:
         return await wait_for(finished, timeout, f"campaign {campaign_id} to finish")
 
 
-
 def db_url(tmp: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp / 'ai.db'}"
     migrate.upgrade(url, [AutoinformerPlugin()])
