@@ -153,9 +153,10 @@ class Attempt(Base):
     # when the customer was sent to the operators' queue (0 pressed, an operator free);
     # `transferred` and `operator` are set once an operator answers
     queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    # False: the Originate never reached Asterisk (link down, refused, shutting down), or
-    # the call vanished unanswered while nobody could see it: nobody was reached, so the
-    # contact's attempts, the retries and the reports leave it out
+    # False: the Originate never reached Asterisk (link down, refused, shutting down), the
+    # call vanished unanswered while nobody could see it, or our side cut it off
+    # mid-message (a restart): the contact's attempts, the retries and the reports leave
+    # it out; an answer it had still counts for the frequency caps
     counted: Mapped[bool] = mapped_column(Boolean, default=True)
     # a previous run's call found live that nobody can drive is hung up at this instant;
     # set the first time a run sees it and kept across later starts (never pushed back)

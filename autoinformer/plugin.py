@@ -177,5 +177,3 @@ class Autoinformer:
             "autoinformer call %s has no dialer waiting for it; hanging up", channel.uniqueid
         )
         await channel.hangup()
-
-

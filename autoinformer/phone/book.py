@@ -195,7 +195,8 @@ class CallBook:
                     select(Attempt.answered_at).where(
                         Attempt.phone == phone,
                         Attempt.kind == kind,
-                        Attempt.counted.is_(True),
+                        # an answered call cut off by our side spent no retry, but the
+                        # customer did pick up: it counts against the caps all the same
                         Attempt.answered_at.is_not(None),
                         Attempt.answered_at > since,
                     )
@@ -337,9 +338,11 @@ class CallBook:
         contact.wait_reason = None
 
     async def void(self, attempt_id: int, now: datetime, reason: str) -> None:
-        """The Originate never reached Asterisk (or the call vanished unanswered while
-        nobody could see it): not an attempt. The row stays for the record with
-        `counted` false; the contact waits again with its retries untouched."""
+        """Not an attempt: the Originate never reached Asterisk, the call vanished
+        unanswered while nobody could see it, or it was cut off mid-message by our side
+        (a restart). The row stays for the record with `counted` false (an answer it had
+        stays too, for the frequency caps); the contact waits again with its retries
+        untouched."""
 
         async def op(session: AsyncSession) -> None:
             attempt = await session.get(Attempt, attempt_id)

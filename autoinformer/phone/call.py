@@ -67,6 +67,15 @@ PROBE_LIMIT = 4 * 3600.0
 LOST_LINK = (AmiConnectionError, AmiTimeout)
 
 
+def _asterisk_away(exc: TelephonyError) -> bool:
+    """The driver lost the call: the link dropped, Asterisk stopped answering, or it is
+    shutting down (then it refuses every AMI action, Hangup included, and its channels
+    sit in silence until it stops)."""
+    if isinstance(exc, LOST_LINK):
+        return True
+    return isinstance(exc, AmiActionError) and "shutting down" in exc.message.lower()
+
+
 @dataclass(slots=True)
 class _Call:
     plan: Plan
@@ -281,10 +290,10 @@ class CallFlow:
             call.journal.answered()
         try:
             await self._play(call, start)
-        except LOST_LINK as exc:
-            log.warning("attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc)
-            return await self._recover(call)
         except TelephonyError as exc:
+            if _asterisk_away(exc):
+                log.warning("attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc)
+                return await self._recover(call)
             log.warning("attempt %d to %s: %s", call.attempt_id, self._who(call), exc)
             return _End(call.progress.facts(), f"{type(exc).__name__}: {exc}")
         return _End(call.progress.facts())
@@ -321,7 +330,11 @@ class CallFlow:
                     found = await self._channels.legs(call.channel_id, fresh=fresh)
                     fresh = False
                 except TelephonyError:
-                    await asyncio.sleep(0.2)
+                    if self._channels.hung_up(call.channel_id):
+                        # the events still came: it is over (a slot freed while Asterisk
+                        # shuts down, refusing every action)
+                        return self._ended_unseen(call)
+                    await asyncio.sleep(POLL)  # Asterisk away: look again later
                     await self._wait_link()
                     continue
                 if not found:
@@ -389,11 +402,12 @@ class CallFlow:
                         result = probe.result()
                     except ChannelGone:
                         return "gone"
-                    except LOST_LINK:
+                    except TelephonyError as exc:
+                        if not _asterisk_away(exc):
+                            return "stray"
+                        await asyncio.sleep(POLL)
                         await self._wait_link()
                         return "retry"
-                    except TelephonyError:
-                        return "stray"
                     return "idle" if result.code == 200 else "stray"
                 try:
                     found = await self._channels.legs(call.channel_id)
@@ -459,7 +473,9 @@ class CallFlow:
                 return _End(p.facts(outcome), "" if call.names else "message not rendered")
         except ChannelGone:
             return self._ended_unseen(call, seen=True)
-        except LOST_LINK:
+        except TelephonyError as exc:
+            if not _asterisk_away(exc):
+                raise
             return await self._recover(call)
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
         return await self._answered(call, channel, start)
@@ -470,7 +486,10 @@ class CallFlow:
         if call.answered:
             if p.received or p.decided or p.transferred:
                 return _End(p.facts(), "" if seen else "ended while nobody drove it")
-            return _End(p.facts("failed"), "interrupted: the call ended while nobody drove it")
+            # cut off mid-message while we could not see it: by the customer, or by our
+            # side going away (a restart of Asterisk or of this service). Not knowing, no
+            # retry is spent on it; its answer still counts for the frequency caps
+            return _End(void=True, error="interrupted: ended mid-message while nobody drove it")
         if self._channels.seen_end(call.channel_id):
             # it rang and ended unanswered while we looked on (busy, no answer, congestion)
             cause = self._channels.cause(call.channel_id)
@@ -505,7 +524,8 @@ class CallFlow:
                 return _End(void=True, error="not answered before the service stopped")
         if p.received or p.decided:
             return _End(p.facts(), error)
-        return _End(p.facts("failed"), error)
+        # cut off by our own stop: no retry spent (the answer still counts for the caps)
+        return _End(void=True, error=error)
 
     async def _end_after_queue(self, channel: AgiChannel) -> None:
         with contextlib.suppress(TelephonyError, TimeoutError):

@@ -28,6 +28,7 @@ class OperatorDesk:
         self._queue = queue
         self._ttl = ttl
         self._cached: tuple[float, int] | None = None
+        self._failing = False
         self.in_flight = 0
         self._transfers: dict[str, str] = {}  # our call's uniqueid -> operator interface
         self._on_connect: dict[str, Callable[[str], None]] = {}
@@ -46,7 +47,12 @@ class OperatorDesk:
                     if str(event.get("Queue", "")) == self._queue:
                         available = _int(event.get("Available")) - _int(event.get("Callers"))
             except TelephonyError as exc:
-                log.warning("QueueSummary failed: %s", exc)
+                # once per outage, not once per pass
+                if not self._failing:
+                    log.warning("QueueSummary failed: %s", exc)
+                self._failing = True
+            else:
+                self._failing = False
             self._cached = (now, max(0, available))
         return max(0, self._cached[1] - self.in_flight)
 

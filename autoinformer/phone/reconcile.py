@@ -136,6 +136,10 @@ class AsteriskChannels:
         far, own = legs(channel_id)[1], channel_id
         return self._causes.get(far, self._causes.get(own))
 
+    def hung_up(self, channel_id: str) -> bool:
+        """Our leg's Hangup was seen: the call is over whatever a listing would say."""
+        return channel_id in self._causes
+
     def seen_end(self, channel_id: str) -> bool:
         return any(uid in self._causes for uid in legs(channel_id))
 

@@ -27,9 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("counted", sa.Boolean(), nullable=False, server_default=sa.true())
         )
-        batch_op.add_column(
-            sa.Column("orphan_deadline", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("orphan_deadline", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
             "ix_ai_attempts_campaign_open", ["campaign_id", "ended_at"], unique=False
         )
