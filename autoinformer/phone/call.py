@@ -296,7 +296,25 @@ class CallFlow:
                 return await self._recover(call)
             log.warning("attempt %d to %s: %s", call.attempt_id, self._who(call), exc)
             return _End(call.progress.facts(), f"{type(exc).__name__}: {exc}")
-        return _End(call.progress.facts())
+        p = call.progress
+        if not (p.received or p.decided) and await self._asterisk_stopping():
+            # hung up mid-message by Asterisk going away, not by the customer
+            return _End(void=True, error="interrupted: Asterisk stopped during the message")
+        return _End(p.facts())
+
+    async def _asterisk_stopping(self) -> bool:
+        """Is Asterisk going away? While it shuts down it refuses every AMI action, then
+        the link drops; it hangs up its calls meanwhile, which looks like customers
+        hanging up."""
+        if not self._link.connected:
+            return True
+        try:
+            await self._link.action("Ping", timeout=2)
+        except AmiActionError as exc:
+            return "shutting down" in exc.message.lower()
+        except TelephonyError:
+            return True
+        return False
 
     # ------------------------------------------------------------------ a lost driver
     async def _recover(self, call: _Call) -> _End:
