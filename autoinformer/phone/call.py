@@ -36,7 +36,7 @@ from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.pacing import DialGate, OperatorDesk
 from autoinformer.phone.prerender import contact_values
-from autoinformer.phone.progress import CallJournal, CallProgress
+from autoinformer.phone.progress import CallJournal, CallProgress, CallRef
 from autoinformer.phone.reconcile import AsteriskChannels, ChannelInfo
 from autoinformer.scenarios import Scenario
 from autoinformer.scheduling import CallFacts
@@ -176,7 +176,8 @@ class CallFlow:
         channel_id: str,
         progress: CallProgress,
     ) -> _Call:
-        journal = CallJournal(self._book, attempt_id, progress, self._clock)
+        ref = CallRef(attempt_id, contact.id, plan.id, contact.phone, plan.kind)
+        journal = CallJournal(self._book, ref, progress, self._clock)
         return _Call(plan, scenario, contact, attempt_id, channel_id, progress, journal)
 
     async def _drive(self, call: _Call, work: Coroutine[Any, Any, _End]) -> None:
@@ -565,7 +566,7 @@ class CallFlow:
                 await self._book.void(attempt_id, self._clock.now(), end.error)
                 self.stats.voided += 1
             elif end.facts is not None and not end.leave_open:
-                await call.journal.flush()
+                await call.journal.settle()
                 status = await self._book.record(
                     attempt_id, end.facts, self._clock.now(), error=end.error
                 )

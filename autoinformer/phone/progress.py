@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class CallRef:
+    """Which call a journal writes for: enough to update its rows without reading them."""
+
+    attempt_id: int
+    contact_id: int
+    campaign_id: int
+    phone: str
+    kind: str
+
+
 @dataclass(slots=True)
 class CallProgress:
     parts_total: int = 0
@@ -72,11 +83,9 @@ class CallProgress:
 class CallJournal:
     """Writes one call's progress to its attempt as it changes (see the module docstring)."""
 
-    def __init__(
-        self, book: CallBook, attempt_id: int, progress: CallProgress, clock: Clock
-    ) -> None:
+    def __init__(self, book: CallBook, ref: CallRef, progress: CallProgress, clock: Clock) -> None:
         self._book = book
-        self._attempt_id = attempt_id
+        self._ref = ref
         self.progress = progress
         self._clock = clock
         self.answered_at: datetime | None = None
@@ -93,7 +102,7 @@ class CallJournal:
         self._dirty = True
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
-                self._write(), name=f"journal-{self._attempt_id}"
+                self._write(), name=f"journal-{self._ref.attempt_id}"
             )
 
     async def flush(self) -> None:
@@ -104,16 +113,24 @@ class CallJournal:
         if task is not None:
             await asyncio.shield(task)
 
+    async def settle(self) -> None:
+        """The call is about to be closed with all of it: a write not started yet is not
+        needed any more; one under way is waited for (it must not land after the close)."""
+        self._dirty = False
+        task = self._task
+        if task is not None:
+            await asyncio.shield(task)
+
     async def _write(self) -> None:
         while self._dirty:
             self._dirty = False
             snapshot = self.progress.copy()
             try:
                 await self._book.note(
-                    self._attempt_id, snapshot, self._clock.now(), answered_at=self.answered_at
+                    self._ref, snapshot, self._clock.now(), answered_at=self.answered_at
                 )
             except Exception:
                 # the end of the call writes all of it again; a start after a crash reads
                 # whatever did get written
-                log.exception("attempt %d: progress could not be stored", self._attempt_id)
+                log.exception("attempt %d: progress could not be stored", self._ref.attempt_id)
                 return

@@ -18,7 +18,7 @@ from autoinformer.campaigns.plan import Plan, plan_of
 from autoinformer.campaigns.service import CampaignService, CampaignSpec
 from autoinformer.models import Attempt, CampaignContact, OptOut
 from autoinformer.phone.book import CallBook
-from autoinformer.phone.progress import CallJournal, CallProgress
+from autoinformer.phone.progress import CallJournal, CallProgress, CallRef
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import CallFacts, Caps, retry_policy
 from contact_center.clock import Clock
@@ -45,11 +45,14 @@ class Env:
     plan: Plan
     clock: Clock
 
-    async def claim(self, n: int = 1) -> list[tuple[int, int]]:
-        """(contact id, attempt id) of the next `n` contacts claimed."""
+    async def claim(self, n: int = 1) -> list[CallRef]:
+        """The next `n` contacts claimed, as their calls know them."""
         due = await self.book.due(self.plan.id, self.clock.now(), n)
         claimed = await self.book.claim_many(self.plan, due, self.clock.now())
-        return [(c.id, attempt_id) for c, attempt_id, _channel in claimed]
+        return [
+            CallRef(attempt_id, c.id, self.plan.id, c.phone, self.plan.kind)
+            for c, attempt_id, _channel in claimed
+        ]
 
     async def contact(self, contact_id: int) -> CampaignContact:
         async with self.campaigns.sessions() as session:
@@ -96,10 +99,11 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 
 
 async def test_nine_is_final_and_stored_the_moment_it_is_pressed(env: Env) -> None:
-    [(contact_id, attempt_id)] = await env.claim()
+    [ref] = await env.claim()
+    contact_id, attempt_id = ref.contact_id, ref.attempt_id
     progress = CallProgress(parts_total=3, parts_played=1, digits="9", opted_out=True)
     now = env.clock.now()
-    await env.book.note(attempt_id, progress, now, answered_at=now)
+    await env.book.note(ref, progress, now, answered_at=now)
     contact = await env.contact(contact_id)
     attempt = await env.attempt(attempt_id)
     # the call goes on (the attempt is open), the contact's fate is sealed
@@ -116,8 +120,9 @@ async def test_nine_is_final_and_stored_the_moment_it_is_pressed(env: Env) -> No
 async def test_zero_makes_the_contact_an_operators_and_an_answer_makes_it_transferred(
     env: Env,
 ) -> None:
-    [(contact_id, attempt_id)] = await env.claim()
-    journal = CallJournal(env.book, attempt_id, CallProgress(parts_total=2), env.clock)
+    [ref] = await env.claim()
+    contact_id, attempt_id = ref.contact_id, ref.attempt_id
+    journal = CallJournal(env.book, ref, CallProgress(parts_total=2), env.clock)
     journal.answered()
     journal.progress.digits = "0"
     journal.progress.queued = True
@@ -135,8 +140,9 @@ async def test_zero_makes_the_contact_an_operators_and_an_answer_makes_it_transf
 
 
 async def test_parts_played_are_stored_as_they_play_and_never_go_back(env: Env) -> None:
-    [(_contact_id, attempt_id)] = await env.claim()
-    journal = CallJournal(env.book, attempt_id, CallProgress(parts_total=4), env.clock)
+    [ref] = await env.claim()
+    attempt_id = ref.attempt_id
+    journal = CallJournal(env.book, ref, CallProgress(parts_total=4), env.clock)
     journal.answered()
     for played in (1, 2, 3):
         journal.progress.parts_played = played
@@ -144,13 +150,14 @@ async def test_parts_played_are_stored_as_they_play_and_never_go_back(env: Env) 
     await journal.flush()
     assert (await env.attempt(attempt_id)).parts_played == 3
     # an older snapshot arriving late takes nothing back
-    await env.book.note(attempt_id, CallProgress(parts_total=4, parts_played=1), env.clock.now())
+    await env.book.note(ref, CallProgress(parts_total=4, parts_played=1), env.clock.now())
     attempt = await env.attempt(attempt_id)
     assert attempt.parts_played == 3 and attempt.answered_at is not None
 
 
 async def test_an_originate_that_never_went_out_spends_no_retry(env: Env) -> None:
-    [(contact_id, first)] = await env.claim()
+    [ref] = await env.claim()
+    contact_id, first = ref.contact_id, ref.attempt_id
     await env.book.record(first, CallFacts("busy"), env.clock.now())
     before = await env.contact(contact_id)
     assert (before.state, before.status, before.attempts) == ("waiting", "busy", 1)
@@ -158,8 +165,9 @@ async def test_an_originate_that_never_went_out_spends_no_retry(env: Env) -> Non
         found = await session.get(CampaignContact, contact_id)
         assert found is not None
         found.next_attempt_at = None  # due again now
-    [(again_id, second)] = await env.claim()
-    assert again_id == contact_id
+    [again] = await env.claim()
+    assert again.contact_id == contact_id
+    second = again.attempt_id
     await env.book.void(second, env.clock.now(), "not sent: Asterisk is shutting down")
     contact = await env.contact(contact_id)
     attempt = await env.attempt(second)
@@ -176,7 +184,8 @@ async def test_an_originate_that_never_went_out_spends_no_retry(env: Env) -> Non
 
 
 async def test_an_attempt_is_closed_once(env: Env) -> None:
-    [(contact_id, attempt_id)] = await env.claim()
+    [ref] = await env.claim()
+    contact_id, attempt_id = ref.contact_id, ref.attempt_id
     now = env.clock.now()
     progress = CallProgress(parts_total=1, parts_played=1, played_to_end=True)
     assert await env.book.record(attempt_id, progress.facts(), now) == "notified"
@@ -190,15 +199,16 @@ async def test_an_attempt_is_closed_once(env: Env) -> None:
 
 
 async def test_a_fate_decided_mid_call_survives_a_call_that_ends_badly(env: Env) -> None:
-    [(contact_id, attempt_id)] = await env.claim()
+    [ref] = await env.claim()
+    contact_id, attempt_id = ref.contact_id, ref.attempt_id
     now = env.clock.now()
     await env.book.note(
-        attempt_id,
-        CallProgress(parts_total=2, parts_played=2, played_to_end=True),
+        ref,
+        CallProgress(parts_total=2, parts_played=1, digits="1", confirmed=True),
         now,
         answered_at=now,
     )
-    assert (await env.contact(contact_id)).status == "notified"
+    assert (await env.contact(contact_id)).status == "notified"  # 1 pressed: final now
     # the end is recorded as a failure (cut off later): the contact stays notified
     await env.book.record(attempt_id, CallFacts("failed"), now, error="interrupted")
     contact = await env.contact(contact_id)
@@ -206,7 +216,8 @@ async def test_a_fate_decided_mid_call_survives_a_call_that_ends_badly(env: Env)
 
 
 async def test_the_orphan_deadline_is_kept_from_the_first_run_that_set_it(env: Env) -> None:
-    [(_contact_id, attempt_id)] = await env.claim()
+    [ref] = await env.claim()
+    attempt_id = ref.attempt_id
     first = env.clock.now() + timedelta(seconds=30)
     assert await env.book.keep_orphan_deadline(attempt_id, first) == first
     later = first + timedelta(seconds=45)  # the next start would push it back: it may not
@@ -216,10 +227,10 @@ async def test_the_orphan_deadline_is_kept_from_the_first_run_that_set_it(env: E
 
 
 async def test_open_attempts_carry_what_the_call_stored(env: Env) -> None:
-    [(_contact_id, attempt_id)] = await env.claim()
+    [ref] = await env.claim()
     now = env.clock.now()
     await env.book.note(
-        attempt_id,
+        ref,
         CallProgress(parts_total=3, parts_played=2, digits="0", queued=True),
         now,
         answered_at=now,
