@@ -165,13 +165,17 @@ class Autoinformer:
     async def _unclaimed_call(self, channel: AgiChannel) -> None:
         """An answered campaign call no call task claimed. An open attempt of ours (a
         previous run's call answered while this one was starting) is left to the dialer,
-        which adopts it; anything else is hung up rather than left in silence."""
+        which adopts it; anything else is hung up rather than left in silence. A process
+        without a dialer (a CLI command whose link is up) leaves every call alone: it is
+        the dialer's in `serve`."""
         for _ in range(100):  # `serve` starting: the dialer comes with the plugin's start
             if self.dialer is not None or self._tasks is not None:
                 break
             await asyncio.sleep(0.1)
         dialer = self.dialer
-        if dialer is not None and await dialer.owns_call(channel):
+        if dialer is None:
+            return
+        if await dialer.owns_call(channel):
             return
         log.warning(
             "autoinformer call %s has no dialer waiting for it; hanging up", channel.uniqueid
