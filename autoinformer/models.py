@@ -110,10 +110,19 @@ class CampaignContact(Base):
 class Attempt(Base):
     """One call. Its ChannelId is stored (and committed) before the Originate goes out, so
     after a crash the call can be found among Asterisk's channels; `outcome` is NULL while
-    the call may still be live."""
+    the call may still be live.
+
+    What happens on the call (parts played, keys, confirmation, the queue, the operator,
+    the opt-out) is written here as it happens, not only at the end: a service killed
+    mid-call loses none of it, and whoever closes the attempt later (the next start)
+    takes its outcome from these columns."""
 
     __tablename__ = "ai_attempts"
-    __table_args__ = (Index("ix_ai_attempts_phone_kind", "phone", "kind"),)
+    __table_args__ = (
+        Index("ix_ai_attempts_phone_kind", "phone", "kind"),
+        # open attempts of a campaign: a campaign is finished only when none is left
+        Index("ix_ai_attempts_campaign_open", "campaign_id", "ended_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("ai_campaigns.id", ondelete="CASCADE"))
@@ -139,6 +148,19 @@ class Attempt(Base):
     callback: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str] = mapped_column(Text, default="")
+    # 1 pressed (confirm): with played_to_end the other half of a положительный звонок
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # when the customer was sent to the operators' queue (0 pressed, an operator free);
+    # `transferred` and `operator` are set once an operator answers
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # False: the Originate never reached Asterisk (link down, refused, shutting down), the
+    # call vanished unanswered while nobody could see it, or our side cut it off
+    # mid-message (a restart): the contact's attempts, the retries and the reports leave
+    # it out; an answer it had still counts for the frequency caps
+    counted: Mapped[bool] = mapped_column(Boolean, default=True)
+    # a previous run's call found live that nobody can drive is hung up at this instant;
+    # set the first time a run sees it and kept across later starts (never pushed back)
+    orphan_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Letter(Base):

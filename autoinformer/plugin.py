@@ -97,6 +97,9 @@ class Autoinformer:
         self.mailer: Mailer | None = None
         self.web: UnsubscribeServer | None = None
         self._tasks: TaskSet | None = None
+        # routed from the first event on: a call answered while `serve` is still starting
+        # may be a previous run's, which the dialer is about to adopt
+        app.agi.register_flow("autoinformer", self._unclaimed_call)
 
     async def start(self) -> None:
         app, settings = self._app, self._app.settings
@@ -113,7 +116,6 @@ class Autoinformer:
                 calendar=app.calendar,
                 config=self._dialer_config,
             )
-            app.agi.register_flow("autoinformer", _unclaimed_call)
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(
             book=LetterBook(app.sessions, self.book),
@@ -160,9 +162,22 @@ class Autoinformer:
         if started:
             log.info("autoinformer dialer and mailer stopped")
 
-
-async def _unclaimed_call(channel: AgiChannel) -> None:
-    """An answered campaign call nobody waits for (its dialer gave up on it): hang up
-    rather than leave the customer in silence."""
-    log.warning("autoinformer call %s has no dialer waiting for it; hanging up", channel.uniqueid)
-    await channel.hangup()
+    async def _unclaimed_call(self, channel: AgiChannel) -> None:
+        """An answered campaign call no call task claimed. An open attempt of ours (a
+        previous run's call answered while this one was starting) is left to the dialer,
+        which adopts it; anything else is hung up rather than left in silence. A process
+        without a dialer (a CLI command whose link is up) leaves every call alone: it is
+        the dialer's in `serve`."""
+        for _ in range(100):  # `serve` starting: the dialer comes with the plugin's start
+            if self.dialer is not None or self._tasks is not None:
+                break
+            await asyncio.sleep(0.1)
+        dialer = self.dialer
+        if dialer is None:
+            return
+        if await dialer.owns_call(channel):
+            return
+        log.warning(
+            "autoinformer call %s has no dialer waiting for it; hanging up", channel.uniqueid
+        )
+        await channel.hangup()

@@ -4,6 +4,12 @@ restart needs to reconcile.
 A contact is claimed with a conditional UPDATE (state waiting -> calling) in the same
 transaction that inserts the attempt with its ChannelId, so two dialers (or two passes)
 never call one contact at once, and the ChannelId is committed before the Originate.
+
+A call's progress is noted on its attempt as it happens (`note`); once the customer has
+decided their fate (confirmed, opted out, asked for an operator, or heard the whole
+message) the contact gets its final status at that moment, so whatever happens to the
+service afterwards the contact is never called again. An Originate that never reached
+Asterisk is voided (`void`): the contact waits again without having spent a retry.
 """
 
 from __future__ import annotations
@@ -13,16 +19,17 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.campaigns.plan import ACTIVE, Plan, plan_of
 from autoinformer.models import Attempt, Campaign, CampaignContact, Letter, OptOut
+from autoinformer.phone.progress import CallProgress, CallRef
 from autoinformer.scheduling import (
     CallFacts,
     classify,
@@ -52,11 +59,30 @@ class DueContact:
 
 @dataclass(frozen=True, slots=True)
 class OpenAttempt:
+    """An attempt not closed yet, with what its call stored so far."""
+
     id: int
     channel_id: str
     contact_id: int
     campaign_id: int
     answered: bool
+    progress: CallProgress
+    orphan_deadline: datetime | None = None
+
+
+def _progress_of(a: Attempt) -> CallProgress:
+    return CallProgress(
+        parts_total=a.parts_total,
+        parts_played=a.parts_played,
+        played_to_end=a.played_to_end,
+        confirmed=a.confirmed,
+        queued=a.queued_at is not None,
+        transferred=a.transferred,
+        callback=a.callback,
+        opted_out=a.opted_out,
+        digits=a.digits,
+        operator=a.operator,
+    )
 
 
 class CallBook:
@@ -169,6 +195,8 @@ class CallBook:
                     select(Attempt.answered_at).where(
                         Attempt.phone == phone,
                         Attempt.kind == kind,
+                        # an answered call cut off by our side spent no retry, but the
+                        # customer did pick up: it counts against the caps all the same
                         Attempt.answered_at.is_not(None),
                         Attempt.answered_at > since,
                     )
@@ -176,15 +204,16 @@ class CallBook:
             )
 
     async def phones_in_call(self, phones: Collection[str]) -> set[str]:
-        """Which of these numbers are in a call of any campaign (any dialer) right now."""
+        """Which of these numbers are in a call of any campaign (any dialer) right now: an
+        open attempt, since a contact whose fate was decided mid-call is already done."""
         if not phones:
             return set()
         async with self._sessions() as session:
             return set(
                 await session.scalars(
-                    select(CampaignContact.phone).where(
-                        CampaignContact.phone.in_(list(phones)),
-                        CampaignContact.state == "calling",
+                    select(Attempt.phone).where(
+                        Attempt.phone.in_(list(phones)),
+                        Attempt.ended_at.is_(None),
                     )
                 )
             )
@@ -243,6 +272,8 @@ class CallBook:
                 "callback": False,
                 "opted_out": False,
                 "error": "",
+                "confirmed": False,
+                "counted": True,
             }
             for c, channel_id in chosen
         ]
@@ -256,15 +287,134 @@ class CallBook:
         }
         return [(c, ids[channel_id], channel_id) for c, channel_id in chosen]
 
-    async def mark_answered(self, attempt_id: int, now: datetime, parts_total: int) -> None:
+    async def note(
+        self,
+        ref: CallRef,
+        progress: CallProgress,
+        now: datetime,
+        *,
+        answered_at: datetime | None = None,
+    ) -> None:
+        """Store a call's progress as it happens; a decided fate (see the module docstring)
+        becomes the contact's final status now, not when the call ends. Plain UPDATEs, no
+        rows read: this runs a few times per call, beside every other call's."""
+
         async def op(session: AsyncSession) -> None:
-            await session.execute(
-                update(Attempt)
-                .where(Attempt.id == attempt_id, Attempt.ended_at.is_(None))
-                .values(answered_at=now, parts_total=parts_total)
-            )
+            await self._note_in(session, ref, progress, now, answered_at)
 
         await self._writer.run(op)
+
+    async def _note_in(
+        self,
+        session: AsyncSession,
+        ref: CallRef,
+        p: CallProgress,
+        now: datetime,
+        answered_at: datetime | None,
+    ) -> None:
+        # nothing already stored is taken back (a flag stays set, a count never drops)
+        values: dict[str, Any] = {
+            "parts_played": case(
+                (Attempt.parts_played > p.parts_played, Attempt.parts_played),
+                else_=p.parts_played,
+            ),
+        }
+        if p.digits:
+            values["digits"] = case(
+                (func.length(Attempt.digits) > len(p.digits[:32]), Attempt.digits),
+                else_=p.digits[:32],
+            )
+        if p.parts_total:
+            values["parts_total"] = p.parts_total
+        for flag in ("played_to_end", "confirmed", "transferred", "callback", "opted_out"):
+            if getattr(p, flag):
+                values[flag] = True
+        if p.operator:
+            values["operator"] = p.operator[:128]
+        if p.queued:
+            values["queued_at"] = func.coalesce(Attempt.queued_at, now)
+        if answered_at is not None:
+            values["answered_at"] = func.coalesce(Attempt.answered_at, answered_at)
+        result = await session.execute(
+            update(Attempt)
+            .where(Attempt.id == ref.attempt_id, Attempt.ended_at.is_(None))
+            .values(**values)
+        )
+        if not affected_rows(result) or not p.decided:
+            # closed meanwhile (the close had all of it), or nothing decided yet: a message
+            # heard to its end is closed within seconds, and the attempt row says it
+            return
+        facts = p.facts()
+        verdict = classify(facts)
+        contact: dict[str, Any] = {
+            "state": "done",
+            "status": verdict.status,
+            "finished_at": func.coalesce(CampaignContact.finished_at, now),
+            "next_attempt_at": None,
+            "wait_reason": None,
+        }
+        if verdict.notified:
+            contact["notified"] = True
+        if facts.callback:
+            contact["callback"] = True
+        await session.execute(
+            update(CampaignContact).where(CampaignContact.id == ref.contact_id).values(**contact)
+        )
+        if p.opted_out:
+            await _add_opt_out(session, ref.phone, ref.kind, ref.campaign_id)
+
+    async def void(self, attempt_id: int, now: datetime, reason: str) -> None:
+        """Not an attempt: the Originate never reached Asterisk, the call vanished
+        unanswered while nobody could see it, or it was cut off mid-message by our side
+        (a restart). The row stays for the record with `counted` false (an answer it had
+        stays too, for the frequency caps); the contact waits again with its retries
+        untouched."""
+
+        async def op(session: AsyncSession) -> None:
+            attempt = await session.get(Attempt, attempt_id)
+            if attempt is None or attempt.ended_at is not None:
+                return
+            attempt.ended_at = now
+            attempt.counted = False
+            attempt.outcome = "not_sent"
+            attempt.error = reason[:500]
+            contact = await session.get(CampaignContact, attempt.contact_id)
+            campaign = await session.get(Campaign, attempt.campaign_id)
+            if contact is None or campaign is None:
+                return
+            contact.attempts = max(0, contact.attempts - 1)
+            contact.last_attempt_at = await session.scalar(
+                select(func.max(Attempt.started_at)).where(
+                    Attempt.contact_id == contact.id,
+                    Attempt.counted.is_(True),
+                    Attempt.id != attempt_id,
+                )
+            )
+            if contact.state != "calling":
+                return
+            if campaign.status == "cancelled":
+                _close(contact, "cancelled", now)
+            elif campaign.end_at is not None and now >= campaign.end_at:
+                _close(contact, status_at_end(campaign.kind, contact.status), now)
+            else:
+                # due again as it was before the claim (its earlier result and retry count)
+                contact.state = "waiting"
+
+        await self._writer.run(op)
+
+    async def keep_orphan_deadline(self, attempt_id: int, deadline: datetime) -> datetime:
+        """The instant a call nobody can drive is hung up: `deadline` the first time any
+        run asks, the stored one ever after (a restart never pushes it back)."""
+
+        async def op(session: AsyncSession) -> datetime:
+            attempt = await session.get(Attempt, attempt_id)
+            if attempt is None:
+                return deadline
+            if attempt.orphan_deadline is None:
+                attempt.orphan_deadline = deadline
+            return attempt.orphan_deadline
+
+        return cast(datetime, await self._writer.run(op))
 
     async def record(
         self,
@@ -291,20 +441,25 @@ class CallBook:
         contact = await session.get(CampaignContact, attempt.contact_id)
         campaign = await session.get(Campaign, attempt.campaign_id)
         assert contact is not None and campaign is not None
+        if attempt.ended_at is not None:
+            # closed already (by whoever saw the call end first): counted once
+            return contact.status or attempt.status or ""
         verdict = classify(facts)
         extra = facts.extra
         attempt.ended_at = now
         attempt.outcome = facts.outcome
         attempt.status = verdict.status
         attempt.duration = (now - attempt.started_at).total_seconds()
-        attempt.parts_played = int(extra.get("parts_played", 0))
-        if "parts_total" in extra:
+        attempt.parts_played = max(attempt.parts_played, int(extra.get("parts_played", 0)))
+        if extra.get("parts_total"):
             attempt.parts_total = int(extra["parts_total"])
         attempt.played_to_end = facts.played_to_end
+        attempt.confirmed = facts.confirmed
         attempt.digits = facts.digits[:32]
         attempt.transferred = facts.transferred
-        attempt.operator = str(extra.get("operator", ""))[:128]
+        attempt.operator = str(extra.get("operator", "") or attempt.operator)[:128]
         attempt.callback = facts.callback
+        opted_out_before = attempt.opted_out
         attempt.opted_out = facts.opted_out
         attempt.error = error
         if facts.outcome == "answered" and attempt.answered_at is None:
@@ -315,9 +470,12 @@ class CallBook:
             contact.notified = True
         if facts.callback:
             contact.callback = True
-        if facts.opted_out:
+        if facts.opted_out and not opted_out_before:
             await _add_opt_out(session, contact.phone, campaign.kind, campaign.id)
         status = verdict.status
+        if contact.state == "done" and not verdict.final:
+            # its fate was decided earlier in this call (noted as it happened): keep it
+            return contact.status or status
         if verdict.final:
             final = status
         elif campaign.status == "cancelled":
@@ -375,6 +533,15 @@ class CallBook:
             )
             if left:
                 return False
+            # a contact decided mid-call is done while its call goes on (an operator
+            # talking to the customer): the campaign ends when that call has ended too
+            calls_left = await session.scalar(
+                select(func.count(Attempt.id)).where(
+                    Attempt.campaign_id == campaign_id, Attempt.ended_at.is_(None)
+                )
+            )
+            if calls_left:
+                return False
             letters_left = await session.scalar(
                 select(func.count(Letter.id)).where(
                     Letter.campaign_id == campaign_id, Letter.state != "done"
@@ -391,13 +558,38 @@ class CallBook:
 
     async def open_attempts(self) -> list[OpenAttempt]:
         async with self._sessions() as session:
-            rows = await session.scalars(select(Attempt).where(Attempt.ended_at.is_(None)))
+            rows = await session.scalars(
+                select(Attempt).where(Attempt.ended_at.is_(None)).order_by(Attempt.id)
+            )
             return [
                 OpenAttempt(
-                    a.id, a.channel_id, a.contact_id, a.campaign_id, a.answered_at is not None
+                    a.id,
+                    a.channel_id,
+                    a.contact_id,
+                    a.campaign_id,
+                    a.answered_at is not None,
+                    _progress_of(a),
+                    a.orphan_deadline,
                 )
                 for a in rows
             ]
+
+    async def is_open(self, channel_id: str) -> bool:
+        """Whether a call with this ChannelId is one of ours not closed yet."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Attempt.id).where(
+                    Attempt.channel_id == channel_id, Attempt.ended_at.is_(None)
+                )
+            )
+            return found is not None
+
+    async def plan(self, campaign_id: int) -> Plan | None:
+        """A campaign as the dialer sees it, whatever its status (a call of a campaign
+        cancelled or finished meanwhile is still driven to its end)."""
+        async with self._sessions() as session:
+            campaign = await session.get(Campaign, campaign_id)
+            return plan_of(campaign) if campaign is not None else None
 
     async def release_stray_calling(self) -> int:
         """Contacts left `calling` without an open attempt (cannot happen with one
@@ -422,6 +614,14 @@ class CallBook:
             return DueContact(
                 c.id, c.phone, c.account, c.name, c.timezone, json.loads(c.values), c.attempts
             )
+
+
+def _close(contact: CampaignContact, status: str, now: datetime) -> None:
+    contact.state = "done"
+    contact.status = status
+    contact.finished_at = now
+    contact.next_attempt_at = None
+    contact.wait_reason = None
 
 
 async def _add_opt_out(session: AsyncSession, phone: str, kind: str, campaign_id: int) -> None:

@@ -3,7 +3,20 @@
 The attempt (with its ChannelId) is committed before this starts; only digits reach the
 dial string. The customer is notified (a положительный звонок) when the message played to
 its end or 1 was pressed; 0 goes to an operator when one is free, else the contact is
-marked for a call-back; 9 opts the number out of this kind of notice.
+marked for a call-back; 9 opts the number out of this kind of notice. Everything that
+happens is journaled on the attempt as it happens (autoinformer.phone.progress).
+
+A call whose driver was lost is adopted, not abandoned (`adopt`, `_adopt`): a previous run
+killed mid-call, or this run's AMI link dropped. The call goes on in Asterisk meanwhile
+(AsyncAGI outlives the link), so the flow asks Asterisk what became of it:
+- gone: closed with what was stored (a decided fate stays; unanswered and unseen: void);
+- ringing: answered later, it enters AsyncAGI and is played as a new call;
+- bridged to an operator, or waiting in the queue: left alone, never hung up; its outcome
+  is taken when the queue gives it back or it ends;
+- idle in AsyncAGI (the customer hears silence): driven again at once, the message picked
+  up where it was, or the queue's result told and the call ended.
+"Idle" is known by queueing an AGI NOOP: AsyncAGI runs commands one after another, so it
+answers only once the lost driver's last command (a prompt, a queue) has finished.
 """
 
 from __future__ import annotations
@@ -11,16 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from autoinformer.campaigns.plan import Plan
 from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.live import LiveCalls
-from autoinformer.phone.pacing import OperatorDesk
+from autoinformer.phone.pacing import DialGate, OperatorDesk
 from autoinformer.phone.prerender import contact_values
-from autoinformer.phone.reconcile import AsteriskChannels
+from autoinformer.phone.progress import CallJournal, CallProgress, CallRef
+from autoinformer.phone.reconcile import AsteriskChannels, ChannelInfo
 from autoinformer.scenarios import Scenario
 from autoinformer.scheduling import CallFacts
 from contact_center.clock import Clock
@@ -34,51 +51,60 @@ from contact_center.telephony.exceptions import (
     AmiConnectionError,
     AmiTimeout,
     ChannelGone,
+    OriginateNotSent,
     TelephonyError,
 )
 from contact_center.telephony.numbers import InvalidPhoneNumber, dial_digits
-from contact_center.telephony.originate import Originator
+from contact_center.telephony.originate import CAUSE_OUTCOME, OriginateResult, Originator
 
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
+# how often an adopted call's channel is looked at (a Hangup event wakes it sooner)
+POLL = 1.0
+# the longest a lost driver's last command may keep a channel busy (a queue call)
+PROBE_LIMIT = 4 * 3600.0
+LOST_LINK = (AmiConnectionError, AmiTimeout)
+
+
+def _asterisk_away(exc: TelephonyError) -> bool:
+    """The driver lost the call: the link dropped, Asterisk stopped answering, or it is
+    shutting down (then it refuses every AMI action, Hangup included, and its channels
+    sit in silence until it stops)."""
+    if isinstance(exc, LOST_LINK):
+        return True
+    return isinstance(exc, AmiActionError) and "shutting down" in exc.message.lower()
 
 
 @dataclass(slots=True)
-class _CallState:
-    parts_total: int = 0
-    parts_played: int = 0
-    played_to_end: bool = False
-    confirmed: bool = False
-    transferred: bool = False
-    callback: bool = False
-    opted_out: bool = False
-    digits: str = ""
-    operator: str = ""
+class _Call:
+    plan: Plan
+    scenario: Scenario
+    contact: DueContact
+    attempt_id: int
+    channel_id: str
+    progress: CallProgress
+    journal: CallJournal
+    names: list[str] = field(default_factory=list)
+    channel: AgiChannel | None = None
+    claim: asyncio.Future[AgiChannel] | None = None
+    answered: bool = False
+    # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
+    deadline: datetime | None = None
 
-    @property
-    def received(self) -> bool:
-        return self.played_to_end or self.confirmed
 
-    def facts(self, outcome: str = "answered") -> CallFacts:
-        return CallFacts(
-            outcome=outcome,
-            played_to_end=self.played_to_end,
-            confirmed=self.confirmed,
-            transferred=self.transferred,
-            callback=self.callback,
-            opted_out=self.opted_out,
-            digits=self.digits,
-            extra={
-                "parts_played": self.parts_played,
-                "parts_total": self.parts_total,
-                "operator": self.operator,
-            },
-        )
+@dataclass(frozen=True, slots=True)
+class _End:
+    facts: CallFacts | None = None
+    error: str = ""
+    # not an attempt: nobody was dialed (or reached, as far as anyone could see)
+    void: bool = False
+    # the call goes on in Asterisk without us: the next start adopts it
+    leave_open: bool = False
 
 
 class CallFlow:
-    """Runs each call the dialer launches; the dialer keeps the pacing."""
+    """Runs each call the dialer launches or adopts; the dialer keeps the pacing."""
 
     def __init__(
         self,
@@ -91,6 +117,7 @@ class CallFlow:
         clock: Clock,
         config: DialerConfig,
         desk: OperatorDesk,
+        gate: DialGate,
         live: LiveCalls,
         channels: AsteriskChannels,
         aux: TaskSet,
@@ -104,11 +131,13 @@ class CallFlow:
         self._clock = clock
         self.config = config
         self._desk = desk
+        self._gate = gate
         self._live = live
         self._channels = channels
         self._aux = aux
         self.stats = stats
 
+    # ------------------------------------------------------------------ entry points
     async def run(
         self,
         plan: Plan,
@@ -117,110 +146,437 @@ class CallFlow:
         attempt_id: int,
         channel_id: str,
     ) -> None:
-        state = _CallState()
-        channel: AgiChannel | None = None
-        answered = False
-        originating = False
-        facts: CallFacts | None = None
-        error = ""
-        leave_open = False
+        """A new call: the attempt was just claimed."""
+        call = self._call(plan, scenario, contact, attempt_id, channel_id, CallProgress())
+        await self._drive(call, self._dial(call))
+
+    async def adopt(
+        self,
+        plan: Plan,
+        scenario: Scenario,
+        contact: DueContact,
+        attempt: OpenAttempt,
+        claim: asyncio.Future[AgiChannel],
+    ) -> None:
+        """A call a previous run left open; `claim` was taken before Asterisk was asked
+        about it, so an answer meanwhile comes here."""
+        self.stats.adopted += 1
+        call = self._call(plan, scenario, contact, attempt.id, attempt.channel_id, attempt.progress)
+        call.answered = attempt.answered
+        call.claim = claim
+        call.deadline = attempt.orphan_deadline
+        await self._drive(call, self._adopt_orphan(call))
+
+    def _call(
+        self,
+        plan: Plan,
+        scenario: Scenario,
+        contact: DueContact,
+        attempt_id: int,
+        channel_id: str,
+        progress: CallProgress,
+    ) -> _Call:
+        ref = CallRef(attempt_id, contact.id, plan.id, contact.phone, plan.kind)
+        journal = CallJournal(self._book, ref, progress, self._clock)
+        return _Call(plan, scenario, contact, attempt_id, channel_id, progress, journal)
+
+    async def _drive(self, call: _Call, work: Coroutine[Any, Any, _End]) -> None:
         try:
-            values = contact_values(contact)
-            names = await self._speech.render(scenario.message_for(values), values)
-            state.parts_total = len(names)
-            number = dial_digits("+" + contact.phone)
-            claim = self._agi.claim(channel_id)
-            originating = True
-            dialing = asyncio.ensure_future(
-                self._originator.originate(
-                    number=number,
-                    channel_id=channel_id,
-                    context=self.config.context,
-                    ring_timeout=plan.ring_timeout,
-                    variables={"CC_CAMPAIGN": str(plan.id), "CC_ATTEMPT": str(attempt_id)},
-                )
-            )
-            try:
-                # the call's AsyncAGI start means it was answered: play at once instead of
-                # waiting for the OriginateResponse, which may come a moment later
-                first: set[asyncio.Future[Any]] = {dialing, claim}
-                await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
-                if claim.done() and not claim.cancelled():
-                    channel = claim.result()
-                else:
-                    result = await dialing
-                    if result.answered:
-                        channel = await asyncio.wait_for(claim, self.config.agi_timeout)
-                    else:
-                        self._agi.release(channel_id)
-                        facts = CallFacts(result.outcome.value)
-            except TimeoutError:
-                self._agi.release(channel_id)
-                await self._channels.hang_up_all(channel_id)
-                answered = True
-                facts, error = state.facts(), "answered but the call never reached AsyncAGI"
-            finally:
-                originating = channel is None and facts is None and not dialing.done()
-                self._settle(dialing)
-            if channel is not None:
-                answered = True
-                # stored alongside the playback, not before it: the customer is listening
-                marking = asyncio.ensure_future(
-                    self._book.mark_answered(attempt_id, self._clock.now(), len(names))
-                )
-                try:
-                    await self._play(plan, scenario, contact, channel, names, state)
-                    facts = state.facts()
-                finally:
-                    await marking
+            end = await work
         except asyncio.CancelledError:
             # the service is stopping: hang up, keep what the customer already got
-            self._agi.release(channel_id)
-            if channel is not None and not channel.gone:
-                with contextlib.suppress(TelephonyError, TimeoutError):
-                    await asyncio.wait_for(channel.hangup(), 5)
-            elif originating:
-                leave_open = not await self._channels.hang_up_all(channel_id)
-            if state.received:
-                facts = state.facts()
-            else:
-                facts = state.facts("failed")
-            error = "interrupted: the service stopped during the call"
-            await self._finish(attempt_id, facts, error, leave_open)
+            await self._finish(call, await self._interrupted(call))
             raise
-        except (AmiConnectionError, AmiTimeout) as exc:
-            # the call's fate is unknown (Originate or AGI reply lost): check it later
-            self._agi.release(channel_id)
-            log.warning("attempt %d: %s; will check the call against Asterisk", attempt_id, exc)
-            self._live.suspect(OpenAttempt(attempt_id, channel_id, contact.id, plan.id, answered))
-            leave_open = True
-        except (TelephonyError, MessageError, SynthesisError, InvalidPhoneNumber) as exc:
-            self._agi.release(channel_id)
-            facts = state.facts() if answered else CallFacts("failed")
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning("attempt %d to %s failed: %s", attempt_id, mask_phone(contact.phone), exc)
-        await self._finish(attempt_id, facts, error, leave_open)
+        await self._finish(call, end)
 
-    async def _finish(
-        self, attempt_id: int, facts: CallFacts | None, error: str, leave_open: bool
-    ) -> None:
+    async def _adopt_orphan(self, call: _Call) -> _End:
+        await self._render(call)
+        return await self._adopt(call)
+
+    # ------------------------------------------------------------------ a new call
+    async def _render(self, call: _Call) -> None:
+        values = contact_values(call.contact)
+        call.names = await self._speech.render(call.scenario.message_for(values), values)
+        call.progress.parts_total = len(call.names)
+
+    async def _dial(self, call: _Call) -> _End:
         try:
-            if not leave_open and facts is not None:
-                self._live.release(attempt_id)
-                status = await self._book.record(attempt_id, facts, self._clock.now(), error=error)
+            await self._render(call)
+            number = dial_digits("+" + call.contact.phone)
+        except (MessageError, SynthesisError, InvalidPhoneNumber) as exc:
+            log.warning("attempt %d to %s failed: %s", call.attempt_id, self._who(call), exc)
+            return _End(CallFacts("failed"), f"{type(exc).__name__}: {exc}")
+        call.claim = claim = self._agi.claim(call.channel_id)
+        dialing = asyncio.ensure_future(self._originate(call, number))
+        channel: AgiChannel | None = None
+        try:
+            # the call's AsyncAGI start means it was answered: play at once instead of
+            # waiting for the OriginateResponse, which may come a moment later
+            first: set[asyncio.Future[Any]] = {dialing, claim}
+            self._gate.in_flight += 1
+            try:
+                done, _ = await asyncio.wait(
+                    first, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                self._gate.in_flight -= 1
+            if not done:
+                # a refusal comes at once: this Originate was taken, Asterisk dials again
+                self._gate.sent()
+                await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            if claim.done() and not claim.cancelled():
+                channel = claim.result()
+                self._gate.sent()
+            else:
+                try:
+                    result = await dialing
+                except OriginateNotSent as exc:
+                    self._agi.release(call.channel_id)
+                    self._gate.not_sent()
+                    log.warning("attempt %d: Originate not sent: %s", call.attempt_id, exc)
+                    return _End(void=True, error=f"not sent: {exc}")
+                except LOST_LINK as exc:
+                    # the Originate went out but its reply was lost: ask Asterisk
+                    log.warning(
+                        "attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc
+                    )
+                    return await self._recover(call)
+                except TelephonyError as exc:
+                    self._agi.release(call.channel_id)
+                    log.warning(
+                        "attempt %d to %s failed: %s", call.attempt_id, self._who(call), exc
+                    )
+                    return _End(CallFacts("failed"), f"{type(exc).__name__}: {exc}")
+                self._gate.sent()
+                if not result.answered:
+                    self._agi.release(call.channel_id)
+                    return _End(CallFacts(result.outcome.value))
+                try:
+                    channel = await asyncio.wait_for(claim, self.config.agi_timeout)
+                except TimeoutError:
+                    self._agi.release(call.channel_id)
+                    await self._channels.hang_up_all(call.channel_id)
+                    call.answered = True
+                    call.journal.answered()
+                    return _End(
+                        call.progress.facts(), "answered but the call never reached AsyncAGI"
+                    )
+        finally:
+            self._settle(dialing)
+        return await self._answered(call, channel)
+
+    async def _originate(self, call: _Call, number: str) -> OriginateResult:
+        # an Originate that cannot reach Asterisk dials nobody: not an attempt. Checked
+        # with no await before the send, so "connected" still holds when it goes out.
+        if not self._link.connected:
+            raise OriginateNotSent("the AMI link is down")
+        try:
+            return await self._originator.originate(
+                number=number,
+                channel_id=call.channel_id,
+                context=self.config.context,
+                ring_timeout=call.plan.ring_timeout,
+                variables={"CC_CAMPAIGN": str(call.plan.id), "CC_ATTEMPT": str(call.attempt_id)},
+            )
+        except AmiActionError as exc:
+            # `Response: Error` to an Async Originate ("Asterisk is shutting down"...): no
+            # channel was made
+            raise OriginateNotSent(exc.message or str(exc)) from exc
+
+    async def _answered(self, call: _Call, channel: AgiChannel, start: int = 0) -> _End:
+        """The call is in AsyncAGI with us: play from part `start` on."""
+        call.channel = channel
+        if not call.answered:
+            call.answered = True
+            call.journal.answered()
+        try:
+            await self._play(call, start)
+        except TelephonyError as exc:
+            if _asterisk_away(exc):
+                log.warning("attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc)
+                return await self._recover(call)
+            log.warning("attempt %d to %s: %s", call.attempt_id, self._who(call), exc)
+            return _End(call.progress.facts(), f"{type(exc).__name__}: {exc}")
+        p = call.progress
+        if not (p.received or p.decided) and await self._asterisk_stopping():
+            # hung up mid-message by Asterisk going away, not by the customer
+            return _End(void=True, error="interrupted: Asterisk stopped during the message")
+        return _End(p.facts())
+
+    async def _asterisk_stopping(self) -> bool:
+        """Is Asterisk going away? While it shuts down it refuses every AMI action, then
+        the link drops; it hangs up its calls meanwhile, which looks like customers
+        hanging up."""
+        if not self._link.connected:
+            return True
+        try:
+            await self._link.action("Ping", timeout=2)
+        except AmiActionError as exc:
+            return "shutting down" in exc.message.lower()
+        except TelephonyError:
+            return True
+        return False
+
+    # ------------------------------------------------------------------ a lost driver
+    async def _recover(self, call: _Call) -> _End:
+        """The AMI link dropped (or Asterisk stopped answering) mid-call: the call itself
+        goes on; once the link is back, find out what became of it."""
+        self.stats.recovered += 1
+        await self._wait_link()
+        return await self._adopt(call)
+
+    async def _wait_link(self) -> None:
+        while not self._link.connected:
+            with contextlib.suppress(AmiConnectionError):
+                await self._link.wait_connected(60)
+
+    async def _adopt(self, call: _Call) -> _End:
+        p = call.progress
+        if call.deadline is None:
+            grace = timedelta(seconds=self.config.orphan_grace)
+            call.deadline = await self._book.keep_orphan_deadline(
+                call.attempt_id, self._clock.now() + grace
+            )
+        if p.queued and not p.transferred:
+            # an operator answering from now on is noted as it happens
+            self._desk.expect(call.channel_id, lambda op: self._operator_answered(call, op))
+        fresh = True
+        try:
+            while True:
+                try:
+                    # the first look is fresh; later ones share the listing of every call
+                    # being watched (a Hangup seen on the link drops a leg from it at once)
+                    found = await self._channels.legs(call.channel_id, fresh=fresh)
+                    fresh = False
+                except TelephonyError:
+                    if self._channels.hung_up(call.channel_id):
+                        # the events still came: it is over (a slot freed while Asterisk
+                        # shuts down, refusing every action)
+                        return self._ended_unseen(call)
+                    await asyncio.sleep(POLL)  # Asterisk away: look again later
+                    await self._wait_link()
+                    continue
+                if not found:
+                    return self._ended_unseen(call)
+                own = found.get(call.channel_id)
+                if own is None or not own.up:
+                    # ringing still: once answered it enters AsyncAGI and comes to the claim
+                    channel = await self._await_answer(call)
+                    if channel is not None:
+                        return await self._answered(call, channel)
+                    continue
+                if not call.answered:
+                    call.answered = True  # answered while nobody watched
+                    call.journal.answered()
+                if own.bridge_id:
+                    await self._note_bridged(call, own)
+                    await self._channels.wait_end(call.channel_id, POLL)
+                    continue
+                state = await self._probe(call, own)
+                if state == "idle":
+                    return await self._continue(call)
+                undriveable = state == "stray" and not p.queued and self._past_deadline(call)
+                if state == "deadline" or undriveable:
+                    log.warning(
+                        "attempt %d: a call nobody can drive, hung up at its deadline",
+                        call.attempt_id,
+                    )
+                    self.stats.orphans_hung_up += 1
+                    await self._channels.hang_up_all(call.channel_id)
+                    await self._channels.wait_end(call.channel_id, POLL)
+                elif state == "stray":
+                    await self._channels.wait_end(call.channel_id, POLL)
+        finally:
+            if p.queued:
+                self._desk.answered_by(call.channel_id)
+
+    async def _await_answer(self, call: _Call) -> AgiChannel | None:
+        claim = call.claim
+        if claim is None or claim.cancelled():
+            call.claim = claim = self._agi.claim(call.channel_id)
+        if not claim.done():
+            ended = asyncio.ensure_future(self._channels.wait_end(call.channel_id, POLL))
+            try:
+                either: set[asyncio.Future[Any]] = {claim, ended}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ended.cancel()
+        if claim.done() and not claim.cancelled():
+            return claim.result()
+        return None
+
+    async def _probe(self, call: _Call, own: ChannelInfo) -> str:
+        """Wait until the channel is idle in AsyncAGI ("idle"); or "gone", "stray" (not
+        in AsyncAGI at all), "retry" (the link dropped again), "deadline"."""
+        channel = call.channel
+        if channel is None or channel.channel != own.name or channel.gone:
+            env = {"agi_uniqueid": call.channel_id, "agi_arg_1": self.config.context}
+            channel = call.channel = AgiChannel(self._agi, own.name, env)
+        probe = asyncio.ensure_future(channel.command("NOOP", timeout=PROBE_LIMIT))
+        try:
+            while True:
+                done, _pending = await asyncio.wait({probe}, timeout=POLL)
+                if done:
+                    try:
+                        result = probe.result()
+                    except ChannelGone:
+                        return "gone"
+                    except TelephonyError as exc:
+                        if not _asterisk_away(exc):
+                            return "stray"
+                        await asyncio.sleep(POLL)
+                        await self._wait_link()
+                        return "retry"
+                    return "idle" if result.code == 200 else "stray"
+                try:
+                    found = await self._channels.legs(call.channel_id)
+                except TelephonyError:
+                    continue
+                current = found.get(call.channel_id)
+                if current is None:
+                    return "gone"
+                if current.bridge_id:
+                    await self._note_bridged(call, current)
+                elif not call.progress.queued and self._past_deadline(call):
+                    return "deadline"
+        finally:
+            # a NOOP left queued on the channel runs later, its result read by nobody
+            probe.cancel()
+
+    def _past_deadline(self, call: _Call) -> bool:
+        return call.deadline is not None and self._clock.now() >= call.deadline
+
+    async def _note_bridged(self, call: _Call, own: ChannelInfo) -> None:
+        """Bridged: only the operators' queue bridges our calls. Never hung up by us."""
+        p = call.progress
+        if p.transferred:
+            return
+        operator = ""
+        with contextlib.suppress(TelephonyError):
+            operator = await self._channels.variable(own.name, "MEMBERINTERFACE")
+        self._operator_answered(call, operator or p.operator)
+        await call.journal.flush()
+
+    def _operator_answered(self, call: _Call, operator: str) -> None:
+        p = call.progress
+        p.queued = True
+        p.transferred = True
+        p.operator = operator or p.operator
+        call.journal.changed()
+
+    async def _continue(self, call: _Call) -> _End:
+        """The adopted call is idle in AsyncAGI: finish it."""
+        p = call.progress
+        channel = call.channel
+        assert channel is not None
+        try:
+            if p.queued and not p.transferred:
+                operator = await self._channels.variable(channel.channel, "MEMBERINTERFACE")
+                if operator:
+                    self._operator_answered(call, operator)
+            if p.transferred:
+                # the operator's conversation is over
+                await call.journal.flush()
+                await self._hangup(channel)
+                return _End(p.facts())
+            if p.queued:
+                # the queue gave the customer back with nobody (or never took them)
+                p.callback = True
+                await call.journal.flush()
+                await self._say(channel, call.scenario.replies.get("operator_busy"))
+                await self._hangup(channel)
+                return _End(p.facts())
+            if p.confirmed or p.opted_out or p.callback or not call.names:
+                await self._hangup(channel)
+                outcome = "answered" if p.received or p.decided else "failed"
+                return _End(p.facts(outcome), "" if call.names else "message not rendered")
+        except ChannelGone:
+            return self._ended_unseen(call, seen=True)
+        except TelephonyError as exc:
+            if not _asterisk_away(exc):
+                raise
+            return await self._recover(call)
+        start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
+        return await self._answered(call, channel, start)
+
+    def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
+        """The call's channels are gone and its end was not watched by a driver."""
+        p = call.progress
+        if call.answered:
+            if p.received or p.decided or p.transferred:
+                return _End(p.facts(), "" if seen else "ended while nobody drove it")
+            # cut off mid-message while we could not see it: by the customer, or by our
+            # side going away (a restart of Asterisk or of this service). Not knowing, no
+            # retry is spent on it; its answer still counts for the frequency caps
+            return _End(void=True, error="interrupted: ended mid-message while nobody drove it")
+        if self._channels.seen_end(call.channel_id):
+            # it rang and ended unanswered while we looked on (busy, no answer, congestion)
+            cause = self._channels.cause(call.channel_id)
+            outcome = CAUSE_OUTCOME.get(cause or 0)
+            return _End(CallFacts(outcome.value if outcome else "no_answer"))
+        return _End(void=True, error="unanswered, and its end was not seen: not counted")
+
+    # ------------------------------------------------------------------ stopping
+    async def _interrupted(self, call: _Call) -> _End:
+        self._agi.release(call.channel_id)
+        p = call.progress
+        channel = call.channel
+        error = "interrupted: the service stopped during the call"
+        if p.queued and (channel is None or not channel.gone):
+            # with an operator, or waiting for one: never hung up by us. Once the queue
+            # gives the customer back, AsyncAGI ends and the dialplan hangs up; the next
+            # start closes the attempt.
+            if channel is not None:
+                await self._end_after_queue(channel)
+            return _End(leave_open=True)
+        if call.answered and channel is not None and not channel.gone:
+            with contextlib.suppress(TelephonyError, TimeoutError):
+                await asyncio.wait_for(self._hangup(channel), 5)
+        else:
+            try:
+                gone = await asyncio.wait_for(self._channels.hang_up_all(call.channel_id), 5)
+            except TimeoutError:
+                gone = False
+            if not gone:
+                return _End(leave_open=True)  # Asterisk could not be asked: the next start
+            if not call.answered:
+                return _End(void=True, error="not answered before the service stopped")
+        if p.received or p.decided:
+            return _End(p.facts(), error)
+        # cut off by our own stop: no retry spent (the answer still counts for the caps)
+        return _End(void=True, error=error)
+
+    async def _end_after_queue(self, channel: AgiChannel) -> None:
+        with contextlib.suppress(TelephonyError, TimeoutError):
+            await asyncio.wait_for(
+                self._link.action(
+                    "AGI",
+                    Channel=channel.channel,
+                    Command="ASYNCAGI BREAK",
+                    CommandID=uuid.uuid4().hex,
+                ),
+                2,
+            )
+
+    async def _finish(self, call: _Call, end: _End) -> None:
+        attempt_id = call.attempt_id
+        self._live.release(attempt_id)
+        try:
+            if end.void:
+                await self._book.void(attempt_id, self._clock.now(), end.error)
+                self.stats.voided += 1
+            elif end.facts is not None and not end.leave_open:
+                await call.journal.settle()
+                status = await self._book.record(
+                    attempt_id, end.facts, self._clock.now(), error=end.error
+                )
                 self.stats.by_status[status] += 1
                 self.stats.finished += 1
         except Exception:
-            # the attempt stays open in the database: the next start reconciles it
+            # the attempt stays open in the database: the next start adopts it
             log.exception("attempt %d: result could not be stored", attempt_id)
         finally:
-            if leave_open and self._live.is_suspect(attempt_id):
-                # keep the number busy until the check says the call is over
-                entry = self._live.get(attempt_id)
-                if entry is not None:
-                    entry.task = None
-            else:
-                self._live.forget(attempt_id)
+            self._live.forget(attempt_id)
 
     def _settle(self, dialing: asyncio.Future[Any]) -> None:
         """The Originate's own reply is not needed once the call is in AsyncAGI; let it
@@ -239,32 +595,37 @@ class CallFlow:
         except RuntimeError:  # stopping: nobody will read it
             dialing.cancel()
 
-    async def _play(
-        self,
-        plan: Plan,
-        scenario: Scenario,
-        contact: DueContact,
-        channel: AgiChannel,
-        names: list[str],
-        state: _CallState,
-    ) -> None:
+    # ------------------------------------------------------------------ the message
+    async def _play(self, call: _Call, start: int = 0) -> None:
+        scenario = call.scenario
+        channel = call.channel
+        assert channel is not None
+        names = call.names
+        p = call.progress
+        journal = call.journal
         repeats = scenario.repeats
         action: str | None = None
         try:
+            first = start
             while True:
                 digit: str | None = None
-                for index, name in enumerate(names):
-                    digit = await channel.stream_file(name, escape_digits=ALL_KEYS)
+                for index in range(first, len(names)):
+                    digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
                     if digit:
                         break
-                    state.parts_played = max(state.parts_played, index + 1)
+                    p.parts_played = max(p.parts_played, index + 1)
+                    journal.changed()
+                first = 0
                 if digit is None:
-                    state.played_to_end = True
+                    if not p.played_to_end:
+                        p.played_to_end = True
+                        journal.changed()
                     if scenario.wait_digit > 0:
                         digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:
                     break
-                state.digits += digit
+                p.digits += digit
+                journal.changed()
                 action = scenario.action(digit)
                 if action == "repeat" and repeats > 0:
                     repeats -= 1
@@ -274,18 +635,20 @@ class CallFlow:
                     action = None
                 break
             if action == "confirm":
-                state.confirmed = True
+                p.confirmed = True
+                await journal.flush()
                 await self._say(channel, scenario.replies.get("confirmed"))
             elif action == "opt_out":
-                state.opted_out = True
+                p.opted_out = True
+                await journal.flush()
                 await self._say(channel, scenario.replies.get("opted_out"))
             elif action == "operator":
-                await self._transfer(plan, scenario, contact, channel, state)
-            elif state.played_to_end:
+                await self._transfer(call, channel)
+            elif p.played_to_end:
                 await self._say(channel, scenario.replies.get("goodbye"))
             await self._hangup(channel)
         except ChannelGone:
-            pass  # the customer hung up: what was played so far is in `state`
+            pass  # the customer hung up: what was played so far is in `progress`
 
     async def _hangup(self, channel: AgiChannel) -> None:
         """End the call with AMI Hangup: it takes effect at once, while an AGI HANGUP
@@ -305,21 +668,16 @@ class CallFlow:
         for name in await self._speech.render(message, {}):
             await channel.stream_file(name)
 
-    async def _transfer(
-        self,
-        plan: Plan,
-        scenario: Scenario,
-        contact: DueContact,
-        channel: AgiChannel,
-        state: _CallState,
-    ) -> None:
+    async def _transfer(self, call: _Call, channel: AgiChannel) -> None:
+        plan, scenario, contact, p = call.plan, call.scenario, call.contact, call.progress
         if await self._desk.free(fresh=True) <= 0:
             # nobody can take the call: no waiting in a queue, an operator calls back
-            state.callback = True
+            p.callback = True
+            await call.journal.flush()
             await self._say(channel, scenario.replies.get("operator_busy"))
             return
         self._desk.in_flight += 1
-        self._desk.expect(channel.uniqueid)
+        self._desk.expect(channel.uniqueid, lambda op: self._operator_answered(call, op))
         try:
             await self._say(channel, scenario.replies.get("operator"))
             # the operator's side inherits these (the `__` prefix): what the call was about
@@ -331,13 +689,16 @@ class CallFlow:
                 "__CC_CONTACT": str(contact.id),
                 "__CC_ACCOUNT": _plain(contact.account),
                 "__CC_PLAYED": (
-                    f"{state.parts_played}/{state.parts_total}"
-                    + (" end" if state.played_to_end else "")
+                    f"{p.parts_played}/{p.parts_total}" + (" end" if p.played_to_end else "")
                 ),
-                "__CC_DIGITS": state.digits,
+                "__CC_DIGITS": p.digits,
             }
             for name, value in context.items():
                 await channel.set_variable(name, value)
+            # stored before the customer enters the queue: whatever happens to this
+            # service from here on, they are an operator's (put through, or called back)
+            p.queued = True
+            await call.journal.flush()
             timeout = int(self.config.queue_timeout)
             await channel.exec("Queue", f"{self.config.queue},,,,{timeout}", timeout=timeout + 7200)
         except ChannelGone:
@@ -345,14 +706,18 @@ class CallFlow:
         finally:
             self._desk.in_flight -= 1
             operator = self._desk.answered_by(channel.uniqueid)
-        if operator:
-            state.transferred = True
-            state.operator = operator
+        if operator or p.transferred:
+            self._operator_answered(call, operator or p.operator)
             return
-        state.callback = True
+        p.callback = True
+        call.journal.changed()
         if not channel.gone:
             with contextlib.suppress(ChannelGone):
                 await self._say(channel, scenario.replies.get("operator_busy"))
+
+    @staticmethod
+    def _who(call: _Call) -> str:
+        return mask_phone(call.contact.phone)
 
 
 def _plain(text: str) -> str:

@@ -13,7 +13,9 @@ class DialerConfig:
     # seconds a transferred customer may wait in the queue before the call-back fallback
     queue_timeout: float = 30.0
     tick: float = 0.5
-    # a call found live after a restart, with nobody driving it, is hung up after this
+    # a call found live after a restart or a link drop that cannot be driven (answered,
+    # not in AsyncAGI, not with an operator) is hung up this long after it was first seen;
+    # the instant is stored with the attempt, so later starts do not push it back
     orphan_grace: float = 30.0
     # on stop, calls in progress get this long to finish before they are hung up
     drain_timeout: float = 5.0
@@ -27,4 +29,9 @@ class DialerStats:
     finished: int = 0
     reconciled: int = 0
     orphans_hung_up: int = 0
+    # previous runs' calls taken over at a start; calls that lost the AMI link mid-way
+    adopted: int = 0
+    recovered: int = 0
+    # attempts that were not attempts (the Originate never reached Asterisk...)
+    voided: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))

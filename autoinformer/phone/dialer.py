@@ -3,10 +3,16 @@
 Safety rules it keeps (issue 5, DESIGN.md):
 - a ChannelId is made with new_channel_id() and committed with the attempt
   (CallBook.claim_many) before the Originate goes out; only digits reach the dial string;
-- before anything is dialed after a start, attempts left open by a crash are checked
-  against Asterisk's channels (autoinformer.phone.reconcile); an attempt whose fate is
-  unknown (the AMI link dropped mid-Originate) stays open and is checked the same way once
-  the link is back;
+- what happens on a call is stored as it happens (autoinformer.phone.progress): a contact
+  who confirmed, opted out or went to an operator is final at that moment;
+- at a start, before anything is dialed, every attempt a previous run left open is
+  adopted (CallFlow.adopt): calls with an operator or in the queue are left to finish,
+  answered calls waiting in AsyncAGI are driven again at once, the rest are closed; an
+  adopted call holds its campaign's slot exactly while its channel exists. A call that
+  loses the AMI link mid-way is adopted the same way by its own task once the link is back;
+- an Originate that never reached Asterisk is not an attempt (voided, no retry spent);
+  nothing is dialed while the link is down, and after a refusal ("shutting down") the
+  dialer holds and sends one call at a time until Asterisk takes one (pacing.DialGate);
 - a contact is never called twice at once (the claim is a conditional UPDATE; one number
   is never in two calls, whichever campaign), and never again once notified (final state);
 - a scenario that offers 0 is paced by the free operators of queue `operators`; when none
@@ -32,16 +38,16 @@ from autoinformer.phone.book import CallBook, DueContact
 from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.live import LiveCalls
-from autoinformer.phone.pacing import OperatorDesk
+from autoinformer.phone.pacing import DialGate, OperatorDesk
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
-from autoinformer.phone.reconcile import AsteriskChannels, Reconciler
+from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
 from autoinformer.scheduling import cap_release, next_call_time
 from contact_center.calendar import WorkingDays
 from contact_center.clock import Clock
 from contact_center.speech import Speech
 from contact_center.tasks import TaskSet
-from contact_center.telephony.agi import AgiServer
+from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import TelephonyError
 from contact_center.telephony.originate import Originator
@@ -67,6 +73,8 @@ class Dialer:
     ) -> None:
         self._book = book
         self._scenarios = scenarios
+        self._link = link
+        self._agi = agi
         self._clock = clock
         self._calendar = calendar
         self.config = config or DialerConfig()
@@ -79,22 +87,12 @@ class Dialer:
             expected=(SQLAlchemyError, TelephonyError, OSError),
         )
         self._desk = OperatorDesk(link, self.config.queue)
+        self._gate = DialGate()
         self._calls = TaskSet("autoinformer-calls")
         self._aux = TaskSet("autoinformer-aux")
         # a call ending wakes the next pass at once: its slot is free
         self._live = LiveCalls(on_release=self._loop.wake)
-        channels = AsteriskChannels(link, originator)
-        self._reconciler = Reconciler(
-            book=book,
-            channels=channels,
-            originator=originator,
-            link=link,
-            clock=clock,
-            live=self._live,
-            aux=self._aux,
-            stats=self.stats,
-            config=self.config,
-        )
+        self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
         self._flow = CallFlow(
             book=book,
@@ -105,6 +103,7 @@ class Dialer:
             clock=clock,
             config=self.config,
             desk=self._desk,
+            gate=self._gate,
             live=self._live,
             channels=channels,
             aux=self._aux,
@@ -112,7 +111,7 @@ class Dialer:
         )
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         self._plans_cache: tuple[float, list[Plan]] | None = None
-        self._reconciled = False
+        self._reconciled = asyncio.Event()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -131,18 +130,66 @@ class Dialer:
         for task in self._prepared.values():
             task.cancel()
         self._desk.close()
+        self._channels.close()
 
     @property
     def _stopping(self) -> bool:
         return self._loop.stopping
 
+    @property
+    def gate(self) -> DialGate:
+        return self._gate
+
     async def _pass_once(self) -> bool:
-        if not self._reconciled:
-            await self._reconciler.reconcile()
-            self._reconciled = True
-        await self._reconciler.check_suspects()
+        if not self._reconciled.is_set():
+            if not self._link.connected:
+                return False  # Asterisk must be asked first
+            await self._adopt_open_attempts()
+            self._reconciled.set()
         await self._pass()
         return False
+
+    # ------------------------------------------------------------------ after a start
+    async def _adopt_open_attempts(self) -> None:
+        """Every attempt a previous run left open becomes a call of this run (CallFlow.adopt)
+        before anything is dialed: its number stays busy and it holds its campaign's slot
+        for exactly as long as its channel exists."""
+        released = await self._book.release_stray_calling()
+        if released:
+            log.warning("%d contacts left calling without an attempt wait again", released)
+        attempts = [a for a in await self._book.open_attempts() if self._live.get(a.id) is None]
+        if not attempts:
+            return
+        # claimed before Asterisk is asked: a call answered meanwhile comes to us, not to
+        # the "nobody waits for it" hang-up
+        claims = {a.id: self._agi.claim(a.channel_id) for a in attempts}
+        log.warning("adopting %d calls left open by a previous run", len(attempts))
+        scenarios: dict[int, Scenario] = {}
+        for attempt in attempts:
+            plan = await self._book.plan(attempt.campaign_id)
+            contact = await self._book.contact_fields(attempt.contact_id)
+            if plan is None or contact is None:  # deleted meanwhile
+                self._agi.release(attempt.channel_id)
+                continue
+            if plan.scenario_id not in scenarios:
+                scenarios[plan.scenario_id] = await self._scenarios.by_id(plan.scenario_id)
+            entry = self._live.add(attempt.id, plan.id, contact.id, contact.phone)
+            entry.task = self._calls.spawn(
+                self._flow.adopt(
+                    plan, scenarios[plan.scenario_id], contact, attempt, claims[attempt.id]
+                ),
+                name=f"adopted-{attempt.id}",
+            )
+            self.stats.reconciled += 1
+
+    async def owns_call(self, channel: AgiChannel) -> bool:
+        """An answered campaign call reached AsyncAGI with no claim waiting for it: is it
+        an open attempt of ours (adopted: its task drives it) or a stray (hang it up)?"""
+        try:
+            await asyncio.wait_for(self._reconciled.wait(), 10)
+        except TimeoutError:
+            return False
+        return await self._book.is_open(channel.uniqueid)
 
     # ------------------------------------------------------------------ pacing
     async def _plans(self) -> list[Plan]:
@@ -155,6 +202,9 @@ class Dialer:
 
     async def _pass(self) -> None:
         now = self._clock.now()
+        # nobody can be called while the link is down or Asterisk refuses Originates:
+        # hold the list instead of claiming it and handing it back
+        dialing = self._link.connected and self._gate.open
         for plan in await self._plans():
             if plan.end_at is not None and now >= plan.end_at:
                 closed = await self._book.finish_at_end(plan, now)
@@ -163,7 +213,7 @@ class Dialer:
                 if not self._live.count(plan.id):
                     await self._finish_if_done(plan, now)
                 continue
-            if plan.status != "running" or now < plan.start_at or self._stopping:
+            if plan.status != "running" or now < plan.start_at or self._stopping or not dialing:
                 continue
             if not self._ready(plan):
                 continue
@@ -186,6 +236,9 @@ class Dialer:
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
         slots = await self._limit(plan, scenario) - self._live.count(plan.id)
+        if self._gate.probing:
+            # Asterisk refused the last Originate: one call to see whether it takes them again
+            slots = min(slots, 1 - self._gate.in_flight)
         if slots <= 0:
             return
         ready: list[DueContact] = []

@@ -1,8 +1,8 @@
-"""The dialer's calls in progress in this process (and a previous run's calls it waits for).
+"""The dialer's calls in progress in this process, a previous run's calls it adopted
+included: which numbers are in a call right now and how many calls each campaign has.
 
-The database says which contacts are `calling`; this says which numbers this process is
-calling right now, how many calls each campaign has, and which attempts lost their AMI
-reply and must be checked against Asterisk before their number is free again.
+An entry lives exactly as long as its call's task: an adopted call holds its campaign's
+slot while its channel really exists, and frees it the moment the channel is gone.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from autoinformer.phone.book import OpenAttempt
-
 
 @dataclass(slots=True)
 class LiveCall:
     campaign_id: int
     contact_id: int
     phone: str
-    # None: an orphan of a previous run, or a call whose fate is being checked
     task: asyncio.Task[Any] | None = None
     released: bool = False
 
@@ -31,7 +28,6 @@ class LiveCalls:
         self._calls: dict[int, LiveCall] = {}  # attempt id -> call
         self._phones: set[str] = set()
         self._per_campaign: dict[int, int] = defaultdict(int)
-        self._suspects: dict[int, OpenAttempt] = {}
         # a freed slot is a reason for the dialer's next pass now
         self._on_release = on_release
 
@@ -67,16 +63,3 @@ class LiveCalls:
     def forget(self, attempt_id: int) -> None:
         self.release(attempt_id)
         self._calls.pop(attempt_id, None)
-
-    # ------------------------------------------------------------------ fate unknown
-    def suspect(self, attempt: OpenAttempt) -> None:
-        """The AMI link dropped during this call: keep its number busy until checked."""
-        self._suspects[attempt.id] = attempt
-
-    def is_suspect(self, attempt_id: int) -> bool:
-        return attempt_id in self._suspects
-
-    def take_suspects(self) -> list[OpenAttempt]:
-        attempts = list(self._suspects.values())
-        self._suspects.clear()
-        return attempts

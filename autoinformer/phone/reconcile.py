@@ -1,30 +1,35 @@
-"""After a start or a lost AMI reply: attempts left open are checked against Asterisk.
+"""Our calls as Asterisk has them: what the dialer checks after a start or a lost AMI link
+before it trusts anything it believed about a call.
 
-A call still live is waited for, nobody dials its contact until it ends, and since nobody
-drives it any more (its AsyncAGI session died with the run that made it) it is hung up
-after a grace period rather than left as dead air. An attempt whose call is not live is
-closed as failed and retried by the campaign's policy.
+An Originate with ChannelId X gives its two legs the Uniqueids X (ours: it runs the
+[autoinformer] dialplan and AsyncAGI once answered) and X-b (the called side). Asterisk
+takes a Uniqueid wherever AMI wants a channel name.
+
+What CoreShowChannels says, as verified on Asterisk 16 with Local channels:
+- ringing: our leg is in state 5 (Ringing), application AppDial2;
+- answered: state 6 (Up); `Application` is AGI while it waits for AsyncAGI commands, Queue
+  while an `EXEC Queue` runs, but it is a cached snapshot and still says Queue after the
+  queue returned: only BridgeId (set while bridged to an operator) can be trusted there;
+- an operator who answered our queued call leaves MEMBERINTERFACE on our channel
+  (queues.conf `setinterfacevar`), which outlives the bridge;
+- Hangup causes of an unanswered call are on the far leg (X-b): 17 busy, 34 congestion;
+  Local channels that ring out give 0 on both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
+from collections import OrderedDict
 from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
 
-from autoinformer.phone.book import CallBook, OpenAttempt
-from autoinformer.phone.config import DialerConfig, DialerStats
-from autoinformer.phone.live import LiveCalls
-from autoinformer.scheduling import CallFacts
-from contact_center.clock import Clock
-from contact_center.tasks import TaskSet
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import AmiActionError, TelephonyError
-from contact_center.telephony.originate import Originator
 
-log = logging.getLogger(__name__)
+UP = 6
 
 
 def legs(channel_id: str) -> tuple[str, str]:
@@ -32,18 +37,85 @@ def legs(channel_id: str) -> tuple[str, str]:
     return channel_id, f"{channel_id}-b"
 
 
-class AsteriskChannels:
-    """Our calls' channels in Asterisk, found and hung up by the ChannelIds we gave them
-    (Asterisk takes a Uniqueid wherever AMI Hangup wants a channel name)."""
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    name: str
+    uniqueid: str
+    state: int
+    bridge_id: str
 
-    def __init__(self, link: AmiLink, originator: Originator) -> None:
+    @property
+    def up(self) -> bool:
+        return self.state == UP
+
+
+class AsteriskChannels:
+    """Our calls' channels in Asterisk, by the ChannelIds we gave them.
+
+    Listings are shared: every call being watched asks at most once per `max_age`, and
+    callers asking while a listing is on its way wait for that one (fifty adopted calls
+    polling each second cost two CoreShowChannels a second, not fifty). Hang-ups seen on
+    the link wake whoever waits for that call, and their causes are remembered for the
+    calls whose OriginateResponse was lost.
+    """
+
+    def __init__(self, link: AmiLink, *, max_age: float = 0.5, memory: int = 4096) -> None:
         self._link = link
-        self._originator = originator
+        self._max_age = max_age
+        self._memory = memory
+        self._cached: tuple[float, dict[str, ChannelInfo]] | None = None
+        self._listing: asyncio.Future[dict[str, ChannelInfo]] | None = None
+        self._causes: OrderedDict[str, int] = OrderedDict()
+        self._ended: dict[str, asyncio.Event] = {}
+        self._unsubscribe = link.on_event("Hangup", self._on_hangup)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # ------------------------------------------------------------------ listing
+    async def snapshot(self, *, fresh: bool = False) -> dict[str, ChannelInfo]:
+        """Every channel Asterisk has, by Uniqueid (TelephonyError: Asterisk not reachable)."""
+        now = time.monotonic()
+        if not fresh and self._cached is not None and now - self._cached[0] < self._max_age:
+            return self._cached[1]
+        if self._listing is None or self._listing.done():
+            self._listing = asyncio.ensure_future(self._list())
+        return await asyncio.shield(self._listing)
+
+    async def _list(self) -> dict[str, ChannelInfo]:
+        started = time.monotonic()
+        events = await self._link.action_list("CoreShowChannels")
+        channels: dict[str, ChannelInfo] = {}
+        for event in events:
+            uid = str(event.get("Uniqueid", "") or "")
+            if uid:
+                channels[uid] = ChannelInfo(
+                    name=str(event.get("Channel", "") or ""),
+                    uniqueid=uid,
+                    state=_int(event.get("ChannelState")),
+                    bridge_id=str(event.get("BridgeId", "") or ""),
+                )
+        self._cached = (started, channels)
+        return channels
+
+    async def legs(self, channel_id: str, *, fresh: bool = False) -> dict[str, ChannelInfo]:
+        """Which legs of `channel_id` Asterisk still has."""
+        snapshot = await self.snapshot(fresh=fresh)
+        return {uid: snapshot[uid] for uid in legs(channel_id) if uid in snapshot}
 
     async def live(self, channel_id: str) -> set[str]:
-        """Which legs of `channel_id` Asterisk still has."""
-        return set(legs(channel_id)) & await self._originator.live_channel_ids()
+        return set(await self.legs(channel_id, fresh=True))
 
+    async def variable(self, channel: str, name: str) -> str:
+        """A channel variable ("" when unset or the channel is gone)."""
+        try:
+            reply = await self._link.action("Getvar", Channel=channel, Variable=name)
+        except AmiActionError:
+            return ""
+        value = str(reply.get("Value", "") or "")
+        return "" if value == "(null)" else value
+
+    # ------------------------------------------------------------------ hanging up
     async def hang_up(self, ids: Collection[str]) -> None:
         for uid in ids:
             with contextlib.suppress(AmiActionError):  # gone meanwhile
@@ -58,91 +130,48 @@ class AsteriskChannels:
         except TelephonyError:
             return False
 
+    # ------------------------------------------------------------------ hang-up events
+    def cause(self, channel_id: str) -> int | None:
+        """The hang-up cause seen for the call (its far leg's first), None if unseen."""
+        far, own = legs(channel_id)[1], channel_id
+        return self._causes.get(far, self._causes.get(own))
 
-class Reconciler:
-    def __init__(
-        self,
-        *,
-        book: CallBook,
-        channels: AsteriskChannels,
-        originator: Originator,
-        link: AmiLink,
-        clock: Clock,
-        live: LiveCalls,
-        aux: TaskSet,
-        stats: DialerStats,
-        config: DialerConfig,
-    ) -> None:
-        self._book = book
-        self._channels = channels
-        self._originator = originator
-        self._link = link
-        self._clock = clock
-        self._live = live
-        self._aux = aux
-        self._stats = stats
-        self._config = config
+    def hung_up(self, channel_id: str) -> bool:
+        """Our leg's Hangup was seen: the call is over whatever a listing would say."""
+        return channel_id in self._causes
 
-    async def reconcile(self) -> None:
-        """Before the first call: every attempt a previous run left open is checked."""
-        await self._book.release_stray_calling()
-        open_attempts = await self._book.open_attempts()
-        if not open_attempts:
-            return
-        log.warning("reconciling %d attempts left open by a previous run", len(open_attempts))
-        await self.check(open_attempts)
+    def seen_end(self, channel_id: str) -> bool:
+        return any(uid in self._causes for uid in legs(channel_id))
 
-    async def check_suspects(self) -> None:
-        """Attempts whose Originate or AGI reply was lost with the link: check them."""
-        if not self._link.connected:
-            return
-        attempts = self._live.take_suspects()
-        if attempts:
-            await self.check(attempts)
-
-    async def check(self, attempts: list[OpenAttempt]) -> None:
-        live = await self._originator.live_channel_ids()
-        for attempt in attempts:
-            existing = self._live.get(attempt.id)
-            if existing is not None and existing.task is not None:
-                continue  # its call task is still running here
-            if live.intersection(legs(attempt.channel_id)):
-                if existing is None:
-                    contact = await self._book.contact_fields(attempt.contact_id)
-                    phone = contact.phone if contact else ""
-                    self._live.add(attempt.id, attempt.campaign_id, attempt.contact_id, phone)
-                self._aux.spawn(self._wait_orphan(attempt), name=f"orphan-{attempt.id}")
-            else:
-                await self._book.record(
-                    attempt.id,
-                    CallFacts("failed"),
-                    self._clock.now(),
-                    error="interrupted: the call was not live when checked",
-                )
-                self._stats.reconciled += 1
-                if existing is not None:
-                    self._live.forget(attempt.id)
-
-    async def _wait_orphan(self, attempt: OpenAttempt) -> None:
-        """A call of a previous run is still live: its contact waits until it ends."""
-        started = time.monotonic()
-        hung_up = False
+    async def wait_end(self, channel_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` for our leg's Hangup; True if it came."""
+        if channel_id in self._causes:
+            return True
+        event = self._ended.setdefault(channel_id, asyncio.Event())
         try:
-            while True:
-                ids = await self._channels.live(attempt.channel_id)
-                if not ids:
-                    break
-                if not hung_up and time.monotonic() - started >= self._config.orphan_grace:
-                    await self._channels.hang_up(ids)
-                    hung_up = True
-                    self._stats.orphans_hung_up += 1
-                await asyncio.sleep(1.0)
-            await self._book.record(
-                attempt.id,
-                CallFacts("failed"),
-                self._clock.now(),
-                error="interrupted: a previous run's call, waited for until it ended",
-            )
-            self._stats.reconciled += 1
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
         finally:
-            self._live.forget(attempt.id)
+            if self._ended.get(channel_id) is event and not event.is_set():
+                del self._ended[channel_id]
+
+    def _on_hangup(self, event: Any) -> None:
+        uid = str(event.get("Uniqueid", "") or "")
+        if not uid.startswith("cc-"):
+            return  # not a call of ours (operators, hotline callers)
+        cause = str(event.get("Cause", "") or "")
+        self._causes[uid] = int(cause) if cause.isdigit() else 0
+        while len(self._causes) > self._memory:
+            self._causes.popitem(last=False)
+        waiter = self._ended.pop(uid, None)
+        if waiter is not None:
+            waiter.set()
+        if self._cached is not None:
+            self._cached[1].pop(uid, None)
+
+
+def _int(value: object) -> int:
+    text = str(value or "")
+    return int(text) if text.isdigit() else -1

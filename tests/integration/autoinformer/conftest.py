@@ -97,7 +97,6 @@ class World:
         return await wait_for(finished, timeout, f"campaign {campaign_id} to finish")
 
 
-
 def db_url(tmp: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp / 'ai.db'}"
     migrate.upgrade(url, [AutoinformerPlugin()])
@@ -132,8 +131,9 @@ async def world(
     ) -> AsyncIterator[World]:
         offset = Clock.at(now).offset_s if now is not None else 0.0
         # port 0: the unsubscribe endpoint never collides with a `serve` on this machine
-        changes: dict[str, Any] = {"http_port": 0, **(settings or {})}
-        settings_ = asterisk.settings.replace(database_url=database, clock_offset=offset, **changes)
+        # `settings` may name the clock offset itself: a second run of the same service
+        changes: dict[str, Any] = {"http_port": 0, "clock_offset": offset, **(settings or {})}
+        settings_ = asterisk.settings.replace(database_url=database, **changes)
         plugin = AutoinformerPlugin(config, mailer=mailer)
         app = build_app(settings_, plugins=[plugin])
         async with app.running(parts=start_plugin) as service:

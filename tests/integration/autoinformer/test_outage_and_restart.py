@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,9 +15,7 @@ from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.exceptions import CampaignRefused
 from autoinformer.models import Attempt
 from autoinformer.phone.book import CallBook
-from autoinformer.phone.config import DialerConfig
 from autoinformer.scheduling import retry_policy
-from contact_center.clock import Clock
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from tests.integration.autoinformer.conftest import WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
@@ -143,18 +142,19 @@ async def test_restart_mid_campaign_calls_nobody_twice_and_loses_nothing(
 
         await wait_for(two_answered, 20, "two answered calls")
         await w.plugin.stop()  # the service stops mid-campaign (calls in progress hang up)
-        before = await attempts_of(w, cid)
+        before = await attempts_of(w, cid, counted_only=False)
     assert before and all(a.ended_at is not None for a in before)
-    assert any(a.error.startswith("interrupted") for a in before)
+    # cut off mid-message by our own stop: recorded, but no retry spent on it
+    assert any(a.error.startswith("interrupted") and not a.counted for a in before)
 
     async with world(now=TUESDAY_11 + timedelta(seconds=30)) as w2:
         await fast_sim(w2)
         await w2.wait_finished(cid, timeout=60)
         report = await w2.campaigns.report(cid)
-        after = await attempts_of(w2, cid)
+        after = await attempts_of(w2, cid, counted_only=False)
     assert {r.status for r in report.rows} == {"notified"}
-    assert all(r.attempts <= 2 for r in report.rows)
-    assert report.totals.attempts == len(after)
+    assert all(r.attempts == 1 for r in report.rows)
+    assert report.totals.attempts == sum(1 for a in after if a.counted)
     # every stored result survived; nobody had two calls at once or two positive calls
     assert {a.id for a in before} <= {a.id for a in after}
     assert overlapping(after) == []
@@ -162,10 +162,13 @@ async def test_restart_mid_campaign_calls_nobody_twice_and_loses_nothing(
     assert len(notified) == len(set(notified)) == 6
 
 
-async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(
+async def test_a_call_left_waiting_in_asyncagi_by_a_crash_is_driven_to_its_end(
     world: WorldFactory, asterisk: AsteriskFixture
 ) -> None:
-    config = DialerConfig(tick=0.2, orphan_grace=2.0, drain_timeout=0.0)
+    """A crashed run leaves two attempts open: one whose answered call waits in AsyncAGI
+    with nobody driving it (the customer hears silence), one whose Originate never went
+    out. The next start plays the first customer the message at once (one attempt,
+    notified) and dials the second again without counting the attempt that never was."""
     async with world(now=TUESDAY_11, start_plugin=False) as w0:
         await w0.scenario()
         created = await w0.campaigns.create(spec("после сбоя"), list_data=csv_of("2101", "2201"))
@@ -180,14 +183,24 @@ async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(
         assert [c.id for c, _attempt, _channel in claimed] == [contacts[0].id, contacts[1].id]
         live_id, dead_id = (channel_id for _c, _attempt, channel_id in claimed)
         assert live_id != dead_id
-    # the live one really is in a call that nobody drives any more
+    # the live one really is answered and waiting in AsyncAGI for commands nobody sends
     link = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await link.connect(timeout=10)
-    hung_up: list[datetime] = []
-    clock = Clock.at(TUESDAY_11)
+    started = asyncio.get_running_loop().create_future()
     link.on_event(
-        "Hangup",
-        lambda e: hung_up.append(clock.now()) if e.get("Uniqueid") == live_id else None,
+        "AsyncAGIStart",
+        lambda e: (
+            started.set_result(None)
+            if e.get("Uniqueid") == live_id and not started.done()
+            else None
+        ),
+    )
+    agi_results: list[str] = []
+    link.on_event(
+        "AsyncAGIExec",
+        lambda e: (
+            agi_results.append(str(e.get("Result", ""))) if e.get("Uniqueid") == live_id else None
+        ),
     )
     try:
         await link.action(
@@ -198,12 +211,13 @@ async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(
             Priority="1",
             Async="true",
             ChannelId=live_id,
+            OtherChannelId=f"{live_id}-b",
             Timeout="4000",
         )
-        await link.wait_event("Newstate", lambda e: e.get("Uniqueid") == live_id, timeout=10)
-        async with world(now=TUESDAY_11, config=config) as w:
+        await asyncio.wait_for(started, 10)
+        async with world(now=TUESDAY_11) as w:
             await w.wait_finished(cid, timeout=40)
-            attempts = await attempts_of(w, cid)
+            attempts = await attempts_of(w, cid, counted_only=False)
             report = await w.campaigns.report(cid)
     finally:
         await link.close()
@@ -212,11 +226,16 @@ async def test_a_call_still_live_after_a_crash_is_waited_for_before_redialing(
         by_contact.setdefault(a.contact_id, []).append(a)
     live_attempts = by_contact[contacts[0].id]
     dead_attempts = by_contact[contacts[1].id]
-    assert next(a.channel_id for a in live_attempts) == live_id
-    assert "waited for" in live_attempts[0].error
-    assert "not live" in dead_attempts[0].error
-    assert hung_up, "the orphaned call was never hung up"
-    # the contact whose call was still live was dialed again only after that call ended
-    assert live_attempts[1].started_at >= hung_up[0] - timedelta(seconds=0.5)
+    # adopted and played to its end: one attempt, notified, the message's every part
+    assert [(a.channel_id, a.status, a.counted) for a in live_attempts] == [
+        (live_id, "notified", True)
+    ]
+    assert live_attempts[0].played_to_end
+    assert live_attempts[0].parts_played == live_attempts[0].parts_total > 0
+    assert any("endpos" in r for r in agi_results)  # the message really was streamed
+    # the Originate that never went out is no attempt; the second call is the first counted
+    assert next((a.channel_id, a.counted) for a in dead_attempts) == (dead_id, False)
+    assert [a.status for a in dead_attempts if a.counted] == ["notified"]
     assert {r.status for r in report.rows} == {"notified"}
-    assert [r.attempts for r in report.rows] == [2, 2]
+    assert [r.attempts for r in report.rows] == [1, 1]
+    assert report.totals.attempts == sum(1 for a in attempts if a.counted)
