@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ class _Call:
     channel: AgiChannel | None = None
     claim: asyncio.Future[AgiChannel] | None = None
     answered: bool = False
+    # since when AGI results on the channel are not this run's driver's (monotonic)
+    lost_at: float = 0.0
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
 
@@ -283,14 +286,16 @@ class CallFlow:
             # channel was made
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
-    async def _answered(self, call: _Call, channel: AgiChannel, start: int = 0) -> _End:
+    async def _answered(
+        self, call: _Call, channel: AgiChannel, start: int = 0, pressed: str | None = None
+    ) -> _End:
         """The call is in AsyncAGI with us: play from part `start` on."""
         call.channel = channel
         if not call.answered:
             call.answered = True
             call.journal.answered()
         try:
-            await self._play(call, start)
+            await self._play(call, start, pressed)
         except TelephonyError as exc:
             if _asterisk_away(exc):
                 log.warning("attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc)
@@ -322,6 +327,7 @@ class CallFlow:
         """The AMI link dropped (or Asterisk stopped answering) mid-call: the call itself
         goes on; once the link is back, find out what became of it."""
         self.stats.recovered += 1
+        call.lost_at = time.monotonic()
         await self._wait_link()
         return await self._adopt(call)
 
@@ -332,11 +338,6 @@ class CallFlow:
 
     async def _adopt(self, call: _Call) -> _End:
         p = call.progress
-        if call.deadline is None:
-            grace = timedelta(seconds=self.config.orphan_grace)
-            call.deadline = await self._book.keep_orphan_deadline(
-                call.attempt_id, self._clock.now() + grace
-            )
         if p.queued and not p.transferred:
             # an operator answering from now on is noted as it happens
             self._desk.expect(call.channel_id, lambda op: self._operator_answered(call, op))
@@ -375,7 +376,7 @@ class CallFlow:
                 state = await self._probe(call, own)
                 if state == "idle":
                     return await self._continue(call)
-                undriveable = state == "stray" and not p.queued and self._past_deadline(call)
+                undriveable = state == "stray" and not p.queued and await self._past_deadline(call)
                 if state == "deadline" or undriveable:
                     log.warning(
                         "attempt %d: a call nobody can drive, hung up at its deadline",
@@ -437,14 +438,21 @@ class CallFlow:
                     return "gone"
                 if current.bridge_id:
                     await self._note_bridged(call, current)
-                elif not call.progress.queued and self._past_deadline(call):
+                elif not call.progress.queued and await self._past_deadline(call):
                     return "deadline"
         finally:
             # a NOOP left queued on the channel runs later, its result read by nobody
             probe.cancel()
 
-    def _past_deadline(self, call: _Call) -> bool:
-        return call.deadline is not None and self._clock.now() >= call.deadline
+    async def _past_deadline(self, call: _Call) -> bool:
+        """Has the call's orphan deadline passed? Stored the first time it is asked for
+        (not before: a call driven at once never needs one, and the write would delay it)."""
+        if call.deadline is None:
+            grace = timedelta(seconds=self.config.orphan_grace)
+            call.deadline = await self._book.keep_orphan_deadline(
+                call.attempt_id, self._clock.now() + grace
+            )
+        return self._clock.now() >= call.deadline
 
     async def _note_bridged(self, call: _Call, own: ChannelInfo) -> None:
         """Bridged: only the operators' queue bridges our calls. Never hung up by us."""
@@ -497,7 +505,10 @@ class CallFlow:
                 raise
             return await self._recover(call)
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
-        return await self._answered(call, channel, start)
+        # a key pressed during the lost driver's last prompt or wait ended that command
+        # with the digit as its result, which nobody read: it is the customer's answer
+        lost = self._channels.digits_since(call.channel_id, call.lost_at)
+        return await self._answered(call, channel, start, lost[0] if lost else None)
 
     def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
         """The call's channels are gone and its end was not watched by a driver."""
@@ -596,7 +607,9 @@ class CallFlow:
             dialing.cancel()
 
     # ------------------------------------------------------------------ the message
-    async def _play(self, call: _Call, start: int = 0) -> None:
+    async def _play(self, call: _Call, start: int = 0, pressed: str | None = None) -> None:
+        """Play the message from part `start` on and act on the key pressed; `pressed`: a
+        key the customer already pressed (heard by a lost driver's last prompt)."""
         scenario = call.scenario
         channel = call.channel
         assert channel is not None
@@ -607,21 +620,22 @@ class CallFlow:
         action: str | None = None
         try:
             first = start
+            digit: str | None = pressed
             while True:
-                digit: str | None = None
-                for index in range(first, len(names)):
-                    digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
-                    if digit:
-                        break
-                    p.parts_played = max(p.parts_played, index + 1)
-                    journal.changed()
-                first = 0
                 if digit is None:
-                    if not p.played_to_end:
-                        p.played_to_end = True
+                    for index in range(first, len(names)):
+                        digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
+                        if digit:
+                            break
+                        p.parts_played = max(p.parts_played, index + 1)
                         journal.changed()
-                    if scenario.wait_digit > 0:
-                        digit = await channel.wait_for_digit(scenario.wait_digit)
+                    first = 0
+                    if digit is None:
+                        if not p.played_to_end:
+                            p.played_to_end = True
+                            journal.changed()
+                        if scenario.wait_digit > 0:
+                            digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:
                     break
                 p.digits += digit
@@ -630,6 +644,7 @@ class CallFlow:
                 if action == "repeat" and repeats > 0:
                     repeats -= 1
                     action = None
+                    digit = None
                     continue
                 if action in ("repeat", "ignore"):
                     action = None
