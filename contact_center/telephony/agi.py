@@ -501,7 +501,10 @@ class AgiServer:
         while True:
             down_before = self._downtime()
             try:
-                return await asyncio.wait_for(asyncio.shield(command.future), left)
+                # not wait_for: on 3.11 it swallows a cancellation that comes with the
+                # result, and a flow cancelled then (stopped, let go) would drive on
+                async with asyncio.timeout(left):
+                    return await asyncio.shield(command.future)
             except TimeoutError:
                 if self._link.closed:
                     raise AmiConnectionError(f"AGI {command.verb}: AMI link closed") from None
