@@ -193,6 +193,10 @@ class HotlineCall:
         self.clock = deps.clock
         self.speech = deps.speech
         self.machine = CallStateMachine(deps.clock)
+        if channel.entered_at is not None:
+            # picked up after a reconnect: it arrived while nobody listened
+            arrived = min(deps.clock.from_epoch(channel.entered_at), deps.clock.now())
+            self.machine.transitions[0] = Transition(S.ARRIVED, arrived)
         self.uniqueid = channel.uniqueid
         self.appeal_id: int | None = None
         self.number = ""
@@ -220,6 +224,13 @@ class HotlineCall:
         self._regaining = False
         self._watchdog: asyncio.Task[None] | None = None
         self._link_timed_out = False
+        # the timeline notes the link's own drops and returns ("link": "down"/"back") while
+        # the flow has the call; a drop noted and not yet followed by its return
+        self._link_down_noted = False
+        # the link dropped during this call and the call has not been seen alive since: an
+        # end learned now (ChannelGone after the reconnect) was seen by nobody ("lost")
+        self._unwitnessed = False
+        self._confirm: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ run
     async def run(self) -> None:
@@ -229,6 +240,12 @@ class HotlineCall:
             self._driving = True
             await self._drive()
         except ChannelGone:
+            if self.ended_by is EndedBy.LOST or (self.ended_by is None and self._unwitnessed):
+                # the channel was found gone after a reconnect (by the AGI reconciliation or
+                # by _regain): its Hangup went to nobody, so who ended the call and when is
+                # not known; the end is when that was found out
+                self.ended_by = EndedBy.LOST
+                self._note("note", "ended while the AMI link was down")
             self.ended_by = self.ended_by or EndedBy.CALLER
         except asyncio.CancelledError:
             self._driving = False
@@ -257,6 +274,8 @@ class HotlineCall:
             self._driving = False
             if self._watchdog is not None:
                 self._watchdog.cancel()
+            if self._confirm is not None:
+                self._confirm.cancel()
         await self._finish()
 
     async def _register(self) -> None:
@@ -337,13 +356,44 @@ class HotlineCall:
 
     # ------------------------------------------------------------------ the link
     def link_changed(self, up: bool) -> None:
-        """The AMI link dropped (False) or is logged in again (True): from the service."""
+        """The AMI link dropped (False) or is logged in again (True): from the service, for
+        the calls its flows have. The timeline notes it from here, not from command errors:
+        AGI commands wait across a drop, so a flow may never see one fail."""
+        loop = asyncio.get_running_loop()
         if up:
             self._link_back.set()
-        elif self._driving and (self._watchdog is None or self._watchdog.done()):
-            self._watchdog = asyncio.get_running_loop().create_task(
+            self._noted_back()
+            if self._unwitnessed and (self._confirm is None or self._confirm.done()):
+                self._confirm = loop.create_task(
+                    self._confirm_alive(), name=f"hotline-confirm-{self.uniqueid}"
+                )
+            return
+        self._noted_down()
+        self._unwitnessed = True
+        if self._driving and (self._watchdog is None or self._watchdog.done()):
+            self._watchdog = loop.create_task(
                 self._link_watchdog(), name=f"hotline-link-watchdog-{self.uniqueid}"
             )
+
+    def _noted_down(self) -> None:
+        if not self._link_down_noted:
+            self._link_down_noted = True
+            self._note("link", "down")
+
+    def _noted_back(self) -> None:
+        if self._link_down_noted:
+            self._link_down_noted = False
+            self._note("link", "back")
+
+    async def _confirm_alive(self) -> None:
+        """After a reconnect: is the caller still there? Then an end from now on is seen
+        (AsyncAGIEnd, Hangup). A call already gone stays unwitnessed: its ChannelGone, from
+        the AGI reconciliation, closes the appeal as lost."""
+        try:
+            if await self._alive():
+                self._unwitnessed = False
+        except (AmiConnectionError, AmiTimeout):
+            pass  # dropped again: the next return asks again
 
     async def _link_watchdog(self) -> None:
         """A command may wait across a link drop (its result comes once the link is back),
@@ -362,7 +412,9 @@ class HotlineCall:
         outlives the link): wait for the link, at most `link_grace`, then check the caller
         is still there. Raises LostControl if the link is not back in time, ChannelGone
         (ended by "lost") if the caller left meanwhile."""
-        self._note("link", "down")
+        # noted already when the link said so; a half-open link (an action unanswered in
+        # time) is down as far as this call is concerned
+        self._noted_down()
         link = self.deps.link
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deps.recovery.link_grace
@@ -385,8 +437,10 @@ class HotlineCall:
                 break
         finally:
             self._regaining = False
-        self._note("link", "back")
-        if not alive:
+        self._noted_back()
+        if alive:
+            self._unwitnessed = False
+        else:
             # the caller left while nobody watched: when, and who hung up, is unknown
             self.channel.gone = True
             self.ended_by = EndedBy.LOST
@@ -797,8 +851,8 @@ class HotlineCall:
                     # a reconnect): its answer may have fallen into the gap, so ask again
                     self._link_back.clear()
                     self.queue_gap = True
-                    self._note("link", "bounced")
                     if self.deps.link.connected:
+                        self._note("witness", "QUEUESTATUS asked again after the link came back")
                         watch(self._queue_status())
                 for task in done:
                     if task not in witnesses:

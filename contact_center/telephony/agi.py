@@ -111,13 +111,23 @@ def _parse_env(raw: str) -> dict[str, str]:
 class AgiChannel:
     """One call in AsyncAGI. Every command is awaited; a hang-up raises ChannelGone."""
 
-    def __init__(self, server: AgiServer, channel: str, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        server: AgiServer,
+        channel: str,
+        env: dict[str, str],
+        *,
+        entered_at: float | None = None,
+    ) -> None:
         self._server = server
         self.channel = channel
         self.env = env
         self.uniqueid = env.get("agi_uniqueid", "")
         self.gone = False
         self.digits_heard: list[str] = []
+        # wall-clock time (epoch) the channel came to be, for a call picked up from
+        # CoreShowChannels after a reconnect (it waited unseen meanwhile); None: now
+        self.entered_at = entered_at
 
     @property
     def flow(self) -> str:
@@ -491,7 +501,10 @@ class AgiServer:
         while True:
             down_before = self._downtime()
             try:
-                return await asyncio.wait_for(asyncio.shield(command.future), left)
+                # not wait_for: on 3.11 it swallows a cancellation that comes with the
+                # result, and a flow cancelled then (stopped, let go) would drive on
+                async with asyncio.timeout(left):
+                    return await asyncio.shield(command.future)
             except TimeoutError:
                 if self._link.closed:
                     raise AmiConnectionError(f"AGI {command.verb}: AMI link closed") from None
@@ -646,4 +659,4 @@ class AgiServer:
                 env["agi_uniqueid"],
                 args[0] if args else "",
             )
-            self._route(AgiChannel(self, name, env))
+            self._route(AgiChannel(self, name, env, entered_at=now - age))

@@ -351,7 +351,10 @@ class AmiLink:
 
         remove = self.on_event(name, handler)
         try:
-            return await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # comes with the result, and the cancelled caller goes on
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             raise AmiTimeout(f"no {name} event within {timeout:g} s") from None
         finally:
@@ -453,7 +456,10 @@ class AmiLink:
         self._pending.add(future)
         limit = self.config.action_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(future), limit)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # comes with the reply, and the cancelled caller (a flow being stopped) goes on
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(future)
         except TimeoutError:
             future.cancel()
             raise AmiTimeout(f"{name}: no reply within {limit:g} s") from None

@@ -258,11 +258,18 @@ async def test_caller_hanging_up_while_the_link_is_cut_closes_the_appeal_as_lost
     assert appeal.ended_by == "lost"
     # the end is when the service found out, never before the caller left
     assert appeal.ended_at is not None and appeal.ended_at >= hung_up
+    # "lost", not "caller": the Hangup went to nobody, and a channel found gone after the
+    # reconnect (by the AGI reconciliation, or by the hotline's) says neither who ended the
+    # call nor when; only a hang-up seen live is the caller's
     if grace < 1:
         assert call.handed_off == "link down"
         assert entries(appeal, "note") == ["gone when checked"]
+        assert entries(appeal, "link") == ["down"]  # let go before the link came back
     else:
+        # the flow kept the call across the drop; its command failed with ChannelGone
         assert call.handed_off is None and entries(appeal, "link") == ["down", "back"]
+        assert entries(appeal, "note") == ["ended while the AMI link was down"]
+        assert entries(appeal, "state")[-1] == "ended"
 
 
 async def test_restarted_service_releases_the_call_a_dead_run_left_in_asyncagi(
@@ -290,6 +297,10 @@ async def test_restarted_service_releases_the_call_a_dead_run_left_in_asyncagi(
 async def test_caller_arriving_while_the_link_is_cut_gets_an_appeal_and_the_queue(
     hotline: MakeHotline, asterisk: AsteriskFixture, cut: AmiCut
 ) -> None:
+    """Its AsyncAGIStart reaches nobody; at the reconnect the AGI server finds the call in
+    AsyncAGI (CoreShowChannels) and routes it to the hotline flow like any other: the caller
+    gets the whole hotline (recording warning first, the menu, then the queue), not just the
+    dialplan's fallback, and the appeal keeps the true arrival."""
     h = await hotline(ami_port=cut.port)
     await cut.down()
     async with direct_link(asterisk) as direct:
@@ -309,11 +320,17 @@ async def test_caller_arriving_while_the_link_is_cut_gets_an_appeal_and_the_queu
             return await appeals.by_uniqueid(f"{channel_id}-b")
 
         appeal = await until(registered, timeout=30, what="the unseen call's appeal")
-        appeal = await h.closed(appeal.id)
+        # the silent caller goes through the menu's retries to the operator
+        appeal = await h.closed(appeal.id, timeout=120)
         try:
             assert appeal.ended_by == "operator" and appeal.operator_answered_at is not None
-            assert appeal.ivr_path == "handoff:unseen"
-            assert entries(appeal, "fallback") == ["queue", "goodbye"]
+            assert appeal.ivr_path == "main:timeout=operator queue:continue"
+            plays = entries(appeal, "play")
+            assert plays and plays[0].endswith("recording_warning")
+            # served by a flow: nothing was handed to the fallback, nothing released
+            assert entries(appeal, "handoff") == [] and entries(appeal, "fallback") == []
+            assert h.service.hotline.recovery.released == 0
+            assert h.service.agi.adopted_calls == 1
             assert abs((appeal.arrived_at - arrived).total_seconds()) < 2.5
             assert appeal.caller_number == "+73914400000"
         finally:
@@ -436,5 +453,8 @@ async def test_conversation_across_a_drop_with_commands_that_survive_it(
     assert call.handed_off is None
     appeal = await h.closed(call.appeal_id)
     assert appeal.ended_by == "operator" and appeal.operator_ended_at is not None
-    assert "bounced" in entries(appeal, "link")
+    # the timeline has the link's own drop and return (from its connection events, once
+    # each), and the witness the flow asked because the link came back under Queue()
+    assert entries(appeal, "link") == ["down", "back"]
+    assert entries(appeal, "witness") == ["QUEUESTATUS asked again after the link came back"]
     assert appeal.ivr_path == "main:0=operator queue:continue"

@@ -30,7 +30,9 @@ async def _answered(originator: Originator, agi: AgiServer, number: str = STAYS)
         number=number, channel_id=channel_id, context="autoinformer", ring_timeout=5
     )
     assert result.answered
-    return await asyncio.wait_for(call, 10)
+    channel = await asyncio.wait_for(call, 10)
+    assert channel.entered_at is None  # seen arriving: its start event is its arrival
+    return channel
 
 
 async def _until_down(link: AmiLink, within: float = 10) -> None:
@@ -117,6 +119,7 @@ async def test_a_call_entering_agi_while_the_link_is_down_is_picked_up(
         link.drop(reconnect_in=4)
         channel_id = new_channel_id()
         call = agi.claim(channel_id)
+        dialled = time.time()
         # dialled by someone else while our link is down: its AsyncAGIStart goes to nobody
         result = await Originator(other, "Local/{number}@sim-customers").originate(
             number=STAYS, channel_id=channel_id, context="autoinformer", ring_timeout=5
@@ -125,6 +128,11 @@ async def test_a_call_entering_agi_while_the_link_is_down_is_picked_up(
         channel = await asyncio.wait_for(call, 15)
         assert channel.uniqueid == channel_id and channel.flow == "autoinformer"
         assert agi.adopted_calls == 1
+        # picked up about 4 s later, it keeps the time it came to be (Duration: whole
+        # seconds), so a flow does not take the pickup for the arrival
+        assert channel.entered_at is not None
+        assert dialled - 1.5 <= channel.entered_at <= dialled + 1.5
+        assert time.time() - channel.entered_at >= 2
         await _flow_goes_on(channel)
     finally:
         await other.close()
