@@ -440,9 +440,11 @@ async def test_an_ami_link_lost_while_the_customer_talks_to_an_operator(
         await wait_for(lambda: _true(link.connected), 20, "the AMI link to come back")
         await w.wait_finished(created.campaign_id, timeout=40)
         reconnects = link.reconnects
+        recovered = w.plugin.dialer.stats.recovered if w.plugin.dialer else 0
         attempts = await attempts_of(w, created.campaign_id)
         report = await w.campaigns.report(created.campaign_id)
     assert reconnects >= 1, "the link never dropped: the test froze nothing"
+    assert recovered == 1  # the call's own task took it up again once the link was back
     (attempt,) = attempts
     assert (attempt.status, attempt.transferred, attempt.error) == ("transferred", True, "")
     assert "sim-operators" in attempt.operator
