@@ -421,7 +421,13 @@ class CallFlow:
                     try:
                         result = probe.result()
                     except ChannelGone:
-                        return "gone"
+                        # the AGI layer says "not in AsyncAGI": a channel still up is a
+                        # stray (parked elsewhere in the dialplan), not a call that ended
+                        try:
+                            found = await self._channels.legs(call.channel_id)
+                        except TelephonyError:
+                            return "gone"
+                        return "stray" if call.channel_id in found else "gone"
                     except TelephonyError as exc:
                         if not _asterisk_away(exc):
                             return "stray"

@@ -444,7 +444,9 @@ async def test_an_ami_link_lost_while_the_customer_talks_to_an_operator(
         attempts = await attempts_of(w, created.campaign_id)
         report = await w.campaigns.report(created.campaign_id)
     assert reconnects >= 1, "the link never dropped: the test froze nothing"
-    assert recovered == 1  # the call's own task took it up again once the link was back
+    # the call's own task either never noticed (its AGI command survived the drop) or took
+    # the call up again once the link was back; never twice, never by hanging up
+    assert recovered in (0, 1)
     (attempt,) = attempts
     assert (attempt.status, attempt.transferred, attempt.error) == ("transferred", True, "")
     assert "sim-operators" in attempt.operator
