@@ -63,14 +63,22 @@ class AutoinformerPlugin:
         group.add_command(scenario)
 
     def build(self, app: App) -> Autoinformer:
-        return Autoinformer(app, dialer=self._config, mailer=self._mailer_config, http=self._http)
+        return Autoinformer(
+            app,
+            dialer=self._config if self._phone else None,
+            mailer=self._mailer_config,
+            http=self._http,
+        )
 
 
 class Autoinformer:
-    """The autoinformer's objects in one process: `campaigns` for every command; the dialer,
-    the mailer and the unsubscribe endpoint only while `serve` runs it."""
+    """The autoinformer's objects in one process: `campaigns` for every command; the dialer
+    (unless `dialer` is None: e-mail only), the mailer and the unsubscribe endpoint only
+    while `serve` runs it."""
 
-    def __init__(self, app: App, *, dialer: DialerConfig, mailer: MailerConfig, http: bool) -> None:
+    def __init__(
+        self, app: App, *, dialer: DialerConfig | None, mailer: MailerConfig, http: bool
+    ) -> None:
         settings = app.settings
         self._app = app
         self._dialer_config = dialer

@@ -1,6 +1,7 @@
 """The hotline inside `contact-center serve`: builds the call flow's collaborators once, runs
 each AsyncAGI call of the dialplan context [hotline], consumes the queue events, ends overdue
-post-call work and re-reads the IVR scripts and the calendar when they change.
+post-call work and re-reads the IVR scripts when they change (the shared calendar is the
+app's to reload).
 
 After every (re)connect it reconciles: the operators with the queue, and the calls its flows
 let go of (or a previous run left) with Asterisk's channels (CallRecovery); when it stops,
@@ -108,7 +109,7 @@ class HotlineService:
 
     async def start(self) -> None:
         await self.ivr.reload()
-        await self.calendar.reload()
+        # the calendar is the app's, shared with the autoinformer: the app reloads it
         self.events.start(self._tasks)
         self.link.on_connection(self._on_connection)
         await self._reconcile(startup=True)
@@ -208,6 +209,5 @@ class HotlineService:
             await asyncio.sleep(2.0)
             try:
                 await self.ivr.reload()
-                await self.calendar.reload()
             except Exception:
-                log.exception("re-reading the IVR scripts or the calendar failed")
+                log.exception("re-reading the IVR scripts failed")
