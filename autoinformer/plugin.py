@@ -3,9 +3,9 @@ migrations, its CLI groups, and its part of every process.
 
 Found through the `contact_center.plugins` entry point (pyproject.toml); the core never
 imports this package. `build` wires the campaign services from the core's objects by
-constructor injection (the CLI needs no more); inside `serve`, `start` adds the dialer
-(phone), the mailer (e-mail) and the one-click unsubscribe endpoint (HTTP), and `stop`
-closes the endpoint, lets the letter and the calls in progress finish briefly, then cancels.
+constructor injection (the CLI needs no more) and adds its routes to the web console
+(`register_web`); inside `serve`, `start` adds the dialer (phone) and the mailer (e-mail),
+and `stop` lets the letter and the calls in progress finish briefly, then cancels.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.config import DialerConfig
 from autoinformer.phone.dialer import Dialer
-from autoinformer.unsubscribe import Unsubscribes, UnsubscribeServer, unsubscribe_paths
+from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
+from autoinformer.unsubscribe import register_web as register_unsubscribe
 from contact_center.plugins import Schema
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 
 if TYPE_CHECKING:
     from contact_center.app import App
+    from contact_center.web.console import WebConsole
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
@@ -73,8 +75,8 @@ class AutoinformerPlugin:
 
 class Autoinformer:
     """The autoinformer's objects in one process: `campaigns` for every command; the dialer
-    (unless `dialer` is None: e-mail only), the mailer and the unsubscribe endpoint only
-    while `serve` runs it."""
+    (unless `dialer` is None: e-mail only), and the mailer only while
+    `serve` runs it."""
 
     def __init__(
         self, app: App, *, dialer: DialerConfig | None, mailer: MailerConfig, http: bool
@@ -103,7 +105,6 @@ class Autoinformer:
         )
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
-        self.web: UnsubscribeServer | None = None
         self._tasks: TaskSet | None = None
         # routed from the first event on: a call answered while `serve` is still starting
         # may be a previous run's, which the dialer is about to adopt
@@ -133,30 +134,9 @@ class Autoinformer:
             config=self._mailer_config,
         )
         self.mailer.start()
-        if self._http:
-            web = UnsubscribeServer(
-                self.unsubscribes,
-                host=settings.http_host,
-                port=settings.http_port,
-                paths=unsubscribe_paths(settings.unsubscribe_base_url),
-            )
-            try:
-                await web.start()
-                self.web = web
-            except OSError as exc:
-                # calls and letters matter more than the endpoint: run on, but loudly
-                log.error(
-                    "unsubscribe endpoint NOT running: cannot listen on %s:%d (%s); "
-                    "set CC_HTTP_HOST/CC_HTTP_PORT",
-                    settings.http_host,
-                    settings.http_port,
-                    exc,
-                )
         log.info("autoinformer dialer and mailer started")
 
     async def stop(self) -> None:
-        if self.web is not None:
-            await self.web.close()
         # the letter and the calls in progress drain side by side, not one after the other
         stops = [part.stop() for part in (self.mailer, self.dialer) if part is not None]
         for failed in await asyncio.gather(*stops, return_exceptions=True):
@@ -165,10 +145,18 @@ class Autoinformer:
         if self._tasks is not None:
             await self._tasks.close()
         started = self.mailer is not None
-        self.dialer = self.mailer = self.web = None
+        self.dialer = self.mailer = None
         self._tasks = None
         if started:
             log.info("autoinformer dialer and mailer stopped")
+
+    def register_web(self, web: WebConsole) -> None:
+        """The autoinformer's routes and pages on the console (`http=False`: none)."""
+        if not self._http:
+            return
+        register_unsubscribe(
+            web, self.unsubscribes, unsubscribe_paths(self._app.settings.unsubscribe_base_url)
+        )
 
     async def _unclaimed_call(self, channel: AgiChannel) -> None:
         """An answered campaign call no call task claimed. An open attempt of ours (a

@@ -7,11 +7,9 @@ here with an address instead of a phone): each channel opts out on its own, so l
 debt letters does not stop a debt call, and pressing 9 does not stop letters. Letters of
 that kind still queued for the address are closed as ``opted_out`` at once.
 
-The HTTP edge is a minimal asyncio server run by ``contact-center serve``
-(``CC_HTTP_HOST``/``CC_HTTP_PORT``), not Twisted web (DESIGN.md's choice for the web desk):
-Twisted is not a dependency yet and its asyncio reactor must be installed by the core
-before anything imports it; for one endpoint that is heavier than this file. The logic is
-in :class:`Unsubscribes`, so the web desk can put a Twisted resource in front of it later.
+The HTTP edge is two routes on the web console's Twisted site (`register_web`), served by
+``contact-center serve`` on ``CC_HTTP_HOST``/``CC_HTTP_PORT``; the logic is in
+:class:`Unsubscribes`.
 
 - ``GET /unsubscribe?token=…`` shows a confirmation page with a button and changes nothing
   (mail scanners and link previews fetch links by themselves);
@@ -19,21 +17,18 @@ in :class:`Unsubscribes`, so the web desk can put a Twisted resource in front of
   clients send, and what the page's button sends) opts out and answers 200;
 - a bad or forged token answers 400 with the reason.
 
-Requests are parsed strictly: a request head of at most 8 KiB, a body of at most 4 KiB
-with a Content-Length (no chunked bodies), 10 seconds to send it all, one request per
-connection.
+The site bounds what a request may carry (web/site.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import email.parser
 import email.policy
 import html
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
@@ -50,6 +45,8 @@ from autoinformer.models import Campaign, Letter, OptOut
 from autoinformer.scenarios import KINDS
 from contact_center.clock import Clock
 from contact_center.privacy import mask_email
+from contact_center.web.console import WebConsole
+from contact_center.web.routing import WebRequest, WebResponse
 
 log = logging.getLogger(__name__)
 
@@ -216,80 +213,6 @@ class Unsubscribes:
 # ============================================================================ HTTP
 
 
-class HttpError(Exception):
-    def __init__(
-        self, status: int, reason: str, *, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.headers = dict(headers or {})
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: str
-    path: str
-    query: Mapping[str, list[str]]
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes = b""
-
-
-_REQUEST_LINE_RE: Final = re.compile(r"([A-Z]{1,16}) (/[!-~]{0,4095}) HTTP/1\.[01]")
-_TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_SINGLE: Final = frozenset({"content-length", "content-type", "host", "transfer-encoding"})
-_STATUS: Final = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    411: "Length Required",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-
-def parse_head(head: bytes) -> tuple[str, str, dict[str, list[str]], dict[str, str]]:
-    """(method, path, query, headers) from a request head ending in CRLF CRLF; HttpError 400
-    for anything not plainly HTTP/1.x (non-ASCII, folded or repeated framing headers)."""
-    try:
-        text = head.decode("ascii")
-    except UnicodeDecodeError:
-        raise HttpError(400, "запрос не в ASCII") from None
-    lines = text.split("\r\n")
-    match = _REQUEST_LINE_RE.fullmatch(lines[0])
-    if match is None:
-        raise HttpError(400, "неверная строка запроса")
-    method, target = match.groups()
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        if line[0] in " \t":
-            raise HttpError(400, "перенос строки в заголовке не допускается")
-        name, colon, value = line.partition(":")
-        if not colon or not _TOKEN_RE.fullmatch(name):
-            raise HttpError(400, "неверный заголовок")
-        key = name.lower()
-        value = value.strip(" \t")
-        if key in headers:
-            if key in _SINGLE:
-                raise HttpError(400, f"заголовок {name} повторяется")
-            headers[key] += ", " + value
-        else:
-            headers[key] = value
-    parts = urlsplit(target)
-    try:
-        query = parse_qs(parts.query, strict_parsing=False, max_num_fields=20)
-    except ValueError:
-        raise HttpError(400, "неверные параметры запроса") from None
-    return method, parts.path, query, headers
-
-
 def one_click_body(content_type: str, body: bytes) -> bool:
     """Does the POST body carry List-Unsubscribe=One-Click (RFC 8058 allows form-urlencoded
     and multipart/form-data)?"""
@@ -356,147 +279,47 @@ def error_page(reason: str) -> str:
     return _page("Ссылка не работает", f"<p>{html.escape(reason)}</p>")
 
 
-def response_bytes(
-    status: int, page: str, *, head_only: bool = False, headers: Mapping[str, str] | None = None
-) -> bytes:
-    body = page.encode("utf-8")
-    lines = [
-        f"HTTP/1.1 {status} {_STATUS.get(status, 'Error')}",
-        "Content-Type: text/html; charset=utf-8",
-        f"Content-Length: {len(body)}",
-        "Cache-Control: no-store",
-        "X-Content-Type-Options: nosniff",
-        # the token is in the URL: no Referer carries it anywhere
-        "Referrer-Policy: no-referrer",
-        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
-        "form-action 'self'; frame-ancestors 'none'",
-        "Connection: close",
-        *(f"{k}: {v}" for k, v in (headers or {}).items()),
-    ]
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    return head if head_only else head + body
+# the token is in the URL: no Referer may carry it anywhere
+PAGE_HEADERS: Final = {"Referrer-Policy": "no-referrer"}
 
 
-class UnsubscribeServer:
-    """The unsubscribe endpoint on an asyncio server; see the module docstring."""
-
-    def __init__(
-        self,
-        unsubscribes: TokenOptOuts,
-        *,
-        host: str,
-        port: int,
-        paths: Collection[str] = ("/unsubscribe",),
-        read_timeout: float = READ_TIMEOUT,
-    ) -> None:
-        self._unsubscribes = unsubscribes
-        self.host = host
-        self._port = port
-        self._paths = frozenset(paths)
-        self._read_timeout = read_timeout
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
-
-    @property
-    def port(self) -> int:
-        """The bound port (the configured one, or the one picked for port 0)."""
-        if self._server is None or not self._server.sockets:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self._port, limit=MAX_HEAD
-        )
-        log.info("unsubscribe endpoint on http://%s:%d%s", self.host, self.port, min(self._paths))
-
-    async def close(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        for task in list(self._connections):
-            task.cancel()
-        if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
-        await server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
-        try:
-            data = await self._serve(reader)
-            if data:
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away
-        except Exception:
-            log.exception("unsubscribe endpoint: request failed")
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-            if task is not None:
-                self._connections.discard(task)
-
-    async def _serve(self, reader: asyncio.StreamReader) -> bytes:
-        head_only = False
-        try:
-            async with asyncio.timeout(self._read_timeout):
-                request = await self._read(reader)
-            head_only = request.method == "HEAD"
-            status, page = await self._respond(request)
-            return response_bytes(status, page, head_only=head_only)
-        except HttpError as exc:
-            return response_bytes(
-                exc.status, error_page(exc.reason), head_only=head_only, headers=exc.headers
-            )
-        except TimeoutError:
-            return response_bytes(408, error_page("запрос не пришёл целиком вовремя"))
-        except asyncio.IncompleteReadError:
-            return b""
-
-    async def _read(self, reader: asyncio.StreamReader) -> HttpRequest:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            raise HttpError(431, "слишком длинный запрос") from None
-        method, path, query, headers = parse_head(head)
-        body = b""
+async def respond(
+    unsubscribes: TokenOptOuts, *, method: str, tokens: list[str], content_type: str, body: bytes
+) -> tuple[int, str]:
+    """(status, page) for a GET (confirmation, changes nothing) or a one-click POST."""
+    if len(tokens) != 1 or not tokens[0]:
+        return 400, error_page("в ссылке нет параметра token")
+    try:
         if method == "POST":
-            if "transfer-encoding" in headers:
-                raise HttpError(411, "нужен Content-Length, а не Transfer-Encoding")
-            length = headers.get("content-length")
-            if length is None:
-                raise HttpError(411, "нужен заголовок Content-Length")
-            if not length.isdigit():
-                raise HttpError(400, "неверный Content-Length")
-            if int(length) > MAX_BODY:
-                raise HttpError(413, "слишком большое тело запроса")
-            body = await reader.readexactly(int(length))
-        return HttpRequest(method, path, query, headers, body)
+            if not one_click_body(content_type, body):
+                return 400, error_page("ожидается тело List-Unsubscribe=One-Click")
+            return 200, done_page(await unsubscribes.opt_out(tokens[0]))
+        return 200, confirm_page(await unsubscribes.lookup(tokens[0]))
+    except UnsubscribeTokenError as exc:
+        return 400, error_page(str(exc))
+    except SQLAlchemyError:
+        log.exception("unsubscribe endpoint: the database failed")
+        return 503, error_page("сервис временно недоступен, попробуйте позже")
 
-    async def _respond(self, request: HttpRequest) -> tuple[int, str]:
-        if request.path not in self._paths:
-            raise HttpError(404, "нет такой страницы")
-        if request.method not in ("GET", "HEAD", "POST"):
-            raise HttpError(405, "метод не поддерживается", headers={"Allow": "GET, HEAD, POST"})
-        tokens = request.query.get("token", [])
-        if len(tokens) != 1 or not tokens[0]:
-            raise HttpError(400, "в ссылке нет параметра token")
-        try:
-            if request.method == "POST":
-                if not one_click_body(request.headers.get("content-type", ""), request.body):
-                    raise HttpError(400, "ожидается тело List-Unsubscribe=One-Click")
-                return 200, done_page(await self._unsubscribes.opt_out(tokens[0]))
-            return 200, confirm_page(await self._unsubscribes.lookup(tokens[0]))
-        except UnsubscribeTokenError as exc:
-            raise HttpError(400, str(exc)) from None
-        except SQLAlchemyError:
-            log.exception("unsubscribe endpoint: the database failed")
-            raise HttpError(503, "сервис временно недоступен, попробуйте позже") from None
+
+def register_web(web: WebConsole, unsubscribes: TokenOptOuts, paths: Collection[str]) -> None:
+    """GET and POST on each path, open to anyone holding a signed token. No CSRF token: a
+    mail client's one-click POST (RFC 8058) cannot carry one, and the signed token already
+    names the letter, so a forged request can only do what the link's owner could."""
+
+    async def handle(request: WebRequest) -> WebResponse:
+        status, page = await respond(
+            unsubscribes,
+            method=request.method,
+            tokens=list(request.query.get("token", [])),
+            content_type=request.headers.get("content-type", ""),
+            body=request.body,
+        )
+        return WebResponse(page.encode(), "text/html; charset=utf-8", status, PAGE_HEADERS)
+
+    for path in paths:
+        web.routes.add(path, handle, methods=("GET",), permission=None)
+        web.routes.add(path, handle, methods=("POST",), permission=None, csrf=False)
 
 
 def unsubscribe_paths(base_url: str) -> tuple[str, ...]:

@@ -25,11 +25,13 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_center.calendar import ReloadingCalendar
 from contact_center.clock import Clock
 from contact_center.customers.services import CustomerService
+from contact_center.events import EventHub
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
@@ -45,6 +47,12 @@ from contact_center.settings import Settings
 from contact_center.speech.service import Speech
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.tasks import TaskSet
+from contact_center.users import http as users_http
+from contact_center.users.roles import allowed
+from contact_center.users.services import UserService
+from contact_center.web import http as web_http
+from contact_center.web.console import WebConsole, WebContributor
+from contact_center.web.http import HealthCheck
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.exceptions import AmiConnectionError
@@ -76,6 +84,9 @@ class App:
         speech: Speech,
         hotline: HotlineService,
         state: ServiceStateReporter,
+        events: EventHub,
+        web: WebConsole,
+        users: UserService,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -89,6 +100,9 @@ class App:
         self.speech = speech
         self.hotline = hotline
         self.state = state
+        self.events = events
+        self.web = web
+        self.users = users
         self.operators: OperatorService = hotline.operators
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
@@ -138,8 +152,9 @@ class App:
         parts: bool = True,
         wait_for_asterisk: bool = True,
         report_state: bool = False,
+        web: bool = False,
     ) -> None:
-        """AMI link, hotline, then every plugin's part; anything failing half-way stops
+        """AMI link, hotline, every plugin's part, then the web console (`web`); anything failing half-way stops
         whatever had started before it re-raises.
 
         `wait_for_asterisk`: the link must be up within `connect_timeout` or this raises
@@ -180,6 +195,8 @@ class App:
             self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
             if parts:
                 await self.start_parts()
+            if web:
+                await self._start_web()
         except BaseException:
             await self.stop()
             raise
@@ -203,8 +220,22 @@ class App:
             part = self._started.pop()
             await _stop_part(self._name_of(part), part)
 
+    async def _start_web(self) -> None:
+        try:
+            await self.web.start()
+        except OSError as exc:
+            # calls and letters matter more than the console: run on, but loudly
+            log.error(
+                "web console NOT running: cannot listen on %s:%d (%s); set CC_HTTP_HOST/"
+                "CC_HTTP_PORT",
+                self.settings.http_host,
+                self.settings.http_port,
+                exc,
+            )
+
     async def stop(self) -> None:
-        """Plugins' parts, then the hotline, AGI and the AMI link."""
+        """The web console, plugins' parts, then the hotline, AGI and the AMI link."""
+        await self.web.stop()
         await self.stop_parts()
         if not self._running:
             return
@@ -226,6 +257,7 @@ class App:
         parts: bool = True,
         wait_for_asterisk: bool = True,
         report_state: bool = False,
+        web: bool = False,
     ) -> AsyncIterator[App]:
         """``async with build_app(s).running() as app``: started, and closed at exit."""
         async with self:
@@ -234,6 +266,7 @@ class App:
                 parts=parts,
                 wait_for_asterisk=wait_for_asterisk,
                 report_state=report_state,
+                web=web,
             )
             yield self
 
@@ -282,6 +315,16 @@ def build_app(
     workers = {} if speech_workers is None else {"workers": speech_workers}
     speech = Speech.from_settings(settings, **workers)
     appeals = AppealService(sessions, settings.tz)
+    events = EventHub()
+    users = UserService(sessions, clock=clock, settings=settings)
+    web = WebConsole(
+        host=settings.http_host,
+        port=settings.http_port,
+        allowed=allowed,
+        sessions=users_http.SessionAdapter(users),
+        events=events,
+        behind_proxy=settings.web_behind_proxy,
+    )
     queue = OnDemandQueueControl(link) if queue_on_demand else QueueControl(link)
     hotline = HotlineService(
         settings,
@@ -312,10 +355,41 @@ def build_app(
         speech=speech,
         hotline=hotline,
         state=ServiceStateReporter(sessions, link, clock),
+        events=events,
+        web=web,
+        users=users,
     )
     for plugin in plugins:
         app.parts[plugin.name] = plugin.build(app)
+    _register_web(app)
     return app
+
+
+def _register_web(app: App) -> None:
+    """The console's routes: the core's domains, then each plugin part that has some."""
+    web_http.register(app.web, checks=health_checks(app))
+    users_http.register(app.web, app.users)
+    for part in app.parts.values():
+        if isinstance(part, WebContributor):
+            part.register_web(app.web)
+
+
+def health_checks(app: App) -> dict[str, HealthCheck]:
+    async def ami() -> tuple[bool, str]:
+        if app.link.connected:
+            return True, "связь с Asterisk есть"
+        return False, f"нет связи с Asterisk: {app.link.last_error or 'подключается'}"
+
+    async def database() -> tuple[bool, str]:
+        async with app.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        return True, "база данных отвечает"
+
+    async def speech() -> tuple[bool, str]:
+        await app.speech.synthesize("проверка", force=True)
+        return True, "синтез речи работает"
+
+    return {"ami": ami, "database": database, "speech": speech}
 
 
 async def serve_forever(app: App) -> None:
@@ -328,7 +402,7 @@ async def serve_forever(app: App) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with app.running(
-            connect_timeout=SERVE_LINK_GRACE, wait_for_asterisk=False, report_state=True
+            connect_timeout=SERVE_LINK_GRACE, wait_for_asterisk=False, report_state=True, web=True
         ):
             log.warning(
                 "contact-center service running (plugins: %s); Ctrl+C stops it",

@@ -64,6 +64,9 @@ class Settings:
     # unsubscribe_base_url; 0 picks a free port (tests)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # behind a reverse proxy (TLS ends there): trust its X-Forwarded-For/-Proto/-Host for the
+    # client's address (login throttling, audit) and for the session cookie's Secure flag
+    web_behind_proxy: bool = False
     # speech synthesis (espeak-ng called directly is the reliable default: README)
     tts_engine: str = "espeak-ng"
     tts_voice: str = "ru"
@@ -130,6 +133,12 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
             return int(raw)
         if kind in (float, "float"):
             return float(raw)
+        if kind in (bool, "bool"):
+            if isinstance(raw, bool):
+                return raw
+            from contact_center.parsing import parse_yes_no
+
+            return parse_yes_no(str(raw))
         if kind in (Path, "Path"):
             return Path(str(raw)).expanduser()
         return str(raw)
@@ -161,6 +170,13 @@ def load_settings(
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
             values[name] = _coerce(name, kind, raw)
+    if "unsubscribe_base_url" not in values and ("http_port" in values or "http_host" in values):
+        # the link in letters points at our own listener unless told otherwise
+        host = values.get("http_host", Settings.http_host)
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        port = values.get("http_port", Settings.http_port)
+        values["unsubscribe_base_url"] = f"http://{host}:{port}/unsubscribe"
     settings = Settings(**values)
     _validate(settings)
     return settings

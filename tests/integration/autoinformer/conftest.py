@@ -128,15 +128,16 @@ async def world(
         start_plugin: bool = True,
         settings: dict[str, Any] | None = None,
         mailer: MailerConfig | None = None,
+        web: bool = False,
     ) -> AsyncIterator[World]:
         offset = Clock.at(now).offset_s if now is not None else 0.0
-        # port 0: the unsubscribe endpoint never collides with a `serve` on this machine
+        # port 0: the web console never collides with a `serve` on this machine
         # `settings` may name the clock offset itself: a second run of the same service
         changes: dict[str, Any] = {"http_port": 0, "clock_offset": offset, **(settings or {})}
         settings_ = asterisk.settings.replace(database_url=database, **changes)
         plugin = AutoinformerPlugin(config, mailer=mailer)
         app = build_app(settings_, plugins=[plugin])
-        async with app.running(parts=start_plugin) as service:
+        async with app.running(parts=start_plugin, web=web) as service:
             ai = service.part(Autoinformer)
             w = World(settings_, service, ai, ai.campaigns, tmp_path)
             worlds.append(w)

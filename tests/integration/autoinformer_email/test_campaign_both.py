@@ -63,7 +63,7 @@ async def test_one_campaign_by_phone_and_email_has_one_report_with_both_results(
     }
     mailer = MailerConfig(tick=0.1, sender={"local_hostname": "cc.test", "base_delay": 0.02})
     w: World  # the factory is typed to give Any: this keeps the test's body type-checked
-    async with world(now=TUESDAY_11, settings=settings, mailer=mailer) as w:
+    async with world(now=TUESDAY_11, settings=settings, mailer=mailer, web=True) as w:
         await w.sim(SIM_CUSTOMER_BUSY_TIME=1, SIM_CUSTOMER_HANGUP_AFTER=0.4)
         await w.scenario(BOTH_SCENARIO, name="test-both")
         created = await w.campaigns.create(
@@ -88,10 +88,9 @@ async def test_one_campaign_by_phone_and_email_has_one_report_with_both_results(
         st = await w.wait_finished(created.campaign_id, timeout=60)
         report = await w.campaigns.report(created.campaign_id)
         # the plugin's endpoint answers for the letters it sent
-        assert w.plugin.web is not None
         letter = next(m for m in mail_server.messages() if "ivanov" in str(m["To"]))
         token = str(letter["List-Unsubscribe"]).split("token=", 1)[1].split(">", 1)[0]
-        url = f"http://127.0.0.1:{w.plugin.web.port}/unsubscribe?token={token}"
+        url = f"http://127.0.0.1:{w.service.web.bound_port}/unsubscribe?token={token}"
         page = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
 
     assert "Отказаться от писем" in page.decode("utf-8")

@@ -34,7 +34,12 @@ from autoinformer.phone.book import CallBook
 from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.reports import to_csv, to_text
 from autoinformer.scenarios import parse_scenario
-from autoinformer.unsubscribe import Unsubscribes, UnsubscribeServer, unsubscribe_paths
+from autoinformer.unsubscribe import Unsubscribes, register_web, unsubscribe_paths
+from contact_center.events import EventHub
+from contact_center.users.http import SessionAdapter
+from contact_center.users.roles import allowed
+from contact_center.users.services import build_users
+from contact_center.web.console import WebConsole
 from contact_center.clock import Clock
 from contact_center.settings import Settings
 from contact_center.storage import migrate
@@ -506,16 +511,22 @@ async def test_one_click_unsubscribe_opts_the_address_out_and_the_next_campaign_
     desk: Desk,
 ) -> None:
     s = desk.settings
-    web = UnsubscribeServer(
+    web = WebConsole(
+        host=s.http_host,
+        port=s.http_port,
+        allowed=allowed,
+        sessions=SessionAdapter(build_users(s, desk.campaigns.sessions, Clock())),
+        events=EventHub(),
+    )
+    register_web(
+        web,
         Unsubscribes(
             desk.campaigns.sessions,
             secret=SECRET,
             clock=Clock(),
             transaction=desk.calls.transaction,
         ),
-        host=s.http_host,
-        port=s.http_port,
-        paths=unsubscribe_paths(s.unsubscribe_base_url),
+        unsubscribe_paths(s.unsubscribe_base_url),
     )
     await web.start()
     try:
@@ -556,7 +567,7 @@ async def test_one_click_unsubscribe_opts_the_address_out_and_the_next_campaign_
         status, page = await asyncio.to_thread(http, url, data=b"", content_type=None)
         assert status == 400 and "One-Click" in page
     finally:
-        await web.close()
+        await web.stop()
 
     waiting_letters = {letter.address: letter for letter in await desk.letters(waiting)}
     assert waiting_letters["customer1@example.ru"].status == "opted_out"

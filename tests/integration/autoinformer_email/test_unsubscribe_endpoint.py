@@ -1,15 +1,20 @@
-"""The unsubscribe endpoint over a real socket: strict HTTP, size limits, methods, timeouts.
-The opt-out behind it is a stub here (test_campaign_email.py runs the real one)."""
+"""The unsubscribe endpoint on the console's Twisted site, over a real socket: methods,
+paths, bad tokens, one-click bodies, headers. The opt-out behind it is a stub here
+(test_campaign_email.py runs the real one)."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 from collections.abc import AsyncIterator
 
 import pytest
 
 from autoinformer.email import UnsubscribeTokenError
-from autoinformer.unsubscribe import MAX_HEAD, UnsubscribeServer, Unsubscription
+from autoinformer.unsubscribe import Unsubscription, register_web
+from contact_center.events import EventHub
+from contact_center.web.console import WebConsole
+from contact_center.web.routing import Principal
 
 GOOD = "v1.good.token"
 
@@ -29,101 +34,87 @@ class StubUnsubscribes:
         return found
 
 
-Endpoint = tuple[UnsubscribeServer, StubUnsubscribes]
+class NobodyLoggedIn:
+    async def principal(self, session_id: str) -> Principal | None:
+        return None
+
+
+Endpoint = tuple[int, StubUnsubscribes]
 
 
 @pytest.fixture
 async def endpoint() -> AsyncIterator[Endpoint]:
     stub = StubUnsubscribes()
-    server = UnsubscribeServer(
-        stub,
+    web = WebConsole(
         host="127.0.0.1",
         port=0,
-        paths=("/mail/off", "/unsubscribe"),
-        read_timeout=0.5,
+        allowed=lambda role, permission: False,
+        sessions=NobodyLoggedIn(),
+        events=EventHub(),
     )
-    await server.start()
+    register_web(web, stub, ("/mail/off", "/unsubscribe"))
+    await web.start()
     try:
-        yield server, stub
+        yield web.bound_port, stub
     finally:
-        await server.close()
+        await web.stop()
 
 
-async def exchange(server: UnsubscribeServer, raw: bytes) -> tuple[int, bytes, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(raw)
-    await writer.drain()
-    data = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), head, body
+async def exchange(
+    port: int, method: str, path: str, body: bytes | None = None, content_type: str = ""
+) -> tuple[int, dict[str, str], bytes]:
+    def run() -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        headers = {"Content-Type": content_type} if content_type else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
-
-def get(path: str, *, method: str = "GET", headers: str = "", body: bytes = b"") -> bytes:
-    return f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body
+    return await asyncio.to_thread(run)
 
 
 async def test_get_shows_the_page_post_opts_out_head_has_no_body(endpoint: Endpoint) -> None:
-    server, stub = endpoint
-    status, head, body = await exchange(server, get(f"/mail/off?token={GOOD}"))
+    port, stub = endpoint
+    status, headers, body = await exchange(port, "GET", f"/mail/off?token={GOOD}")
     assert status == 200 and "Отказаться от писем?" in body.decode()
     assert "о плановых отключениях" in body.decode() and stub.opted == []
-    status, head, body = await exchange(server, get(f"/unsubscribe?token={GOOD}", method="HEAD"))
-    assert status == 200 and body == b"" and b"Content-Length: " in head
-    form = b"List-Unsubscribe=One-Click"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    status, _, body = await exchange(port, "HEAD", f"/unsubscribe?token={GOOD}")
+    assert status == 200 and body == b""
     status, _, body = await exchange(
-        server,
-        get(
-            f"/unsubscribe?token={GOOD}",
-            method="POST",
-            headers="Content-Type: application/x-www-form-urlencoded\r\n"
-            f"Content-Length: {len(form)}\r\n",
-            body=form,
-        ),
+        port,
+        "POST",
+        f"/unsubscribe?token={GOOD}",
+        b"List-Unsubscribe=One-Click",
+        "application/x-www-form-urlencoded",
     )
     assert status == 200 and "Готово" in body.decode() and stub.opted == [GOOD]
 
 
 @pytest.mark.parametrize(
-    ("raw", "status"),
+    ("method", "path", "body", "status"),
     [
-        (get("/unsubscribe?token=v1.forged.x"), 400),
-        (get("/unsubscribe"), 400),
-        (get(f"/unsubscribe?token={GOOD}&token={GOOD}"), 400),
-        (get(f"/elsewhere?token={GOOD}"), 404),
-        (get(f"/unsubscribe?token={GOOD}", method="PUT"), 405),
-        (get(f"/unsubscribe?token={GOOD}", method="POST"), 411),
-        (
-            get(
-                f"/unsubscribe?token={GOOD}",
-                method="POST",
-                headers="Transfer-Encoding: chunked\r\n",
-                body=b"1a\r\nList-Unsubscribe=One-Click\r\n0\r\n\r\n",
-            ),
-            411,
-        ),
-        (
-            get(f"/unsubscribe?token={GOOD}", method="POST", headers="Content-Length: 99999\r\n"),
-            413,
-        ),
-        (get(f"/unsubscribe?token={GOOD}", headers="X-Pad: " + "a" * MAX_HEAD + "\r\n"), 431),
-        (b"\x16\x03\x01 tls hello\r\n\r\n", 400),
+        ("GET", "/unsubscribe?token=v1.forged.x", None, 400),
+        ("GET", "/unsubscribe", None, 400),
+        ("GET", f"/unsubscribe?token={GOOD}&token={GOOD}", None, 400),
+        ("GET", f"/elsewhere?token={GOOD}", None, 404),
+        ("PUT", f"/unsubscribe?token={GOOD}", b"", 405),
+        ("POST", f"/unsubscribe?token={GOOD}", b"", 400),
+        ("POST", f"/unsubscribe?token={GOOD}", b"List-Unsubscribe=Other", 400),
     ],
 )
 async def test_bad_requests_get_their_status_and_change_nothing(
-    endpoint: Endpoint, raw: bytes, status: int
+    endpoint: Endpoint, method: str, path: str, body: bytes | None, status: int
 ) -> None:
-    server, stub = endpoint
-    got, head, body = await exchange(server, raw)
-    assert got == status, body.decode(errors="replace")
+    port, stub = endpoint
+    got, _, page = await exchange(
+        port, method, path, body, "application/x-www-form-urlencoded" if body else ""
+    )
+    assert got == status, page.decode(errors="replace")
     assert stub.opted == []
-    if status == 405:
-        assert b"Allow: GET, HEAD, POST" in head
-    if status == 400 and b"forged" in raw:
-        assert "не подписана" in body.decode()
-
-
-async def test_a_client_that_never_finishes_its_request_gets_408(endpoint: Endpoint) -> None:
-    server, _stub = endpoint
-    status, _, body = await exchange(server, b"GET /unsubscribe?token=x HTTP/1.1\r\nHost:")
-    assert status == 408 and "вовремя" in body.decode()
+    if "forged" in path:
+        assert "не подписана" in page.decode()
+    assert b"Traceback" not in page

@@ -5,43 +5,15 @@ from __future__ import annotations
 import pytest
 
 from autoinformer.unsubscribe import (
-    HttpError,
     Unsubscription,
     confirm_page,
     done_page,
     extract_token,
     one_click_body,
-    parse_head,
-    response_bytes,
     unsubscribe_paths,
 )
 
 TOKEN = "v1.YzoxfGRlYnQ.0bmqOtM9IXIYuwBbcR-f3g"
-
-
-def test_a_plain_request_head_is_parsed() -> None:
-    method, path, query, headers = parse_head(
-        f"GET /unsubscribe?token={TOKEN} HTTP/1.1\r\nHost: x\r\nUser-Agent: a\r\n\r\n".encode()
-    )
-    assert (method, path, query["token"], headers["host"]) == ("GET", "/unsubscribe", [TOKEN], "x")
-
-
-@pytest.mark.parametrize(
-    "head",
-    [
-        b"GET /unsubscribe HTTP/2.0\r\n\r\n",
-        b"GET http://evil/ HTTP/1.1\r\n\r\n",
-        b"get /unsubscribe HTTP/1.1\r\n\r\n",
-        b"GET /unsubscribe HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
-        b"GET /unsubscribe HTTP/1.1\r\nBad Header: a\r\n\r\n",
-        b"POST /u HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-        "GET /unsubscribe?token=ё HTTP/1.1\r\n\r\n".encode(),
-    ],
-)
-def test_anything_but_plain_http_1_is_refused(head: bytes) -> None:
-    with pytest.raises(HttpError) as exc:
-        parse_head(head)
-    assert exc.value.status == 400
 
 
 @pytest.mark.parametrize(
@@ -97,15 +69,6 @@ def test_pages_escape_and_never_show_the_full_address() -> None:
     assert "Готово" in done_page(who)
 
 
-def test_responses_close_the_connection_and_keep_the_token_out_of_referers() -> None:
-    raw = response_bytes(200, "<p>ок</p>")
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert b"Connection: close" in head and b"Referrer-Policy: no-referrer" in head
-    assert f"Content-Length: {len(body)}".encode() in head
-    assert response_bytes(200, "<p>ок</p>", head_only=True) == head + b"\r\n\r\n"
-
-
 def test_the_endpoint_serves_the_base_urls_path_and_the_default_one() -> None:
     assert unsubscribe_paths("https://lk.example.ru/mail/off") == ("/mail/off", "/unsubscribe")
     assert unsubscribe_paths("http://127.0.0.1:8080/unsubscribe") == ("/unsubscribe",)
@@ -118,3 +81,19 @@ def test_the_http_listener_settings_are_checked() -> None:
     assert load_settings({"CC_HTTP_PORT": "0"}).http_port == 0
     with pytest.raises(SettingsError, match="CC_HTTP_PORT"):
         load_settings({"CC_HTTP_PORT": "70000"})
+
+
+def test_the_unsubscribe_link_follows_the_http_port_unless_set() -> None:
+    from contact_center.settings import load_settings
+
+    assert load_settings({}).unsubscribe_base_url == "http://127.0.0.1:8080/unsubscribe"
+    assert (
+        load_settings({"CC_HTTP_PORT": "8181"}).unsubscribe_base_url
+        == "http://127.0.0.1:8181/unsubscribe"
+    )
+    assert (
+        load_settings({"CC_HTTP_HOST": "0.0.0.0", "CC_HTTP_PORT": "81"}).unsubscribe_base_url
+        == "http://127.0.0.1:81/unsubscribe"
+    )
+    explicit = {"CC_HTTP_PORT": "8181", "CC_UNSUBSCRIBE_BASE_URL": "http://127.0.0.1:9/off"}
+    assert load_settings(explicit).unsubscribe_base_url == "http://127.0.0.1:9/off"

@@ -1,0 +1,158 @@
+"""The running service with its web console on a free port, and a small HTTP client that
+keeps its session cookie like a browser does (tests talk HTTP to the real site)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoinformer.phone.config import DialerConfig
+from autoinformer.plugin import AutoinformerPlugin
+from contact_center.app import App, build_app
+from contact_center.storage import migrate
+from tests.integration.conftest import AsteriskFixture
+
+PASSWORD = "пароль-для-тестов-1"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    cookies: list[str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+@dataclass
+class Client:
+    port: int
+    cookies: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""
+    origin: str | None = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        csrf: bool = True,
+    ) -> Reply:
+        sent = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            content_type = "application/json"
+        if content_type:
+            sent["Content-Type"] = content_type
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if csrf and self.csrf and method != "GET":
+            sent.setdefault("X-CSRF-Token", self.csrf)
+        if self.origin:
+            sent["Origin"] = self.origin
+
+        def run() -> Reply:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                conn.request(method, path, body=body, headers=sent)
+                response = conn.getresponse()
+                data = response.read()
+                cookies = response.headers.get_all("Set-Cookie") or []
+                headers_ = {k.lower(): v for k, v in response.getheaders()}
+                return Reply(response.status, headers_, data, cookies)
+            finally:
+                conn.close()
+
+        reply = await asyncio.to_thread(run)
+        for cookie in reply.cookies:
+            name, _, rest = cookie.partition("=")
+            value = rest.split(";", 1)[0]
+            if value and "max-age=0" not in cookie.lower():
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+        return reply
+
+    async def login(self, login: str, password: str = PASSWORD) -> Reply:
+        reply = await self.request(
+            "POST", "/api/login", json_body={"login": login, "password": password}
+        )
+        if reply.status == 200:
+            self.csrf = reply.json()["csrf"]
+        return reply
+
+    async def get(self, path: str) -> Reply:
+        return await self.request("GET", path)
+
+    async def post(self, path: str, json_body: Any = None, **kw: Any) -> Reply:
+        return await self.request("POST", path, json_body=json_body, **kw)
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    out = bytearray()
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    for name, (filename, content) in files.items():
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'
+        ).encode()
+        out += content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+@dataclass
+class Console:
+    app: App
+    port: int
+
+    def client(self) -> Client:
+        return Client(self.port)
+
+    async def user(self, login: str, role: str) -> Client:
+        """A user of `role` (added once), logged in."""
+        try:
+            await self.app.users.users.add(login, role, PASSWORD, actor="test")
+        except Exception as exc:
+            if type(exc).__name__ != "DuplicateLogin":
+                raise
+        client = self.client()
+        reply = await client.login(login)
+        assert reply.status == 200, reply.text
+        return client
+
+
+@pytest.fixture
+async def console(asterisk: AsteriskFixture, tmp_path: Path) -> AsyncIterator[Console]:
+    """`serve` as it runs (AMI link to the session's Asterisk, the autoinformer, the web
+    console on a free port), on a fresh database."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+    plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=2.0))
+    migrate.upgrade(url, [plugin])
+    settings = asterisk.settings.replace(
+        database_url=url, http_port=0, unsubscribe_secret="test-secret"
+    )
+    app = build_app(settings, plugins=[plugin])
+    async with app.running(web=True):
+        yield Console(app, app.web.bound_port)
