@@ -91,6 +91,10 @@ class Settings:
     # seconds a simulated operator spends on post-call work (negative: never finishes, the
     # hotline_wrapup_limit ends it)
     sim_operator_wrapup_time: float = 1.0
+    # web console sessions (contact_center.users): minutes without a request, and hours after
+    # login, after which a session ends and its user logs in again
+    web_session_idle_min: float = 30.0
+    web_session_max_h: float = 12.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -230,6 +234,10 @@ def _validate(s: Settings) -> None:
     if s.sim_operators < 0:
         raise SettingsError("CC_SIM_OPERATORS: must be zero or more")
     _validate_email(s)
+    if not 0 < s.web_session_idle_min <= s.web_session_max_h * 60:
+        raise SettingsError(
+            "CC_WEB_SESSION_IDLE_MIN must be positive and not longer than CC_WEB_SESSION_MAX_H"
+        )
     if s.hotline_wrapup_limit <= 0 or s.hotline_queue_timeout <= 0:
         raise SettingsError("CC_HOTLINE_WRAPUP_LIMIT and CC_HOTLINE_QUEUE_TIMEOUT: positive")
     from contact_center.calendar import CalendarError, parse_hours

@@ -70,10 +70,11 @@ def _register() -> None:
 
     for module in (hotline, operator, outages, report, sim):
         main.add_command(module.group)
-    from contact_center.cli import say, sounds
+    from contact_center.cli import say, sounds, user
 
     main.add_command(say.command)
     main.add_command(sounds.group)
+    main.add_command(user.group)
 
 
 _register()
