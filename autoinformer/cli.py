@@ -365,6 +365,7 @@ def unsubscribe(cli: CliContext, token: str) -> None:
     TOKEN — токен, вся ссылка или тема письма «unsubscribe v1.…» (если абонент ответил
     на адрес отписки).
     """
+
     async def go(ai: Autoinformer) -> Unsubscription:
         return await ai.unsubscribes.opt_out(extract_token(token))
 

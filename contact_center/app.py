@@ -47,16 +47,16 @@ from contact_center.settings import Settings
 from contact_center.speech.service import Speech
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.tasks import TaskSet
-from contact_center.users import http as users_http
-from contact_center.users.roles import allowed
-from contact_center.users.services import UserService
-from contact_center.web import http as web_http
-from contact_center.web.console import WebConsole, WebContributor
-from contact_center.web.http import HealthCheck
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.exceptions import AmiConnectionError
 from contact_center.telephony.originate import Originator
+from contact_center.users import http as users_http
+from contact_center.users.roles import allowed
+from contact_center.users.services import Users, build_users
+from contact_center.web import http as web_http
+from contact_center.web.console import WebConsole, WebContributor
+from contact_center.web.http import HealthCheck
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Part)
@@ -86,7 +86,7 @@ class App:
         state: ServiceStateReporter,
         events: EventHub,
         web: WebConsole,
-        users: UserService,
+        users: Users,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -154,8 +154,8 @@ class App:
         report_state: bool = False,
         web: bool = False,
     ) -> None:
-        """AMI link, hotline, every plugin's part, then the web console (`web`); anything failing half-way stops
-        whatever had started before it re-raises.
+        """AMI link, hotline, every plugin's part, then the web console (`web`); anything
+        failing half-way stops whatever had started before it re-raises.
 
         `wait_for_asterisk`: the link must be up within `connect_timeout` or this raises
         AmiConnectionError (commands and demos that call at once). Without it (`serve`) the
@@ -316,7 +316,7 @@ def build_app(
     speech = Speech.from_settings(settings, **workers)
     appeals = AppealService(sessions, settings.tz)
     events = EventHub()
-    users = UserService(sessions, clock=clock, settings=settings)
+    users = build_users(settings, sessions, clock)
     web = WebConsole(
         host=settings.http_host,
         port=settings.http_port,

@@ -174,13 +174,10 @@ def load_settings(
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
             values[name] = _coerce(name, kind, raw)
-    if "unsubscribe_base_url" not in values and ("http_port" in values or "http_host" in values):
-        # the link in letters points at our own listener unless told otherwise
-        host = values.get("http_host", Settings.http_host)
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        port = values.get("http_port", Settings.http_port)
-        values["unsubscribe_base_url"] = f"http://{host}:{port}/unsubscribe"
+    if "unsubscribe_base_url" not in values and "http_port" in values:
+        # the link in letters points at our own listener's port unless told otherwise (a
+        # public address comes with CC_UNSUBSCRIBE_BASE_URL and its own secret)
+        values["unsubscribe_base_url"] = f"http://127.0.0.1:{values['http_port']}/unsubscribe"
     settings = Settings(**values)
     _validate(settings)
     return settings

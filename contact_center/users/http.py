@@ -47,9 +47,7 @@ def user_json(user: UserInfo) -> dict[str, Any]:
 
 def _refusal(exc: UserError) -> ApiError:
     if isinstance(exc, LoginThrottled):
-        return ApiError(
-            429, str(exc), field="login", retry_after=exc.retry_after
-        )
+        return ApiError(429, str(exc), field="login", retry_after=exc.retry_after)
     status = 401 if isinstance(exc, AuthError) else 422
     if type(exc).__name__ in ("UnknownUser",):
         status = 404
@@ -128,16 +126,7 @@ def register(web: WebConsole, users: Users) -> None:
         token = request.headers.get("x-csrf-token") or request.field("csrf")
         if token != request.user.csrf:
             raise ApiError(403, "нет или неверный CSRF-токен", field="csrf")
-        cookie = request.headers.get("cookie", "")
-        session_id = next(
-            (
-                value
-                for key, _, value in (p.strip().partition("=") for p in cookie.split(";"))
-                if key == web.cookie_name
-            ),
-            None,
-        )
-        await users.sessions.logout(session_id)
+        await users.sessions.logout(request.session_id)
         request.end_session = True
 
     @routes.get("/api/me", permission=None)

@@ -43,12 +43,14 @@ class Permission(StrEnum):
     # add, disable, enable users, set passwords and roles
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
+    # the live event stream (each role sees the keys its other permissions allow)
+    EVENTS = "events"
 
 
 ALL_PERMISSIONS = frozenset(Permission)
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({Permission.DESK}),
+    Role.OPERATOR: frozenset({Permission.DESK, Permission.EVENTS}),
     Role.SUPERVISOR: ALL_PERMISSIONS - {Permission.USERS_MANAGE},
     Role.ADMIN: ALL_PERMISSIONS,
 }

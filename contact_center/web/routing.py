@@ -66,6 +66,7 @@ class WebRequest:
     address: str
     secure: bool
     user: Principal | None = None
+    session_id: str | None = None  # the cookie's value, whether or not it is still valid
     # set by a handler that logs the user in or out: the edge writes the cookie
     new_session: tuple[str, int] | None = None
     end_session: bool = False

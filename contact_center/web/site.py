@@ -192,6 +192,7 @@ class WebSite:
     async def _authorise(self, route: Route, request: WebRequest) -> None:
         cookie = request.headers.get("cookie", "")
         session_id = _cookie(cookie, self.cookie_name)
+        request.session_id = session_id
         if session_id:
             request.user = await self._sessions.principal(session_id)
         if request.method in STATE_CHANGING:

@@ -35,15 +35,15 @@ from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.reports import to_csv, to_text
 from autoinformer.scenarios import parse_scenario
 from autoinformer.unsubscribe import Unsubscribes, register_web, unsubscribe_paths
+from contact_center.clock import Clock
 from contact_center.events import EventHub
+from contact_center.settings import Settings
+from contact_center.storage import migrate
+from contact_center.storage.database import create_engine, session_factory
 from contact_center.users.http import SessionAdapter
 from contact_center.users.roles import allowed
 from contact_center.users.services import build_users
 from contact_center.web.console import WebConsole
-from contact_center.clock import Clock
-from contact_center.settings import Settings
-from contact_center.storage import migrate
-from contact_center.storage.database import create_engine, session_factory
 from tests.integration.conftest import free_tcp_port
 from tests.integration.waiting import wait_for
 
@@ -161,7 +161,6 @@ class Desk:
             return st if st.finished else None
 
         return await wait_for(probe, timeout, f"campaign {campaign_id} to finish")
-
 
 
 @pytest.fixture

@@ -144,12 +144,18 @@ class Console:
 
 
 @pytest.fixture
-async def console(asterisk: AsteriskFixture, tmp_path: Path) -> AsyncIterator[Console]:
+def web_database(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+    migrate.upgrade(url, [AutoinformerPlugin()])
+    return url
+
+
+@pytest.fixture
+async def console(asterisk: AsteriskFixture, web_database: str) -> AsyncIterator[Console]:
     """`serve` as it runs (AMI link to the session's Asterisk, the autoinformer, the web
     console on a free port), on a fresh database."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+    url = web_database
     plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=2.0))
-    migrate.upgrade(url, [plugin])
     settings = asterisk.settings.replace(
         database_url=url, http_port=0, unsubscribe_secret="test-secret"
     )

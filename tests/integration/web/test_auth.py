@@ -121,7 +121,7 @@ async def test_pages_redirect_to_login_and_the_login_form_works(console: Console
     wrong = await client.request(
         "POST",
         "/login",
-        body="login=petr&password=nope".encode(),
+        body=b"login=petr&password=nope",
         content_type="application/x-www-form-urlencoded",
     )
     assert wrong.status == 401 and "неверный логин или пароль" in wrong.text
