@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from contact_center.settings import load_settings
+import pytest
+
+from contact_center.settings import SettingsError, load_settings
 from contact_center.users.masking import mask_details
 from contact_center.users.tokens import (
     SessionPolicy,
@@ -85,3 +87,10 @@ def test_audit_details_keep_no_secret_and_no_personal_data() -> None:
     assert details["when"] == "2026-12-03 10:00"
     assert details["account"] == "240002"
     assert details["nested"]["count"] == 3 and details["nested"]["ok"] is True
+
+
+def test_an_idle_limit_longer_than_the_lifetime_is_refused() -> None:
+    with pytest.raises(SettingsError, match="CC_WEB_SESSION_IDLE_MIN"):
+        load_settings({"CC_WEB_SESSION_IDLE_MIN": "120", "CC_WEB_SESSION_MAX_H": "1"})
+    with pytest.raises(SettingsError, match="CC_WEB_SESSION_IDLE_MIN"):
+        load_settings({"CC_WEB_SESSION_IDLE_MIN": "0"})
