@@ -181,7 +181,7 @@ class SessionService:
             ).first()
             if found is None:
                 raise SessionInvalid("сеанс не найден или завершён: войдите снова")
-            row, user = found.tuple()
+            row, user = found
             if user.disabled or self.policy.expired(row.created_at, row.last_seen_at, now):
                 await db.execute(delete(UserSession).where(UserSession.id == row.id))
                 await db.commit()
@@ -215,7 +215,7 @@ class SessionService:
             ).first()
             if found is None:
                 return False
-            session_pk, login = found.tuple()
+            session_pk, login = found
             await db.execute(delete(UserSession).where(UserSession.id == session_pk))
             if self._audit is not None:
                 self._audit.add(db, login, "auth.logout", "user", login)
