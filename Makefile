@@ -1,5 +1,6 @@
 # Two commands on a fresh Debian 12/13 machine: `make demo` and `make test`.
-# Both install what is missing first (system packages via scripts/install-asterisk, the venv).
+# Both install what is missing first (system packages via scripts/install-asterisk, the venv);
+# `make test` also installs headless Chromium for the end-to-end tests (scripts/install-test-tools).
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 CLI := $(BIN)/contact-center
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup system venv demo test unit integration lint typecheck check bench clean asterisk-start asterisk-stop
+.PHONY: all setup system test-tools venv demo test unit integration lint typecheck check bench clean asterisk-start asterisk-stop
 
 all: setup
 
@@ -17,6 +18,13 @@ system:
 	@if ! command -v asterisk >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then \
 		echo "Installing Asterisk, espeak-ng and sox (scripts/install-asterisk)"; \
 		scripts/install-asterisk; \
+	fi
+
+# Debian's chromium and chromium-driver for tests/e2e (not needed by the demo)
+test-tools:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "Installing headless Chromium for the end-to-end tests (scripts/install-test-tools)"; \
+		scripts/install-test-tools; \
 	fi
 
 venv: $(STAMP)
@@ -35,7 +43,7 @@ demo: setup
 	# the hotline: five simulated callers answered in-process (in opening hours), then the report
 	$(CLI) sim hotline-calls --count 5 --in-hours --report
 
-test: setup
+test: setup test-tools
 	$(BIN)/python -m pytest
 
 unit: venv
