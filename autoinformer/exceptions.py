@@ -15,6 +15,11 @@ class ScenarioError(AutoinformerError):
 
     error_id = "scenario-invalid"
 
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        # the scenario key at fault (message, keys.1, email.text...): the web names the field
+        self.key = key
+
 
 class ScenarioNotFound(AutoinformerError):
     error_id = "scenario-not-found"
@@ -30,6 +35,11 @@ class CampaignRefused(AutoinformerError):
     """A campaign that must not run as asked (24-hour rule, bad window...); says why."""
 
     error_id = "campaign-refused"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        # the `campaign create` option at fault (end, outage_start...), when one is
+        self.field = field
 
 
 class CampaignNotFound(AutoinformerError):

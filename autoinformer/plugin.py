@@ -25,7 +25,11 @@ from autoinformer.phone.config import DialerConfig
 from autoinformer.phone.dialer import Dialer
 from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
 from autoinformer.unsubscribe import register_web as register_unsubscribe
+from autoinformer.web.forms import Defaults
+from autoinformer.web.metrics import CampaignMetrics
+from autoinformer.web.progress import CampaignProgress
 from contact_center.plugins import Schema
+from contact_center.service_state import service_status_line
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 
@@ -106,6 +110,10 @@ class Autoinformer:
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None
+        # the active campaigns' counters for the console's live pages (`serve` only)
+        self.progress = CampaignProgress(app.sessions, app.events, app.clock)
+        # SMTP results of the mailers this process stopped (the metric counts on across them)
+        self._smtp_results: dict[str, int] = {}
         # routed from the first event on: a call answered while `serve` is still starting
         # may be a previous run's, which the dialer is about to adopt
         app.agi.register_flow("autoinformer", self._unclaimed_call)
@@ -134,6 +142,8 @@ class Autoinformer:
             config=self._mailer_config,
         )
         self.mailer.start()
+        if self._http:
+            self._tasks.spawn(self.progress.run(), name="autoinformer-progress")
         log.info("autoinformer dialer and mailer started")
 
     async def stop(self) -> None:
@@ -145,6 +155,9 @@ class Autoinformer:
         if self._tasks is not None:
             await self._tasks.close()
         started = self.mailer is not None
+        if self.mailer is not None:
+            for result, n in self.mailer.stats.by_status.items():
+                self._smtp_results[result] = self._smtp_results.get(result, 0) + n
         self.dialer = self.mailer = None
         self._tasks = None
         if started:
@@ -157,6 +170,35 @@ class Autoinformer:
         register_unsubscribe(
             web, self.unsubscribes, unsubscribe_paths(self._app.settings.unsubscribe_base_url)
         )
+        from autoinformer.web.http import CampaignWeb, register
+
+        app, settings = self._app, self._app.settings
+
+        async def service_line() -> str | None:
+            return await service_status_line(app.sessions, app.clock.now(), settings.tz)
+
+        register(
+            web,
+            CampaignWeb(
+                campaigns=self.campaigns,
+                progress=self.progress,
+                speech=app.speech,
+                audit=app.users.audit,
+                defaults=Defaults(settings.timezone, settings.ring_timeout),
+                service_line=service_line,
+            ),
+        )
+        web.metrics.register(
+            CampaignMetrics(lambda: self.progress.contacts_by_status, self.smtp_results)
+        )
+
+    def smtp_results(self) -> dict[str, int]:
+        """Letters by SMTP result since the process started (every mailer it ran)."""
+        out = dict(self._smtp_results)
+        if self.mailer is not None:
+            for result, n in self.mailer.stats.by_status.items():
+                out[result] = out.get(result, 0) + n
+        return out
 
     async def _unclaimed_call(self, channel: AgiChannel) -> None:
         """An answered campaign call no call task claimed. An open attempt of ours (a

@@ -147,7 +147,7 @@ def parse_scenario(
     `check_letter`: fill the letter for a sample customer (see :func:`_check_letter`)."""
 
     def err(key: str, reason: str) -> ScenarioError:
-        return ScenarioError(f"{source}: {key}: {reason}")
+        return ScenarioError(f"{source}: {key}: {reason}", key=key)
 
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{source}: сценарий должен быть таблицей ключей")
@@ -218,7 +218,7 @@ def parse_scenario(
             email = EmailTemplate.load(data["email"], where="email")
         except TemplateError as exc:
             # the template's own message starts with its key: "email.text, строка 2: ..."
-            raise ScenarioError(f"{source}: {exc}") from None
+            raise ScenarioError(f"{source}: {exc}", key=exc.key) from None
         if check_letter:
             _check_letter(email, source)
     stored = {
@@ -300,7 +300,8 @@ def _check_letter(email: EmailTemplate, source: str) -> None:
     except TemplateError as exc:
         where = f"{exc.key}, строка {exc.line}" if exc.line else exc.key
         raise ScenarioError(
-            f"{source}: {where}: письмо не собирается даже для образцового абонента: {exc.reason}"
+            f"{source}: {where}: письмо не собирается даже для образцового абонента: {exc.reason}",
+            key=exc.key,
         ) from None
 
 
@@ -355,11 +356,20 @@ def load_scenario_file(path: Path, *, prompts: Collection[str] | None = None) ->
         raise ScenarioError(f"{path}: файл не найден") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: файл должен быть в UTF-8") from None
+    return scenario_from_text(text, path.name, prompts=prompts)
+
+
+def scenario_from_text(
+    text: str, source: str, *, prompts: Collection[str] | None = None
+) -> Scenario:
+    """Validate a scenario given as text: JSON when `source` ends in .json or the text
+    starts with '{', else TOML (an upload from the web console, the text of a file)."""
+    as_json = source.lower().endswith(".json") or text.lstrip().startswith("{")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        data = json.loads(text) if as_json else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{path.name}: не читается: {exc}") from None
-    return parse_scenario(data, path.name, prompts=prompts)
+        raise ScenarioError(f"{source}: не читается: {exc}") from None
+    return parse_scenario(data, source, prompts=prompts)
 
 
 def scenario_from_body(body: str, source: str) -> Scenario:

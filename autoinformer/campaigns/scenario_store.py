@@ -17,6 +17,7 @@ from autoinformer.scenarios import (
     builtin_scenarios,
     load_scenario_file,
     scenario_from_body,
+    scenario_from_text,
 )
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class ScenarioStore:
     async def add_file(self, path: Path) -> tuple[ScenarioRow, bool]:
         await self.ensure_builtin()
         return await self.add(load_scenario_file(path, prompts=self._prompts), path.name)
+
+    async def add_text(self, text: str, source: str) -> tuple[ScenarioRow, bool]:
+        """A scenario sent as text (the web console's upload); `source` names it in errors."""
+        await self.ensure_builtin()
+        return await self.add(scenario_from_text(text, source, prompts=self._prompts), source)
 
     async def ensure_builtin(self) -> None:
         """The shipped scenarios (debt-notice, outage-warning, reminder, tariff-change)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.campaigns.list_writer import write_list
@@ -127,22 +127,28 @@ class CampaignService:
     ) -> CreateResult:
         """Validate everything, store the campaign and its contacts (status `created`)."""
         if spec.kind not in KINDS:
-            raise CampaignRefused(f"вид кампании должен быть одним из: {', '.join(KINDS)}")
+            raise CampaignRefused(
+                f"вид кампании должен быть одним из: {', '.join(KINDS)}", field="kind"
+            )
         if spec.channel not in CHANNELS:
-            raise CampaignRefused(f"канал должен быть одним из: {', '.join(CHANNELS)}")
+            raise CampaignRefused(
+                f"канал должен быть одним из: {', '.join(CHANNELS)}", field="channel"
+            )
         if not 1 <= spec.concurrency <= 1000:
-            raise CampaignRefused("одновременных звонков: от 1 до 1000")
+            raise CampaignRefused("одновременных звонков: от 1 до 1000", field="concurrency")
         if not 3 <= spec.ring_timeout <= 120:
-            raise CampaignRefused("время дозвона: от 3 до 120 секунд")
+            raise CampaignRefused("время дозвона: от 3 до 120 секунд", field="ring_timeout")
         row, scenario = await self.scenarios.get(spec.scenario)
         if scenario.kind != spec.kind:
             raise CampaignRefused(
-                f"сценарий {row.name} для уведомлений вида {scenario.kind}, а кампания {spec.kind}"
+                f"сценарий {row.name} для уведомлений вида {scenario.kind}, а кампания {spec.kind}",
+                field="scenario",
             )
         if spec.channel != "phone" and scenario.email is None:
             raise CampaignRefused(
                 f"в сценарии {row.name}@{row.version} нет письма (таблица [email]): "
-                "для --channel email или both добавьте его (contact-center scenario add)"
+                "для --channel email или both добавьте его (contact-center scenario add)",
+                field="channel",
             )
         tz_name = spec.timezone or self.timezone
         tz = ZoneInfo(tz_name)
@@ -150,13 +156,14 @@ class CampaignService:
         start = spec.start or now
         end = spec.end
         if end is not None and end <= start:
-            raise CampaignRefused("конец кампании должен быть позже начала")
+            raise CampaignRefused("конец кампании должен быть позже начала", field="end")
         if end is not None and end <= now:
-            raise CampaignRefused("конец кампании уже прошёл")
+            raise CampaignRefused("конец кампании уже прошёл", field="end")
         if spec.kind == "outage":
             if spec.outage_start is None or spec.decision_date is None:
                 raise CampaignRefused(
-                    "для планового отключения нужны --outage-start и --decision-date"
+                    "для планового отключения нужны --outage-start и --decision-date",
+                    field="outage_start" if spec.outage_start is None else "decision_date",
                 )
             end = outage_end(
                 start=max(start, now),
@@ -168,7 +175,9 @@ class CampaignService:
                 calendar=self.calendar,
             )
         elif spec.outage_start is not None or spec.decision_date is not None:
-            raise CampaignRefused("--outage-start и --decision-date только для вида outage")
+            raise CampaignRefused(
+                "--outage-start и --decision-date только для вида outage", field="outage_start"
+            )
         caps = spec.caps if spec.caps is not None else DEFAULT_CAPS.get(spec.kind, NO_CAPS)
         opted_out = await self.opted_out_phones(spec.kind) if spec.channel != "email" else set()
         opted_addresses = (
@@ -319,6 +328,82 @@ class CampaignService:
         )
 
     # ------------------------------------------------------------------ monitoring
+    async def summaries(self) -> dict[int, dict[str, int]]:
+        """Every campaign's contacts (total, waiting, calling, done, notified) and letters
+        in two grouped queries: the campaigns list."""
+        async with self._sessions() as session:
+            contacts = (
+                await session.execute(
+                    select(
+                        CampaignContact.campaign_id,
+                        CampaignContact.state,
+                        CampaignContact.notified,
+                        func.count().label("n"),
+                    ).group_by(
+                        CampaignContact.campaign_id, CampaignContact.state, CampaignContact.notified
+                    )
+                )
+            ).all()
+            letters = (
+                await session.execute(
+                    select(Letter.campaign_id, Letter.state, func.count().label("n")).group_by(
+                        Letter.campaign_id, Letter.state
+                    )
+                )
+            ).all()
+        out: dict[int, dict[str, int]] = {}
+        blank = {"total": 0, "waiting": 0, "calling": 0, "done": 0, "notified": 0, "letters": 0}
+        for r in contacts:
+            counts = out.setdefault(r.campaign_id, dict(blank))
+            counts["total"] += r.n
+            if r.state in ("waiting", "calling", "done"):
+                counts[r.state] += r.n
+            if r.notified:
+                counts["notified"] += r.n
+        for letter in letters:
+            counts = out.setdefault(letter.campaign_id, dict(blank))
+            counts["letters"] += letter.n
+            if letter.state == "done":
+                counts["letters_done"] = counts.get("letters_done", 0) + letter.n
+        return out
+
+    async def contacts(
+        self,
+        campaign_id: int,
+        *,
+        status: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[CampaignContact]]:
+        """A page of the campaign's contacts and how many match: `status` is waiting,
+        calling or a final status; `search` a part of the phone, account or name."""
+        await self.get(campaign_id)
+        where = [CampaignContact.campaign_id == campaign_id]
+        if status in ("waiting", "calling"):
+            where.append(CampaignContact.state == status)
+        elif status:
+            where += [CampaignContact.state == "done", CampaignContact.status == status]
+        if search:
+            needle = search.strip()
+            digits = "".join(ch for ch in needle if ch.isdigit())
+            like = f"%{needle.replace('%', '').replace('_', '')}%"
+            terms = [CampaignContact.account.ilike(like), CampaignContact.name.ilike(like)]
+            if digits:
+                terms.append(CampaignContact.phone.like(f"%{digits}%"))
+            where.append(or_(*terms))
+        async with self._sessions() as session:
+            counted = select(func.count()).select_from(CampaignContact).where(*where)
+            total = await session.scalar(counted) or 0
+            rows = await session.scalars(
+                select(CampaignContact)
+                .where(*where)
+                .order_by(CampaignContact.line, CampaignContact.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return int(total), list(rows)
+
     async def status(self, campaign_id: int) -> CampaignStatus:
         campaign = await self.get(campaign_id)
         async with self._sessions() as session:
@@ -368,6 +453,7 @@ class CampaignService:
             ),
             channel=campaign.channel,
             email=email,
+            attempts=sum(r.attempts for r in rows),
         )
 
     async def _email_progress(

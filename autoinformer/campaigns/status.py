@@ -66,6 +66,8 @@ class CampaignStatus:
     expected_finish: datetime | None
     channel: str = "phone"
     email: EmailProgress | None = None
+    # calls made so far (counted attempts of every contact)
+    attempts: int = 0
 
     @property
     def finished(self) -> bool:
@@ -97,4 +99,5 @@ class CampaignStatus:
             "expected_finish": iso(self.expected_finish),
             "channel": self.channel,
             "email": self.email.to_data() if self.email is not None else None,
+            "attempts": self.attempts,
         }
