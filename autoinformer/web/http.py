@@ -452,14 +452,21 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
     async def campaigns_page(request: WebRequest) -> WebResponse:
         rows = await call(campaigns.list_campaigns())
         counts = await call(campaigns.summaries())
-        items = [campaign_json(c, counts.get(c.id)) for c in reversed(rows)]
         tz = ZoneInfo(cw.defaults.timezone)
+        items = []
+        for c in reversed(rows):
+            item = campaign_json(c, counts.get(c.id))
+            item["channel_ru"] = CHANNEL_RU.get(c.channel, c.channel)
+            item["start_local"] = c.start_at.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+            item["end_local"] = (
+                c.end_at.astimezone(tz).strftime("%d.%m.%Y %H:%M") if c.end_at else "—"
+            )
+            items.append(item)
         return pages.render(
             request,
             "ai_campaigns.html",
             title="Кампании",
             campaigns=items,
-            tz=tz,
             can_write=web.allowed(request.principal.role, "campaigns.write"),
         )
 
