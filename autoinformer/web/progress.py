@@ -28,6 +28,8 @@ ACTIVE: Final = ("running", "paused")
 FINISHED: Final = ("finished", "cancelled")
 # points kept per campaign; beyond it every other old point goes (the chart keeps its shape)
 MAX_POINTS: Final = 2000
+# ended campaigns whose series and metrics this process keeps
+KEEP_ENDED: Final = 50
 
 
 class Publisher(Protocol):
@@ -42,6 +44,7 @@ def event_key(campaign_id: int) -> str:
 class _Tracked:
     counters: dict[str, Any] | None = None
     series: list[dict[str, float]] = field(default_factory=list)
+    ended: bool = False
 
 
 class CampaignProgress:
@@ -79,7 +82,7 @@ class CampaignProgress:
     async def poll(self) -> None:
         """One round: publish every active campaign whose counters changed."""
         async with self._sessions() as session:
-            watched = list(self._tracked)
+            watched = [cid for cid, t in self._tracked.items() if not t.ended]
             query = select(Campaign).where(Campaign.status.in_(ACTIVE))
             if watched:
                 query = select(Campaign).where(
@@ -89,10 +92,15 @@ class CampaignProgress:
             for campaign in campaigns:
                 counters = await self._counters(session, campaign)
                 self._update(campaign, counters)
-        # a campaign that ended was published once more above; it is watched no longer
+        # a campaign that ended was published once more above; it is polled no longer, its
+        # series stays for its page (the oldest ended ones go beyond KEEP_ENDED)
         for campaign in campaigns:
             if campaign.status in FINISHED:
-                self._tracked.pop(campaign.id, None)
+                self._tracked[campaign.id].ended = True
+        ended = [cid for cid, t in self._tracked.items() if t.ended]
+        for cid in ended[: max(0, len(ended) - KEEP_ENDED)]:
+            del self._tracked[cid]
+            self.contacts_by_status.pop(cid, None)
 
     async def _counters(self, session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
         tried = (CampaignContact.attempts > 0).label("tried")

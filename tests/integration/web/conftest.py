@@ -7,8 +7,10 @@ import asyncio
 import http.client
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import AutoinformerPlugin
 from contact_center.app import App, build_app
+from contact_center.clock import Clock
 from contact_center.storage import migrate
 from tests.integration.conftest import AsteriskFixture
 
@@ -162,3 +165,36 @@ async def console(asterisk: AsteriskFixture, web_database: str) -> AsyncIterator
     app = build_app(settings, plugins=[plugin])
     async with app.running(web=True):
         yield Console(app, app.web.bound_port)
+
+
+# `console_at(now=datetime, config=DialerConfig(...), settings={...})`
+ConsoleFactory = Callable[..., AbstractAsyncContextManager[Console]]
+
+
+@pytest.fixture
+async def console_at(asterisk: AsteriskFixture, web_database: str) -> AsyncIterator[ConsoleFactory]:
+    """`async with console_at(now=...) as console:` the `console` service with its clock at
+    `now` (campaigns call inside their window) and optionally another dialer config or
+    settings; sim-world globals set through `console.app.link` are the test's to put back."""
+
+    @asynccontextmanager
+    async def make(
+        *,
+        now: datetime | None = None,
+        config: DialerConfig | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Console]:
+        offset = Clock.at(now).offset_s if now is not None else 0.0
+        plugin = AutoinformerPlugin(config or DialerConfig(tick=0.2, drain_timeout=2.0))
+        changed = asterisk.settings.replace(
+            database_url=web_database,
+            http_port=0,
+            unsubscribe_secret="test-secret",
+            clock_offset=offset,
+            **(settings or {}),
+        )
+        app = build_app(changed, plugins=[plugin])
+        async with app.running(web=True):
+            yield Console(app, app.web.bound_port)
+
+    yield make
