@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from autoinformer.lists import speech_values
+from autoinformer.lists import DATETIME_FIELDS, MONEY_FIELDS, parse_datetime, speech_values
 from autoinformer.scenarios import SAMPLE_BY_FILTER, SAMPLE_FIELDS, SAMPLE_TEXT, Scenario
+from contact_center.customers.csv_import import parse_amount
 from contact_center.speech import (
     Message,
     MessageError,
@@ -54,11 +55,24 @@ def sample_contact(scenario: Scenario, given: Mapping[Any, Any] | None = None) -
             raise PreviewError(f"неверное имя поля образца: «{str(key)[:64]}»", "sample")
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise PreviewError(f"поле {key}: нужна строка или число", key)
-        text = str(value)
+        text = " ".join(str(value).split())
         if len(text) > MAX_VALUE:
             raise PreviewError(f"поле {key}: не длиннее {MAX_VALUE} знаков", key)
-        values[key] = text
+        values[key] = _as_list_cell(key, text)
     return values
+
+
+def _as_list_cell(key: str, text: str) -> str:
+    """The value as a list's cell is stored: amounts `1 500,50`, dates `05.12.2026 10:00`."""
+    try:
+        if key in MONEY_FIELDS:
+            amount = parse_amount(text, key)
+            return "" if amount is None else f"{amount:.2f}"
+        if key in DATETIME_FIELDS:
+            return parse_datetime(text, key)
+    except ValueError as exc:
+        raise PreviewError(str(exc), key) from None
+    return text
 
 
 def _typed(values: Mapping[str, str]) -> dict[str, Any]:
