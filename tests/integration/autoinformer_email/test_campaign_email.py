@@ -158,7 +158,6 @@ class Desk:
         return await wait_for(probe, timeout, f"campaign {campaign_id} to finish")
 
 
-
 @pytest.fixture
 async def desk(mail_server: MailServer, tmp_path: Path) -> AsyncIterator[Desk]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'mail.db'}"
