@@ -42,6 +42,8 @@ def parse_day(raw: str | None, settings: Settings) -> date:
     raise AssertionError  # fail() exits
 
 
+
+
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 
 

@@ -52,7 +52,9 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
 
 
 def test_secrets_are_never_shown() -> None:
-    s = Settings(ami_secret="s3cr3t", database_url="postgresql+asyncpg://cc:pa55@db:5432/cc")
+    s = Settings(
+        ami_secret="s3cr3t", database_url="postgresql+asyncpg://cc:pa55@db:5432/cc"
+    )
     shown = s.public_items()
     assert "s3cr3t" not in repr(s)
     assert shown["ami_secret"] == "***"
