@@ -79,7 +79,6 @@ def test_a_phone_only_report_keeps_its_columns() -> None:
     report = build_report({"id": 1, "channel": "phone"}, ROWS[-1:])
     lines = to_csv(report).decode("utf-8-sig").splitlines()
     assert lines[0] == (
-        "Телефон;Лицевой счёт;Итог звонка;Оповещён;Попыток;Ответов;Ждёт звонка оператора;"
-        "Примечание"
+        "Телефон;Лицевой счёт;Итог звонка;Оповещён;Попыток;Ответов;Ждёт звонка оператора;Примечание"
     )
     assert "Итого: абонентов 1" in to_text(report)
