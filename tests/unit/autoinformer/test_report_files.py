@@ -3,15 +3,19 @@ openpyxl against the JSON, and the formats there are."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 
-from autoinformer.exceptions import ReportFormatError
+from autoinformer.campaigns.service import CampaignSpec
+from autoinformer.exceptions import CampaignNotFound, ReportFormatError
+from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.reports import (
     EMAIL_STATUS_RU,
     ReportRow,
@@ -22,6 +26,9 @@ from autoinformer.reports import (
     to_xlsx,
 )
 from autoinformer.scheduling import STATUS_RU
+from contact_center.app import build_app
+from contact_center.settings import Settings
+from contact_center.storage import migrate
 
 CAMPAIGN = {
     "id": 7,
@@ -144,3 +151,25 @@ def test_render_names_each_format_and_refuses_another() -> None:
     assert files["text"].content.decode().startswith("Кампания 7 «Долги, ноябрь»")
     with pytest.raises(ReportFormatError, match="нет отчёта в формате «pdf»"):
         render(report, "pdf")
+
+
+async def test_the_service_gives_the_web_a_file_or_a_domain_error(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+    plugin = AutoinformerPlugin(http=False, phone=False)
+    await asyncio.to_thread(migrate.upgrade, url, [plugin])
+    async with build_app(Settings(database_url=url), plugins=[plugin]) as app:
+        campaigns = app.part(Autoinformer).campaigns
+        spec = CampaignSpec(name="Долги", kind="debt", scenario="debt-notice")
+        data = b"phone;account;debt\n+79130000001;240001;1500\n"
+        created = await campaigns.create(spec, list_data=data, list_name="debts.csv")
+        campaign_id = created.campaign_id
+        file = await campaigns.report_file(campaign_id, "csv")
+        assert (file.filename, file.content_type) == (
+            f"campaign-{campaign_id}-report.csv",
+            "text/csv; charset=utf-8",
+        )
+        assert file.content.decode("utf-8-sig").split("\r\n")[1].startswith("7 (913) 000-00-01;")
+        with pytest.raises(ReportFormatError):
+            await campaigns.report_file(campaign_id, "pdf")
+        with pytest.raises(CampaignNotFound):
+            await campaigns.report_file(campaign_id + 1, "xlsx")
