@@ -285,7 +285,6 @@ class App:
             except Exception:
                 log.exception("re-reading the calendar override file failed")
 
-
     async def _expire_sessions(self) -> None:
         # dead sessions and old failed logins are refused anyway; this only keeps the
         # tables small

@@ -50,7 +50,8 @@ async def test_serve_hosts_the_console_while_asterisk_is_down_and_stops_on_sigte
         "CC_AMI_PORT": str(free_tcp_port()),  # nothing listens there: Asterisk is "down"
         "CC_SOUNDS_DIR": str(tmp_path / "sounds"),
     }
-    proc = subprocess.Popen(
+    proc = await asyncio.to_thread(
+        subprocess.Popen,
         [sys.executable, "-m", "contact_center", "serve"],
         env=env,
         stdout=subprocess.PIPE,
@@ -76,4 +77,4 @@ async def test_serve_hosts_the_console_while_asterisk_is_down_and_stops_on_sigte
             proc.wait()
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     assert f"web console listening on http://127.0.0.1:{port}/" in stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
