@@ -23,12 +23,13 @@ from autoinformer.exceptions import (
     CampaignNotFound,
     CampaignRefused,
     CampaignStateError,
+    ReportFormatError,
     ScenarioError,
     ScenarioNotFound,
 )
 from autoinformer.lists import EmptyListError, ParsedList, RowNote
 from autoinformer.models import Campaign, CampaignContact
-from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json
+from autoinformer.reports import CAMPAIGN_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import STATUS_RU
 from autoinformer.web.forms import DEFAULT_SCENARIO, Defaults, FieldError, campaign_spec
@@ -94,6 +95,8 @@ def refused_campaign(exc: AutoinformerError) -> ApiError:
         return ApiError(422, str(exc), field="list")
     if isinstance(exc, CampaignRefused):
         return ApiError(422, str(exc), field=exc.field)
+    if isinstance(exc, ReportFormatError):
+        return ApiError(400, str(exc), field="format")
     if isinstance(exc, ScenarioError):
         return ApiError(422, str(exc), field=exc.key)
     return ApiError(422, str(exc))
@@ -344,14 +347,9 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         fmt = (request.arg("format") or "csv").lower()
         if fmt not in REPORT_FORMATS:
             raise ApiError(400, "формат отчёта: csv, json или xlsx", field="format")
-        if fmt == "xlsx":
-            raise ApiError(400, "отчёт xlsx пока не готов: возьмите csv или json", field="format")
-        result = await call(campaigns.report(campaign_id))
-        if fmt == "json":
-            body, kind = to_json(result).encode(), "application/json; charset=utf-8"
-        else:
-            body, kind = to_csv(result).encode(), "text/csv; charset=utf-8"
-        return WebResponse.file(body, kind, f"кампания-{campaign_id}.{fmt}")
+        # the office formats (BOM, ';', decimal comma; XLSX) the CLI writes too
+        file = await call(campaigns.report_file(campaign_id, fmt))
+        return WebResponse.file(file.content, file.content_type, file.filename)
 
     # --- scenarios: API ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO
@@ -248,8 +249,16 @@ async def test_start_runs_the_campaign_live_on_the_stream_then_contacts_reports_
         assert report["totals"]["notified"] == 1 and len(report["contacts"]) == 2
         as_csv = await sveta.get(f"/api/campaigns/{cid}/report?format=csv")
         assert as_csv.status == 200 and as_csv.headers["content-type"].startswith("text/csv")
-        rows = list(csv.reader(io.StringIO(as_csv.body.decode("utf-8-sig"))))
-        assert any("79130000001" in "".join(row) for row in rows)
+        assert as_csv.body.startswith(b"\xef\xbb\xbf"), "a BOM: a Russian Excel reads UTF-8"
+        rows = list(csv.reader(io.StringIO(as_csv.body.decode("utf-8-sig")), delimiter=";"))
+        assert len(rows) == 1 + 2, "a header and one row a contact, no totals"
+        as_xlsx = await sveta.get(f"/api/campaigns/{cid}/report?format=xlsx")
+        assert as_xlsx.status == 200 and as_xlsx.body[:2] == b"PK"
+        assert ".xlsx" in as_xlsx.headers["content-disposition"]
+        sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.body)).worksheets[0]
+        assert sheet.max_row == 1 + len(report["contacts"])
+        bad_format = await sveta.get(f"/api/campaigns/{cid}/report?format=pdf")
+        assert bad_format.status == 400 and bad_format.json()["field"] == "format"
 
         metrics = (await console.client().get("/metrics")).text
         assert (
