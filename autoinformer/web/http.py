@@ -241,6 +241,8 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         except FieldError as exc:
             raise ApiError(422, exc.reason, field=exc.field) from None
         upload = request.files.get("list")
+        if upload is not None and not upload.filename and not upload.content:
+            upload = None  # a browser's file input left empty
         from_base = upload is None and (request.field("list") or "").strip() == "customers"
         if upload is None and not from_base:
             raise ApiError(
