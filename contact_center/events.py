@@ -10,7 +10,7 @@ is synchronous and O(subscribers).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 
@@ -48,7 +48,9 @@ class EventHub:
     def keys(self, prefix: str = "") -> list[str]:
         return [key for key in self._latest if key.startswith(prefix)]
 
-    async def subscribe(self, prefixes: tuple[str, ...] = ("",)) -> AsyncIterator[tuple[str, Any]]:
+    async def subscribe(
+        self, prefixes: tuple[str, ...] = ("",)
+    ) -> AsyncGenerator[tuple[str, Any], None]:
         """The current state of every matching key first, then each change as it comes."""
         sub = _Subscriber()
         for key, item in self._latest.items():

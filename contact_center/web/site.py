@@ -285,6 +285,9 @@ class WebSite:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                return b""  # the site is stopping: end the stream cleanly
             task.cancel()  # the client went away: klein cancelled us
             raise
         return b""

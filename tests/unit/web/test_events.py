@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 from contact_center.events import EventHub
 
 
-async def next_items(it, n: int) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
+async def next_items(it: AsyncIterator[tuple[str, Any]], n: int) -> list[tuple[str, Any]]:
     return [await asyncio.wait_for(anext(it), 1) for _ in range(n)]
 
 
