@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.customers.csv_import import CustomerRow
@@ -81,11 +81,63 @@ class CustomerService:
         async with self._sessions() as session:
             return await session.scalar(select(Customer).where(Customer.account == account))
 
+    async def search(self, query: str, *, limit: int = 50) -> list[Customer]:
+        """Customers whose account, name, address or a phone contains `query` (any case),
+        by account. A query of digits (spaces, dashes, brackets and '+' ignored) also finds
+        phones written with a country code or without one ("8 913 ..." finds +7913...)."""
+        terms = search_terms(query)
+        if not terms.text:
+            return []
+        clauses: list[ColumnElement[bool]] = [Customer.account.ilike(f"%{terms.escaped}%", escape="\\")]
+        for variant in terms.case_variants:
+            pattern = f"%{variant}%"
+            clauses.append(Customer.name.ilike(pattern, escape="\\"))
+            clauses.append(Customer.address.ilike(pattern, escape="\\"))
+        if terms.phone_digits:
+            phones = select(CustomerPhone.customer_id).where(
+                CustomerPhone.number.like(f"%{terms.phone_digits}%")
+            )
+            clauses.append(Customer.id.in_(phones))
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Customer).where(or_(*clauses)).order_by(Customer.account).limit(limit)
+            )
+            return list(rows.all())
+
     async def count(self) -> int:
         from sqlalchemy import func
 
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count(Customer.id))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    text: str
+    escaped: str  # LIKE wildcards escaped
+    # SQLite folds the case of ASCII letters only: Cyrillic is matched as typed, lower,
+    # upper and capitalised ("иванов" finds "Иванов")
+    case_variants: tuple[str, ...]
+    phone_digits: str  # "" unless the query looks like (a part of) a phone number
+
+
+_PHONE_CHARS = set("0123456789+()- ")
+
+
+def search_terms(query: str) -> SearchTerms:
+    text = " ".join(query.split())[:100]
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    variants = tuple(
+        dict.fromkeys(
+            (escaped, escaped.lower(), escaped.upper(), escaped.capitalize(), escaped.title())
+        )
+    )
+    digits = "".join(ch for ch in text if ch.isdigit())
+    phone = ""
+    if len(digits) >= 3 and set(text) <= _PHONE_CHARS:
+        # a national 8 prefix or a leading 7 of an 11-digit number: the stored E.164 has +7
+        phone = digits[1:] if len(digits) == 11 and digits[0] in "78" else digits
+    return SearchTerms(text, escaped, variants, phone)
 
 
 def _apply(customer: Customer, row: CustomerRow) -> None:
