@@ -23,7 +23,7 @@ from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
 from autoinformer.plugin import Autoinformer
-from autoinformer.reports import CAMPAIGN_RU, to_csv, to_json, to_text
+from autoinformer.reports import CAMPAIGN_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
@@ -33,8 +33,17 @@ from autoinformer.scheduling import (
     retry_policy,
 )
 from autoinformer.unsubscribe import Unsubscription, extract_token
-from contact_center.cli.common import EXIT_FAILURE, CliContext, fail, pass_cli, run
+from contact_center.cli.common import (
+    EXIT_FAILURE,
+    CliContext,
+    fail,
+    pass_cli,
+    refuse_binary_on_terminal,
+    run,
+    write_report,
+)
 from contact_center.service_state import service_status_line
+from contact_center.spreadsheets import FORMATS
 
 T = TypeVar("T")
 DEFAULT_SCENARIO = {
@@ -326,19 +335,18 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
 
 @campaign.command("report")
 @click.argument("campaign_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "text"]), default="csv")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @pass_cli
 def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> None:
-    """Отчёт: каждый абонент (звонок: phone, status, notified, attempts; письмо: email,
-    email_status, email_reply...) и итоги по обоим путям."""
-    result = _run(cli, lambda ai: ai.campaigns.report(campaign_id))
-    text = {"csv": to_csv, "json": to_json, "text": to_text}[fmt](result)
-    if output is not None:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        click.echo(f"Отчёт записан в {output}", err=True)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    """Отчёт: строка на абонента (телефон, лицевой счёт, итог звонка, попытки; письмо:
+    адрес, итог, ответ сервера...) и итоги по обоим путям.
+
+    CSV открывается в Excel как есть (UTF-8 с BOM, «;», десятичная запятая), без итогов:
+    итоги — на листе «Итоги» в XLSX и в JSON. XLSX — двоичный файл: нужен --output или
+    перенаправление вывода в файл."""
+    refuse_binary_on_terminal(fmt, output)
+    write_report(_run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt)), output)
 
 
 @campaign.command("list")

@@ -40,3 +40,9 @@ class CampaignStateError(AutoinformerError):
     """An action that does not fit the campaign's state (resume a cancelled one...)."""
 
     error_id = "campaign-state"
+
+
+class ReportFormatError(AutoinformerError):
+    """A report asked for in a format there is none of (csv, json, xlsx, text)."""
+
+    error_id = "report-format"

@@ -1,21 +1,38 @@
 """Campaign reports: one row per contact and totals computed from those rows (pure), so the
-totals always agree with the rows; CSV, JSON and a text table for the terminal.
+totals always agree with the rows; CSV and XLSX for a Russian office
+(contact_center.spreadsheets), JSON, and a text table for the terminal.
 
 A campaign with e-mail has the letter's columns beside the phone's (a contact's first letter
 on its row; a recipient with only an address has a row with the phone columns empty) and
-e-mail totals; a phone-only campaign's CSV keeps its phone columns alone."""
+e-mail totals; a phone-only campaign's table keeps its phone columns alone."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from autoinformer.exceptions import ReportFormatError
+from autoinformer.scenarios import KIND_RU
 from autoinformer.scheduling import STATUS_RU
+from contact_center.spreadsheets import (
+    FORMATS,
+    Column,
+    ReportFile,
+    Share,
+    Sheet,
+    report_file,
+    write_csv,
+    write_xlsx,
+)
+
+# FORMULA_START and spreadsheet_cell live with the writers now; still importable from here
+from contact_center.spreadsheets import FORMULA_START as FORMULA_START
+from contact_center.spreadsheets import spreadsheet_cell as spreadsheet_cell
 
 CAMPAIGN_RU = {
     "created": "создана",
@@ -24,17 +41,6 @@ CAMPAIGN_RU = {
     "finished": "завершена",
     "cancelled": "отменена",
 }
-ROW_FIELDS = ("phone", "account", "status", "notified", "attempts", "answered", "callback", "note")
-EMAIL_FIELDS = (
-    "email",
-    "email_status",
-    "email_attempts",
-    "email_deferrals",
-    "email_code",
-    "email_reply",
-    "email_last_deferral",
-    "email_note",
-)
 EMAIL_STATUS_RU = {
     "queued": "в очереди",
     "sending": "отправляется",
@@ -162,88 +168,156 @@ def to_json(report: Report) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
-# a text cell starting with one of these is run as a formula by Excel and LibreOffice
-# (DESIGN.md, "Russian office spreadsheets"): =HYPERLINK(...) in an account or a server reply
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CALL_COLUMNS = (
+    Column("Телефон", "phone"),
+    Column("Лицевой счёт"),
+    Column("Итог звонка"),
+    Column("Оповещён", "bool"),
+    Column("Попыток", "int"),
+    Column("Ответов", "int"),
+    Column("Ждёт звонка оператора", "bool"),
+    Column("Примечание"),
+)
+EMAIL_COLUMNS = (
+    Column("E-mail"),
+    Column("Итог письма"),
+    Column("Попыток отправки", "int"),
+    Column("Откладываний", "int"),
+    Column("Код ответа сервера", "int"),
+    Column("Ответ сервера"),
+    Column("Последнее откладывание"),
+    Column("Примечание к письму"),
+)
+TOTALS_COLUMNS = (Column("Показатель"), Column("Значение", "auto"))
+ROWS_SHEET, TOTALS_SHEET = "Абоненты", "Итоги"
 
 
-def spreadsheet_cell(value: object) -> object:
-    """`value` safe for a spreadsheet: text that would start a formula gets a leading "'"
-    (shown as text, the "'" itself hidden). Numbers the report computes stay numbers, a
-    negative one too: a spreadsheet reads "-3" as minus three and runs nothing. Phones are
-    digits without '+' (E.164 digits, as dialled), so they never need the prefix."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+def table_columns(report: Report) -> tuple[Column, ...]:
+    return CALL_COLUMNS + EMAIL_COLUMNS if has_email(report) else CALL_COLUMNS
 
 
-def to_csv(report: Report) -> str:
-    """Rows, then a blank line and the totals as `total_<name>,<value>` lines (with e-mail:
-    the letter's columns after the phone's, `email_status_<status>` lines too), CRLF line
-    ends. Every cell goes through :func:`spreadsheet_cell`."""
+def table_rows(report: Report) -> list[list[object]]:
+    """The rows of the CSV and of the sheet «Абоненты»: the JSON's contacts in the same
+    order, statuses in Russian, "да"/"нет" for flags, empty where the JSON has "" (a
+    recipient with only an address has no call, so no "оповещён: нет" either)."""
     mail = has_email(report)
-    out = io.StringIO()
-    # CRLF (RFC 4180, what Excel writes) also makes the writer quote a cell holding a bare
-    # CR: unquoted, a spreadsheet would start a new row there, with the rest of the cell,
-    # formula and all, as its first cell
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(ROW_FIELDS + EMAIL_FIELDS if mail else ROW_FIELDS)
+    out: list[list[object]] = []
     for r in report.rows:
         cells: list[object] = [
             r.phone,
             r.account,
-            r.status,
-            ("true" if r.notified else "false") if r.phone else "",
+            STATUS_RU.get(r.status, r.status),
+            r.notified if r.phone else None,
             r.attempts,
             r.answered,
-            "true" if r.callback else "false",
+            r.callback if r.phone else None,
             r.note,
         ]
         if mail:
             cells += [
                 r.email,
-                r.email_status,
+                EMAIL_STATUS_RU.get(r.email_status, r.email_status),
                 r.email_attempts,
                 r.email_deferrals,
-                "" if r.email_code is None else r.email_code,
+                r.email_code,
                 r.email_reply,
                 r.email_last_deferral,
                 r.email_note,
             ]
-        writer.writerow([spreadsheet_cell(cell) for cell in cells])
-    writer.writerow([])
-    t = report.totals
-    names = [
-        "contacts",
-        "attempts",
-        "answered",
-        "notified",
-        "notified_share",
-        "transferred",
-        "opted_out",
-        "callback",
+        out.append(cells)
+    return out
+
+
+def totals_rows(report: Report) -> list[list[object]]:
+    """The sheet «Итоги»: the campaign, then the totals the JSON has under `totals`."""
+    c, t = report.campaign, report.totals
+    rows: list[list[object]] = [
+        ["Кампания", c.get("id")],
+        ["Название", c.get("name")],
+        ["Вид", KIND_RU.get(str(c.get("kind")), c.get("kind"))],
+        ["Сценарий", c.get("scenario")],
+        ["Состояние", CAMPAIGN_RU.get(str(c.get("status")), c.get("status"))],
+        ["Начало", _local(c.get("start"), c.get("timezone"))],
+        ["Окончание", _local(c.get("end"), c.get("timezone"))],
     ]
-    if mail:
-        names += [
-            "recipients",
-            "reached",
-            "letters",
-            "email_accepted",
-            "email_deferred",
-            "email_failed",
-            "email_unknown",
-            "email_opted_out",
-            "email_pending",
-            "email_deferrals",
+    if c.get("channel", "phone") != "email":
+        rows += [
+            ["Абонентов для звонков", t.contacts],
+            ["Попыток", t.attempts],
+            ["Ответов", t.answered],
+            ["Оповещено", t.notified],
+            ["Доля оповещённых", Share(t.notified_share)],
+            ["Соединено с оператором", t.transferred],
+            ["Отказались", t.opted_out],
+            ["Ждут звонка оператора", t.callback],
         ]
-    for name in names:
-        writer.writerow([f"total_{name}", getattr(t, name)])
-    for status, count in t.by_status.items():
-        writer.writerow([f"status_{status}", count])
-    if mail:
-        for status, count in t.email_by_status.items():
-            writer.writerow([f"email_status_{status}", count])
-    return out.getvalue()
+        rows += [[f"Итог звонка «{STATUS_RU.get(s, s)}»", n] for s, n in t.by_status.items()]
+    if has_email(report):
+        rows += [
+            ["Получателей", t.recipients],
+            ["Оповещено хотя бы одним путём", t.reached],
+            ["Писем", t.letters],
+            ["Принято сервером", t.email_accepted],
+            ["Отложено сервером", t.email_deferred],
+            ["Не доставлено", t.email_failed],
+            ["Доставка не подтверждена", t.email_unknown],
+            ["Отписались", t.email_opted_out],
+            ["Ещё в очереди", t.email_pending],
+            ["Откладываний всего", t.email_deferrals],
+        ]
+        rows += [
+            [f"Итог письма «{EMAIL_STATUS_RU.get(s, s)}»", n] for s, n in t.email_by_status.items()
+        ]
+    return [row for row in rows if row[1] is not None]
+
+
+def _local(iso: object, timezone: object) -> datetime | None:
+    """A stored instant as the campaign's wall time (a spreadsheet has no time zones)."""
+    if not isinstance(iso, str):
+        return None
+    value = datetime.fromisoformat(iso)
+    if isinstance(timezone, str) and value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(timezone))
+    return value.replace(tzinfo=None)
+
+
+def to_csv(report: Report) -> bytes:
+    """The rows for Excel in a Russian locale (contact_center.spreadsheets): the totals are
+    not in the CSV, where a spreadsheet would take them for rows; they are in the XLSX sheet
+    «Итоги» and the JSON."""
+    return write_csv(table_columns(report), table_rows(report))
+
+
+def to_xlsx(report: Report) -> bytes:
+    """Sheets «Абоненты» (the CSV's rows, typed) and «Итоги»."""
+    return write_xlsx(
+        [
+            Sheet(ROWS_SHEET, table_columns(report), table_rows(report)),
+            Sheet(
+                TOTALS_SHEET,
+                (Column("Показатель"), Column("Значение", "auto")),
+                totals_rows(report),
+            ),
+        ]
+    )
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ReportFormatError(f"нет отчёта в формате «{fmt}»: есть {', '.join(FORMATS)}")
+
+
+def render(report: Report, fmt: str) -> ReportFile:
+    """The report as a file to download or save: `fmt` is csv, json, xlsx or text."""
+    check_format(fmt)
+    if fmt == "csv":
+        content = to_csv(report)
+    elif fmt == "xlsx":
+        content = to_xlsx(report)
+    else:
+        text = to_json(report) if fmt == "json" else to_text(report)
+        content = (text + "\n").encode("utf-8")
+    return report_file(f"campaign-{report.campaign.get('id')}-report", fmt, content)
 
 
 def to_text(report: Report) -> str:

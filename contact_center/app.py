@@ -66,6 +66,7 @@ from contact_center.web.http import HealthCheck
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Part)
 CALENDAR_RELOAD_INTERVAL = 2.0
+SESSION_EXPIRY_INTERVAL = 300.0
 # how long `serve` waits for Asterisk before it starts the rest without it: long enough for
 # a local login (milliseconds), so a healthy start keeps its order (link, hotline, parts)
 SERVE_LINK_GRACE = 3.0
@@ -201,6 +202,7 @@ class App:
             await self.hotline.start()
             await self.board.start()
             self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
+            self._tasks.spawn(self._expire_sessions(), name="web-session-expiry")
             if parts:
                 await self.start_parts()
             if web:
@@ -291,6 +293,16 @@ class App:
                 await self.calendar.reload()
             except Exception:
                 log.exception("re-reading the calendar override file failed")
+
+    async def _expire_sessions(self) -> None:
+        # dead sessions and old failed logins are refused anyway; this only keeps the
+        # tables small
+        while True:
+            try:
+                await self.users.users.expire()
+            except Exception:
+                log.exception("deleting expired web sessions failed")
+            await asyncio.sleep(SESSION_EXPIRY_INTERVAL)
 
 
 async def _stop_part(name: str, part: Part) -> None:

@@ -4,14 +4,17 @@ codes, running a coroutine."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from contact_center.plugins import Plugin
 from contact_center.settings import Settings
+from contact_center.spreadsheets import ReportFile
 
 if TYPE_CHECKING:
     from contact_center.app import App
@@ -51,3 +54,22 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     """Print a one-line Russian error and exit with `code`."""
     click.echo(message, err=True)
     raise click.exceptions.Exit(code)
+
+
+def refuse_binary_on_terminal(fmt: str, output: Path | None) -> None:
+    """Exit 2 when an XLSX would go to a terminal (bytes there help nobody and can upset it);
+    checked before any work, so nothing is lost."""
+    if output is None and fmt == "xlsx" and sys.stdout.isatty():
+        fail("XLSX — двоичный файл, в терминал он не выводится: укажите --output ФАЙЛ.xlsx")
+
+
+def write_report(file: ReportFile, output: Path | None) -> None:
+    """Save a report to `output` or write its bytes, exactly as downloaded, to stdout."""
+    if output is None:
+        click.echo(file.content, nl=False)  # bytes: to the binary stream, as they are
+        return
+    try:
+        output.write_bytes(file.content)
+    except OSError as exc:
+        fail(f"Отчёт не записан в {output}: {exc.strerror or exc}", EXIT_FAILURE)
+    click.echo(f"Отчёт записан в {output}", err=True)

@@ -21,7 +21,7 @@ from contact_center.users.audit import AuditFilter
 from contact_center.users.credentials import PASSWORD_MIN, normalize_login
 from contact_center.users.exceptions import UserError
 from contact_center.users.roles import ROLE_RU, parse_role
-from contact_center.users.services import UserInfo, Users, build_users
+from contact_center.users.services import UserInfo, Users
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def cli_actor() -> str:
 def _do(cli: CliContext, action: Callable[[Users], Awaitable[T]]) -> T:
     async def go() -> T:
         async with cli.app() as app:
-            return await action(build_users(app.settings, app.sessions, app.clock))
+            return await action(app.users)
 
     try:
         return run(go())

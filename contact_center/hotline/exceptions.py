@@ -30,3 +30,9 @@ class OutageError(HotlineError, ValueError):
 
 class AppealNotFound(HotlineError, LookupError):
     error_id = "hotline-appeal-not-found"
+
+
+class ReportFormatError(HotlineError, ValueError):
+    """A hotline report asked for in a format there is none of (csv, json, xlsx, text)."""
+
+    error_id = "hotline-report-format"

@@ -32,6 +32,7 @@ from contact_center.speech.service import Speech
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.exceptions import AmiNotSent
 from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class HotlineService:
         # the calendar is the app's, shared with the autoinformer: the app reloads it
         self.events.start(self._tasks)
         self.link.on_connection(self._on_connection)
+        # with the link down this still takes up the appeals a previous run left open; the
+        # link's first connection checks them against Asterisk (_on_connection)
         await self._reconcile(startup=True)
         self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
         self._tasks.spawn(self._watch_files(), name="hotline-file-watch")
@@ -180,12 +183,16 @@ class HotlineService:
         try:
             for note in await self.operators.reconcile():
                 log.info("operators: %s", note)
+        except AmiNotSent as exc:
+            log.warning("operators not reconciled with the queue (%s); the next link does", exc)
         except Exception:
             # a queue that cannot be read now is fixed by the next reconnect; calls still run
             log.exception("could not reconcile operators with the queue")
         try:
             for note in await self.recovery.reconcile(self.driven, startup=startup):
                 log.info("hotline calls: %s", note)
+        except AmiNotSent as exc:
+            log.warning("hotline calls not reconciled (%s); the next link does", exc)
         except Exception:
             # the next reconnect tries again; the service's stop closes what is left
             log.exception("could not reconcile hotline calls with Asterisk's channels")

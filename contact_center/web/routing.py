@@ -12,7 +12,7 @@ asyncio reactor on its loop.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -161,7 +161,7 @@ class Routes:
     def __init__(self) -> None:
         self._routes: list[Route] = []
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
 
     def add(

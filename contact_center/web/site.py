@@ -18,17 +18,15 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from klein import Klein
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort
-from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 from twisted.web.static import File
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
@@ -97,7 +95,7 @@ class WebSite:
         self.cookie_name = cookie_name
         self._behind_proxy = behind_proxy
         self._login_page = login_page
-        self._listening: IListeningPort | None = None
+        self._listening: Any = None  # twisted IListeningPort
         self._streams = TaskSet("web-sse")
 
     @property
@@ -110,9 +108,8 @@ class WebSite:
         site = Site(self._resource())
         site.displayTracebacks = False
         try:
-            self._listening = reactor.listenTCP(  # type: ignore[attr-defined]
-                self._port, site, interface=self._host
-            )
+            # zope interfaces confuse mypy; the asyncio reactor's listenTCP is plain
+            self._listening = cast(Any, reactor).listenTCP(self._port, site, interface=self._host)
         except CannotListenError as exc:
             raise OSError(f"cannot listen on {self._host}:{self._port}: {exc.socketError}") from exc
         log.info("web console listening on http://%s:%d/", self._host, self.port)
@@ -134,29 +131,30 @@ class WebSite:
         static = File(str(self._static_dir))
         static.directoryListing = lambda: NotFoundResource()  # type: ignore[method-assign]
 
-        @app.route("/static/", branch=True)
-        def _static(request: IRequest) -> Resource:
+        def _static(request: Request) -> Resource:
             return static
 
+        app.route("/static/", branch=True)(cast(Any, _static))
+
         @app.handle_errors(NotFound)
-        def _not_found(request: IRequest, failure: Any) -> bytes:
+        def _not_found(request: Request, failure: Any) -> bytes:
             return self._write_error(request, 404, "нет такой страницы")
 
         @app.handle_errors(MethodNotAllowed)
-        def _not_allowed(request: IRequest, failure: Any) -> bytes:
+        def _not_allowed(request: Request, failure: Any) -> bytes:
             return self._write_error(request, 405, "метод не поддерживается")
 
         return app.resource()
 
     def _bind(self, app: Klein, route: Route) -> None:
-        def endpoint(request: IRequest, **args: Any) -> Deferred[bytes]:
+        def endpoint(request: Request, **args: Any) -> Deferred[bytes]:
             coro = self._dispatch(route, request, args)
             return Deferred.fromFuture(asyncio.ensure_future(coro))
 
         endpoint.__name__ = route.name
         app.route(route.path, methods=list(route.methods), endpoint=route.name)(endpoint)
 
-    def _write_error(self, request: IRequest, status: int, reason: str) -> bytes:
+    def _write_error(self, request: Request, status: int, reason: str) -> bytes:
         path = request.path.decode("utf-8", "replace")
         if not path.startswith("/api/") and self._error_pages is not None:
             web_request = _minimal_request(request)
@@ -164,7 +162,7 @@ class WebSite:
             return self._write(request, response)
         return self._write(request, WebResponse.json({"error": reason, "field": None}, status))
 
-    async def _dispatch(self, route: Route, request: IRequest, args: dict[str, Any]) -> bytes:
+    async def _dispatch(self, route: Route, request: Request, args: dict[str, Any]) -> bytes:
         web_request = _minimal_request(request)
         try:
             web_request = self._web_request(request, args)
@@ -209,10 +207,10 @@ class WebSite:
             if not hmac.compare_digest(token.encode(), user.csrf.encode()):
                 raise ApiError(403, "нет или неверный CSRF-токен", field="csrf")
 
-    def _apply_session(self, request: IRequest, web_request: WebRequest) -> None:
+    def _apply_session(self, request: Request, web_request: WebRequest) -> None:
         if web_request.new_session is not None:
             value, max_age = web_request.new_session
-            request.addCookie(  # type: ignore[attr-defined]
+            request.addCookie(
                 self.cookie_name.encode(),
                 value.encode(),
                 path=b"/",
@@ -222,7 +220,7 @@ class WebSite:
                 secure=web_request.secure,
             )
         elif web_request.end_session:
-            request.addCookie(  # type: ignore[attr-defined]
+            request.addCookie(
                 self.cookie_name.encode(),
                 b"",
                 path=b"/",
@@ -234,7 +232,7 @@ class WebSite:
 
     # --- requests and responses ------------------------------------------------------
 
-    def _web_request(self, request: IRequest, args: dict[str, Any]) -> WebRequest:
+    def _web_request(self, request: Request, args: dict[str, Any]) -> WebRequest:
         headers = {
             k.decode("latin-1").lower(): v[-1].decode("latin-1")
             for k, v in request.requestHeaders.getAllRawHeaders()
@@ -269,7 +267,7 @@ class WebSite:
             secure=secure,
         )
 
-    def _write(self, request: IRequest, response: WebResponse) -> bytes:
+    def _write(self, request: Request, response: WebResponse) -> bytes:
         request.setResponseCode(response.status)
         request.setHeader(b"Content-Type", response.content_type.encode())
         request.setHeader(b"Cache-Control", b"no-store")
@@ -277,7 +275,7 @@ class WebSite:
             request.setHeader(name.encode(), value.encode("utf-8"))
         return response.body
 
-    async def _stream(self, request: IRequest, stream: EventStream) -> bytes:
+    async def _stream(self, request: Request, stream: EventStream) -> bytes:
         request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"Cache-Control", b"no-store")
         request.setHeader(b"X-Accel-Buffering", b"no")  # nginx must not buffer the stream
@@ -291,7 +289,7 @@ class WebSite:
         return b""
 
 
-async def _pump(request: IRequest, stream: EventStream) -> None:
+async def _pump(request: Request, stream: EventStream) -> None:
     events = stream.events()
     try:
         while True:
@@ -311,7 +309,7 @@ async def _pump(request: IRequest, stream: EventStream) -> None:
 class NotFoundResource(Resource):
     isLeaf = True
 
-    def render(self, request: IRequest) -> bytes:  # type: ignore[override]
+    def render(self, request: Request) -> bytes:
         request.setResponseCode(404)
         return b"not found"
 
@@ -349,11 +347,13 @@ def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, list[str]], d
         raise ApiError(400, "не удалось разобрать multipart/form-data")
     form: dict[str, list[str]] = {}
     files: dict[str, Upload] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        if not name:
+        if not isinstance(name, str) or not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            payload = b""
         filename = part.get_filename()
         if filename is not None:
             files[name] = Upload(filename, payload, part.get_content_type())
@@ -362,7 +362,7 @@ def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, list[str]], d
     return form, files
 
 
-def _minimal_request(request: IRequest) -> WebRequest:
+def _minimal_request(request: Request) -> WebRequest:
     return WebRequest(
         method=request.method.decode("ascii", "replace"),
         path=request.path.decode("utf-8", "replace"),

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pty
 import random
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
@@ -17,6 +23,8 @@ from contact_center.cli import main
 from contact_center.clock import Clock
 
 KRS = ZoneInfo("Asia/Krasnoyarsk")
+REPORT = ("campaign", "report")
+CREATE = ("campaign", "create", "--name", "Долги", "--kind", "debt")
 
 
 class Cli(Protocol):
@@ -76,10 +84,9 @@ def test_campaign_create_start_status_report(cli: Cli, tmp_path: Path) -> None:
     data = json.loads(status.stdout)
     assert (data["status"], data["total"], data["waiting"]) == ("running", 1, 1)
     report = cli("campaign", "report", campaign_id, "--format", "csv")
-    lines = report.stdout.splitlines()
-    assert lines[0].startswith("phone,account,status,notified,attempts")
-    assert lines[1].startswith("79130000001,240001,waiting,false,0")
-    assert "total_contacts,1" in lines
+    assert report.stdout_bytes.startswith("\ufeffТелефон;Лицевой счёт;Итог звонка;".encode())
+    lines = report.stdout_bytes.decode("utf-8-sig").split("\r\n")
+    assert lines[1:] == ["7 (913) 000-00-01;240001;ожидает;нет;0;0;нет;", ""]
     as_json = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
     assert as_json["totals"]["contacts"] == len(as_json["contacts"]) == 1
     assert cli("campaign", "cancel", campaign_id).exit_code == 0
@@ -283,13 +290,74 @@ def test_report_csv_cells_that_start_a_formula_are_quoted(cli: Cli, tmp_path: Pa
     )
     assert created.exit_code == 0, created.stderr
     campaign_id = created.stdout.strip()
-    report = cli("campaign", "report", campaign_id, "--format", "csv").stdout
-    # (click's test runner turns CRLF into LF)
-    assert report.splitlines()[1:4] == [
-        '79130000001,"\'=HYPERLINK(""http://e.x/"",""Жми"")",waiting,false,0,0,false,',
-        "79130000002,'-1+2,waiting,false,0,0,false,",
-        "79130000003,'@A1,waiting,false,0,0,false,",
+    report = cli("campaign", "report", campaign_id, "--format", "csv").stdout_bytes
+    assert report.decode("utf-8-sig").split("\r\n")[1:] == [
+        '7 (913) 000-00-01;"\'=HYPERLINK(""http://e.x/"",""Жми"")";ожидает;нет;0;0;нет;',
+        "7 (913) 000-00-02;'-1+2;ожидает;нет;0;0;нет;",
+        "7 (913) 000-00-03;'@A1;ожидает;нет;0;0;нет;",
+        "",
     ]
+    # the workbook keeps the account as it came, a string cell (never a formula)
+    book = openpyxl.load_workbook(
+        io.BytesIO(cli(*REPORT, campaign_id, "--format", "xlsx").stdout_bytes)
+    )
+    accounts = [row[1] for row in book["Абоненты"].iter_rows(min_row=2, values_only=True)]
+    assert accounts == ['=HYPERLINK("http://e.x/","Жми")', "-1+2", "@A1"]
+
+
+def test_report_xlsx_goes_to_a_file_or_a_pipe_with_the_json_rows(cli: Cli, tmp_path: Path) -> None:
+    listing = tmp_path / "debts.csv"
+    listing.write_text(
+        "phone;account;debt\n+7 913 000-00-01;240001;1500\n+7 913 000-00-02;240002;10\n",
+        encoding="utf-8",
+    )
+    created = cli(*CREATE, "--list", str(listing))
+    assert created.exit_code == 0, created.stderr
+    campaign_id = created.stdout.strip()
+    path = tmp_path / "отчёт.xlsx"
+    saved = cli(*REPORT, campaign_id, "--format", "xlsx", "--output", str(path))
+    assert saved.exit_code == 0 and f"Отчёт записан в {path}" in saved.stderr
+    piped = cli(*REPORT, campaign_id, "--format", "xlsx")  # stdout is no terminal here
+    as_json = json.loads(cli(*REPORT, campaign_id, "--format", "json").stdout)
+    for data in (path.read_bytes(), piped.stdout_bytes):
+        book = openpyxl.load_workbook(io.BytesIO(data))
+        rows = list(book["Абоненты"].iter_rows(min_row=2, values_only=True))
+        assert [(r[0], r[1], r[4]) for r in rows] == [
+            (c["phone"], c["account"], c["attempts"]) for c in as_json["contacts"]
+        ]
+        totals = {k: v for k, v in book["Итоги"].iter_rows(min_row=2, values_only=True)}
+        assert totals["Абонентов для звонков"] == as_json["totals"]["contacts"] == 2
+
+
+def test_report_xlsx_for_a_terminal_is_refused_before_any_work(tmp_path: Path) -> None:
+    from tests.integration.autoinformer.conftest import db_url
+
+    env = {**os.environ, "CC_DATABASE_URL": db_url(tmp_path)}
+    main_fd, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "contact_center", *REPORT, "999", "--format", "xlsx"],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main_fd)
+    # exit 2 with the reason, not "нет кампании 999": refused before the database is asked
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == (
+        "XLSX — двоичный файл, в терминал он не выводится: укажите --output ФАЙЛ.xlsx"
+    )
+
+
+def test_report_of_an_unknown_campaign_writes_no_file(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    result = cli(*REPORT, "999", "--format", "xlsx", "--output", str(path))
+    assert (result.exit_code, result.stderr.strip()) == (2, "нет кампании 999")
+    assert not path.exists()
 
 
 def test_a_customer_file_with_one_bad_line_at_the_end_imports_nothing(

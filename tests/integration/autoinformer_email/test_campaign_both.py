@@ -111,11 +111,12 @@ async def test_one_campaign_by_phone_and_email_has_one_report_with_both_results(
     assert st.status == "finished"
     assert st.email is not None and st.email.accepted == 2 and st.total == 3
     assert len(mail_server.received) == 2
-    csv_text = to_csv(report)
-    assert csv_text.splitlines()[0].endswith(
-        ",email,email_status,email_attempts,email_deferrals,"
-        "email_code,email_reply,email_last_deferral,email_note"
+    csv_lines = to_csv(report).decode("utf-8-sig").split("\r\n")
+    assert csv_lines[0].endswith(
+        ";E-mail;Итог письма;Попыток отправки;Откладываний;Код ответа сервера;Ответ сервера;"
+        "Последнее откладывание;Примечание к письму"
     )
-    assert "total_email_accepted,2" in csv_text.splitlines()
+    assert len(csv_lines) == 1 + len(report.rows) + 1, "rows only, the totals are not rows"
+    assert sum("принято сервером" in line for line in csv_lines) == 2
     text = to_text(report)
     assert "Итого звонки" in text and "Итого письма: 2, принято сервером 2" in text

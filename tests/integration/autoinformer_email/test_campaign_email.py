@@ -279,7 +279,7 @@ async def test_451_then_250_delivers_exactly_one_letter_and_the_report_shows_the
     assert (row.email_status, row.email_deferrals) == ("accepted", 1)
     assert row.email_last_deferral == "451 4.3.0 Try again later"
     assert report.totals.email_deferrals == 1
-    assert "451 4.3.0 Try again later" in to_csv(report)
+    assert "451 4.3.0 Try again later" in to_csv(report).decode("utf-8-sig")
     assert "откладывалось 1 раз: 451" in to_text(report)
 
 

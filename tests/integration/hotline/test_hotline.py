@@ -356,4 +356,4 @@ async def test_operator_outage_and_report_commands_act_on_the_same_db_and_asteri
     assert {"calls", "answered", "abandoned", "wait"} <= set(doc)
     assert set(doc["wait"]) == {"count", "avg_s", "max_s", "within_norm_share"}
     code, out = await cli("report", "hotline", "--from", day, "--to", day, "--format", "csv")
-    assert code == 0 and out.splitlines()[0].startswith("scope,key,calls")
+    assert code == 0 and out.startswith("\ufeffРаздел;Дата;Оператор;Вызовов;")

