@@ -36,9 +36,9 @@ from contact_center.events import EventHub
 from contact_center.hotline import http as hotline_http
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.board import HotlineBoard
+from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.journal import AppealJournal
 from contact_center.hotline.metrics import HotlineMetrics
-from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.service import HotlineService
 from contact_center.operators.services import (

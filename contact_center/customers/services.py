@@ -88,7 +88,9 @@ class CustomerService:
         terms = search_terms(query)
         if not terms.text:
             return []
-        clauses: list[ColumnElement[bool]] = [Customer.account.ilike(f"%{terms.escaped}%", escape="\\")]
+        clauses: list[ColumnElement[bool]] = [
+            Customer.account.ilike(f"%{terms.escaped}%", escape="\\")
+        ]
         for variant in terms.case_variants:
             pattern = f"%{variant}%"
             clauses.append(Customer.name.ilike(pattern, escape="\\"))

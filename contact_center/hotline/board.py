@@ -30,6 +30,8 @@ from typing import Any
 from contact_center.clock import Clock
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.flow import HotlineCall
+from contact_center.hotline.models import Appeal
+from contact_center.hotline.norms import METRICS, NORMS, CallMetrics, group
 from contact_center.operators.models import OperatorState
 from contact_center.operators.services import QUEUE, OperatorService, OperatorView
 from contact_center.privacy import mask_phone
@@ -302,9 +304,7 @@ class BoardState:
                     talking=(old.talking if keep and old and old.talking else "?")
                     if in_call
                     else "",
-                    talking_since=(old.talking_since if keep and old else at)
-                    if in_call
-                    else None,
+                    talking_since=(old.talking_since if keep and old else at) if in_call else None,
                     since=old.since if old is not None else at,
                 )
             elif kind == "QueueEntry":
@@ -389,7 +389,9 @@ class OperatorRecord:
         )
 
 
-def operator_state(member: Member | None, record: OperatorRecord | None) -> tuple[str, float | None]:
+def operator_state(
+    member: Member | None, record: OperatorRecord | None
+) -> tuple[str, float | None]:
     """The board's state of one operator and since when (service-clock epoch seconds)."""
     recorded = OperatorState(record.state) if record is not None else None
     if member is not None and member.ringing:
@@ -501,6 +503,40 @@ def snapshot(
         ],
         "norms": norms,
     }
+
+
+def hourly(calls: Iterable[tuple[int, CallMetrics]]) -> list[dict[str, Any]]:
+    """Today's calls by the hour they arrived in: each metric's count, average, maximum and
+    share within its norm (the board's charts against the norm lines)."""
+    hours: dict[int, list[CallMetrics]] = {}
+    for hour, call in calls:
+        hours.setdefault(hour, []).append(call)
+    out = []
+    for hour in sorted(hours):
+        g = group(hours[hour], NORMS)
+        out.append(
+            {
+                "hour": hour,
+                "calls": g.calls,
+                "answered": g.answered,
+                "abandoned": g.abandoned,
+                **{m: g.metrics[m].as_dict() for m in METRICS},
+            }
+        )
+    return out
+
+
+def appeal_metrics(appeal: Appeal) -> CallMetrics:
+    return CallMetrics(
+        day=appeal.arrived_at.date(),
+        queued=appeal.queue_entered_at is not None,
+        answered=appeal.operator_answered_at is not None,
+        abandoned=appeal.abandoned,
+        wait=appeal.wait_s,
+        lookup=appeal.lookup_s,
+        info=appeal.info_s,
+        wrapup=appeal.wrapup_s,
+    )
 
 
 # ---------------------------------------------------------------------- the consumer
@@ -652,6 +688,11 @@ class HotlineBoard:
                 report = await self._appeals.report(day, day)
                 data = report.as_dict()
                 data.pop("by_day", None)
+                rows = await self._appeals.in_period(day, day)
+                tz = self._clock.tz
+                data["hourly"] = hourly(
+                    (a.arrived_at.astimezone(tz).hour, appeal_metrics(a)) for a in rows
+                )
                 self._norms = data
                 self._dirty.set()
             except Exception:
@@ -679,9 +720,7 @@ class HotlineBoard:
         """The board now, without its time."""
         records = {op.interface: OperatorRecord.of(op) for op in await self._operators.all()}
         calls = [call_view(c) for c in list(self._calls.values())]
-        return snapshot(
-            self.state, records, calls, self._norms, link_up=self._link.connected
-        )
+        return snapshot(self.state, records, calls, self._norms, link_up=self._link.connected)
 
     async def publish(self) -> bool:
         """Publish the board if it changed since the last time; True if it did."""

@@ -43,6 +43,13 @@ METRIC_RU = {
     "info": "Предоставление информации",
     "wrapup": "Постобработка",
 }
+FIELD_RU = {
+    "kind": "вид",
+    "addresses": "адреса",
+    "start": "начало",
+    "end": "окончание",
+    "reason": "причина",
+}
 JOURNAL_QUERY = ("from", "to", "class", "operator", "status", "limit", "offset")
 
 
@@ -298,12 +305,12 @@ def _outage_fields(body: Mapping[str, Any]) -> dict[str, str]:
         value = body.get(name)
         if value is None or value == "":
             if required:
-                raise ApiError(422, f"не заполнено поле {name}", field=name)
+                raise ApiError(422, f"не заполнено поле «{FIELD_RU[name]}»", field=name)
             value = "planned" if name == "kind" else ""
         if not isinstance(value, str):
-            raise ApiError(422, f"{name}: ожидается строка", field=name)
+            raise ApiError(422, f"{FIELD_RU[name]}: ожидается строка", field=name)
         if len(value) > 4000:
-            raise ApiError(422, f"{name}: слишком длинное значение", field=name)
+            raise ApiError(422, f"{FIELD_RU[name]}: слишком длинное значение", field=name)
         out[name] = value
     return out
 

@@ -24,7 +24,12 @@ STATUS_RU = {
     "self_service": "самообслуживание",
     "in_progress": "идёт",
 }
-ENDED_BY_RU = {"caller": "абонент", "operator": "оператор", "system": "система", "lost": "неизвестно"}
+ENDED_BY_RU = {
+    "caller": "абонент",
+    "operator": "оператор",
+    "system": "система",
+    "lost": "неизвестно",
+}
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 # a journal export covers at most this many days (a year and a day)
@@ -114,9 +119,7 @@ def parse_filter(
     )
 
 
-def appeal_status(
-    *, abandoned: bool, answered: bool, kind: str, ended: bool
-) -> str:
+def appeal_status(*, abandoned: bool, answered: bool, kind: str, ended: bool) -> str:
     """The appeal's outcome, first match wins (as `hotline appeals` prints it)."""
     if abandoned:
         return "abandoned"
