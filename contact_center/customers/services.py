@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.customers.csv_import import CustomerRow
@@ -82,27 +82,33 @@ class CustomerService:
             return await session.scalar(select(Customer).where(Customer.account == account))
 
     async def search(self, query: str, *, limit: int = 50) -> list[Customer]:
-        """Customers whose account, name, address or a phone contains `query` (any case),
-        by account. A query of digits (spaces, dashes, brackets and '+' ignored) also finds
-        phones written with a country code or without one ("8 913 ..." finds +7913...)."""
+        """Customers matching every word of `query` in their account, name or address (any
+        case; "иванов чкалова" finds Иванов on ул. Чкалова), by account. A query that looks
+        like a phone number (digits, spaces, dashes, brackets, '+') also finds the phones
+        containing it, written with a country code or without ("8 913 ..." finds +7913...)."""
         terms = search_terms(query)
-        if not terms.text:
+        if not terms.words:
             return []
-        clauses: list[ColumnElement[bool]] = [
-            Customer.account.ilike(f"%{terms.escaped}%", escape="\\")
-        ]
-        for variant in terms.case_variants:
-            pattern = f"%{variant}%"
-            clauses.append(Customer.name.ilike(pattern, escape="\\"))
-            clauses.append(Customer.address.ilike(pattern, escape="\\"))
+        per_word: list[ColumnElement[bool]] = []
+        for variants in terms.words:
+            fields: list[ColumnElement[bool]] = []
+            for variant in variants:
+                pattern = f"%{variant}%"
+                fields += [
+                    Customer.account.ilike(pattern, escape="\\"),
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.address.ilike(pattern, escape="\\"),
+                ]
+            per_word.append(or_(*fields))
+        match = and_(*per_word)
         if terms.phone_digits:
             phones = select(CustomerPhone.customer_id).where(
                 CustomerPhone.number.like(f"%{terms.phone_digits}%")
             )
-            clauses.append(Customer.id.in_(phones))
+            match = or_(match, Customer.id.in_(phones))
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(Customer).where(or_(*clauses)).order_by(Customer.account).limit(limit)
+                select(Customer).where(match).order_by(Customer.account).limit(limit)
             )
             return list(rows.all())
 
@@ -115,31 +121,29 @@ class CustomerService:
 
 @dataclass(frozen=True, slots=True)
 class SearchTerms:
-    text: str
-    escaped: str  # LIKE wildcards escaped
-    # SQLite folds the case of ASCII letters only: Cyrillic is matched as typed, lower,
-    # upper and capitalised ("иванов" finds "Иванов")
-    case_variants: tuple[str, ...]
+    # per word, its LIKE-escaped spellings: SQLite folds the case of ASCII letters only, so
+    # Cyrillic is matched as typed, lower, upper and capitalised ("иванов" finds "Иванов")
+    words: tuple[tuple[str, ...], ...]
     phone_digits: str  # "" unless the query looks like (a part of) a phone number
 
 
 _PHONE_CHARS = set("0123456789+()- ")
+MAX_WORDS = 8
 
 
 def search_terms(query: str) -> SearchTerms:
     text = " ".join(query.split())[:100]
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    variants = tuple(
-        dict.fromkeys(
-            (escaped, escaped.lower(), escaped.upper(), escaped.capitalize(), escaped.title())
-        )
-    )
+    words = []
+    for word in text.split()[:MAX_WORDS]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        variants = (escaped, escaped.lower(), escaped.upper(), escaped.capitalize())
+        words.append(tuple(dict.fromkeys(variants)))
     digits = "".join(ch for ch in text if ch.isdigit())
     phone = ""
     if len(digits) >= 3 and set(text) <= _PHONE_CHARS:
         # a national 8 prefix or a leading 7 of an 11-digit number: the stored E.164 has +7
         phone = digits[1:] if len(digits) == 11 and digits[0] in "78" else digits
-    return SearchTerms(text, escaped, variants, phone)
+    return SearchTerms(tuple(words), phone)
 
 
 def _apply(customer: Customer, row: CustomerRow) -> None:
