@@ -266,9 +266,15 @@ async def test_the_board_streams_a_queued_caller_within_a_second_and_metrics_see
     try:
         assert sse.status == 200
         await next_event(sse, "link", lambda d: d["up"] is True, 5)
-        first, _ = await next_event(sse, "hotline", lambda d: True, 5)
-        assert first["queue"]["waiting"] == 0
-        assert first["operators"] and all(o["state"] == "paused" for o in first["operators"])
+        # the pauses reach the board through QueueMemberPause
+        first, _ = await next_event(
+            sse,
+            "hotline",
+            lambda d: bool(d["operators"]) and all(o["state"] == "paused" for o in d["operators"]),
+            5,
+        )
+        assert first["queue"]["waiting"] == 0 and first["link"] is True
+        assert first["norms"]["norms_s"]["wait"] == 40.0
 
         joined: dict[str, float] = {}
 
