@@ -48,7 +48,7 @@
 
     fill(document.querySelector("#board-operators tbody"), b.operators.map(function (o) {
       var tr = el("tr"); tr.dataset.state = o.state; tr.dataset.code = o.code;
-      tr.appendChild(el("td", o.code + (o.name ? " — " + o.name : "")));
+      tr.appendChild(el("td", o.code + (o.name && o.name !== o.code ? " — " + o.name : "")));
       var st = el("td"); st.appendChild(el("span", o.state_ru + (o.paused_reason && o.state === "paused" ? " (" + o.paused_reason + ")" : ""), "state state-" + o.state));
       tr.appendChild(st);
       tr.appendChild(since(el("td"), o.since));
@@ -96,11 +96,11 @@
       charts[m] = new uPlot({
         width: Math.max(260, plot.clientWidth || 300), height: 160,
         scales: { x: { time: false, range: [0, 23] }, y: { range: function (u, lo, hi) { return [0, Math.max(hi || 0, norm) * 1.15]; } } },
-        axes: [{ values: function (u, v) { return v.map(function (x) { return x + ":00"; }); } }, { label: "с" }],
+        axes: [{ incrs: [1, 2, 3, 6], values: function (u, v) { return v.map(function (x) { return x + ":00"; }); } }, { label: "с" }],
         series: [{ label: "час" },
           { label: "среднее", stroke: "#0b5cad", width: 2, spanGaps: false, points: { show: true } },
           { label: "максимум", stroke: "#9a6700", width: 1, dash: [4, 4], points: { show: true } },
-          { label: "норматив " + norm + " с", stroke: "#b3261e", width: 2 }]
+          { label: "норматив " + norm + " с", stroke: "#b3261e", width: 2, points: { show: false } }]
       }, data, plot);
     });
   }
