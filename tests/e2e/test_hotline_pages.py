@@ -5,6 +5,7 @@ and outages pages fit 1366 px; screenshots under var/screenshots/."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from selenium import webdriver
@@ -35,6 +36,13 @@ def log_in(driver: webdriver.Chrome, base: str, login: str) -> None:
     wait_for(driver, lambda d: "/login" not in d.current_url, what="the login to finish")
 
 
+def present(element_id: str) -> Callable[[webdriver.Chrome], bool]:
+    def probe(driver: webdriver.Chrome) -> bool:
+        return bool(driver.find_elements(By.ID, element_id))
+
+    return probe
+
+
 def fits(driver: webdriver.Chrome) -> bool:
     return bool(
         driver.execute_script(
@@ -44,7 +52,8 @@ def fits(driver: webdriver.Chrome) -> bool:
 
 
 async def test_the_board_shows_a_queued_caller_live_and_the_pages_fit(
-    hotline_console: Console, browser: webdriver.Chrome
+    hotline_console: Console,  # noqa: F811 (the fixture imported above)
+    browser: webdriver.Chrome,
 ) -> None:
     console = hotline_console
     app = console.app
@@ -85,8 +94,9 @@ async def test_the_board_shows_a_queued_caller_live_and_the_pages_fit(
         # the wait runs on the page between snapshots
         wait_for(
             browser,
-            lambda d: d.find_element(By.CSS_SELECTOR, "#board-queue tbody tr td:last-child").text
-            != first,
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, "#board-queue tbody tr td:last-child").text != first
+            ),
             timeout=3,
             what="the wait to run",
         )
@@ -118,7 +128,7 @@ async def test_the_board_shows_a_queued_caller_live_and_the_pages_fit(
             ("/outages", "outage-add", "outages"),
         ):
             browser.get(base + path)
-            wait_for(browser, lambda d, e=element: d.find_elements(By.ID, e), what=element)
+            wait_for(browser, present(element), what=element)
             assert fits(browser), path
             save_screenshot(browser, name)
         browser.delete_all_cookies()

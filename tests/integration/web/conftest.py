@@ -214,10 +214,10 @@ async def hotline_console(
                 if member.paused:
                     await queue.set_paused(member.interface, False)
             s = asterisk.settings
-            for name, value in (
+            for variable, seconds in (
                 ("SIM_OPERATOR_TALK_TIME", s.sim_operator_talk_time),
                 ("SIM_OPERATOR_ANSWER_DELAY", s.sim_operator_answer_delay),
             ):
-                await cleanup.action("Setvar", Variable=name, Value=f"{value:g}")
+                await cleanup.action("Setvar", Variable=variable, Value=f"{seconds:g}")
         finally:
             await cleanup.close()
