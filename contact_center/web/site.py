@@ -105,7 +105,8 @@ class WebSite:
         return int(self._listening.getHost().port)
 
     async def start(self) -> None:
-        site = Site(self._resource())
+        # a client idle this long is dropped (SSE streams send a keepalive every 15 s)
+        site = Site(self._resource(), requestFactory=BoundedRequest, timeout=120)
         site.displayTracebacks = False
         try:
             # zope interfaces confuse mypy; the asyncio reactor's listenTCP is plain
@@ -304,6 +305,44 @@ async def _pump(request: Request, stream: EventStream) -> None:
             request.write(f"event: {name}\ndata: {payload}\n\n".encode())
     finally:
         await events.aclose()  # type: ignore[attr-defined]
+
+
+class BoundedRequest(Request):
+    """A request whose body may not exceed MAX_BODY: refused with 413 before it is stored
+    (Twisted would spool any size to a temporary file first)."""
+
+    _received = 0
+    _refused = False
+
+    def gotLength(self, length: int | None) -> None:
+        super().gotLength(length if length is None or length <= MAX_BODY else 0)
+        if length is not None and length > MAX_BODY:
+            self._refuse()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._received += len(data)
+        if self._received > MAX_BODY:
+            self._refuse()
+        if not self._refused:
+            super().handleContentChunk(data)
+
+    def _refuse(self) -> None:
+        if self._refused:
+            return
+        self._refused = True
+        channel: Any = self.channel
+        transport: Any = getattr(channel, "transport", None)
+        if transport is None:
+            return
+        body = json.dumps(
+            {"error": "слишком большой запрос", "field": None}, ensure_ascii=False
+        ).encode()
+        transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        transport.loseConnection()
 
 
 class NotFoundResource(Resource):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from .conftest import Client, Console
@@ -142,3 +144,17 @@ async def test_healthz_reports_the_link_database_and_speech(console: Console) ->
     checks = reply.json()["checks"]
     assert set(checks) == {"ami", "database", "speech"}
     assert all(c["ok"] for c in checks.values())
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_stored(console: Console) -> None:
+    from contact_center.web.site import MAX_BODY
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", console.port)
+    writer.write(
+        f"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {MAX_BODY + 1}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 413 ") and "слишком большой".encode() in head
