@@ -30,10 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_center.calendar import ReloadingCalendar
 from contact_center.clock import Clock
+from contact_center.customers import http as customers_http
 from contact_center.customers.services import CustomerService
 from contact_center.events import EventHub
+from contact_center.hotline import http as hotline_http
 from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.board import HotlineBoard
 from contact_center.hotline.ivr_library import IvrLibrary
+from contact_center.hotline.journal import AppealJournal
+from contact_center.hotline.metrics import HotlineMetrics
 from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.service import HotlineService
 from contact_center.operators.services import (
@@ -88,6 +93,7 @@ class App:
         events: EventHub,
         web: WebConsole,
         users: Users,
+        board: HotlineBoard,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -104,6 +110,7 @@ class App:
         self.events = events
         self.web = web
         self.users = users
+        self.board = board
         self.operators: OperatorService = hotline.operators
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
@@ -193,6 +200,7 @@ class App:
                     self.settings.ami_port,
                 )
             await self.hotline.start()
+            await self.board.start()
             self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
             self._tasks.spawn(self._expire_sessions(), name="web-session-expiry")
             if parts:
@@ -248,6 +256,7 @@ class App:
             self._reporting = False
             await self.state.mark_stopped()
         await self.agi.close()
+        await self.board.stop()
         await self.hotline.stop()
         await self.link.close()
 
@@ -352,6 +361,21 @@ def build_app(
             sessions, queue, appeals, clock, wrapup_limit=settings.hotline_wrapup_limit
         ),
     )
+    board = HotlineBoard(
+        link=link,
+        clock=clock,
+        operators=hotline.operators,
+        appeals=appeals,
+        calls=hotline.calls,
+        publish=events.publish,
+        on_call_finished=hotline.on_call_finished,
+    )
+    board.metrics = HotlineMetrics(
+        web.metrics,
+        calls=hotline.calls,
+        waiting=lambda: len(board.state.waiting),
+        link_up=lambda: link.connected,
+    )
     # dialplan context [hotline] -> AGI(agi:async,hotline)
     agi.register_flow("hotline", hotline.handle_call)
     app = App(
@@ -370,6 +394,7 @@ def build_app(
         events=events,
         web=web,
         users=users,
+        board=board,
     )
     for plugin in plugins:
         app.parts[plugin.name] = plugin.build(app)
@@ -381,6 +406,18 @@ def _register_web(app: App) -> None:
     """The console's routes: the core's domains, then each plugin part that has some."""
     web_http.register(app.web, checks=health_checks(app))
     users_http.register(app.web, app.users)
+    hotline_http.register(
+        app.web,
+        board=app.board,
+        appeals=app.hotline.appeals,
+        journal=AppealJournal(app.sessions, app.settings.tz),
+        outages=app.hotline.outages,
+        clock=app.clock,
+        audit=app.users.audit,
+    )
+    customers_http.register(
+        app.web, app.customers, audit=app.users.audit, region=app.settings.default_region
+    )
     for part in app.parts.values():
         if isinstance(part, WebContributor):
             part.register_web(app.web)

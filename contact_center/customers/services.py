@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.customers.csv_import import CustomerRow
@@ -81,11 +81,69 @@ class CustomerService:
         async with self._sessions() as session:
             return await session.scalar(select(Customer).where(Customer.account == account))
 
+    async def search(self, query: str, *, limit: int = 50) -> list[Customer]:
+        """Customers matching every word of `query` in their account, name or address (any
+        case; "иванов чкалова" finds Иванов on ул. Чкалова), by account. A query that looks
+        like a phone number (digits, spaces, dashes, brackets, '+') also finds the phones
+        containing it, written with a country code or without ("8 913 ..." finds +7913...)."""
+        terms = search_terms(query)
+        if not terms.words:
+            return []
+        per_word: list[ColumnElement[bool]] = []
+        for variants in terms.words:
+            fields: list[ColumnElement[bool]] = []
+            for variant in variants:
+                pattern = f"%{variant}%"
+                fields += [
+                    Customer.account.ilike(pattern, escape="\\"),
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.address.ilike(pattern, escape="\\"),
+                ]
+            per_word.append(or_(*fields))
+        match = and_(*per_word)
+        if terms.phone_digits:
+            phones = select(CustomerPhone.customer_id).where(
+                CustomerPhone.number.like(f"%{terms.phone_digits}%")
+            )
+            match = or_(match, Customer.id.in_(phones))
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Customer).where(match).order_by(Customer.account).limit(limit)
+            )
+            return list(rows.all())
+
     async def count(self) -> int:
         from sqlalchemy import func
 
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count(Customer.id))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    # per word, its LIKE-escaped spellings: SQLite folds the case of ASCII letters only, so
+    # Cyrillic is matched as typed, lower, upper and capitalised ("иванов" finds "Иванов")
+    words: tuple[tuple[str, ...], ...]
+    phone_digits: str  # "" unless the query looks like (a part of) a phone number
+
+
+_PHONE_CHARS = set("0123456789+()- ")
+MAX_WORDS = 8
+
+
+def search_terms(query: str) -> SearchTerms:
+    text = " ".join(query.split())[:100]
+    words = []
+    for word in text.split()[:MAX_WORDS]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        variants = (escaped, escaped.lower(), escaped.upper(), escaped.capitalize())
+        words.append(tuple(dict.fromkeys(variants)))
+    digits = "".join(ch for ch in text if ch.isdigit())
+    phone = ""
+    if len(digits) >= 3 and set(text) <= _PHONE_CHARS:
+        # a national 8 prefix or a leading 7 of an 11-digit number: the stored E.164 has +7
+        phone = digits[1:] if len(digits) == 11 and digits[0] in "78" else digits
+    return SearchTerms(tuple(words), phone)
 
 
 def _apply(customer: Customer, row: CustomerRow) -> None:

@@ -198,3 +198,62 @@ async def console_at(asterisk: AsteriskFixture, web_database: str) -> AsyncItera
             yield Console(app, app.web.bound_port)
 
     yield make
+
+
+@pytest.fixture
+async def hotline_console(
+    asterisk: AsteriskFixture, web_database: str, tmp_path: Path
+) -> AsyncIterator[Console]:
+    """`console` inside the hotline's opening hours, with the IVR scripts and quick sim
+    operators, for tests that ring the hotline; leaves the shared Asterisk as it found it
+    (callers hung up, sim operators unpaused)."""
+    import shutil
+
+    from contact_center.operators.services import QueueControl
+    from contact_center.settings import PROJECT_ROOT
+    from contact_center.speech.service import Speech
+    from contact_center.telephony.ami import AmiConfig, AmiLink
+    from tests.integration.hotline.conftest import IN_HOURS, SIM_GLOBALS, offset_to
+
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed for the hotline's speech")
+    async with Speech.from_settings(asterisk.settings) as speech:
+        await speech.build_prompts()
+    ivr_dir = tmp_path / "ivr"
+    shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr_dir)
+    settings = asterisk.settings.replace(
+        database_url=web_database,
+        http_port=0,
+        unsubscribe_secret="test-secret",
+        ivr_scripts_dir=ivr_dir,
+        clock_offset=offset_to(IN_HOURS),
+        sim_operator_wrapup_time=0.2,
+    )
+    app = build_app(settings, plugins=[])
+    try:
+        async with app.running(web=True):
+            for name, value in SIM_GLOBALS.items():
+                await app.link.action("Setvar", Variable=name, Value=value)
+            yield Console(app, app.web.bound_port)
+    finally:
+        cleanup = AmiLink(AmiConfig.from_settings(asterisk.settings))
+        await cleanup.connect(timeout=10)
+        try:
+            for event in await cleanup.action_list("CoreShowChannels"):
+                if str(event.get("Channel", "")).startswith("Local/s@hotline-"):
+                    try:
+                        await cleanup.action("Hangup", Channel=str(event.get("Uniqueid")))
+                    except Exception:  # gone meanwhile
+                        pass
+            queue = QueueControl(cleanup)
+            for member in await queue.members():
+                if member.paused:
+                    await queue.set_paused(member.interface, False)
+            s = asterisk.settings
+            for variable, seconds in (
+                ("SIM_OPERATOR_TALK_TIME", s.sim_operator_talk_time),
+                ("SIM_OPERATOR_ANSWER_DELAY", s.sim_operator_answer_delay),
+            ):
+                await cleanup.action("Setvar", Variable=variable, Value=f"{seconds:g}")
+        finally:
+            await cleanup.close()
