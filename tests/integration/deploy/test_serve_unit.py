@@ -12,7 +12,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +23,7 @@ from tests.integration.deploy.units import read_unit
 
 pytestmark = pytest.mark.integration
 
+T = TypeVar("T")
 UNIT = read_unit("contact-center.service")
 CUSTOMERS = 6  # sim customers ending in 1: they answer and stay on the line
 
@@ -29,7 +32,7 @@ def toml_settings(values: dict[str, object]) -> str:
     return "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in values.items())
 
 
-def wait_until(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], T | None], timeout: float, what: str) -> T:
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -106,14 +109,14 @@ def test_the_unit_runs_serve_and_a_sigterm_lets_calls_go_within_its_timeout(
     )  # fmt: skip
     assert created.returncode == 0, created.stderr + created.stdout
     campaign_id = created.stdout.split()[-1].strip(".")
-    started = subprocess.run(
+    launched = subprocess.run(
         [cli, "campaign", "start", campaign_id],
         env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
-    assert started.returncode == 0, started.stderr + started.stdout
+    assert launched.returncode == 0, launched.stderr + launched.stdout
 
     # stderr is a journald stream: systemd names it in JOURNAL_STREAM (device:inode)
     journal = tmp_path / "journal.txt"

@@ -6,6 +6,7 @@ from contact_center.doctor.checks import (
     GIB,
     AmiFacts,
     Facts,
+    Finding,
     HttpFacts,
     Level,
     check_ami,
@@ -24,7 +25,7 @@ GOOD_AMI = AmiFacts(reachable=True, banner="Asterisk Call Manager/5.0.1", login_
                     actions=frozenset({"AGI", "QueueAdd", "Originate"}))  # fmt: skip
 
 
-def levels(findings: list) -> list[Level]:  # type: ignore[type-arg]
+def levels(findings: list[Finding]) -> list[Level]:
     return [f.level for f in findings]
 
 
