@@ -25,6 +25,22 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 UNIT = read_unit("contact-center.service")
+LONG_SCENARIO = """
+name = "stop-test"
+kind = "reminder"
+title = "Длинное напоминание"
+message = "%s"
+wait_digit = 5
+repeats = 2
+
+[keys]
+"1" = "confirm"
+other = "ignore"
+
+[replies]
+confirmed = ""
+goodbye = ""
+""" % ("Напоминаем о плановом обслуживании сетей в вашем районе. " * 12)
 CUSTOMERS = 6  # sim customers ending in 1: they answer and stay on the line
 
 
@@ -102,9 +118,21 @@ def test_the_unit_runs_serve_and_a_sigterm_lets_calls_go_within_its_timeout(
         encoding="utf-8",
     )
     cli = UNIT.command("ExecStart")[0]
+    # a message long enough that every call is still playing it when the stop comes
+    scenario = tmp_path / "long.toml"
+    scenario.write_text(LONG_SCENARIO, encoding="utf-8")
+    added = subprocess.run(
+        [cli, "scenario", "add", str(scenario)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert added.returncode == 0, added.stderr + added.stdout
     created = subprocess.run(
         [cli, "campaign", "create", "--name", "остановка", "--kind", "reminder",
-         "--list", str(listing), "--window", "00:00-23:59", "--caps", "none"],
+         "--scenario", "stop-test", "--list", str(listing), "--window", "00:00-23:59",
+         "--caps", "none"],
         env=env, cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr + created.stdout
@@ -119,6 +147,7 @@ def test_the_unit_runs_serve_and_a_sigterm_lets_calls_go_within_its_timeout(
     assert launched.returncode == 0, launched.stderr + launched.stdout
 
     # stderr is a journald stream: systemd names it in JOURNAL_STREAM (device:inode)
+    before = channels(asterisk)
     journal = tmp_path / "journal.txt"
     with open(journal, "wb") as stderr:
         stat = os.fstat(stderr.fileno())
@@ -129,7 +158,6 @@ def test_the_unit_runs_serve_and_a_sigterm_lets_calls_go_within_its_timeout(
     try:
         health = wait_until(lambda: healthz(http_port), 30, "the web console's /healthz")
         assert "checks" in health
-        before = channels(asterisk)
         wait_until(lambda: channels(asterisk) >= before + CUSTOMERS, 30, "campaign calls up")
         for _ in range(3):  # hotline callers who press nothing
             asterisk.local.rx("channel originate Local/s@hotline extension silent@sim-callers")
