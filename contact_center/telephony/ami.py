@@ -192,6 +192,8 @@ class AmiLink:
         self.reconnects = 0
         self.connect_attempts = 0
         self.pings_missed = 0
+        # Pings Asterisk answered with an error (it is shutting down): alive, just refusing
+        self.pings_refused = 0
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
@@ -617,6 +619,17 @@ class AmiLink:
                 missed = 0
                 self._abort_transport()
             except AmiConnectionError:
+                missed = 0
+            except AmiActionError as exc:
+                # "Asterisk is shutting down" and the like: Asterisk answered, so the link is
+                # alive; the keepalive goes on, or a half-open link later would go unnoticed
+                if missed:
+                    log.info("AMI Ping answered on the second try (%s)", exc.message)
+                missed = 0
+                self.pings_refused += 1
+            except Exception:
+                # whatever else goes wrong, the keepalive must not end: log and ping again
+                log.exception("AMI keepalive Ping failed; pinging on")
                 missed = 0
             else:
                 if missed:
