@@ -42,6 +42,7 @@ import asyncio
 import itertools
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -57,9 +58,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from autoinformer.demo import longest_message
+from autoinformer.phone.prerender import contact_values
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from contact_center.app import build_app
 from contact_center.clock import Clock
@@ -120,6 +123,10 @@ class Call:
     bridged_with_operator: list[tuple[float, float | None]] = field(default_factory=list)
     agi_open: float | None = None
     bridge_open: float | None = None
+    # sounds streamed to their end (AGI result 0: no key, no hang-up), by name
+    heard: set[str] = field(default_factory=set)
+    # STREAM FILE commands under way: CommandId -> sound name
+    streams: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,6 +138,8 @@ class Observer:
     bridges: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     channel_names: dict[str, str] = field(default_factory=dict)
     freezes: list[tuple[float, float]] = field(default_factory=list)
+    # while Asterisk was being stopped: its calls die with it, not by the service's doing
+    asterisk_stops: list[tuple[float, float]] = field(default_factory=list)
     operator_bridge_seen: asyncio.Event = field(default_factory=asyncio.Event)
     hotline_bridge_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -141,6 +150,7 @@ class Observer:
             "Hangup": self._hangup,
             "AGIExecStart": self._agi_start,
             "AGIExecEnd": self._agi_end,
+            "AsyncAGIExec": self._agi_result,
             "BridgeEnter": self._bridge_enter,
             "BridgeLeave": self._bridge_leave,
         }
@@ -190,6 +200,19 @@ class Observer:
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call and call.agi_open is None:
             call.agi_open = self._at(e)
+        command = str(e.get("Command", ""))
+        if call and command.upper().startswith("STREAM FILE"):
+            name = command.split(None, 3)[2].strip('"') if len(command.split()) > 2 else ""
+            call.streams[_command_id(e)] = name
+
+    def _agi_result(self, e: Any) -> None:
+        call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call is None:
+            return
+        name = call.streams.pop(_command_id(e), None)
+        result = unquote(str(e.get("Result", "")))
+        if name is not None and re.match(r"200 result=0(\s|$)", result.strip()):
+            call.heard.add(name)
 
     def _agi_end(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
@@ -227,6 +250,10 @@ class Observer:
                 c.bridged_with_operator[-1] = (c.bridged_with_operator[-1][0], at)
 
 
+def _command_id(event: Any) -> str:
+    return str(event.get("CommandId", "") or event.get("CommandID", ""))
+
+
 def _guarded(handler: Callable[[Any], None]) -> Callable[[Any], None]:
     def run(event: Any) -> None:
         try:
@@ -251,6 +278,7 @@ class Run:
     serve_exits: int = 0
     verbose: bool = False
     message_seconds: float = 0.0
+    message_parts: dict[str, list[str]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, data: bytes | None = None) -> str:
@@ -342,11 +370,21 @@ async def observe(settings: Settings, observer: Observer) -> AmiLink:
     return link
 
 
-async def message_length(settings: Settings, campaign_id: int) -> float:
-    """The rendered message's length (the service's cache gets it too)."""
+async def message_parts(settings: Settings, campaign_id: int) -> tuple[float, dict[str, list[str]]]:
+    """The longest rendered message's length, and each number's message as the sound names
+    the service streams (the service's cache gets them too)."""
     plugin = AutoinformerPlugin()
     async with build_app(settings, plugins=[plugin]) as app:
-        return await longest_message(app.part(Autoinformer), app.speech, [campaign_id])
+        ai = app.part(Autoinformer)
+        longest = await longest_message(ai, app.speech, [campaign_id])
+        campaign = await ai.campaigns.get(campaign_id)
+        scenario = await ai.campaigns.scenarios.by_id(campaign.scenario_id)
+        parts: dict[str, list[str]] = {}
+        async for contact in ai.book.waiting(campaign_id):
+            values = contact_values(contact)
+            names = await app.speech.render(scenario.message_for(values), values)
+            parts[re.sub(r"\D", "", contact.phone)] = names
+        return longest, parts
 
 
 async def hotline_caller(link: AmiLink, n: int) -> None:
@@ -393,7 +431,7 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
         *[a for r in RETRIES for a in ("--retry", r)],
     )
     campaign_id = int(created.strip().splitlines()[0])
-    run.message_seconds = await message_length(settings, campaign_id)
+    run.message_seconds, run.message_parts = await message_parts(settings, campaign_id)
     run.note(
         f"campaign {campaign_id}: {args.contacts} contacts, message {run.message_seconds:.1f} s"
     )
@@ -432,10 +470,13 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
         run.kill_serve()
         run.note(f"kill -9 serve ({k + 1}/{args.kills})")
         if k == restart_at:
-            run.local.stop(timeout=20)
+            # in a thread: the observer and the freezes go on meanwhile
+            stopping = time.time()
+            await asyncio.to_thread(run.local.stop, 20)
+            observer.asterisk_stops.append((stopping, time.time()))
             run.note("Asterisk stopped")
             await asyncio.sleep(rng.uniform(2, 5))
-            run.local.start(timeout=60)
+            await asyncio.to_thread(run.local.start, 60)
             run.note("Asterisk started again")
         await asyncio.sleep(rng.uniform(0.2, 2.0))
         run.start_serve()
@@ -502,11 +543,20 @@ def silence_gaps(call: Call, freezes: list[tuple[float, float]]) -> list[float]:
     return gaps
 
 
+def cut_by_asterisk_stop(call: Call, stops: list[tuple[float, float]]) -> bool:
+    """Was the call up when Asterisk was stopped (it ended during the stop, or its end
+    was never seen)?"""
+    return any(
+        call.created < b and (call.ended is None or a - 0.5 <= call.ended <= b + 0.5)
+        for a, b in stops
+    )
+
+
 def _covered(call: Call, moment: float) -> bool:
     return any(a <= moment <= (b if b is not None else moment) for a, b in call.busy)
 
 
-def finished_business(call: Call, kind: str, message: float) -> bool:
+def finished_business(call: Call, kind: str, message: list[str]) -> bool:
     """Did this call do what the customer's kind makes possible, with the service there to
     take it (a key pressed into silence after a kill does not count)?"""
     if call.answered is None or call.ended is None:
@@ -520,8 +570,10 @@ def finished_business(call: Call, kind: str, message: float) -> bool:
     if kind == "8":
         return _covered(call, call.answered + LISTEN + 0.3)
     if kind in "109":
-        played = sum((b if b is not None else call.ended) - a for a, b in call.busy)
-        return played >= message - 0.5
+        # every part of the message streamed to its end on this call (by one driver or
+        # by a lost one and the next); time with an AGI command running is no measure:
+        # it includes the wait for a key after the message
+        return bool(message) and all(name in call.heard for name in message)
     return False
 
 
@@ -533,7 +585,7 @@ def _timeline(call: Call, t0: float) -> str:
     ops = " ".join(f"op[{rel(a)},{rel(b)}]" for a, b in call.bridged_with_operator)
     return (
         f"{call.uniqueid} created {rel(call.created)} answered {rel(call.answered)} "
-        f"ended {rel(call.ended)} busy {spans} {ops}"
+        f"ended {rel(call.ended)} busy {spans} {ops} heard {len(call.heard)} sounds"
     )
 
 
@@ -541,16 +593,18 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
     """The violations, from the observer's record of the calls."""
     with run.db() as conn:
         attempts = conn.execute(
-            "SELECT channel_id FROM ai_attempts WHERE campaign_id=?", (campaign_id,)
+            "SELECT channel_id, counted FROM ai_attempts WHERE campaign_id=?", (campaign_id,)
         ).fetchall()
         appeals = conn.execute(
             "SELECT count(*) FROM hotline_appeals WHERE ended_at IS NULL"
         ).fetchone()[0]
     db_channels = {row[0] for row in attempts}
+    counted_channels = {row[0] for row in attempts if row[1]}
     by_number: dict[str, list[Call]] = defaultdict(list)
     for call in obs.calls.values():
         by_number[call.number].append(call)
     message = run.message_seconds
+    parts = run.message_parts
 
     redials = concurrent = beyond = cut = silent = 0
     t0 = min((c.created for c in obs.calls.values()), default=0.0)
@@ -558,7 +612,9 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
     for number, calls in by_number.items():
         calls.sort(key=lambda c: c.created)
         kind = number[-1]
-        done_at = next((c.ended for c in calls if finished_business(c, kind, message)), None)
+        done_at = next(
+            (c.ended for c in calls if finished_business(c, kind, parts.get(number, []))), None
+        )
         again = sum(1 for c in calls if done_at is not None and c.created > done_at)
         redials += again
         if again:
@@ -567,7 +623,14 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
         for a, b in itertools.pairwise(calls):
             if a.ended is None or b.created < a.ended:
                 concurrent += 1
-        beyond += max(0, len(calls) - MAX_ATTEMPTS)
+        # a call Asterisk took down as it was stopped is none of the customer's doing: by
+        # design it spends no retry (the service dials it again), so it is not an attempt
+        # of the policy's
+        policy_calls = [c for c in calls if not cut_by_asterisk_stop(c, obs.asterisk_stops)]
+        if len(policy_calls) > MAX_ATTEMPTS:
+            beyond += len(policy_calls) - MAX_ATTEMPTS
+            details.append(f"beyond the policy, kind {kind}:")
+            details.extend("    " + _timeline(c, t0) for c in calls)
         for c in calls:
             for start, end in c.bridged_with_operator:
                 if (
@@ -581,12 +644,13 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
                 details.append(f"silence over {SILENCE_LIMIT:g} s, kind {kind}:")
                 details.append("    " + _timeline(c, t0))
     freezes = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in obs.freezes)
-    details.append(f"freezes: {freezes}; message {message:.1f} s")
+    stops = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in obs.asterisk_stops)
+    details.append(f"freezes: {freezes}; Asterisk stopped: {stops}; message {message:.1f} s")
     (run.workdir / "details.txt").write_text("\n".join(details) + "\n", encoding="utf-8")
     if run.verbose:
         print("\n".join(details))
     lost = sum(1 for uid in obs.calls if uid not in db_channels)
-    without_call = sum(1 for channel in db_channels if channel not in obs.calls)
+    without_call = sum(1 for channel in counted_channels if channel not in obs.calls)
     return {
         "calls_observed": len(obs.calls),
         "campaign_finished": int(finished),
