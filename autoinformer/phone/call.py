@@ -94,8 +94,8 @@ class _Call:
     lost_at: float = 0.0
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
-    # the run of Asterisk the Originate is sent to (stored once it went out)
-    boot: str = ""
+    # this run hung the call up as one nobody can drive (its end is our doing)
+    cut_by_us: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +225,6 @@ class CallFlow:
                 )
             finally:
                 self._gate.in_flight -= 1
-            if not _refused(dialing):
-                # the Originate went out: the run of Asterisk it went to is stored with it
-                call.progress.asterisk_boot = call.boot
-                call.journal.changed()
             if not done:
                 # a refusal comes at once: this Originate was taken, Asterisk dials again
                 self._gate.sent()
@@ -276,11 +272,15 @@ class CallFlow:
 
     async def _originate(self, call: _Call, number: str) -> OriginateResult:
         # which run of Asterisk this goes to ("" unknown: the link is down, or dropped)
-        call.boot = await self._asterisk_boot()
+        boot = await self._asterisk_boot()
         # an Originate that cannot reach Asterisk dials nobody: not an attempt. Checked
         # with no await before the send, so "connected" still holds when it goes out.
         if not self._link.connected:
             raise OriginateNotSent("the AMI link is down")
+        # stored with the attempt as the Originate goes out: the journal writes once this
+        # step yields, by when the send happened, or failed and took it back below
+        call.progress.asterisk_boot = boot
+        call.journal.changed()
         try:
             return await self._originator.originate(
                 number=number,
@@ -289,9 +289,13 @@ class CallFlow:
                 ring_timeout=call.plan.ring_timeout,
                 variables={"CC_CAMPAIGN": str(call.plan.id), "CC_ATTEMPT": str(call.attempt_id)},
             )
+        except OriginateNotSent:
+            call.progress.asterisk_boot = ""
+            raise
         except AmiActionError as exc:
             # `Response: Error` to an Async Originate ("Asterisk is shutting down"...): no
             # channel was made
+            call.progress.asterisk_boot = ""
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
     async def _answered(
@@ -397,6 +401,7 @@ class CallFlow:
                         call.attempt_id,
                     )
                     self.stats.orphans_hung_up += 1
+                    call.cut_by_us = True
                     await self._channels.hang_up_all(call.channel_id)
                     await self._channels.wait_end(call.channel_id, POLL)
                 elif state == "stray":
@@ -536,7 +541,11 @@ class CallFlow:
         # the run of Asterisk that had the call is still up: the call did not die with
         # Asterisk, and a killed service ends no call (AsyncAGI outlives it), so it ended
         # by the customer's doing (or the network's): a true attempt
-        stayed_up = bool(p.asterisk_boot) and p.asterisk_boot == await self._asterisk_boot()
+        stayed_up = (
+            not call.cut_by_us
+            and bool(p.asterisk_boot)
+            and p.asterisk_boot == await self._asterisk_boot()
+        )
         if call.answered:
             if p.received or p.decided or p.transferred:
                 return _End(p.facts(), "" if seen else "ended while nobody drove it")
@@ -762,15 +771,6 @@ class CallFlow:
     @staticmethod
     def _who(call: _Call) -> str:
         return mask_phone(call.contact.phone)
-
-
-def _refused(dialing: asyncio.Future[Any]) -> bool:
-    """The Originate is known not to have gone out (not sent, or refused)."""
-    return (
-        dialing.done()
-        and not dialing.cancelled()
-        and isinstance(dialing.exception(), OriginateNotSent)
-    )
 
 
 def _plain(text: str) -> str:
