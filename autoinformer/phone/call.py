@@ -326,6 +326,20 @@ class CallFlow:
         except TelephonyError:
             return ""
 
+    async def _asterisk_run_now(self) -> str:
+        """The run of Asterisk up now, waiting for the link if it is down (an end seen
+        while it was down, after a freeze say, is judged once Asterisk can be asked);
+        "" when Asterisk refuses to say (it is shutting down)."""
+        for _ in range(3):
+            try:
+                return await self._link.asterisk_boot()
+            except AmiActionError:
+                return ""
+            except TelephonyError:
+                await asyncio.sleep(POLL)
+                await self._wait_link()
+        return ""
+
     async def _asterisk_stopping(self) -> bool:
         """Is Asterisk going away? While it shuts down it refuses every AMI action, then
         the link drops; it hangs up its calls meanwhile, which looks like customers
@@ -544,7 +558,7 @@ class CallFlow:
         stayed_up = (
             not call.cut_by_us
             and bool(p.asterisk_boot)
-            and p.asterisk_boot == await self._asterisk_boot()
+            and p.asterisk_boot == await self._asterisk_run_now()
         )
         if call.answered:
             if p.received or p.decided or p.transferred:
