@@ -125,8 +125,9 @@ class Call:
     bridge_open: float | None = None
     # sounds streamed to their end (AGI result 0: no key, no hang-up), by name
     heard: set[str] = field(default_factory=set)
-    # STREAM FILE commands under way: CommandId -> sound name
-    streams: dict[str, str] = field(default_factory=dict)
+    # the sound of the STREAM FILE that just ended: its result (AsyncAGIExec) comes next,
+    # under our CommandID, which AGIExecEnd does not carry (it has Asterisk's own)
+    stream_ended: str | None = None
 
 
 @dataclass
@@ -200,22 +201,22 @@ class Observer:
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call and call.agi_open is None:
             call.agi_open = self._at(e)
-        command = str(e.get("Command", ""))
-        if call and command.upper().startswith("STREAM FILE"):
-            name = command.split(None, 3)[2].strip('"') if len(command.split()) > 2 else ""
-            call.streams[_command_id(e)] = name
 
     def _agi_result(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call is None:
             return
-        name = call.streams.pop(_command_id(e), None)
+        name, call.stream_ended = call.stream_ended, None
         result = unquote(str(e.get("Result", "")))
         if name is not None and re.match(r"200 result=0(\s|$)", result.strip()):
             call.heard.add(name)
 
     def _agi_end(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call:
+            words = str(e.get("Command", "")).split()
+            streamed = [w.upper() for w in words[:2]] == ["STREAM", "FILE"] and len(words) > 2
+            call.stream_ended = words[2].strip('"') if streamed else None
         if call and call.agi_open is not None:
             call.busy.append((call.agi_open, self._at(e)))
             call.agi_open = None
@@ -250,10 +251,6 @@ class Observer:
                 c.bridged_with_operator[-1] = (c.bridged_with_operator[-1][0], at)
 
 
-def _command_id(event: Any) -> str:
-    return str(event.get("CommandId", "") or event.get("CommandID", ""))
-
-
 def _guarded(handler: Callable[[Any], None]) -> Callable[[Any], None]:
     def run(event: Any) -> None:
         try:
@@ -279,6 +276,10 @@ class Run:
     verbose: bool = False
     message_seconds: float = 0.0
     message_parts: dict[str, list[str]] = field(default_factory=dict)
+    # from each kill -9 to the next start: the supervisor's delay this harness chooses
+    # (0.2-2 s), when no service exists to do anything
+    serve_down: list[tuple[float, float]] = field(default_factory=list)
+    killed_at: float | None = None
     log: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, data: bytes | None = None) -> str:
@@ -290,6 +291,9 @@ class Run:
         return done.stdout.decode()
 
     def start_serve(self) -> None:
+        if self.killed_at is not None:
+            self.serve_down.append((self.killed_at, time.time()))
+            self.killed_at = None
         self.serve_starts += 1
         out = (self.workdir / f"serve-{self.serve_starts}.log").open("wb")
         self.serve = subprocess.Popen(
@@ -310,6 +314,7 @@ class Run:
         if self.serve is not None and self.serve.poll() is None:
             self.serve.send_signal(signal.SIGKILL)
             self.serve.wait(timeout=10)
+            self.killed_at = time.time()
         self.serve = None
 
     def stop_serve(self) -> None:
@@ -510,36 +515,44 @@ async def freezes(run: Run, observer: Observer, link: AmiLink) -> None:
         await run.freeze(8.0, observer)
     except TimeoutError:
         run.note("no transfer to an operator seen within 90 s: freeze skipped")
-    for n in range(3):
+    # callers come again while none reached an operator (an Asterisk restart or a kill
+    # meanwhile may have ended them): the freeze must find a conversation
+    for round_ in range(3):
+        for n in range(3 * round_, 3 * round_ + 3):
+            try:
+                await hotline_caller(link, n)
+            except Exception as exc:  # Asterisk may be restarting meanwhile
+                run.note(f"hotline caller {n} not placed: {exc}")
         try:
-            await hotline_caller(link, n)
-        except Exception as exc:  # Asterisk may be restarting meanwhile
-            run.note(f"hotline caller {n} not placed: {exc}")
-    try:
-        await asyncio.wait_for(observer.hotline_bridge_seen.wait(), 90)
+            await asyncio.wait_for(observer.hotline_bridge_seen.wait(), 30)
+        except TimeoutError:
+            continue
         await asyncio.sleep(1.0)
         run.note("freezing Asterisk for 8 s during a hotline conversation")
         await run.freeze(8.0, observer)
-    except TimeoutError:
-        run.note("no hotline caller reached an operator within 90 s: freeze skipped")
+        return
+    run.note("no hotline caller reached an operator in 3 tries: freeze skipped")
 
 
 def _overlap(a: tuple[float, float], freezes: list[tuple[float, float]]) -> bool:
     return any(a[0] < f1 + 1.0 and f0 - 1.0 < a[1] for f0, f1 in freezes)
 
 
-def silence_gaps(call: Call, freezes: list[tuple[float, float]]) -> list[float]:
-    """Stretches of an answered call with no AGI command running and no bridge."""
+def silence_gaps(
+    call: Call, freezes: list[tuple[float, float]], down: list[tuple[float, float]]
+) -> list[float]:
+    """Stretches of an answered call with no AGI command running and no bridge, less the
+    time no service process existed (the harness's own restart delay; the service's
+    start-up and adoption count in full)."""
     if call.answered is None or call.ended is None:
         return []
     spans = sorted((a, b if b is not None else call.ended) for a, b in call.busy)
     gaps, cursor = [], call.answered
-    for a, b in spans:
+    for a, b in [*spans, (call.ended, call.ended)]:
         if a > cursor and not _overlap((cursor, a), freezes):
-            gaps.append(a - cursor)
+            absent = sum(max(0.0, min(a, d1) - max(cursor, d0)) for d0, d1 in down)
+            gaps.append(a - cursor - absent)
         cursor = max(cursor, b)
-    if call.ended > cursor and not _overlap((cursor, call.ended), freezes):
-        gaps.append(call.ended - cursor)
     return gaps
 
 
@@ -606,7 +619,7 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
     message = run.message_seconds
     parts = run.message_parts
 
-    redials = concurrent = beyond = cut = silent = 0
+    redials = concurrent = beyond = cut = silent = heard_through = 0
     t0 = min((c.created for c in obs.calls.values()), default=0.0)
     details: list[str] = []
     for number, calls in by_number.items():
@@ -615,6 +628,7 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
         done_at = next(
             (c.ended for c in calls if finished_business(c, kind, parts.get(number, []))), None
         )
+        heard_through += kind in "109" and done_at is not None
         again = sum(1 for c in calls if done_at is not None and c.created > done_at)
         redials += again
         if again:
@@ -639,16 +653,21 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
                     and not _overlap((start, end), obs.freezes)
                 ):
                     cut += 1
-            if any(gap > SILENCE_LIMIT for gap in silence_gaps(c, obs.freezes)):
+            if any(gap > SILENCE_LIMIT for gap in silence_gaps(c, obs.freezes, run.serve_down)):
                 silent += 1
                 details.append(f"silence over {SILENCE_LIMIT:g} s, kind {kind}:")
                 details.append("    " + _timeline(c, t0))
     freezes = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in obs.freezes)
     stops = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in obs.asterisk_stops)
+    down = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in run.serve_down)
+    details.append(f"no serve process (kill -9 to the next start): {down}")
     details.append(f"freezes: {freezes}; Asterisk stopped: {stops}; message {message:.1f} s")
     (run.workdir / "details.txt").write_text("\n".join(details) + "\n", encoding="utf-8")
     if run.verbose:
         print("\n".join(details))
+    if not heard_through:
+        # no listener heard the message to its end: the observer is blind to redials
+        raise RuntimeError("the observer saw no message heard to its end: it cannot judge")
     lost = sum(1 for uid in obs.calls if uid not in db_channels)
     without_call = sum(1 for channel in counted_channels if channel not in obs.calls)
     return {
