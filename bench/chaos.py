@@ -279,6 +279,8 @@ class Run:
     # from each kill -9 to the next start: the supervisor's delay this harness chooses
     # (0.2-2 s), when no service exists to do anything
     serve_down: list[tuple[float, float]] = field(default_factory=list)
+    # freezes that found no conversation to freeze (printed: the run tested less)
+    freezes_skipped: int = 0
     killed_at: float | None = None
     log: list[str] = field(default_factory=list)
 
@@ -515,6 +517,7 @@ async def freezes(run: Run, observer: Observer, link: AmiLink) -> None:
         await run.freeze(8.0, observer)
     except TimeoutError:
         run.note("no transfer to an operator seen within 90 s: freeze skipped")
+        run.freezes_skipped += 1
     # callers come again while none reached an operator (an Asterisk restart or a kill
     # meanwhile may have ended them): the freeze must find a conversation
     for round_ in range(3):
@@ -532,6 +535,7 @@ async def freezes(run: Run, observer: Observer, link: AmiLink) -> None:
         await run.freeze(8.0, observer)
         return
     run.note("no hotline caller reached an operator in 3 tries: freeze skipped")
+    run.freezes_skipped += 1
 
 
 def _overlap(a: tuple[float, float], freezes: list[tuple[float, float]]) -> bool:
@@ -682,6 +686,7 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
         "unclosed_appeals": int(appeals),
         "retries_spent_without_call": without_call,
         "serve_exits_while_asterisk_down": run.serve_exits,
+        "freezes_skipped": run.freezes_skipped,
     }
 
 
