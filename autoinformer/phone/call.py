@@ -94,6 +94,8 @@ class _Call:
     lost_at: float = 0.0
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
+    # this run hung the call up as one nobody can drive (its end is our doing)
+    cut_by_us: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +271,16 @@ class CallFlow:
         return await self._answered(call, channel)
 
     async def _originate(self, call: _Call, number: str) -> OriginateResult:
+        # which run of Asterisk this goes to ("" unknown: the link is down, or dropped)
+        boot = await self._asterisk_boot()
         # an Originate that cannot reach Asterisk dials nobody: not an attempt. Checked
         # with no await before the send, so "connected" still holds when it goes out.
         if not self._link.connected:
             raise OriginateNotSent("the AMI link is down")
+        # stored with the attempt as the Originate goes out: the journal writes once this
+        # step yields, by when the send happened, or failed and took it back below
+        call.progress.asterisk_boot = boot
+        call.journal.changed()
         try:
             return await self._originator.originate(
                 number=number,
@@ -281,9 +289,13 @@ class CallFlow:
                 ring_timeout=call.plan.ring_timeout,
                 variables={"CC_CAMPAIGN": str(call.plan.id), "CC_ATTEMPT": str(call.attempt_id)},
             )
+        except OriginateNotSent:
+            call.progress.asterisk_boot = ""
+            raise
         except AmiActionError as exc:
             # `Response: Error` to an Async Originate ("Asterisk is shutting down"...): no
             # channel was made
+            call.progress.asterisk_boot = ""
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
     async def _answered(
@@ -307,6 +319,26 @@ class CallFlow:
             # hung up mid-message by Asterisk going away, not by the customer
             return _End(void=True, error="interrupted: Asterisk stopped during the message")
         return _End(p.facts())
+
+    async def _asterisk_boot(self) -> str:
+        try:
+            return await self._link.asterisk_boot()
+        except TelephonyError:
+            return ""
+
+    async def _asterisk_run_now(self) -> str:
+        """The run of Asterisk up now, waiting for the link if it is down (an end seen
+        while it was down, after a freeze say, is judged once Asterisk can be asked);
+        "" when Asterisk refuses to say (it is shutting down)."""
+        for _ in range(3):
+            try:
+                return await self._link.asterisk_boot()
+            except AmiActionError:
+                return ""
+            except TelephonyError:
+                await asyncio.sleep(POLL)
+                await self._wait_link()
+        return ""
 
     async def _asterisk_stopping(self) -> bool:
         """Is Asterisk going away? While it shuts down it refuses every AMI action, then
@@ -353,12 +385,12 @@ class CallFlow:
                     if self._channels.hung_up(call.channel_id):
                         # the events still came: it is over (a slot freed while Asterisk
                         # shuts down, refusing every action)
-                        return self._ended_unseen(call)
+                        return await self._ended_unseen(call)
                     await asyncio.sleep(POLL)  # Asterisk away: look again later
                     await self._wait_link()
                     continue
                 if not found:
-                    return self._ended_unseen(call)
+                    return await self._ended_unseen(call)
                 own = found.get(call.channel_id)
                 if own is None or not own.up:
                     # ringing still: once answered it enters AsyncAGI and comes to the claim
@@ -383,6 +415,7 @@ class CallFlow:
                         call.attempt_id,
                     )
                     self.stats.orphans_hung_up += 1
+                    call.cut_by_us = True
                     await self._channels.hang_up_all(call.channel_id)
                     await self._channels.wait_end(call.channel_id, POLL)
                 elif state == "stray":
@@ -505,7 +538,7 @@ class CallFlow:
                 outcome = "answered" if p.received or p.decided else "failed"
                 return _End(p.facts(outcome), "" if call.names else "message not rendered")
         except ChannelGone:
-            return self._ended_unseen(call, seen=True)
+            return await self._ended_unseen(call, seen=True)
         except TelephonyError as exc:
             if not _asterisk_away(exc):
                 raise
@@ -516,21 +549,34 @@ class CallFlow:
         lost = self._channels.digits_since(call.channel_id, call.lost_at)
         return await self._answered(call, channel, start, lost[0] if lost else None)
 
-    def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
+    async def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
         """The call's channels are gone and its end was not watched by a driver."""
         p = call.progress
+        # the run of Asterisk that had the call is still up: the call did not die with
+        # Asterisk, and a killed service ends no call (AsyncAGI outlives it), so it ended
+        # by the customer's doing (or the network's): a true attempt
+        stayed_up = (
+            not call.cut_by_us
+            and bool(p.asterisk_boot)
+            and p.asterisk_boot == await self._asterisk_run_now()
+        )
         if call.answered:
             if p.received or p.decided or p.transferred:
                 return _End(p.facts(), "" if seen else "ended while nobody drove it")
-            # cut off mid-message while we could not see it: by the customer, or by our
-            # side going away (a restart of Asterisk or of this service). Not knowing, no
-            # retry is spent on it; its answer still counts for the frequency caps
+            if stayed_up:
+                return _End(p.facts(), "hung up mid-message while nobody drove it")
+            # cut off mid-message while we could not see it, and Asterisk may have gone
+            # away meanwhile (restarted, or not known): not knowing, no retry is spent on
+            # it; its answer still counts for the frequency caps
             return _End(void=True, error="interrupted: ended mid-message while nobody drove it")
         if self._channels.seen_end(call.channel_id):
             # it rang and ended unanswered while we looked on (busy, no answer, congestion)
             cause = self._channels.cause(call.channel_id)
             outcome = CAUSE_OUTCOME.get(cause or 0)
             return _End(CallFacts(outcome.value if outcome else "no_answer"))
+        if stayed_up:
+            # it rang out unanswered while nobody watched (busy and congestion end as fast)
+            return _End(CallFacts("no_answer"), "ended unanswered while nobody watched")
         return _End(void=True, error="unanswered, and its end was not seen: not counted")
 
     # ------------------------------------------------------------------ stopping
