@@ -50,7 +50,7 @@ from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.exceptions import AmiConnectionError
-from contact_center.telephony.originate import Originator
+from contact_center.telephony.originate import Originator, caller_id_field
 from contact_center.users import http as users_http
 from contact_center.users.roles import allowed
 from contact_center.users.services import Users, build_users
@@ -323,7 +323,11 @@ def build_app(
     customers = CustomerService(sessions)
     link = AmiLink(AmiConfig.from_settings(settings))
     agi = AgiServer(link)
-    originator = Originator(link, settings.dial_template)
+    originator = Originator(
+        link,
+        settings.dial_template,
+        caller_id=caller_id_field(settings.caller_id, settings.caller_name),
+    )
     workers = {} if speech_workers is None else {"workers": speech_workers}
     speech = Speech.from_settings(settings, **workers)
     appeals = AppealService(sessions, settings.tz)
