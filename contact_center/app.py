@@ -33,6 +33,7 @@ from contact_center.clock import Clock
 from contact_center.customers.services import CustomerService
 from contact_center.events import EventHub
 from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.service import HotlineService
@@ -105,6 +106,11 @@ class App:
         self.web = web
         self.users = users
         self.operators: OperatorService = hotline.operators
+        # appeals of calls that reach an operator without the hotline flow (the autoinformer's
+        # transfers, operator phones, call-backs)
+        self.handoffs = Handoffs(
+            hotline.appeals, customers, clock, default_region=settings.default_region
+        )
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
         self._started: list[Part] = []
