@@ -37,6 +37,7 @@ from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.service import HotlineService
+from contact_center.operators.dialout import FLOW, OperatorPhones
 from contact_center.operators.services import (
     OnDemandQueueControl,
     OperatorService,
@@ -110,6 +111,21 @@ class App:
         # transfers, operator phones, call-backs)
         self.handoffs = Handoffs(
             hotline.appeals, customers, clock, default_region=settings.default_region
+        )
+        # operators calling customers: AGI flow operator-phone and the desk's call-back
+        self.phones = OperatorPhones(
+            link=link,
+            originator=originator,
+            operators=hotline.operators,
+            handoffs=self.handoffs,
+            appeals=hotline.appeals,
+            clock=clock,
+            tz=settings.tz,
+            dial_template=settings.dial_template,
+            caller_id=settings.caller_id,
+            caller_name=settings.caller_name,
+            default_region=settings.default_region,
+            ring_timeout=settings.ring_timeout,
         )
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
@@ -381,6 +397,8 @@ def build_app(
         web=web,
         users=users,
     )
+    # dialplan context [operator-phones] -> AGI(agi:async,operator-phone,<digits>)
+    agi.register_flow(FLOW, app.phones.handle_call)
     for plugin in plugins:
         app.parts[plugin.name] = plugin.build(app)
     _register_web(app)

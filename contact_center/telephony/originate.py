@@ -174,9 +174,10 @@ class Originator:
         )
         if final is None:
             return OriginateResult(Outcome.FAILED, -1, channel_id, message="no OriginateResponse")
-        return self._result(final, channel_id)
+        return self.result_of(final, channel_id)
 
-    def _result(self, event: Message, channel_id: str) -> OriginateResult:
+    def result_of(self, event: Message, channel_id: str) -> OriginateResult:
+        """The outcome an OriginateResponse tells (for Originates sent by others too)."""
         reason_raw = str(event.get("Reason", ""))
         reason = int(reason_raw) if reason_raw.lstrip("-").isdigit() else -1
         cause = self._causes.get(channel_id)
