@@ -425,7 +425,7 @@ class OperatorService:
         op = await self._load(code)
         if op.state != OperatorState.WRAP_UP:
             raise OperatorStateError(f"у оператора «{code}» нет постобработки ({op.state})")
-        # a call transferred by another package (the autoinformer) has no appeal
+        # a call whose appeal could not be registered (a database hiccup) has none
         if op.current_appeal_id is not None and (classification or summary is not None):
             await self._appeals.classify(op.current_appeal_id, classification, summary)
         await self._end_wrapup(op, timed_out=False)
