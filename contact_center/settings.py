@@ -93,6 +93,11 @@ class Settings:
     asterisk_sounds_prefix: str = "cc"
     # originate ring timeout for outbound calls
     ring_timeout: float = 30.0
+    # the utility's outbound caller ID on every call it places (campaigns, call-backs, operator
+    # phones dialing out): digits as the carrier expects them. Without one a PJSIP INVITE goes
+    # out as "Anonymous", which carriers reject. The default is the demo's placeholder.
+    caller_id: str = "73914400000"
+    caller_name: str = "Электросеть"
     # seconds added to the wall clock wherever the service asks "what time is it" for
     # scheduling (calling windows, campaign ends): lets tests and demos run at a chosen hour
     clock_offset: float = 0.0
@@ -237,6 +242,7 @@ def _validate_sip(s: Settings) -> None:
     rtp_range(s.rtp_ports)
 
 
+_CALLER_ID = re.compile(r"\+?\d{3,15}")
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -276,6 +282,13 @@ def _validate(s: Settings) -> None:
         raise SettingsError("CC_DIAL_TEMPLATE: only the {number} placeholder is allowed")
     if any(ch in s.dial_template for ch in "\r\n,&|"):
         raise SettingsError("CC_DIAL_TEMPLATE: must not contain line breaks, ',', '&' or '|'")
+    if not _CALLER_ID.fullmatch(s.caller_id):
+        raise SettingsError(
+            f"CC_CALLER_ID: the outbound number, 3 to 15 digits (an optional leading +): "
+            f"{s.caller_id[:20]!r}"
+        )
+    if len(s.caller_name) > 40 or any(ch in s.caller_name for ch in '"<>\\\r\n'):
+        raise SettingsError("CC_CALLER_NAME: at most 40 characters, without quotes, <, > or \\")
     if s.tts_engine not in ("espeak-ng", "pyttsx3"):
         raise SettingsError("CC_TTS_ENGINE: espeak-ng or pyttsx3")
     if not 50 <= s.tts_rate <= 500:

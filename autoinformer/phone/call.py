@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from autoinformer.campaigns.plan import Plan
 from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.config import DialerConfig, DialerStats
@@ -42,6 +44,8 @@ from autoinformer.phone.reconcile import AsteriskChannels, ChannelInfo
 from autoinformer.scenarios import Scenario
 from autoinformer.scheduling import CallFacts
 from contact_center.clock import Clock
+from contact_center.hotline.handoffs import Handoffs
+from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
 from contact_center.speech import Message, MessageError, Speech, SynthesisError
 from contact_center.tasks import TaskSet
@@ -96,6 +100,8 @@ class _Call:
     deadline: datetime | None = None
     # this run hung the call up as one nobody can drive (its end is our doing)
     cut_by_us: bool = False
+    # the appeal of its transfer to an operator (this run's; adopted calls look it up)
+    appeal_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,7 @@ class CallFlow:
         channels: AsteriskChannels,
         aux: TaskSet,
         stats: DialerStats,
+        handoffs: Handoffs | None = None,
     ) -> None:
         self._book = book
         self._link = link
@@ -141,6 +148,7 @@ class CallFlow:
         self._channels = channels
         self._aux = aux
         self.stats = stats
+        self._handoffs = handoffs
 
     # ------------------------------------------------------------------ entry points
     async def run(
@@ -624,6 +632,8 @@ class CallFlow:
     async def _finish(self, call: _Call, end: _End) -> None:
         attempt_id = call.attempt_id
         self._live.release(attempt_id)
+        if not end.leave_open:
+            await self._close_transfer(call)
         try:
             if end.void:
                 await self._book.void(attempt_id, self._clock.now(), end.error)
@@ -762,6 +772,7 @@ class CallFlow:
             }
             for name, value in context.items():
                 await channel.set_variable(name, value)
+            await self._register_transfer(call, channel)
             # stored before the customer enters the queue: whatever happens to this
             # service from here on, they are an operator's (put through, or called back)
             p.queued = True
@@ -782,9 +793,62 @@ class CallFlow:
             with contextlib.suppress(ChannelGone):
                 await self._say(channel, scenario.replies.get("operator_busy"))
 
+    async def _register_transfer(self, call: _Call, channel: AgiChannel) -> None:
+        """The transfer is an appeal like a hotline call: the queue events time it, the
+        operator's steps and class go on it, and the screen-pop shows what the call was about.
+        Registered before the customer enters the queue, so AgentConnect finds it."""
+        if self._handoffs is None:
+            return
+        try:
+            ref = await self._handoffs.register(
+                uniqueid=channel.uniqueid,
+                channel=channel.channel,
+                number="+" + call.contact.phone,
+                source=AppealSource.TRANSFER,
+                context=transfer_context(call.plan, call.scenario, call.contact, call.progress),
+                account=call.contact.account or None,
+            )
+        except (SQLAlchemyError, ValueError):
+            # the customer still reaches an operator; only the journal entry is missing
+            log.exception("attempt %d: the transfer's appeal was not registered", call.attempt_id)
+            return
+        call.appeal_id = ref.id
+
+    async def _close_transfer(self, call: _Call) -> None:
+        p = call.progress
+        # an adopted call's transfer was registered by an earlier run: found by its channel
+        if self._handoffs is None or (call.appeal_id is None and not p.queued):
+            return
+        ended_by = EndedBy.OPERATOR if p.transferred else EndedBy.SYSTEM
+        try:
+            await self._handoffs.close(call.channel_id, ended_by=ended_by)
+        except SQLAlchemyError:
+            log.exception("attempt %d: the transfer's appeal was not closed", call.attempt_id)
+
     @staticmethod
     def _who(call: _Call) -> str:
         return mask_phone(call.contact.phone)
+
+
+def transfer_context(
+    plan: Plan, scenario: Scenario, contact: DueContact, progress: CallProgress
+) -> dict[str, Any]:
+    """What the operator's screen shows about a transferred campaign call: the campaign, the
+    scenario, how much of the message was played, the keys pressed and the values read out
+    (the contact's list fields: debt and its date, outage times ...)."""
+    return {
+        "campaign_id": plan.id,
+        "campaign_name": plan.name,
+        "campaign_kind": plan.kind,
+        "scenario": scenario.name,
+        "parts_played": progress.parts_played,
+        "parts_total": progress.parts_total,
+        "played_to_end": progress.played_to_end,
+        "digits": progress.digits,
+        "contact_id": contact.id,
+        "account": contact.account,
+        "values": {str(k): str(v) for k, v in contact.values.items()},
+    }
 
 
 def _plain(text: str) -> str:

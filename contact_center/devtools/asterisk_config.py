@@ -9,6 +9,7 @@ and port, SIP, the simulated operators' timings) and blocks between ``; @IF FLAG
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -147,6 +148,13 @@ def _render_text(
     return "\n".join(out) + "\n"
 
 
+def sim_sip_secret(ami_secret: str) -> str:
+    """The password of the simulated world's operator phones (sim/pjsip_sim.conf): derived
+    from the AMI secret, so a test that knows the settings can register a SIP phone and no
+    two installations share it."""
+    return hashlib.sha256(f"cc-sim-sip:{ami_secret}".encode()).hexdigest()[:24]
+
+
 def wait_seconds(value: float) -> str:
     """A Wait() argument: 1.0 -> '1', 1.5 -> '1.5'."""
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
@@ -195,6 +203,7 @@ def render_for_container(
         "QUEUE_WRAPUPTIME": str(int(queue_wrapup_time)),
         "SIM_OPERATOR_ANSWER_DELAY": wait_seconds(settings.sim_operator_answer_delay),
         "SIM_OPERATOR_TALK_TIME": wait_seconds(settings.sim_operator_talk_time),
+        "SIM_SIP_SECRET": sim_sip_secret(settings.ami_secret),
     }
     return render_config(
         Path(settings.asterisk_conf_dir),

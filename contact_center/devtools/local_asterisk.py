@@ -24,7 +24,9 @@ Sound names (what `Playback`, AGI ``STREAM FILE`` etc. accept)
 * ``ru`` -> the packaged Russian prompts (Debian: ``ru_RU_f_IvrvoiceRU``) when the package
   has no ``ru`` of its own; ``en`` likewise,
 * ``cc`` -> ``settings.sounds_dir`` (the project's ``sounds/``),
-* and ``<runtime>/lib/moh`` -> ``<sounds_dir>/moh`` when that folder exists (hold music).
+* and ``<runtime>/lib/moh`` -> ``<sounds_dir>/moh`` when that folder exists (hold music of
+  your own), else the packaged hold music (Debian's ``asterisk-moh-opsound-wav``:
+  ``/usr/share/asterisk/moh``), else an empty folder (queue callers then hear silence).
 
 Asterisk looks a name ``N`` up as ``sounds/<language>/N.<ext>``, then ``sounds/N.<ext>``,
 then ``sounds/en/N.<ext>``, choosing the extension by format. The channel language is
@@ -65,6 +67,7 @@ from contact_center.devtools.asterisk_config import (
     network_flags,
     network_values,
     render_config,
+    sim_sip_secret,
     wait_seconds,
 )
 from contact_center.settings import Settings
@@ -75,6 +78,8 @@ MODULES_DIR = Path("/usr/lib/asterisk/modules")
 SYSTEM_DATA_DIRS = (Path("/usr/share/asterisk"), Path("/var/lib/asterisk"))
 # where distributions put the stock prompts (Debian first, source builds second)
 SYSTEM_SOUNDS_DIRS = (Path("/usr/share/asterisk/sounds"), Path("/var/lib/asterisk/sounds"))
+# where distributions put the packaged hold music (asterisk-moh-opsound-*)
+SYSTEM_MOH_DIRS = (Path("/usr/share/asterisk/moh"), Path("/var/lib/asterisk/moh"))
 # stock prompt folders to link as the plain language name when it is missing
 LANGUAGE_ALIASES = {
     "ru": ("ru_RU_f_IvrvoiceRU", "ru_RU"),
@@ -293,6 +298,7 @@ class LocalAsterisk:
             "QUEUE_WRAPUPTIME": str(int(self.queue_wrapup_time)),
             "SIM_OPERATOR_ANSWER_DELAY": wait_seconds(s.sim_operator_answer_delay),
             "SIM_OPERATOR_TALK_TIME": wait_seconds(s.sim_operator_talk_time),
+            "SIM_SIP_SECRET": sim_sip_secret(s.ami_secret),
         }
 
     # --- internals -------------------------------------------------------------------
@@ -462,10 +468,11 @@ class LocalAsterisk:
                         _relink(target / alias, system / name)
                         break
         moh = self.lib_dir / "moh"
-        if (sounds_dir / "moh").is_dir():
+        source = next((d for d in (sounds_dir / "moh", *SYSTEM_MOH_DIRS) if _has_files(d)), None)
+        if source is not None:
             if moh.is_dir() and not moh.is_symlink():
                 shutil.rmtree(moh)
-            _relink(moh, sounds_dir / "moh")
+            _relink(moh, source)
         else:
             if moh.is_symlink():
                 moh.unlink()
@@ -508,6 +515,13 @@ def _udp_port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _has_files(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and any(p.is_file() for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def _present(path: Path) -> bool:
