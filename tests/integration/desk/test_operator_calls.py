@@ -86,6 +86,10 @@ async def test_a_phone_dials_a_customer_with_our_caller_id_recorded_as_an_appeal
             return got.operator_answered_at is not None
 
         await until(customer_answered, timeout=10, what="the customer's answer on the appeal")
+        recording = Path((await h.service.hotline.appeals.get(appeal.id)).recording_path or "")
+        # hung up only once audio is being written (a hang-up at the answer records nothing)
+        await until(lambda: recording.is_file() and recording.stat().st_size > 8044,
+                    timeout=10, what="audio in the MixMonitor file")  # fmt: skip
         await h.service.link.action("Hangup", Channel=f"{uid}-a")
         done = await appeal_of(h, uid, closed=True)
     finally:
