@@ -238,6 +238,8 @@ class Clients:
             "--timeout",
             str(timeout),
             stdout=asyncio.subprocess.PIPE,
+            # the results are one line of JSON: every latency of every client
+            limit=1 << 26,
         )
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), CONNECT_TIMEOUT + 10)
