@@ -20,5 +20,7 @@ ENV TZ=Asia/Krasnoyarsk \
     CC_ASTERISK_CONF_DIR=/app/asterisk_conf \
     PYTHONUNBUFFERED=1
 USER cc
+# the fixed prompts are built into the image: a fresh `sounds` volume starts with them
+RUN contact-center sounds build
 # migrations are a step of their own before the loop starts (DESIGN.md)
 CMD ["sh", "-c", "contact-center db upgrade && contact-center sounds build && exec contact-center serve"]

@@ -37,11 +37,16 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(CLI) db upgrade
+	$(CLI) sounds build
 	$(CLI) demo
 	# the autoinformer: a debt campaign and a planned-outage campaign, then their reports
 	$(CLI) campaign demo
 	# the hotline: five simulated callers answered in-process (in opening hours), then the report
 	$(CLI) sim hotline-calls --count 5 --in-hours --report
+	@if $(CLI) asterisk status >/dev/null 2>&1; then \
+		echo "Asterisk продолжает работать: $$($(CLI) asterisk status | head -n 1)"; \
+		echo "Остановить: make asterisk-stop (или $(CLI) asterisk stop)"; \
+	fi
 
 test: setup test-tools
 	$(BIN)/python -m pytest

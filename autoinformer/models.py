@@ -161,6 +161,10 @@ class Attempt(Base):
     # a previous run's call found live that nobody can drive is hung up at this instant;
     # set the first time a run sees it and kept across later starts (never pushed back)
     orphan_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the run of Asterisk the Originate went to (AmiLink.asterisk_boot), "" unknown: a call
+    # whose end nobody saw ended by the customer's doing if that Asterisk is still up, and
+    # may have died with it if not
+    asterisk_boot: Mapped[str] = mapped_column(String(32), default="")
 
 
 class Letter(Base):

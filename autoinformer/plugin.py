@@ -132,6 +132,8 @@ class Autoinformer:
                 clock=app.clock,
                 calendar=app.calendar,
                 config=self._dialer_config,
+                # a transfer to the operators is an appeal like a hotline call
+                handoffs=app.handoffs,
             )
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(

@@ -42,6 +42,7 @@ import asyncio
 import itertools
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -57,9 +58,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from autoinformer.demo import longest_message
+from autoinformer.phone.prerender import contact_values
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from contact_center.app import build_app
 from contact_center.clock import Clock
@@ -120,6 +123,11 @@ class Call:
     bridged_with_operator: list[tuple[float, float | None]] = field(default_factory=list)
     agi_open: float | None = None
     bridge_open: float | None = None
+    # sounds streamed to their end (AGI result 0: no key, no hang-up), by name
+    heard: set[str] = field(default_factory=set)
+    # the sound of the STREAM FILE that just ended: its result (AsyncAGIExec) comes next,
+    # under our CommandID, which AGIExecEnd does not carry (it has Asterisk's own)
+    stream_ended: str | None = None
 
 
 @dataclass
@@ -131,6 +139,8 @@ class Observer:
     bridges: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     channel_names: dict[str, str] = field(default_factory=dict)
     freezes: list[tuple[float, float]] = field(default_factory=list)
+    # while Asterisk was being stopped: its calls die with it, not by the service's doing
+    asterisk_stops: list[tuple[float, float]] = field(default_factory=list)
     operator_bridge_seen: asyncio.Event = field(default_factory=asyncio.Event)
     hotline_bridge_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -141,6 +151,7 @@ class Observer:
             "Hangup": self._hangup,
             "AGIExecStart": self._agi_start,
             "AGIExecEnd": self._agi_end,
+            "AsyncAGIExec": self._agi_result,
             "BridgeEnter": self._bridge_enter,
             "BridgeLeave": self._bridge_leave,
         }
@@ -191,8 +202,21 @@ class Observer:
         if call and call.agi_open is None:
             call.agi_open = self._at(e)
 
+    def _agi_result(self, e: Any) -> None:
+        call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call is None:
+            return
+        name, call.stream_ended = call.stream_ended, None
+        result = unquote(str(e.get("Result", "")))
+        if name is not None and re.match(r"200 result=0(\s|$)", result.strip()):
+            call.heard.add(name)
+
     def _agi_end(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call:
+            words = str(e.get("Command", "")).split()
+            streamed = [w.upper() for w in words[:2]] == ["STREAM", "FILE"] and len(words) > 2
+            call.stream_ended = words[2].strip('"') if streamed else None
         if call and call.agi_open is not None:
             call.busy.append((call.agi_open, self._at(e)))
             call.agi_open = None
@@ -251,6 +275,13 @@ class Run:
     serve_exits: int = 0
     verbose: bool = False
     message_seconds: float = 0.0
+    message_parts: dict[str, list[str]] = field(default_factory=dict)
+    # from each kill -9 to the next start: the supervisor's delay this harness chooses
+    # (0.2-2 s), when no service exists to do anything
+    serve_down: list[tuple[float, float]] = field(default_factory=list)
+    # freezes that found no conversation to freeze (printed: the run tested less)
+    freezes_skipped: int = 0
+    killed_at: float | None = None
     log: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, data: bytes | None = None) -> str:
@@ -262,6 +293,9 @@ class Run:
         return done.stdout.decode()
 
     def start_serve(self) -> None:
+        if self.killed_at is not None:
+            self.serve_down.append((self.killed_at, time.time()))
+            self.killed_at = None
         self.serve_starts += 1
         out = (self.workdir / f"serve-{self.serve_starts}.log").open("wb")
         self.serve = subprocess.Popen(
@@ -282,6 +316,7 @@ class Run:
         if self.serve is not None and self.serve.poll() is None:
             self.serve.send_signal(signal.SIGKILL)
             self.serve.wait(timeout=10)
+            self.killed_at = time.time()
         self.serve = None
 
     def stop_serve(self) -> None:
@@ -342,11 +377,21 @@ async def observe(settings: Settings, observer: Observer) -> AmiLink:
     return link
 
 
-async def message_length(settings: Settings, campaign_id: int) -> float:
-    """The rendered message's length (the service's cache gets it too)."""
+async def message_parts(settings: Settings, campaign_id: int) -> tuple[float, dict[str, list[str]]]:
+    """The longest rendered message's length, and each number's message as the sound names
+    the service streams (the service's cache gets them too)."""
     plugin = AutoinformerPlugin()
     async with build_app(settings, plugins=[plugin]) as app:
-        return await longest_message(app.part(Autoinformer), app.speech, [campaign_id])
+        ai = app.part(Autoinformer)
+        longest = await longest_message(ai, app.speech, [campaign_id])
+        campaign = await ai.campaigns.get(campaign_id)
+        scenario = await ai.campaigns.scenarios.by_id(campaign.scenario_id)
+        parts: dict[str, list[str]] = {}
+        async for contact in ai.book.waiting(campaign_id):
+            values = contact_values(contact)
+            names = await app.speech.render(scenario.message_for(values), values)
+            parts[re.sub(r"\D", "", contact.phone)] = names
+        return longest, parts
 
 
 async def hotline_caller(link: AmiLink, n: int) -> None:
@@ -393,7 +438,7 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
         *[a for r in RETRIES for a in ("--retry", r)],
     )
     campaign_id = int(created.strip().splitlines()[0])
-    run.message_seconds = await message_length(settings, campaign_id)
+    run.message_seconds, run.message_parts = await message_parts(settings, campaign_id)
     run.note(
         f"campaign {campaign_id}: {args.contacts} contacts, message {run.message_seconds:.1f} s"
     )
@@ -432,10 +477,13 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
         run.kill_serve()
         run.note(f"kill -9 serve ({k + 1}/{args.kills})")
         if k == restart_at:
-            run.local.stop(timeout=20)
+            # in a thread: the observer and the freezes go on meanwhile
+            stopping = time.time()
+            await asyncio.to_thread(run.local.stop, 20)
+            observer.asterisk_stops.append((stopping, time.time()))
             run.note("Asterisk stopped")
             await asyncio.sleep(rng.uniform(2, 5))
-            run.local.start(timeout=60)
+            await asyncio.to_thread(run.local.start, 60)
             run.note("Asterisk started again")
         await asyncio.sleep(rng.uniform(0.2, 2.0))
         run.start_serve()
@@ -469,44 +517,63 @@ async def freezes(run: Run, observer: Observer, link: AmiLink) -> None:
         await run.freeze(8.0, observer)
     except TimeoutError:
         run.note("no transfer to an operator seen within 90 s: freeze skipped")
-    for n in range(3):
+        run.freezes_skipped += 1
+    # callers come again while none reached an operator (an Asterisk restart or a kill
+    # meanwhile may have ended them): the freeze must find a conversation
+    for round_ in range(3):
+        for n in range(3 * round_, 3 * round_ + 3):
+            try:
+                await hotline_caller(link, n)
+            except Exception as exc:  # Asterisk may be restarting meanwhile
+                run.note(f"hotline caller {n} not placed: {exc}")
         try:
-            await hotline_caller(link, n)
-        except Exception as exc:  # Asterisk may be restarting meanwhile
-            run.note(f"hotline caller {n} not placed: {exc}")
-    try:
-        await asyncio.wait_for(observer.hotline_bridge_seen.wait(), 90)
+            await asyncio.wait_for(observer.hotline_bridge_seen.wait(), 30)
+        except TimeoutError:
+            continue
         await asyncio.sleep(1.0)
         run.note("freezing Asterisk for 8 s during a hotline conversation")
         await run.freeze(8.0, observer)
-    except TimeoutError:
-        run.note("no hotline caller reached an operator within 90 s: freeze skipped")
+        return
+    run.note("no hotline caller reached an operator in 3 tries: freeze skipped")
+    run.freezes_skipped += 1
 
 
 def _overlap(a: tuple[float, float], freezes: list[tuple[float, float]]) -> bool:
     return any(a[0] < f1 + 1.0 and f0 - 1.0 < a[1] for f0, f1 in freezes)
 
 
-def silence_gaps(call: Call, freezes: list[tuple[float, float]]) -> list[float]:
-    """Stretches of an answered call with no AGI command running and no bridge."""
+def silence_gaps(
+    call: Call, freezes: list[tuple[float, float]], down: list[tuple[float, float]]
+) -> list[float]:
+    """Stretches of an answered call with no AGI command running and no bridge, less the
+    time no service process existed (the harness's own restart delay; the service's
+    start-up and adoption count in full)."""
     if call.answered is None or call.ended is None:
         return []
     spans = sorted((a, b if b is not None else call.ended) for a, b in call.busy)
     gaps, cursor = [], call.answered
-    for a, b in spans:
+    for a, b in [*spans, (call.ended, call.ended)]:
         if a > cursor and not _overlap((cursor, a), freezes):
-            gaps.append(a - cursor)
+            absent = sum(max(0.0, min(a, d1) - max(cursor, d0)) for d0, d1 in down)
+            gaps.append(a - cursor - absent)
         cursor = max(cursor, b)
-    if call.ended > cursor and not _overlap((cursor, call.ended), freezes):
-        gaps.append(call.ended - cursor)
     return gaps
+
+
+def cut_by_asterisk_stop(call: Call, stops: list[tuple[float, float]]) -> bool:
+    """Was the call up when Asterisk was stopped (it ended during the stop, or its end
+    was never seen)?"""
+    return any(
+        call.created < b and (call.ended is None or a - 0.5 <= call.ended <= b + 0.5)
+        for a, b in stops
+    )
 
 
 def _covered(call: Call, moment: float) -> bool:
     return any(a <= moment <= (b if b is not None else moment) for a, b in call.busy)
 
 
-def finished_business(call: Call, kind: str, message: float) -> bool:
+def finished_business(call: Call, kind: str, message: list[str]) -> bool:
     """Did this call do what the customer's kind makes possible, with the service there to
     take it (a key pressed into silence after a kill does not count)?"""
     if call.answered is None or call.ended is None:
@@ -520,8 +587,10 @@ def finished_business(call: Call, kind: str, message: float) -> bool:
     if kind == "8":
         return _covered(call, call.answered + LISTEN + 0.3)
     if kind in "109":
-        played = sum((b if b is not None else call.ended) - a for a, b in call.busy)
-        return played >= message - 0.5
+        # every part of the message streamed to its end on this call (by one driver or
+        # by a lost one and the next); time with an AGI command running is no measure:
+        # it includes the wait for a key after the message
+        return bool(message) and all(name in call.heard for name in message)
     return False
 
 
@@ -533,7 +602,7 @@ def _timeline(call: Call, t0: float) -> str:
     ops = " ".join(f"op[{rel(a)},{rel(b)}]" for a, b in call.bridged_with_operator)
     return (
         f"{call.uniqueid} created {rel(call.created)} answered {rel(call.answered)} "
-        f"ended {rel(call.ended)} busy {spans} {ops}"
+        f"ended {rel(call.ended)} busy {spans} {ops} heard {len(call.heard)} sounds"
     )
 
 
@@ -541,24 +610,29 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
     """The violations, from the observer's record of the calls."""
     with run.db() as conn:
         attempts = conn.execute(
-            "SELECT channel_id FROM ai_attempts WHERE campaign_id=?", (campaign_id,)
+            "SELECT channel_id, counted FROM ai_attempts WHERE campaign_id=?", (campaign_id,)
         ).fetchall()
         appeals = conn.execute(
             "SELECT count(*) FROM hotline_appeals WHERE ended_at IS NULL"
         ).fetchone()[0]
     db_channels = {row[0] for row in attempts}
+    counted_channels = {row[0] for row in attempts if row[1]}
     by_number: dict[str, list[Call]] = defaultdict(list)
     for call in obs.calls.values():
         by_number[call.number].append(call)
     message = run.message_seconds
+    parts = run.message_parts
 
-    redials = concurrent = beyond = cut = silent = 0
+    redials = concurrent = beyond = cut = silent = heard_through = 0
     t0 = min((c.created for c in obs.calls.values()), default=0.0)
     details: list[str] = []
     for number, calls in by_number.items():
         calls.sort(key=lambda c: c.created)
         kind = number[-1]
-        done_at = next((c.ended for c in calls if finished_business(c, kind, message)), None)
+        done_at = next(
+            (c.ended for c in calls if finished_business(c, kind, parts.get(number, []))), None
+        )
+        heard_through += kind in "109" and done_at is not None
         again = sum(1 for c in calls if done_at is not None and c.created > done_at)
         redials += again
         if again:
@@ -567,7 +641,14 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
         for a, b in itertools.pairwise(calls):
             if a.ended is None or b.created < a.ended:
                 concurrent += 1
-        beyond += max(0, len(calls) - MAX_ATTEMPTS)
+        # a call Asterisk took down as it was stopped is none of the customer's doing: by
+        # design it spends no retry (the service dials it again), so it is not an attempt
+        # of the policy's
+        policy_calls = [c for c in calls if not cut_by_asterisk_stop(c, obs.asterisk_stops)]
+        if len(policy_calls) > MAX_ATTEMPTS:
+            beyond += len(policy_calls) - MAX_ATTEMPTS
+            details.append(f"beyond the policy, kind {kind}:")
+            details.extend("    " + _timeline(c, t0) for c in calls)
         for c in calls:
             for start, end in c.bridged_with_operator:
                 if (
@@ -576,17 +657,23 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
                     and not _overlap((start, end), obs.freezes)
                 ):
                     cut += 1
-            if any(gap > SILENCE_LIMIT for gap in silence_gaps(c, obs.freezes)):
+            if any(gap > SILENCE_LIMIT for gap in silence_gaps(c, obs.freezes, run.serve_down)):
                 silent += 1
                 details.append(f"silence over {SILENCE_LIMIT:g} s, kind {kind}:")
                 details.append("    " + _timeline(c, t0))
     freezes = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in obs.freezes)
-    details.append(f"freezes: {freezes}; message {message:.1f} s")
+    stops = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in obs.asterisk_stops)
+    down = " ".join(f"[{a - t0:.1f},{b - t0:.1f}]" for a, b in run.serve_down)
+    details.append(f"no serve process (kill -9 to the next start): {down}")
+    details.append(f"freezes: {freezes}; Asterisk stopped: {stops}; message {message:.1f} s")
     (run.workdir / "details.txt").write_text("\n".join(details) + "\n", encoding="utf-8")
     if run.verbose:
         print("\n".join(details))
+    if not heard_through:
+        # no listener heard the message to its end: the observer is blind to redials
+        raise RuntimeError("the observer saw no message heard to its end: it cannot judge")
     lost = sum(1 for uid in obs.calls if uid not in db_channels)
-    without_call = sum(1 for channel in db_channels if channel not in obs.calls)
+    without_call = sum(1 for channel in counted_channels if channel not in obs.calls)
     return {
         "calls_observed": len(obs.calls),
         "campaign_finished": int(finished),
@@ -599,6 +686,7 @@ def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[s
         "unclosed_appeals": int(appeals),
         "retries_spent_without_call": without_call,
         "serve_exits_while_asterisk_down": run.serve_exits,
+        "freezes_skipped": run.freezes_skipped,
     }
 
 

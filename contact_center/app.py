@@ -36,11 +36,13 @@ from contact_center.events import EventHub
 from contact_center.hotline import http as hotline_http
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.board import HotlineBoard
+from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.journal import AppealJournal
 from contact_center.hotline.metrics import HotlineMetrics
 from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.service import HotlineService
+from contact_center.operators.dialout import FLOW, OperatorPhones
 from contact_center.operators.services import (
     OnDemandQueueControl,
     OperatorService,
@@ -55,7 +57,7 @@ from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.exceptions import AmiConnectionError
-from contact_center.telephony.originate import Originator
+from contact_center.telephony.originate import Originator, caller_id_field
 from contact_center.users import http as users_http
 from contact_center.users.roles import allowed
 from contact_center.users.services import Users, build_users
@@ -112,6 +114,26 @@ class App:
         self.users = users
         self.board = board
         self.operators: OperatorService = hotline.operators
+        # appeals of calls that reach an operator without the hotline flow (the autoinformer's
+        # transfers, operator phones, call-backs)
+        self.handoffs = Handoffs(
+            hotline.appeals, customers, clock, default_region=settings.default_region
+        )
+        # operators calling customers: AGI flow operator-phone and the desk's call-back
+        self.phones = OperatorPhones(
+            link=link,
+            originator=originator,
+            operators=hotline.operators,
+            handoffs=self.handoffs,
+            appeals=hotline.appeals,
+            clock=clock,
+            tz=settings.tz,
+            dial_template=settings.dial_template,
+            caller_id=settings.caller_id,
+            caller_name=settings.caller_name,
+            default_region=settings.default_region,
+            ring_timeout=settings.ring_timeout,
+        )
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
         self._started: list[Part] = []
@@ -332,7 +354,11 @@ def build_app(
     customers = CustomerService(sessions)
     link = AmiLink(AmiConfig.from_settings(settings))
     agi = AgiServer(link)
-    originator = Originator(link, settings.dial_template)
+    originator = Originator(
+        link,
+        settings.dial_template,
+        caller_id=caller_id_field(settings.caller_id, settings.caller_name),
+    )
     workers = {} if speech_workers is None else {"workers": speech_workers}
     speech = Speech.from_settings(settings, **workers)
     appeals = AppealService(sessions, settings.tz)
@@ -396,6 +422,8 @@ def build_app(
         users=users,
         board=board,
     )
+    # dialplan context [operator-phones] -> AGI(agi:async,operator-phone,<digits>)
+    agi.register_flow(FLOW, app.phones.handle_call)
     for plugin in plugins:
         app.parts[plugin.name] = plugin.build(app)
     _register_web(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -44,6 +45,21 @@ class Settings:
     sim_operators: int = 3
     sim_operator_answer_delay: float = 1.0
     sim_operator_talk_time: float = 5.0
+    # SIP of the Asterisk we render (issue 15): where phones and the trunk reach it, the NAT
+    # addresses a server behind a router announces, and the RTP range (rtp.conf and the
+    # ports docker-compose publishes); 0 for sip_port binds no SIP at all
+    sip_bind: str = "127.0.0.1"
+    sip_port: int = 5060
+    sip_external_address: str = ""
+    sip_local_net: str = ""
+    rtp_ports: str = "10000-10100"
+    # where pjsip_trunk.conf and pjsip_operators.conf (passwords) are read from; production:
+    # /etc/contact-center, outside the checkout (in asterisk_conf/ they are git-ignored)
+    asterisk_secrets_dir: Path = PROJECT_ROOT / "asterisk_conf"
+    # `serve`'s log: stderr (journald under systemd) unless a file is named; the level of
+    # the service's own loggers (libraries stay at WARNING)
+    log_file: str = ""
+    log_level: str = "INFO"
     sounds_dir: Path = PROJECT_ROOT / "sounds"
     # e-mail notices (autoinformer.email): the SMTP server they are handed to
     smtp_host: str = "127.0.0.1"
@@ -77,6 +93,11 @@ class Settings:
     asterisk_sounds_prefix: str = "cc"
     # originate ring timeout for outbound calls
     ring_timeout: float = 30.0
+    # the utility's outbound caller ID on every call it places (campaigns, call-backs, operator
+    # phones dialing out): digits as the carrier expects them. Without one a PJSIP INVITE goes
+    # out as "Anonymous", which carriers reject. The default is the demo's placeholder.
+    caller_id: str = "73914400000"
+    caller_name: str = "Электросеть"
     # seconds added to the wall clock wherever the service asks "what time is it" for
     # scheduling (calling windows, campaign ends): lets tests and demos run at a chosen hour
     clock_offset: float = 0.0
@@ -183,6 +204,45 @@ def load_settings(
     return settings
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def rtp_range(value: str) -> tuple[int, int]:
+    """``"10000-10100"`` -> (10000, 10100); SettingsError for anything else."""
+    start, dash, end = value.replace(" ", "").partition("-")
+    if not (dash and start.isdigit() and end.isdigit()):
+        raise SettingsError(f"CC_RTP_PORTS: expected FIRST-LAST, e.g. 10000-10100: {value!r}")
+    first, last = int(start), int(end)
+    if not 1024 <= first < last <= 65535:
+        raise SettingsError(f"CC_RTP_PORTS: {value!r}: 1024 <= FIRST < LAST <= 65535")
+    return first, last
+
+
+def _validate_sip(s: Settings) -> None:
+    import ipaddress
+
+    if not 0 <= s.sip_port < 65536:
+        raise SettingsError(f"CC_SIP_PORT: {s.sip_port} is not a UDP port (0: no SIP)")
+    try:
+        ipaddress.ip_address(s.sip_bind)
+    except ValueError:
+        raise SettingsError(f"CC_SIP_BIND: an IP address (0.0.0.0: all): {s.sip_bind!r}") from None
+    if s.sip_external_address and not re.fullmatch(r"[A-Za-z0-9.\-:]+", s.sip_external_address):
+        raise SettingsError("CC_SIP_EXTERNAL_ADDRESS: an IP address or a host name")
+    for net in filter(None, (n.strip() for n in s.sip_local_net.split(","))):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise SettingsError(f"CC_SIP_LOCAL_NET: not a network: {net!r}") from None
+    if s.sip_external_address and not s.sip_local_net:
+        raise SettingsError(
+            "CC_SIP_LOCAL_NET: set the office networks (e.g. 192.168.1.0/24) together with "
+            "CC_SIP_EXTERNAL_ADDRESS, or phones inside would get the outside address"
+        )
+    rtp_range(s.rtp_ports)
+
+
+_CALLER_ID = re.compile(r"\+?\d{3,15}")
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -222,6 +282,13 @@ def _validate(s: Settings) -> None:
         raise SettingsError("CC_DIAL_TEMPLATE: only the {number} placeholder is allowed")
     if any(ch in s.dial_template for ch in "\r\n,&|"):
         raise SettingsError("CC_DIAL_TEMPLATE: must not contain line breaks, ',', '&' or '|'")
+    if not _CALLER_ID.fullmatch(s.caller_id):
+        raise SettingsError(
+            f"CC_CALLER_ID: the outbound number, 3 to 15 digits (an optional leading +): "
+            f"{s.caller_id[:20]!r}"
+        )
+    if len(s.caller_name) > 40 or any(ch in s.caller_name for ch in '"<>\\\r\n'):
+        raise SettingsError("CC_CALLER_NAME: at most 40 characters, without quotes, <, > or \\")
     if s.tts_engine not in ("espeak-ng", "pyttsx3"):
         raise SettingsError("CC_TTS_ENGINE: espeak-ng or pyttsx3")
     if not 50 <= s.tts_rate <= 500:
@@ -231,6 +298,9 @@ def _validate(s: Settings) -> None:
     if s.sim_operators < 0:
         raise SettingsError("CC_SIM_OPERATORS: must be zero or more")
     _validate_email(s)
+    _validate_sip(s)
+    if s.log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(f"CC_LOG_LEVEL: one of {', '.join(LOG_LEVELS)}")
     if not 0 < s.web_session_idle_min <= s.web_session_max_h * 60:
         raise SettingsError(
             "CC_WEB_SESSION_IDLE_MIN must be positive and not longer than CC_WEB_SESSION_MAX_H"

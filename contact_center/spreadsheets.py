@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -95,6 +95,25 @@ class ReportFile:
 
 def report_file(stem: str, fmt: str, content: bytes) -> ReportFile:
     return ReportFile(content, CONTENT_TYPES[fmt], f"{stem}.{EXTENSIONS[fmt]}")
+
+
+def render_report(
+    stem: str,
+    fmt: str,
+    *,
+    csv: Callable[[], bytes],
+    xlsx: Callable[[], bytes],
+    json: Callable[[], str],
+    text: Callable[[], str],
+) -> ReportFile:
+    """One report in the format asked for (checked by the caller): only that one is built."""
+    if fmt == "csv":
+        content = csv()
+    elif fmt == "xlsx":
+        content = xlsx()
+    else:
+        content = ((json() if fmt == "json" else text()) + "\n").encode("utf-8")
+    return report_file(stem, fmt, content)
 
 
 def spreadsheet_cell(value: object) -> object:

@@ -82,6 +82,7 @@ def _progress_of(a: Attempt) -> CallProgress:
         opted_out=a.opted_out,
         digits=a.digits,
         operator=a.operator,
+        asterisk_boot=a.asterisk_boot,
     )
 
 
@@ -331,6 +332,8 @@ class CallBook:
                 values[flag] = True
         if p.operator:
             values["operator"] = p.operator[:128]
+        if p.asterisk_boot:
+            values["asterisk_boot"] = p.asterisk_boot[:32]
         if p.queued:
             values["queued_at"] = func.coalesce(Attempt.queued_at, now)
         if answered_at is not None:

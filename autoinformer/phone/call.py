@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from autoinformer.campaigns.plan import Plan
 from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.config import DialerConfig, DialerStats
@@ -42,6 +44,8 @@ from autoinformer.phone.reconcile import AsteriskChannels, ChannelInfo
 from autoinformer.scenarios import Scenario
 from autoinformer.scheduling import CallFacts
 from contact_center.clock import Clock
+from contact_center.hotline.handoffs import Handoffs
+from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
 from contact_center.speech import Message, MessageError, Speech, SynthesisError
 from contact_center.tasks import TaskSet
@@ -94,6 +98,10 @@ class _Call:
     lost_at: float = 0.0
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
+    # this run hung the call up as one nobody can drive (its end is our doing)
+    cut_by_us: bool = False
+    # the appeal of its transfer to an operator (this run's; adopted calls look it up)
+    appeal_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,7 @@ class CallFlow:
         channels: AsteriskChannels,
         aux: TaskSet,
         stats: DialerStats,
+        handoffs: Handoffs | None = None,
     ) -> None:
         self._book = book
         self._link = link
@@ -139,6 +148,7 @@ class CallFlow:
         self._channels = channels
         self._aux = aux
         self.stats = stats
+        self._handoffs = handoffs
 
     # ------------------------------------------------------------------ entry points
     async def run(
@@ -269,10 +279,16 @@ class CallFlow:
         return await self._answered(call, channel)
 
     async def _originate(self, call: _Call, number: str) -> OriginateResult:
+        # which run of Asterisk this goes to ("" unknown: the link is down, or dropped)
+        boot = await self._asterisk_boot()
         # an Originate that cannot reach Asterisk dials nobody: not an attempt. Checked
         # with no await before the send, so "connected" still holds when it goes out.
         if not self._link.connected:
             raise OriginateNotSent("the AMI link is down")
+        # stored with the attempt as the Originate goes out: the journal writes once this
+        # step yields, by when the send happened, or failed and took it back below
+        call.progress.asterisk_boot = boot
+        call.journal.changed()
         try:
             return await self._originator.originate(
                 number=number,
@@ -281,9 +297,13 @@ class CallFlow:
                 ring_timeout=call.plan.ring_timeout,
                 variables={"CC_CAMPAIGN": str(call.plan.id), "CC_ATTEMPT": str(call.attempt_id)},
             )
+        except OriginateNotSent:
+            call.progress.asterisk_boot = ""
+            raise
         except AmiActionError as exc:
             # `Response: Error` to an Async Originate ("Asterisk is shutting down"...): no
             # channel was made
+            call.progress.asterisk_boot = ""
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
     async def _answered(
@@ -307,6 +327,26 @@ class CallFlow:
             # hung up mid-message by Asterisk going away, not by the customer
             return _End(void=True, error="interrupted: Asterisk stopped during the message")
         return _End(p.facts())
+
+    async def _asterisk_boot(self) -> str:
+        try:
+            return await self._link.asterisk_boot()
+        except TelephonyError:
+            return ""
+
+    async def _asterisk_run_now(self) -> str:
+        """The run of Asterisk up now, waiting for the link if it is down (an end seen
+        while it was down, after a freeze say, is judged once Asterisk can be asked);
+        "" when Asterisk refuses to say (it is shutting down)."""
+        for _ in range(3):
+            try:
+                return await self._link.asterisk_boot()
+            except AmiActionError:
+                return ""
+            except TelephonyError:
+                await asyncio.sleep(POLL)
+                await self._wait_link()
+        return ""
 
     async def _asterisk_stopping(self) -> bool:
         """Is Asterisk going away? While it shuts down it refuses every AMI action, then
@@ -353,12 +393,12 @@ class CallFlow:
                     if self._channels.hung_up(call.channel_id):
                         # the events still came: it is over (a slot freed while Asterisk
                         # shuts down, refusing every action)
-                        return self._ended_unseen(call)
+                        return await self._ended_unseen(call)
                     await asyncio.sleep(POLL)  # Asterisk away: look again later
                     await self._wait_link()
                     continue
                 if not found:
-                    return self._ended_unseen(call)
+                    return await self._ended_unseen(call)
                 own = found.get(call.channel_id)
                 if own is None or not own.up:
                     # ringing still: once answered it enters AsyncAGI and comes to the claim
@@ -383,6 +423,7 @@ class CallFlow:
                         call.attempt_id,
                     )
                     self.stats.orphans_hung_up += 1
+                    call.cut_by_us = True
                     await self._channels.hang_up_all(call.channel_id)
                     await self._channels.wait_end(call.channel_id, POLL)
                 elif state == "stray":
@@ -505,7 +546,7 @@ class CallFlow:
                 outcome = "answered" if p.received or p.decided else "failed"
                 return _End(p.facts(outcome), "" if call.names else "message not rendered")
         except ChannelGone:
-            return self._ended_unseen(call, seen=True)
+            return await self._ended_unseen(call, seen=True)
         except TelephonyError as exc:
             if not _asterisk_away(exc):
                 raise
@@ -516,21 +557,34 @@ class CallFlow:
         lost = self._channels.digits_since(call.channel_id, call.lost_at)
         return await self._answered(call, channel, start, lost[0] if lost else None)
 
-    def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
+    async def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
         """The call's channels are gone and its end was not watched by a driver."""
         p = call.progress
+        # the run of Asterisk that had the call is still up: the call did not die with
+        # Asterisk, and a killed service ends no call (AsyncAGI outlives it), so it ended
+        # by the customer's doing (or the network's): a true attempt
+        stayed_up = (
+            not call.cut_by_us
+            and bool(p.asterisk_boot)
+            and p.asterisk_boot == await self._asterisk_run_now()
+        )
         if call.answered:
             if p.received or p.decided or p.transferred:
                 return _End(p.facts(), "" if seen else "ended while nobody drove it")
-            # cut off mid-message while we could not see it: by the customer, or by our
-            # side going away (a restart of Asterisk or of this service). Not knowing, no
-            # retry is spent on it; its answer still counts for the frequency caps
+            if stayed_up:
+                return _End(p.facts(), "hung up mid-message while nobody drove it")
+            # cut off mid-message while we could not see it, and Asterisk may have gone
+            # away meanwhile (restarted, or not known): not knowing, no retry is spent on
+            # it; its answer still counts for the frequency caps
             return _End(void=True, error="interrupted: ended mid-message while nobody drove it")
         if self._channels.seen_end(call.channel_id):
             # it rang and ended unanswered while we looked on (busy, no answer, congestion)
             cause = self._channels.cause(call.channel_id)
             outcome = CAUSE_OUTCOME.get(cause or 0)
             return _End(CallFacts(outcome.value if outcome else "no_answer"))
+        if stayed_up:
+            # it rang out unanswered while nobody watched (busy and congestion end as fast)
+            return _End(CallFacts("no_answer"), "ended unanswered while nobody watched")
         return _End(void=True, error="unanswered, and its end was not seen: not counted")
 
     # ------------------------------------------------------------------ stopping
@@ -578,6 +632,8 @@ class CallFlow:
     async def _finish(self, call: _Call, end: _End) -> None:
         attempt_id = call.attempt_id
         self._live.release(attempt_id)
+        if not end.leave_open:
+            await self._close_transfer(call)
         try:
             if end.void:
                 await self._book.void(attempt_id, self._clock.now(), end.error)
@@ -716,6 +772,7 @@ class CallFlow:
             }
             for name, value in context.items():
                 await channel.set_variable(name, value)
+            await self._register_transfer(call, channel)
             # stored before the customer enters the queue: whatever happens to this
             # service from here on, they are an operator's (put through, or called back)
             p.queued = True
@@ -736,9 +793,62 @@ class CallFlow:
             with contextlib.suppress(ChannelGone):
                 await self._say(channel, scenario.replies.get("operator_busy"))
 
+    async def _register_transfer(self, call: _Call, channel: AgiChannel) -> None:
+        """The transfer is an appeal like a hotline call: the queue events time it, the
+        operator's steps and class go on it, and the screen-pop shows what the call was about.
+        Registered before the customer enters the queue, so AgentConnect finds it."""
+        if self._handoffs is None:
+            return
+        try:
+            ref = await self._handoffs.register(
+                uniqueid=channel.uniqueid,
+                channel=channel.channel,
+                number="+" + call.contact.phone,
+                source=AppealSource.TRANSFER,
+                context=transfer_context(call.plan, call.scenario, call.contact, call.progress),
+                account=call.contact.account or None,
+            )
+        except (SQLAlchemyError, ValueError):
+            # the customer still reaches an operator; only the journal entry is missing
+            log.exception("attempt %d: the transfer's appeal was not registered", call.attempt_id)
+            return
+        call.appeal_id = ref.id
+
+    async def _close_transfer(self, call: _Call) -> None:
+        p = call.progress
+        # an adopted call's transfer was registered by an earlier run: found by its channel
+        if self._handoffs is None or (call.appeal_id is None and not p.queued):
+            return
+        ended_by = EndedBy.OPERATOR if p.transferred else EndedBy.SYSTEM
+        try:
+            await self._handoffs.close(call.channel_id, ended_by=ended_by)
+        except SQLAlchemyError:
+            log.exception("attempt %d: the transfer's appeal was not closed", call.attempt_id)
+
     @staticmethod
     def _who(call: _Call) -> str:
         return mask_phone(call.contact.phone)
+
+
+def transfer_context(
+    plan: Plan, scenario: Scenario, contact: DueContact, progress: CallProgress
+) -> dict[str, Any]:
+    """What the operator's screen shows about a transferred campaign call: the campaign, the
+    scenario, how much of the message was played, the keys pressed and the values read out
+    (the contact's list fields: debt and its date, outage times ...)."""
+    return {
+        "campaign_id": plan.id,
+        "campaign_name": plan.name,
+        "campaign_kind": plan.kind,
+        "scenario": scenario.name,
+        "parts_played": progress.parts_played,
+        "parts_total": progress.parts_total,
+        "played_to_end": progress.played_to_end,
+        "digits": progress.digits,
+        "contact_id": contact.id,
+        "account": contact.account,
+        "values": {str(k): str(v) for k, v in contact.values.items()},
+    }
 
 
 def _plain(text: str) -> str:

@@ -45,6 +45,7 @@ from autoinformer.scenarios import Scenario
 from autoinformer.scheduling import cap_release, next_call_time
 from contact_center.calendar import WorkingDays
 from contact_center.clock import Clock
+from contact_center.hotline.handoffs import Handoffs
 from contact_center.speech import Speech
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
@@ -70,6 +71,7 @@ class Dialer:
         clock: Clock,
         calendar: WorkingDays,
         config: DialerConfig | None = None,
+        handoffs: Handoffs | None = None,
     ) -> None:
         self._book = book
         self._scenarios = scenarios
@@ -108,6 +110,7 @@ class Dialer:
             channels=channels,
             aux=self._aux,
             stats=self.stats,
+            handoffs=handoffs,
         )
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         self._plans_cache: tuple[float, list[Plan]] | None = None

@@ -47,6 +47,8 @@ class CallProgress:
     opted_out: bool = False
     digits: str = ""
     operator: str = ""
+    # the run of Asterisk the Originate went to (AmiLink.asterisk_boot), "" unknown
+    asterisk_boot: str = ""
 
     @property
     def received(self) -> bool:

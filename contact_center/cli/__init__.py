@@ -70,8 +70,9 @@ def _register() -> None:
 
     for module in (hotline, operator, outages, report, sim):
         main.add_command(module.group)
-    from contact_center.cli import say, sounds, user
+    from contact_center.cli import doctor, say, sounds, user
 
+    main.add_command(doctor.command)
     main.add_command(say.command)
     main.add_command(sounds.group)
     main.add_command(user.group)

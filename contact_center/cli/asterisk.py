@@ -1,4 +1,4 @@
-"""`contact-center asterisk start|stop|status`: the local Asterisk from asterisk_conf/.
+"""`contact-center asterisk start|stop|status|reload`: the local Asterisk from asterisk_conf/.
 
 `render-config DEST` writes the same configuration for a container (mount DEST at
 /etc/asterisk), with the standard paths and AMI on the container network.
@@ -30,24 +30,41 @@ def group() -> None:
 @click.option(
     "--sip-port",
     type=click.IntRange(0, 65535),
-    default=5060,
-    show_default=True,
-    help="UDP-порт SIP на 127.0.0.1; 0 — без SIP (хватает имитации).",
+    default=None,
+    help="UDP-порт SIP (по умолчанию CC_SIP_PORT, адрес — CC_SIP_BIND); 0 — без SIP.",
 )
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Секунд на запуск.")
 @pass_cli
-def start(cli: CliContext, sip_port: int, timeout: float) -> None:
-    """Запустить Asterisk и дождаться полной загрузки."""
+def start(cli: CliContext, sip_port: int | None, timeout: float) -> None:
+    """Запустить Asterisk и дождаться полной загрузки (уже запущен — код 0 и его pid)."""
     local = LocalAsterisk(cli.settings, sip_port=sip_port)
     try:
         status = local.start(timeout=timeout)
     except AsteriskAlreadyRunning as exc:
-        fail(f"Asterisk уже запущен (pid {exc.pid}), AMI: {_ami(cli)}", EXIT_FAILURE)
+        # the state asked for is there: a unit's ExecStart or a second `make demo` goes on
+        click.echo(f"Asterisk уже запущен (pid {exc.pid}). AMI: {_ami(cli)}.")
+        click.echo(f"Каталог: {local.runtime_dir}; остановить: contact-center asterisk stop")
+        raise click.exceptions.Exit(EXIT_OK) from None
     except AsteriskError as exc:
         fail(f"Не удалось запустить Asterisk: {exc}", EXIT_FAILURE)
-    sip = f"SIP: 127.0.0.1:{sip_port}/udp" if sip_port else "SIP: выключен"
+    sip = f"SIP: {local.sip_bind}:{local.sip_port}/udp" if local.sip_port else "SIP: выключен"
     click.echo(f"Asterisk запущен (pid {status.pid}). AMI: {_ami(cli)}, {sip}.")
     click.echo(f"Каталог: {local.runtime_dir}, журнал: {local.log_file}")
+
+
+@group.command("reload")
+@pass_cli
+def reload(cli: CliContext) -> None:
+    """Перечитать конфигурацию (asterisk_conf/, телефоны, транк) без обрыва звонков."""
+    local = LocalAsterisk(cli.settings)
+    if not local.status(with_version=False).running:
+        click.echo(f"Asterisk не запущен ({local.runtime_dir}): нечего перечитывать.", err=True)
+        raise click.exceptions.Exit(EXIT_NOT_RUNNING)
+    try:
+        done = local.reload()
+    except (AsteriskError, OSError) as exc:
+        fail(f"Не удалось перечитать конфигурацию: {exc}", EXIT_FAILURE)
+    click.echo(f"Конфигурация записана в {local.etc_dir} и перечитана: " + "; ".join(done) + ".")
 
 
 @group.command("stop")
@@ -89,7 +106,12 @@ def _ami(cli: CliContext) -> str:
 
 @group.command("render-config")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--sip-port", type=click.IntRange(0, 65535), default=5060, show_default=True)
+@click.option(
+    "--sip-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="UDP-порт SIP (по умолчанию CC_SIP_PORT).",
+)
 @click.option(
     "--sim/--no-sim",
     default=True,
@@ -97,7 +119,7 @@ def _ami(cli: CliContext) -> str:
     help="Включить имитацию абонентов, операторов и звонящих.",
 )
 @pass_cli
-def render_config(cli: CliContext, dest: Path, sip_port: int, sim: bool) -> None:
+def render_config(cli: CliContext, dest: Path, sip_port: int | None, sim: bool) -> None:
     """Записать конфигурацию Asterisk для контейнера (монтировать в /etc/asterisk)."""
     try:
         written = render_for_container(cli.settings, dest, sip_port=sip_port, include_sim=sim)

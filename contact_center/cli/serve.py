@@ -2,7 +2,11 @@
 
 It starts and stays up while Asterisk is down (the link keeps trying and says so in the log;
 `campaign status` shows it too); it stops with a clear message only when Asterisk refuses
-our AMI login, which no waiting can fix."""
+our AMI login, which no waiting can fix.
+
+It logs to journald under systemd, to ``CC_LOG_FILE`` if set, else to stderr (`logs`), at
+``CC_LOG_LEVEL``; SIGTERM or SIGINT stop it (exit 0) after the calls in progress are let go
+(`contact_center.app.serve_forever`; README "Installing on a server")."""
 
 from __future__ import annotations
 
@@ -28,9 +32,19 @@ def service_loggers(plugins: Iterable[Plugin]) -> list[logging.Logger]:
 def command(cli: CliContext) -> None:
     """Запустить сервис (связь с Asterisk по AMI, обработка вызовов)."""
     from contact_center.app import serve_forever
+    from contact_center.logs import LogSetupError, configure_service_logging
 
-    for logger in service_loggers(cli.plugins):
-        logger.setLevel(logging.INFO)
+    settings = cli.settings
+    try:
+        configure_service_logging(
+            service_loggers(cli.plugins),
+            level=settings.log_level,
+            log_file=settings.log_file,
+            # `contact-center -v serve` set the root to DEBUG before we got here
+            verbose=logging.getLogger().level == logging.DEBUG,
+        )
+    except LogSetupError as exc:
+        fail(str(exc), EXIT_FAILURE)
     try:
         run(serve_forever(cli.app()))
     except AmiLoginError as exc:

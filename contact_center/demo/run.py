@@ -120,7 +120,6 @@ async def _call(service: App, speech: Speech, customer: Customer) -> CallReport:
             channel_id=channel_id,
             context="autoinformer",
             ring_timeout=4,
-            caller_id='"Электросеть" <3914400000>',
         )
         report.outcome = result.outcome
         if result.answered:

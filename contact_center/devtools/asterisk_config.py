@@ -9,13 +9,16 @@ and port, SIP, the simulated operators' timings) and blocks between ``; @IF FLAG
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from contact_center.settings import Settings
+from contact_center.settings import Settings, rtp_range
 
 SIM_DIR = "sim"
+# the files holding SIP passwords: read from settings.asterisk_secrets_dir, copied as they are
+SECRET_FILES = ("pjsip_trunk.conf", "pjsip_operators.conf")
 _PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 _IF_LINE = re.compile(r"^\s*;\s*@(IF|ENDIF) ([A-Z_]+)@\s*$")
 # what must not appear in a value written into a config file (comments, new lines)
@@ -34,8 +37,13 @@ def render_config(
     flags: frozenset[str] | set[str] = frozenset(),
     include_sim: bool = True,
     sim_operators: int = 0,
+    secrets_dir: Path | None = None,
 ) -> list[Path]:
     """Write the ``*.conf`` files of `conf_dir` into `etc_dir` with placeholders filled.
+
+    `secrets_dir` (if not `conf_dir` itself): its `SECRET_FILES` are copied verbatim over
+    whatever `conf_dir` has (passwords may contain anything; they are the admin's files),
+    readable by the owner only.
 
     ``@NAME@`` becomes ``values[NAME]`` (not in comment lines); a block between the lines
     ``; @IF FLAG@`` and ``; @ENDIF FLAG@`` is kept only when FLAG is in `flags`. The
@@ -76,7 +84,39 @@ def render_config(
         ]
         members.write_text("\n".join(lines) + "\n", encoding="utf-8")
         written.append(members)
+    if secrets_dir is not None and secrets_dir.resolve() != conf_dir.resolve():
+        for name in SECRET_FILES:
+            src = secrets_dir / name
+            if not src.is_file():
+                continue
+            dst = etc_dir / name
+            dst.write_bytes(src.read_bytes())
+            written.append(dst)
+    for dst in written:
+        if dst.name in SECRET_FILES:
+            dst.chmod(0o600)
     return written
+
+
+def network_values(settings: Settings, sip_bind: str, sip_port: int) -> dict[str, str]:
+    """SIP, NAT and RTP placeholders from the settings (the same for every layout)."""
+    first, last = rtp_range(settings.rtp_ports)
+    nets = ",".join(n.strip() for n in settings.sip_local_net.split(",") if n.strip())
+    return {
+        "SIP_BIND": sip_bind,
+        "SIP_PORT": str(sip_port),
+        "SIP_EXTERNAL_ADDRESS": settings.sip_external_address,
+        "SIP_LOCAL_NET": nets,
+        "RTP_START": str(first),
+        "RTP_END": str(last),
+    }
+
+
+def network_flags(settings: Settings, sip_port: int) -> set[str]:
+    flags = {"SIP"} if sip_port else set()
+    if sip_port and settings.sip_external_address:
+        flags.add("NAT")
+    return flags
 
 
 def _render_text(
@@ -108,6 +148,13 @@ def _render_text(
     return "\n".join(out) + "\n"
 
 
+def sim_sip_secret(ami_secret: str) -> str:
+    """The password of the simulated world's operator phones (sim/pjsip_sim.conf): derived
+    from the AMI secret, so a test that knows the settings can register a SIP phone and no
+    two installations share it."""
+    return hashlib.sha256(f"cc-sim-sip:{ami_secret}".encode()).hexdigest()[:24]
+
+
 def wait_seconds(value: float) -> str:
     """A Wait() argument: 1.0 -> '1', 1.5 -> '1.5'."""
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
@@ -130,7 +177,7 @@ def render_for_container(
     settings: Settings,
     dest: Path,
     *,
-    sip_port: int = 5060,
+    sip_port: int | None = None,
     include_sim: bool = True,
     ami_permit: str = "172.16.0.0/255.240.0.0",
     queue_wrapup_time: int = 0,
@@ -141,7 +188,10 @@ def render_for_container(
     (default: Docker's private 172.16.0.0/12, where compose networks live); do not publish
     the AMI port. SIP binds 0.0.0.0:<sip_port>. Mount the project's sounds folder at
     /var/lib/asterisk/sounds/cc and the Russian prompts at /var/lib/asterisk/sounds/ru.
+    `sip_port` defaults to settings.sip_port; NAT and the RTP range come from the settings.
     """
+    if sip_port is None:
+        sip_port = settings.sip_port
     values = {
         **CONTAINER_DIRS,
         "AMI_BIND": "0.0.0.0",
@@ -149,19 +199,20 @@ def render_for_container(
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": settings.ami_secret,
         "AMI_PERMIT": ami_permit,
-        "SIP_BIND": "0.0.0.0",
-        "SIP_PORT": str(sip_port),
+        **network_values(settings, "0.0.0.0", sip_port),
         "QUEUE_WRAPUPTIME": str(int(queue_wrapup_time)),
         "SIM_OPERATOR_ANSWER_DELAY": wait_seconds(settings.sim_operator_answer_delay),
         "SIM_OPERATOR_TALK_TIME": wait_seconds(settings.sim_operator_talk_time),
+        "SIM_SIP_SECRET": sim_sip_secret(settings.ami_secret),
     }
     return render_config(
         Path(settings.asterisk_conf_dir),
         dest,
         values,
-        flags={"SIP"} if sip_port else set(),
+        flags=network_flags(settings, sip_port),
         include_sim=include_sim,
         sim_operators=settings.sim_operators if include_sim else 0,
+        secrets_dir=Path(settings.asterisk_secrets_dir),
     )
 
 

@@ -24,7 +24,9 @@ Sound names (what `Playback`, AGI ``STREAM FILE`` etc. accept)
 * ``ru`` -> the packaged Russian prompts (Debian: ``ru_RU_f_IvrvoiceRU``) when the package
   has no ``ru`` of its own; ``en`` likewise,
 * ``cc`` -> ``settings.sounds_dir`` (the project's ``sounds/``),
-* and ``<runtime>/lib/moh`` -> ``<sounds_dir>/moh`` when that folder exists (hold music).
+* and ``<runtime>/lib/moh`` -> ``<sounds_dir>/moh`` when that folder exists (hold music of
+  your own), else the packaged hold music (Debian's ``asterisk-moh-opsound-wav``:
+  ``/usr/share/asterisk/moh``), else an empty folder (queue callers then hear silence).
 
 Asterisk looks a name ``N`` up as ``sounds/<language>/N.<ext>``, then ``sounds/N.<ext>``,
 then ``sounds/en/N.<ext>``, choosing the extension by format. The channel language is
@@ -60,7 +62,14 @@ from pathlib import Path
 
 # AsteriskError is re-exported: callers of the runner catch it with the start errors
 from contact_center.devtools.asterisk_config import AsteriskError as AsteriskError
-from contact_center.devtools.asterisk_config import ami_permit_for, render_config, wait_seconds
+from contact_center.devtools.asterisk_config import (
+    ami_permit_for,
+    network_flags,
+    network_values,
+    render_config,
+    sim_sip_secret,
+    wait_seconds,
+)
 from contact_center.settings import Settings
 
 MODULES_DIR = Path("/usr/lib/asterisk/modules")
@@ -69,6 +78,8 @@ MODULES_DIR = Path("/usr/lib/asterisk/modules")
 SYSTEM_DATA_DIRS = (Path("/usr/share/asterisk"), Path("/var/lib/asterisk"))
 # where distributions put the stock prompts (Debian first, source builds second)
 SYSTEM_SOUNDS_DIRS = (Path("/usr/share/asterisk/sounds"), Path("/var/lib/asterisk/sounds"))
+# where distributions put the packaged hold music (asterisk-moh-opsound-*)
+SYSTEM_MOH_DIRS = (Path("/usr/share/asterisk/moh"), Path("/var/lib/asterisk/moh"))
 # stock prompt folders to link as the plain language name when it is missing
 LANGUAGE_ALIASES = {
     "ru": ("ru_RU_f_IvrvoiceRU", "ru_RU"),
@@ -77,6 +88,16 @@ LANGUAGE_ALIASES = {
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # seconds without a live process behind the pid file before a start counts as failed
 _DEAD_GRACE = 2.0
+# what `reload` asks of a running Asterisk: each re-reads its files and keeps its calls
+# (`core reload` would also reload modules that have no business being reloaded mid-call)
+RELOAD_COMMANDS = (
+    "dialplan reload",
+    "module reload res_pjsip.so",
+    "module reload app_queue.so",
+    "module reload res_rtp_asterisk.so",
+    "module reload res_musiconhold.so",
+    "manager reload",
+)
 # sockaddr_un.sun_path is 108 bytes on Linux, including the final NUL
 _MAX_SOCKET_PATH = 107
 
@@ -112,15 +133,16 @@ class LocalAsterisk:
         self,
         settings: Settings,
         *,
-        sip_port: int = 5060,
-        sip_bind: str = "127.0.0.1",
+        sip_port: int | None = None,
+        sip_bind: str | None = None,
         queue_wrapup_time: int = 0,
         include_sim: bool = True,
         ami_permit: str | None = None,
     ) -> None:
         self.settings = settings
-        self.sip_port = sip_port
-        self.sip_bind = sip_bind
+        # SIP where the settings say (CC_SIP_BIND, CC_SIP_PORT) unless told otherwise
+        self.sip_port = settings.sip_port if sip_port is None else sip_port
+        self.sip_bind = settings.sip_bind if sip_bind is None else sip_bind
         self.queue_wrapup_time = queue_wrapup_time
         self.include_sim = include_sim
         self.ami_permit = ami_permit or ami_permit_for(settings.ami_host)
@@ -220,23 +242,41 @@ class LocalAsterisk:
             raise AsteriskError(f"Asterisk не запущен ({self.runtime_dir})")
         return self._ctl(command, timeout=timeout)
 
+    def reload(self, timeout: float = 10.0) -> list[str]:
+        """Render the configuration again and have the running Asterisk re-read it: the
+        dialplan, PJSIP (phones, trunk, transport options), queues, RTP, music on hold and
+        AMI users. Calls in progress keep going (none of these reloads hangs up a channel).
+        Returns the console commands run; raises AsteriskError if none runs or one fails."""
+        if self._running_pid() is None:
+            raise AsteriskError(f"Asterisk не запущен ({self.runtime_dir})")
+        self.render()
+        for command in RELOAD_COMMANDS:
+            self._ctl(command, timeout=timeout)
+        return list(RELOAD_COMMANDS)
+
     def prepare(self) -> None:
         """Write the runtime tree (configs, folders, sound links) without starting anything."""
-        if self.etc_dir.exists():
-            shutil.rmtree(self.etc_dir)
         for d in (self.run_dir, self.log_dir, self.lib_dir, self.spool_dir, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self.render()
+        self._link_data()
+        self._link_sounds()
+        self._cleanup_run_files()
+
+    def render(self) -> None:
+        """Write ``<runtime>/etc`` afresh from asterisk_conf/ and the settings (only that:
+        safe while Asterisk runs, which reads it on start and on reload)."""
+        if self.etc_dir.exists():
+            shutil.rmtree(self.etc_dir)
         render_config(
             Path(self.settings.asterisk_conf_dir),
             self.etc_dir,
             self.config_values(),
-            flags={"SIP"} if self.sip_port else set(),
+            flags=network_flags(self.settings, self.sip_port),
             include_sim=self.include_sim,
             sim_operators=self.settings.sim_operators,
+            secrets_dir=Path(self.settings.asterisk_secrets_dir),
         )
-        self._link_data()
-        self._link_sounds()
-        self._cleanup_run_files()
 
     def config_values(self) -> dict[str, str]:
         s = self.settings
@@ -254,11 +294,11 @@ class LocalAsterisk:
             "AMI_USER": s.ami_user,
             "AMI_SECRET": s.ami_secret,
             "AMI_PERMIT": self.ami_permit,
-            "SIP_BIND": self.sip_bind,
-            "SIP_PORT": str(self.sip_port),
+            **network_values(s, self.sip_bind, self.sip_port),
             "QUEUE_WRAPUPTIME": str(int(self.queue_wrapup_time)),
             "SIM_OPERATOR_ANSWER_DELAY": wait_seconds(s.sim_operator_answer_delay),
             "SIM_OPERATOR_TALK_TIME": wait_seconds(s.sim_operator_talk_time),
+            "SIM_SIP_SECRET": sim_sip_secret(s.ami_secret),
         }
 
     # --- internals -------------------------------------------------------------------
@@ -428,10 +468,11 @@ class LocalAsterisk:
                         _relink(target / alias, system / name)
                         break
         moh = self.lib_dir / "moh"
-        if (sounds_dir / "moh").is_dir():
+        source = next((d for d in (sounds_dir / "moh", *SYSTEM_MOH_DIRS) if _has_files(d)), None)
+        if source is not None:
             if moh.is_dir() and not moh.is_symlink():
                 shutil.rmtree(moh)
-            _relink(moh, sounds_dir / "moh")
+            _relink(moh, source)
         else:
             if moh.is_symlink():
                 moh.unlink()
@@ -474,6 +515,13 @@ def _udp_port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _has_files(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and any(p.is_file() for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def _present(path: Path) -> bool:

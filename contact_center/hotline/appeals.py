@@ -5,7 +5,7 @@ the queue events and the operator's steps stamp its timings, and the norms repor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.customers.models import Customer
 from contact_center.hotline.exceptions import AppealNotFound
-from contact_center.hotline.models import Appeal, Appointment, Classification, JournalCounter
+from contact_center.hotline.models import (
+    Appeal,
+    AppealSource,
+    Appointment,
+    Classification,
+    JournalCounter,
+)
 from contact_center.hotline.norms import CallMetrics, Report, build_report
 from contact_center.operators.models import Operator
 
@@ -60,6 +66,9 @@ class AppealService:
         caller_number: str,
         customer_id: int | None,
         arrived_at: datetime,
+        source: AppealSource = AppealSource.HOTLINE,
+        context: Mapping[str, Any] | None = None,
+        answered_at: datetime | None = None,
     ) -> AppealRef:
         year = arrived_at.astimezone(self._tz).year
         async with self._numbering:
@@ -77,6 +86,9 @@ class AppealService:
                             caller_number=caller_number,
                             customer_id=customer_id,
                             arrived_at=arrived_at,
+                            answered_at=answered_at,
+                            source=AppealSource(source).value,
+                            context=dict(context) if context is not None else None,
                             timeline=[],
                         )
                         session.add(appeal)
@@ -215,10 +227,13 @@ class AppealService:
         await self.set(appeal_id, ivr_path=ivr_path, timeline=list(timeline))
 
     async def open_appeals(self) -> list[tuple[int, str]]:
-        """(id, Uniqueid) of every appeal not closed yet (for the reconciliation)."""
+        """(id, Uniqueid) of every hotline appeal not closed yet (for the reconciliation;
+        calls from other sources are not the hotline flow's to release or close)."""
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Appeal.id, Appeal.uniqueid).where(Appeal.ended_at.is_(None))
+                select(Appeal.id, Appeal.uniqueid).where(
+                    Appeal.ended_at.is_(None), Appeal.source == AppealSource.HOTLINE.value
+                )
             )
             return [(int(i), str(u)) for i, u in rows.all()]
 
@@ -304,6 +319,8 @@ class AppealService:
             "ivr_path": appeal.ivr_path,
             "classification": appeal.classification,
             "summary": appeal.summary,
+            "source": appeal.source,
+            "context": appeal.context,
             "customer": None,
         }
         if customer is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,6 +49,19 @@ CLASSIFICATION_RU = {
 }
 
 
+class AppealSource(StrEnum):
+    """How the call reached the utility (appeal.source)."""
+
+    # a caller rang the hotline (the hotline flow drives it and its recovery watches it)
+    HOTLINE = "hotline"
+    # a campaign call the customer asked to be put through to an operator (autoinformer)
+    TRANSFER = "transfer"
+    # an operator dialed the customer from their phone (AGI flow operator-phone)
+    OPERATOR_PHONE = "operator-phone"
+    # the desk rang the operator's phone, then the customer (OperatorService.call_back)
+    CALLBACK = "callback"
+
+
 class EndedBy(StrEnum):
     """Who ended the call (appeal.ended_by)."""
 
@@ -69,6 +83,8 @@ class Appeal(Base):
     """
 
     __tablename__ = "hotline_appeals"
+    # the hotline's recovery reads its own open appeals at every start
+    __table_args__ = (Index("ix_hotline_appeals_source_open", "source", "ended_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -77,6 +93,11 @@ class Appeal(Base):
     applicant: Mapped[str] = mapped_column(String(4), default="ФЛ")
     # "call"; "message" when the caller left a recorded message (out of hours, queue timeout)
     kind: Mapped[str] = mapped_column(String(16), default="call")
+    # AppealSource: only "hotline" appeals are the hotline flow's and its recovery's to close
+    source: Mapped[str] = mapped_column(String(16), default=AppealSource.HOTLINE.value)
+    # what the call was about before an operator took it, shown to them (screen-pop): for a
+    # transfer the campaign, scenario, parts played, keys pressed and the values read out
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     channel: Mapped[str] = mapped_column(String(128), default="")
     uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
     caller_number: Mapped[str] = mapped_column(String(32), default="")

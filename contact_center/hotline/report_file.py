@@ -17,7 +17,7 @@ from contact_center.spreadsheets import (
     ReportFile,
     Share,
     Sheet,
-    report_file,
+    render_report,
     write_csv,
     write_xlsx,
 )
@@ -142,15 +142,15 @@ def check_format(fmt: str) -> None:
 def render(report: Report, fmt: str) -> ReportFile:
     """The report as a file to download or save: `fmt` is csv, json, xlsx or text."""
     check_format(fmt)
-    if fmt == "csv":
-        content = to_csv(report)
-    elif fmt == "xlsx":
-        content = to_xlsx(report)
-    else:
-        text = to_json(report) if fmt == "json" else to_text(report)
-        content = (text + "\n").encode("utf-8")
     period = f"{report.date_from.isoformat()}_{report.date_to.isoformat()}"
-    return report_file(f"hotline-{period}", fmt, content)
+    return render_report(
+        f"hotline-{period}",
+        fmt,
+        csv=lambda: to_csv(report),
+        xlsx=lambda: to_xlsx(report),
+        json=lambda: to_json(report),
+        text=lambda: to_text(report),
+    )
 
 
 def _fmt(value: float | None, suffix: str = " с") -> str:

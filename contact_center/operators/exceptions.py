@@ -21,3 +21,9 @@ class QueueControlError(OperatorError):
     """Asterisk refused or did not answer a queue action (QueueAdd/QueuePause/QueueRemove)."""
 
     error_id = "operator-queue-control"
+
+
+class PhoneUnavailable(OperatorError):
+    """The operator's phone is not one Asterisk can ring: unknown, or not registered."""
+
+    error_id = "operator-phone-unavailable"

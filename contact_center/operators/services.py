@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contact_center.clock import Clock
 from contact_center.operators.exceptions import (
     OperatorStateError,
+    PhoneUnavailable,
     QueueControlError,
     UnknownOperator,
 )
 from contact_center.operators.models import NOT_RINGABLE, Operator, OperatorState
+from contact_center.operators.phones import phone_refusal
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import AmiActionError, TelephonyError
 
@@ -105,6 +107,11 @@ class QueueControl:
                 f"{interface}: {exc.message}"
             ) from exc
 
+    async def device_state(self, interface: str) -> str:
+        """Asterisk's DEVICE_STATE of a phone (INVALID, UNAVAILABLE, NOT_INUSE, INUSE ...)."""
+        reply = await self._link.action("Getvar", Variable=f"DEVICE_STATE({interface})")
+        return str(reply.get("Value", "") or "").strip().upper()
+
     async def members(self) -> list[QueueMember]:
         events = await self._link.action_list("QueueStatus", Queue=self.queue)
         out = []
@@ -149,6 +156,10 @@ class OnDemandQueueControl(QueueControl):
     async def set_paused(self, interface: str, paused: bool, *, reason: str = "") -> None:
         await self._ensure()
         await super().set_paused(interface, paused, reason=reason)
+
+    async def device_state(self, interface: str) -> str:
+        await self._ensure()
+        return await super().device_state(interface)
 
     async def members(self) -> list[QueueMember]:
         await self._ensure()
@@ -293,6 +304,7 @@ class OperatorService:
             raise OperatorStateError(f"телефон {interface} уже закреплён за «{other.code}»")
         if op is not None and op.state in (OperatorState.ON_CALL, OperatorState.WRAP_UP):
             raise OperatorStateError(f"оператор «{code}» уже работает ({op.state})")
+        await self.check_phone(interface)
         await self.queue.add(interface, code, paused=False)
         async with self._sessions() as session, session.begin():
             row = await session.scalar(select(Operator).where(Operator.code == code))
@@ -308,6 +320,21 @@ class OperatorService:
             row.wrapup_deadline = None
         log.info("operator %s logged in", code)
         return await self.get(code)
+
+    async def check_phone(self, interface: str) -> str:
+        """Raise PhoneUnavailable unless Asterisk knows the phone and can ring it now (a
+        PJSIP endpoint with a registered contact, or a sim world Local extension); returns
+        its device state. The CLI's login and the web desk's both come through here."""
+        if not _INTERFACE.match(interface):
+            raise OperatorStateError(f"неверный интерфейс телефона: {interface!r}")
+        state = ""
+        if phone_refusal(interface, "NOT_INUSE") is None:  # a technology worth asking about
+            state = await self.queue.device_state(interface)
+        refusal = phone_refusal(interface, state)
+        if refusal is not None:
+            log.info("operator phone %s refused: device state %s", interface, state or "-")
+            raise PhoneUnavailable(refusal)
+        return state
 
     async def logout(self, code: str) -> OperatorView:
         op = await self._load(code)
@@ -398,7 +425,7 @@ class OperatorService:
         op = await self._load(code)
         if op.state != OperatorState.WRAP_UP:
             raise OperatorStateError(f"у оператора «{code}» нет постобработки ({op.state})")
-        # a call transferred by another package (the autoinformer) has no appeal
+        # a call whose appeal could not be registered (a database hiccup) has none
         if op.current_appeal_id is not None and (classification or summary is not None):
             await self._appeals.classify(op.current_appeal_id, classification, summary)
         await self._end_wrapup(op, timed_out=False)

@@ -49,6 +49,11 @@ def current_revision(database_url: str) -> str | None:
     return asyncio.run(_current_revision(database_url))
 
 
+async def current_heads(database_url: str) -> frozenset[str]:
+    """The applied revisions (empty: no schema), from a running loop (`doctor`)."""
+    return frozenset(filter(None, ((await _current_revision(database_url)) or "").split(", ")))
+
+
 async def _current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -192,6 +192,10 @@ class AmiLink:
         self.reconnects = 0
         self.connect_attempts = 0
         self.pings_missed = 0
+        # Pings Asterisk answered with an error (it is shutting down): alive, just refusing
+        self.pings_refused = 0
+        # the run of Asterisk this connection reaches (see asterisk_boot); "" until asked
+        self._boot = ""
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
@@ -279,6 +283,21 @@ class AmiLink:
     def failure(self) -> AmiLoginError | None:
         """Why the link gave up for good (a login refused before it was ever up), or None."""
         return self._failure
+
+    async def asterisk_boot(self) -> str:
+        """When the Asterisk at the other end started, as CoreStatus says ("2026-12-01
+        13:32:18"): it names one run of Asterisk from its start to its stop, so whoever
+        stored it with a call knows later whether that call could have died with an earlier
+        run. Asked once per connection; fails like any action while the link is down."""
+        if self._boot:
+            return self._boot
+        connection = self.reconnects
+        reply = await self.action("CoreStatus")
+        boot = f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
+        # a reply from a connection that dropped since must not stand for the next one
+        if self.connected and self.reconnects == connection:
+            self._boot = boot
+        return boot
 
     async def wait_connected(self, timeout: float | None) -> None:
         """Until the link is up (None: no limit); AmiConnectionError when `timeout` passes
@@ -557,6 +576,7 @@ class AmiLink:
 
     def _disconnected(self) -> None:
         self._login_started = None
+        self._boot = ""
         was_ready = self._ready.is_set()
         self._ready.clear()
         self._fail_pending(AmiConnectionError("AMI link dropped while waiting for a reply"))
@@ -617,6 +637,17 @@ class AmiLink:
                 missed = 0
                 self._abort_transport()
             except AmiConnectionError:
+                missed = 0
+            except AmiActionError as exc:
+                # "Asterisk is shutting down" and the like: Asterisk answered, so the link is
+                # alive; the keepalive goes on, or a half-open link later would go unnoticed
+                if missed:
+                    log.info("AMI Ping answered on the second try (%s)", exc.message)
+                missed = 0
+                self.pings_refused += 1
+            except Exception:
+                # whatever else goes wrong, the keepalive must not end: log and ping again
+                log.exception("AMI keepalive Ping failed; pinging on")
                 missed = 0
             else:
                 if missed:

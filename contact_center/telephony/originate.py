@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _VAR = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9_.\-]{8,64}")
+_CALLER_NUMBER = re.compile(r"\+?\d{3,15}")
 
 
 class Outcome(StrEnum):
@@ -73,12 +74,32 @@ def new_channel_id() -> str:
     return f"cc-{uuid.uuid4().hex}"
 
 
-class Originator:
-    """Typed Originate on the link; remembers recent hang-up causes to explain failures."""
+def caller_id_field(number: str, name: str = "") -> str:
+    """The Originate CallerID `"Name" <number>`; `number` is digits (an optional +)."""
+    if not _CALLER_NUMBER.fullmatch(number):
+        raise ValueError(f"caller ID must be digits: {number[:20]!r}")
+    if any(ch in name for ch in '"<>\\\r\n'):
+        raise ValueError("caller name must not contain quotes, <, >, \\ or line breaks")
+    return f'"{name}" <{number}>' if name else f"<{number}>"
 
-    def __init__(self, link: AmiLink, dial_template: str, *, cause_memory: int = 4096) -> None:
+
+class Originator:
+    """Typed Originate on the link; remembers recent hang-up causes to explain failures.
+
+    Every call carries `caller_id` (the utility's outbound number) unless the caller of
+    `originate` gives its own: without one a PJSIP INVITE goes out as "Anonymous"."""
+
+    def __init__(
+        self,
+        link: AmiLink,
+        dial_template: str,
+        *,
+        caller_id: str = "",
+        cause_memory: int = 4096,
+    ) -> None:
         self._link = link
         self._template = dial_template
+        self.caller_id = caller_id
         self._causes: OrderedDict[str, int] = OrderedDict()
         self._cause_memory = cause_memory
         link.on_event("Hangup", self._on_hangup)
@@ -124,8 +145,8 @@ class Originator:
             "ChannelId": channel_id,
             "OtherChannelId": f"{channel_id}-b",
         }
-        if caller_id:
-            fields["CallerID"] = caller_id
+        if caller_id or self.caller_id:
+            fields["CallerID"] = caller_id or self.caller_id
         if variables:
             for name, value in variables.items():
                 if not _VAR.fullmatch(name):
@@ -153,9 +174,10 @@ class Originator:
         )
         if final is None:
             return OriginateResult(Outcome.FAILED, -1, channel_id, message="no OriginateResponse")
-        return self._result(final, channel_id)
+        return self.result_of(final, channel_id)
 
-    def _result(self, event: Message, channel_id: str) -> OriginateResult:
+    def result_of(self, event: Message, channel_id: str) -> OriginateResult:
+        """The outcome an OriginateResponse tells (for Originates sent by others too)."""
         reason_raw = str(event.get("Reason", ""))
         reason = int(reason_raw) if reason_raw.lstrip("-").isdigit() else -1
         cause = self._causes.get(channel_id)

@@ -15,7 +15,6 @@ from selenium.webdriver.common.keys import Keys
 from contact_center.hotline.sim import menu_delay, originate_caller
 from contact_center.operators.models import OperatorState
 from tests.e2e.conftest import save_screenshot, wait_for
-from tests.integration.conftest import asterisk  # noqa: F401 (fixture)
 from tests.integration.web.conftest import (  # noqa: F401 (fixtures)
     PASSWORD,
     Console,

@@ -1,4 +1,7 @@
-"""A real Asterisk for the integration tests, started once per session from asterisk_conf/.
+"""Helpers for the integration tests' real Asterisk (the session fixture `asterisk` itself is in
+tests/conftest.py, so the end-to-end tests share the same one).
+
+The Asterisk is started once per session from asterisk_conf/.
 
 It gets its own runtime directory, a free AMI port, a random AMI secret and no SIP
 (sip_port=0), so it runs beside a demo Asterisk on the same machine.
@@ -6,11 +9,9 @@ It gets its own runtime directory, a free AMI port, a random AMI secret and no S
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,21 +53,3 @@ def asterisk_settings(runtime_dir: Path, **changes: object) -> Settings:
     }
     values.update(changes)
     return Settings().replace(**values)
-
-
-@pytest.fixture(scope="session")
-def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskFixture]:
-    """The session's Asterisk: `.settings` (AMI port, secret...) and `.local` (LocalAsterisk)."""
-    settings = asterisk_settings(short_runtime_dir(tmp_path_factory, "ast"))
-    local = LocalAsterisk(settings, sip_port=0)
-    binary = settings.asterisk_binary
-    if not (
-        any(os.access(Path(d) / binary, os.X_OK) for d in os.environ.get("PATH", "").split(":"))
-        or os.access("/usr/sbin/asterisk", os.X_OK)
-    ):
-        pytest.fail("Asterisk is not installed: run `sudo scripts/install-asterisk`")
-    local.start(timeout=30)
-    try:
-        yield AsteriskFixture(settings=settings, local=local)
-    finally:
-        local.stop(timeout=15)

@@ -190,8 +190,10 @@ def test_cli_start_status_stop(tmp_path_factory: pytest.TempPathFactory) -> None
         status = runner.invoke(cli_main, ["asterisk", "status"], env=env)
         assert status.exit_code == 0, status.output
         again = runner.invoke(cli_main, ["asterisk", "start", "--sip-port", "0"], env=env)
-        assert again.exit_code == 1
-        assert "уже запущен" in again.output
+        # already running is the state asked for: exit 0 with its pid (issue 15)
+        assert again.exit_code == 0, again.output
+        pid = LocalAsterisk(settings).status(with_version=False).pid
+        assert f"Asterisk уже запущен (pid {pid})" in again.output
         stopped = runner.invoke(cli_main, ["asterisk", "stop"], env=env)
         assert stopped.exit_code == 0, stopped.output
         assert "остановлен" in stopped.output

@@ -70,3 +70,55 @@ def test_unsubscribe_endpoint_is_reachable_and_signed_with_a_real_secret() -> No
     assert f"{env['CC_HTTP_PORT']}:{env['CC_HTTP_PORT']}" in service["ports"]
     # no default: compose refuses to start without a secret of the admin's own
     assert ":?" in env["CC_UNSUBSCRIBE_SECRET"]
+
+
+def test_the_rtp_range_published_is_the_one_rtp_conf_gets(tmp_path: Path) -> None:
+    rtp = "${CC_RTP_PORTS:-" + Settings().rtp_ports + "}"
+    assert f"{rtp}:{rtp}/udp" in SERVICES["asterisk"]["ports"]
+    env = SERVICES["asterisk-config"]["environment"]
+    assert env["CC_RTP_PORTS"] == rtp
+    assert env["CC_SIP_PORT"] == "${CC_SIP_PORT:-5060}"
+    assert "${CC_SIP_PORT:-5060}:${CC_SIP_PORT:-5060}/udp" in SERVICES["asterisk"]["ports"]
+    # what the renderer does with those values, as compose hands them over from .env
+    dotenv = dict(
+        line.split("=", 1)
+        for line in (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    result = CliRunner().invoke(
+        main,
+        ["asterisk", "render-config", str(tmp_path), "--no-sim"],
+        env={
+            "CC_AMI_SECRET": "x",
+            "CC_RTP_PORTS": dotenv["CC_RTP_PORTS"],
+            "CC_SIP_PORT": dotenv["CC_SIP_PORT"],
+            "CC_SIP_EXTERNAL_ADDRESS": dotenv["CC_SIP_EXTERNAL_ADDRESS"],
+            "CC_SIP_LOCAL_NET": "172.16.0.0/12",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    first, last = dotenv["CC_RTP_PORTS"].split("-")
+    rtp_conf = (tmp_path / "rtp.conf").read_text(encoding="utf-8")
+    assert f"rtpstart = {first}" in rtp_conf and f"rtpend = {last}" in rtp_conf
+    pjsip = (tmp_path / "pjsip.conf").read_text(encoding="utf-8")
+    assert f"external_media_address = {dotenv['CC_SIP_EXTERNAL_ADDRESS']}" in pjsip
+    assert "local_net = 172.16.0.0/12" in pjsip
+    assert f"bind = 0.0.0.0:{dotenv['CC_SIP_PORT']}" in pjsip
+
+
+def test_nat_addresses_come_from_env_and_the_external_one_is_required() -> None:
+    env = SERVICES["asterisk-config"]["environment"]
+    assert env["CC_SIP_EXTERNAL_ADDRESS"].startswith("${CC_SIP_EXTERNAL_ADDRESS:?")
+    # the compose networks are Docker's 172.16.0.0/12: inside it no address is rewritten
+    assert env["CC_SIP_LOCAL_NET"] == "${CC_SIP_LOCAL_NET:-172.16.0.0/12}"
+
+
+def test_the_image_builds_the_prompts_into_the_folder_the_volume_starts_from() -> None:
+    lines = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    build = next(
+        i for i, ln in enumerate(lines) if ln.startswith("RUN contact-center sounds build")
+    )
+    sounds_env = next(i for i, ln in enumerate(lines) if "CC_SOUNDS_DIR=/app/sounds" in ln)
+    user = next(i for i, ln in enumerate(lines) if ln.startswith("USER cc"))
+    assert sounds_env < build and user < build  # built as the service's user, where it reads
+    assert "sounds:/app/sounds" in SERVICES["service"]["volumes"]

@@ -37,6 +37,10 @@ def test_config_file_from_cc_config(tmp_path: Path) -> None:
         ({"CC_TIMEZONE": "Mars/Olympus"}, "CC_TIMEZONE"),
         ({"CC_DIAL_TEMPLATE": "PJSIP/trunk"}, "{number}"),
         ({"CC_DIAL_TEMPLATE": "PJSIP/{number}@trunk&PJSIP/{x}"}, "CC_DIAL_TEMPLATE"),
+        ({"CC_CALLER_ID": "Anonymous"}, "CC_CALLER_ID"),
+        ({"CC_CALLER_ID": "7391<44>"}, "CC_CALLER_ID"),
+        ({"CC_CALLER_ID": "12"}, "CC_CALLER_ID"),
+        ({"CC_CALLER_NAME": 'Сети" <1>'}, "CC_CALLER_NAME"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], fragment: str) -> None:
@@ -59,3 +63,8 @@ def test_secrets_are_never_shown() -> None:
     assert "pa55" not in shown["database_url"]
     assert mask_url_password("postgresql://u:p@h/d") == "postgresql://u:***@h/d"
     assert mask_url_password("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_caller_id_is_digits_with_an_optional_plus() -> None:
+    assert load_settings(environ={"CC_CALLER_ID": "+73914400000"}).caller_id == "+73914400000"
+    assert load_settings(environ={}).caller_id.isdigit()

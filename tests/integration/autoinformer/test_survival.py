@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from autoinformer.models import Attempt, Campaign, CampaignContact, OptOut
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.config import DialerConfig
+from autoinformer.scheduling import retry_policy
 from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.settings import Settings
 from contact_center.storage.database import create_engine, session_factory
@@ -582,3 +583,76 @@ async def test_asterisk_restart_mid_campaign_spends_no_retry(
     refusing_from = min(a.started_at for a in refused)
     assert not [a for a in counted if refusing_from <= a.started_at <= starting_at]
     assert overlapping(counted) == []
+
+
+# --------------------------------------------------------------------------- E
+async def test_calls_that_end_while_serve_is_dead_are_attempts_when_asterisk_stayed_up(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """`serve` killed while one customer's phone rings (nobody answers) and another
+    listens: both calls end while no service runs, in an Asterisk that stays up. The next
+    run takes them as what they were (rang out, hung up mid-message), each one attempt
+    spent; it does not void them and call the customers again."""
+    one_try = retry_policy(["busy=1/1s", "no_answer=1/1s", "failed=1/1s", "hung_up=1/1s"])
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario(LONG_SCENARIO, "test-long")
+        created = await w0.campaigns.create(
+            spec("без присмотра", scenario="test-long", retry=one_try),
+            list_data=csv_of("1503", "1506"),
+        )
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        settings = w0.settings
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+
+    async def attempts() -> dict[str, list[Attempt]]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(Attempt).where(Attempt.campaign_id == cid).order_by(Attempt.id)
+            )
+            return by_phone(list(rows))
+
+    async with observer(settings) as obs:
+        # the listener hangs up mid-message, seconds after the kill; the ring lasts 3 s
+        await obs.sim(SIM_CUSTOMER_HANGUP_AFTER=4)
+        serve = start_serve(settings, tmp_path / "serve.log")
+        try:
+
+            async def both_placed() -> dict[str, list[Attempt]] | None:
+                got = await attempts()
+                if set(got) != {"1503", "1506"} or got["1506"][0].answered_at is None:
+                    return None
+                placed = all(v[0].asterisk_boot for v in got.values())
+                return got if placed else None
+
+            first = await wait_for(both_placed, 60, "a call ringing, one answered", every=0.05)
+        finally:
+            kill_9(serve)
+        uids = [first[k][0].channel_id for k in ("1503", "1506")]
+        assert all(uid not in obs.hangups for uid in uids), "ended before the kill"
+
+        async def both_ended() -> bool:
+            return all(uid in obs.hangups for uid in uids)
+
+        await wait_for(both_ended, 20, "both calls to end with no service running")
+        serve = start_serve(settings, tmp_path / "serve2.log")
+        try:
+
+            async def campaign_finished() -> bool:
+                async with sessions() as session:
+                    campaign = await session.get(Campaign, cid)
+                    return campaign is not None and campaign.status == "finished"
+
+            await wait_for(campaign_finished, 60, "the campaign to finish", every=0.2)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(timeout=20)
+            finally:
+                kill_9(serve)
+    after = await attempts()
+    await engine.dispose()
+    got = {k: [(a.status, a.counted) for a in v] for k, v in after.items()}
+    assert got == {"1503": [("no_answer", True)], "1506": [("hung_up", True)]}

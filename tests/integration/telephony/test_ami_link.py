@@ -1,12 +1,15 @@
 """The AMI link against the real Asterisk from asterisk_conf/ (no fake AMI server)."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.telephony.agi import AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.exceptions import (
@@ -16,7 +19,7 @@ from contact_center.telephony.exceptions import (
     OriginateNotSent,
 )
 from contact_center.telephony.originate import Originator, Outcome, new_channel_id
-from tests.integration.conftest import AsteriskFixture
+from tests.integration.conftest import AsteriskFixture, asterisk_settings, short_runtime_dir
 
 pytestmark = pytest.mark.integration
 
@@ -282,3 +285,79 @@ async def test_two_missed_pings_drop_the_link_and_sigcont_brings_it_back(
         assert link.pings_missed >= 2
     finally:
         await link.close()
+
+
+@pytest.fixture
+def own_asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskFixture]:
+    """An Asterisk of this test's own: it is told to shut down."""
+    settings = asterisk_settings(short_runtime_dir(tmp_path_factory, "own"))
+    local = LocalAsterisk(settings, sip_port=0)
+    local.start(timeout=30)
+    try:
+        yield AsteriskFixture(settings=settings, local=local)
+    finally:
+        local.stop(timeout=15)
+
+
+def _rx_quietly(local: LocalAsterisk, command: str) -> None:
+    """A CLI command whose console may be cut off by what it does (a stop)."""
+    with contextlib.suppress(Exception):
+        local.rx(command, timeout=20)
+
+
+async def test_keepalive_survives_pings_refused_while_asterisk_shuts_down(
+    own_asterisk: AsteriskFixture,
+) -> None:
+    """`core stop gracefully` with a call up: Asterisk answers every Ping with "Asterisk is
+    shutting down" and waits for the call. The keepalive goes on pinging, so a freeze of that
+    Asterisk (a half-open link) is still noticed."""
+    link = AmiLink(AmiConfig.from_settings(own_asterisk.settings.replace(ami_ping_interval=0.5)))
+    await link.connect(timeout=10)
+    local = own_asterisk.local
+    graceful: asyncio.Future[None] | None = None
+    try:
+        # a customer who listens until hung up: the graceful stop waits for this call
+        await link.action(
+            "Originate",
+            Channel="Local/79130000001@sim-customers",
+            Application="Wait",
+            Data="60",
+            Async="false",
+            timeout=15,
+        )
+        graceful = asyncio.ensure_future(
+            asyncio.to_thread(_rx_quietly, local, "core stop gracefully")
+        )
+
+        async def refused() -> bool:
+            try:
+                await link.action("Ping")
+            except AmiActionError as exc:
+                return "shutting down" in exc.message
+            return False
+
+        for _ in range(100):
+            if await refused():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("Asterisk never refused a Ping: nothing was tested")
+        # a few keepalive rounds (interval 0.5 s) meet the refusal
+        await asyncio.sleep(2.0)
+        assert link.connected
+        pid = local.status(with_version=False).pid
+        assert pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for _ in range(150):
+                if not link.connected:
+                    break
+                await asyncio.sleep(0.1)
+            assert not link.connected, "the keepalive died on a refused Ping"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    finally:
+        await link.close()
+        await asyncio.to_thread(local.stop, 15)
+        if graceful is not None:
+            await graceful

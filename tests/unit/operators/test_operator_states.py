@@ -41,6 +41,9 @@ class FakeQueue(QueueControl):
     async def members(self) -> list[QueueMember]:
         return self.listed
 
+    async def device_state(self, interface: str) -> str:
+        return "NOT_INUSE"  # every phone registered
+
 
 class StepClock(Clock):
     """Reads `instant`, which the test steps by hand (`Clock.at` is the base's constructor)."""
