@@ -41,11 +41,8 @@ from tests.e2e.conftest import (
     wait_for_download,
 )
 
-# the session's Asterisk and the running console, shared with the HTTP-level tests
-from tests.integration.conftest import (
-    AsteriskFixture,
-    asterisk,  # noqa: F401
-)
+# the session's Asterisk is tests/conftest.py's; the database fixture is the web tests'
+from tests.integration.conftest import AsteriskFixture
 from tests.integration.web.conftest import PASSWORD, Console, web_database  # noqa: F401
 from tests.integration.web.test_campaigns_api import TUESDAY_11, add_short_scenario
 
@@ -409,7 +406,7 @@ def xlsx_rows(path: Path) -> list[list[Any]]:
 
 
 async def test_a_supervisor_creates_starts_watches_and_downloads_a_campaign_in_the_browser(
-    asterisk: AsteriskFixture,  # noqa: F811
+    asterisk: AsteriskFixture,
     web_database: str,  # noqa: F811
     browser: webdriver.Chrome,
     downloads_dir: Path,
