@@ -75,6 +75,8 @@ bench: setup
 	$(BIN)/python bench/prerender_stall.py
 	# peak memory of a 200,000-row call list (campaign create) and customer base (import)
 	$(BIN)/python bench/list_memory.py
+	# live progress: event delivery p95 and the campaign's efficiency with/without SSE clients
+	$(BIN)/python bench/sse.py --short
 
 asterisk-start: setup
 	$(CLI) asterisk start

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -168,10 +169,12 @@ class CampaignProgress:
         if len(tracked.series) > MAX_POINTS:
             tracked.series[: MAX_POINTS // 2] = tracked.series[: MAX_POINTS // 2 : 2]
         finish = _expected(campaign, counters, now)
+        # `ts`: when this was published, by the wall clock (not the service's, which a test or
+        # demo may shift), so a client can tell how long the event took to reach it
         self._events.publish(
             event_key(campaign.id),
             "campaign",
-            {**state, "expected_finish": finish, "point": point},
+            {**state, "expected_finish": finish, "point": point, "ts": round(time.time(), 4)},
         )
 
 

@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from klein import Klein
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import CannotListenError
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
@@ -150,7 +151,8 @@ class WebSite:
     def _bind(self, app: Klein, route: Route) -> None:
         def endpoint(request: Request, **args: Any) -> Deferred[bytes]:
             coro = self._dispatch(route, request, args)
-            return Deferred.fromFuture(asyncio.ensure_future(coro))
+            deferred = Deferred.fromFuture(asyncio.ensure_future(coro))
+            return deferred.addErrback(_twisted_cancel)
 
         endpoint.__name__ = route.name
         app.route(route.path, methods=list(route.methods), endpoint=route.name)(endpoint)
@@ -291,6 +293,15 @@ class WebSite:
             task.cancel()  # the client went away: klein cancelled us
             raise
         return b""
+
+
+def _twisted_cancel(failure: Failure) -> Failure:
+    """An asyncio cancellation as Twisted's: klein cancels a request whose client went away
+    (a browser leaving a live page) and expects `defer.CancelledError` back, logging anything
+    else as an unhandled error."""
+    if failure.check(asyncio.CancelledError):
+        return Failure(CancelledError())
+    return failure
 
 
 async def _pump(request: Request, stream: EventStream) -> None:

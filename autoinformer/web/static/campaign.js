@@ -32,8 +32,13 @@
     });
   }
 
+  // a point made up from the browser's clock until the service's first one comes: the two
+  // clocks differ, and a browser ahead would have every point of the service dropped
+  var madeUp = false;
+
   function addPoint(p) {
     if (!p) { return; }
+    if (madeUp) { xs = []; attempts = []; notified = []; madeUp = false; }
     if (xs.length && p.t <= xs[xs.length - 1]) { return; }
     xs.push(p.t); attempts.push(p.attempts); notified.push(p.notified);
   }
@@ -46,7 +51,7 @@
       chart = new uPlot({
         width: width, height: 240,
         series: [
-          {},
+          { label: "Время" },
           { label: "Попыток", stroke: "#0b5cad", width: 2 },
           { label: "Оповещено", stroke: "#1a7f37", width: 2 }
         ],
@@ -55,6 +60,7 @@
     } else {
       chart.setData([xs, attempts, notified]);
     }
+    el.dataset.points = String(xs.length);
   }
 
   function apply(data) {
@@ -70,6 +76,7 @@
   (initial.series || []).forEach(addPoint);
   if (!xs.length) {
     addPoint({ t: Date.now() / 1000, attempts: initial.attempts || 0, notified: initial.notified || 0 });
+    madeUp = true;
   }
   apply(initial);
   drawChart();

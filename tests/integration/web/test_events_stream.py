@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
+from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
+
+from tests.integration.waiting import wait_for
 
 from .conftest import Client, Console
 
@@ -93,3 +97,46 @@ async def test_an_operator_never_sees_campaign_events(console: Console) -> None:
 async def test_the_stream_needs_a_session(console: Console) -> None:
     reply = await console.client().get("/api/events")
     assert reply.status == 401
+
+
+async def test_a_browser_leaving_the_page_ends_its_stream_without_an_error_logged(
+    console: Console,
+) -> None:
+    errors: list[dict[str, Any]] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        if event.get("isError") or event.get("log_failure") is not None:
+            errors.append(event)
+
+    observer = cast(ILogObserver, observe)  # a plain callable is one
+    globalLogPublisher.addObserver(observer)
+    try:
+        supervisor = await console.user("lev", "supervisor")
+        before = console.app.events.subscribers
+        streams = [await SseReader.open(supervisor) for _ in range(3)]
+        assert all(s.status == 200 for s in streams)
+        await wait_for(
+            _at_least(console, before + 3), 5, "the streams to subscribe to the event hub"
+        )
+        for stream in streams:
+            stream.close()
+        await wait_for(_at_most(console, before), 5, "the server to notice the clients went")
+        # the site is still serving, and nothing was logged as an unhandled error
+        assert (await supervisor.get("/api/campaigns")).status == 200
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert not errors, [formatEvent(e) for e in errors]
+
+
+def _at_least(console: Console, n: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return console.app.events.subscribers >= n
+
+    return probe
+
+
+def _at_most(console: Console, n: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return console.app.events.subscribers <= n
+
+    return probe

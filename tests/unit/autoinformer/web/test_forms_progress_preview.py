@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import wave
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,8 @@ def test_progress_publishes_a_change_once_with_a_series_point() -> None:
     assert [e[0] for e in hub.events] == ["campaign:7", "campaign:7"]
     assert [p["notified"] for p in progress.series(7)] == [0.0, 2.0]
     assert hub.events[-1][2]["point"]["attempts"] == 2.0
+    # the wall-clock moment of publishing, for clients to measure delivery (bench/sse.py)
+    assert abs(hub.events[-1][2]["ts"] - time.time()) < 5
     assert progress.contacts_by_status[7] == {"waiting": 0, "calling": 0, "notified": 2}
 
 
