@@ -510,6 +510,7 @@ def _csv_rows(
     *,
     channel: str,
     today: date,
+    defaults: Mapping[str, str] | None = None,
 ) -> Iterator[_Row]:
     """The rows of a list after its header; a row with the wrong number of cells goes to
     `rejected` instead (in line order, as the rows are read)."""
@@ -529,6 +530,9 @@ def _csv_rows(
                 )
                 continue
             raw = dict(zip(columns, cells, strict=True))
+            for key, value in (defaults or {}).items():
+                if not raw.get(key, "").strip():
+                    raw[key] = value
             row = _Row(line, raw)
             if channel != "phone" and raw.get("email", "").strip():
                 row.email_given = True
@@ -549,11 +553,13 @@ def open_campaign_list(
     opted_out: Collection[str] = (),
     opted_out_addresses: Collection[str] = (),
     today: date | None = None,
+    defaults: Mapping[str, str] | None = None,
 ) -> ListReader:
     """A campaign list CSV (UTF-8 or cp1251, ',' or ';') for `channel`, its header checked
     now and its rows as they are read. Raises CallListError if the file as a whole is
     unusable (not text, no header, a required column missing, a column the scenario reads
-    missing); a broken line or more than MAX_ROWS rows raise it while reading."""
+    missing); a broken line or more than MAX_ROWS rows raise it while reading. `defaults`
+    fill a column the list lacks and its empty cells (the outage's start and end)."""
     if channel not in LIST_CHANNELS:
         raise CallListError(f"канал должен быть одним из: {', '.join(LIST_CHANNELS)}")
     try:
@@ -589,19 +595,28 @@ def open_campaign_list(
     if bad:
         raise CallListError(f"строка 1: недопустимые имена столбцов: {', '.join(bad)}")
     if scenario is not None and channel != "email":
-        missing = sorted(scenario.fields - set(columns) - {"phone"})
+        missing = sorted(scenario.fields - set(columns) - set(defaults or {}) - {"phone"})
         if missing:
             raise CallListError(
                 f"строка 1: сценарий читает столбцы, которых нет: {', '.join(missing)}"
             )
     if scenario is not None and scenario.email is not None and channel != "phone":
-        missing = sorted(scenario.email.fields - set(columns) - LETTER_BASE_FIELDS)
+        missing = sorted(
+            scenario.email.fields - set(columns) - set(defaults or {}) - LETTER_BASE_FIELDS
+        )
         if missing:
             raise CallListError(
                 f"строка 1: письмо сценария читает столбцы, которых нет: {', '.join(missing)}"
             )
     result = ParsedList()
-    rows = _csv_rows(reader, columns, result.rejected, channel=channel, today=today or date.today())
+    rows = _csv_rows(
+        reader,
+        columns,
+        result.rejected,
+        channel=channel,
+        today=today or date.today(),
+        defaults=defaults,
+    )
     return ListReader(
         rows,
         region=region,
@@ -669,6 +684,7 @@ def customers_list(
     opted_out: Collection[str] = (),
     channel: str = "phone",
     opted_out_addresses: Collection[str] = (),
+    defaults: Mapping[str, str] | None = None,
 ) -> ListReader:
     """A campaign list from the customer base: only customers with a contract (standard,
     Appendix 1 p. 5), only the contract's phones, only e-mail addresses with consent
@@ -689,6 +705,7 @@ def customers_list(
                 continue
             debt_date = getattr(customer, "debt_date", None)
             base = {
+                **(defaults or {}),
                 "account": customer.account,
                 "name": customer.name,
                 "address": customer.address,
