@@ -385,8 +385,16 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
 @click.argument("campaign_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--status",
+    "status_filter",
+    default=None,
+    help="Только строки: not-notified, not-reached, notified, waiting или итог звонка (busy…).",
+)
 @pass_cli
-def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> None:
+def report(
+    cli: CliContext, campaign_id: int, fmt: str, output: Path | None, status_filter: str | None
+) -> None:
     """Отчёт: строка на абонента (телефон, лицевой счёт, итог звонка, попытки; письмо:
     адрес, итог, ответ сервера...) и итоги по обоим путям.
 
@@ -394,7 +402,9 @@ def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> 
     итоги — на листе «Итоги» в XLSX и в JSON. XLSX — двоичный файл: нужен --output или
     перенаправление вывода в файл."""
     refuse_binary_on_terminal(fmt, output)
-    write_report(_run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt)), output)
+    write_report(
+        _run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt, status_filter)), output
+    )
 
 
 @campaign.command("list")

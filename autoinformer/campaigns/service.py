@@ -29,7 +29,7 @@ from autoinformer.exceptions import (
 )
 from autoinformer.lists import ParsedList, customers_list, open_campaign_list
 from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
-from autoinformer.reports import Report, build_report, check_format, render
+from autoinformer.reports import Report, build_report, check_format, filter_rows, render
 from autoinformer.scenarios import KINDS
 from autoinformer.scheduling import (
     DEFAULT_CAPS,
@@ -556,7 +556,9 @@ class CampaignService:
             paused=campaign.email_paused,
         )
 
-    async def report(self, campaign_id: int) -> Report:
+    async def report(self, campaign_id: int, status: str | None = None) -> Report:
+        """The campaign's report; `status` keeps the rows answering one question
+        (reports.STATUS_FILTERS: not-notified, not-reached… or a call result)."""
         campaign = await self.get(campaign_id)
         tz = ZoneInfo(campaign.timezone)
         async with self._sessions() as session:
@@ -575,7 +577,7 @@ class CampaignService:
                     .order_by(Letter.line, Letter.id)
                 )
             )
-        rows = report_rows(contacts, letters, tz)
+        rows = filter_rows(report_rows(contacts, letters, tz), status)
         header = {
             "id": campaign.id,
             "name": campaign.name,
@@ -589,13 +591,17 @@ class CampaignService:
             "channel": campaign.channel,
             "email_paused": campaign.email_paused,
             "timezone": campaign.timezone,
+            "filter": status or None,
         }
         return build_report(header, rows)
 
-    async def report_file(self, campaign_id: int, fmt: str) -> ReportFile:
+    async def report_file(
+        self, campaign_id: int, fmt: str, status: str | None = None
+    ) -> ReportFile:
         """The report as a file for the web's download and `campaign report`: `fmt` is csv,
         json, xlsx or text. Raises CampaignNotFound, ReportFormatError (before any query)."""
         check_format(fmt)
-        report = await self.report(campaign_id)
+        filter_rows([], status)  # an unknown filter is refused before any query
+        report = await self.report(campaign_id, status)
         # a 100,000-row workbook takes seconds of CPU: not on the loop the calls run on
         return await asyncio.to_thread(render, report, fmt)
