@@ -23,7 +23,7 @@ from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
 from autoinformer.plugin import Autoinformer
-from autoinformer.reports import CAMPAIGN_RU
+from autoinformer.reports import CAMPAIGN_RU, WAIT_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
@@ -317,8 +317,19 @@ campaign.add_command(_state_command("resume", "resume", "возобновлен�
 campaign.add_command(_state_command("cancel", "cancel", "отменена"))
 
 
-def status_line(st: CampaignStatus, tz: ZoneInfo) -> str:
-    reasons = ", ".join(f"{k}: {v}" for k, v in st.waiting_reasons.items())
+# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
+WAITING_RU = {**WAIT_RU, "due": "на очереди"}
+
+
+def state_ru(st: CampaignStatus, now: datetime, tz: ZoneInfo) -> str:
+    """«идёт», or «запланирована на …» for a started campaign whose start is still ahead."""
+    if st.status in ("created", "running") and st.start_at > now:
+        return f"запланирована на {_local(st.start_at, tz)}"
+    return STATE_RU.get(st.status, st.status)
+
+
+def status_line(st: CampaignStatus, tz: ZoneInfo, now: datetime | None = None) -> str:
+    reasons = ", ".join(f"{WAITING_RU.get(k, k)}: {v}" for k, v in st.waiting_reasons.items())
     parts: list[str] = []
     if st.channel != "email":
         parts.append(
@@ -336,7 +347,9 @@ def status_line(st: CampaignStatus, tz: ZoneInfo) -> str:
             + (f"; РАССЫЛКА ПИСЕМ ПРИОСТАНОВЛЕНА: {mail.paused}" if mail.paused else "")
         )
     return (
-        f"Кампания {st.id} «{st.name}» {STATE_RU.get(st.status, st.status)}: "
+        f"Кампания {st.id} «{st.name}» "
+        + (state_ru(st, now, tz) if now is not None else STATE_RU.get(st.status, st.status))
+        + ": "
         + "; ".join(parts)
         + f"; начало {_local(st.start_at, tz)}, конец {_local(st.end_at, tz)}, ожидаемое "
         f"окончание {_local(st.expected_finish, tz)}"
@@ -355,11 +368,11 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
     """Ход кампании: ожидают, звонков сейчас, оповещено, повторы, сроки."""
     tz = ZoneInfo(cli.settings.timezone)
 
-    def show(st: CampaignStatus) -> None:
+    def show(st: CampaignStatus, now: datetime) -> None:
         if fmt == "json":
             click.echo(json.dumps(st.to_data(), ensure_ascii=False))
         else:
-            click.echo(status_line(st, tz))
+            click.echo(status_line(st, tz, now))
 
     async def go(ai: Autoinformer) -> None:
         last = None
@@ -372,7 +385,7 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
                 click.echo(service)
             last_service = service
             if st != last:
-                show(st)
+                show(st, now)
                 last = st
             if not follow or st.finished:
                 return
