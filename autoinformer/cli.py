@@ -23,7 +23,7 @@ from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
 from autoinformer.plugin import Autoinformer
-from autoinformer.reports import CAMPAIGN_RU
+from autoinformer.reports import CAMPAIGN_RU, WAIT_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
@@ -42,6 +42,7 @@ from contact_center.cli.common import (
     run,
     write_report,
 )
+from contact_center.customers.filters import FilterError, parse_filters
 from contact_center.service_state import service_status_line
 from contact_center.spreadsheets import FORMATS
 
@@ -117,8 +118,24 @@ def campaign() -> None:
 @click.option(
     "--list",
     "list_path",
-    required=True,
+    default=None,
     help="CSV со списком абонентов или `customers` (база: абоненты с договором).",
+)
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    help=(
+        "Отбор из базы (--list customers), можно несколько: «address=ул. Чкалова; ул. Ленина, "
+        "д. 5, 7, 10-20», «debt>=1000», «debt_date<2026-11-01», «email_consent=да»."
+    ),
+)
+@click.option(
+    "--outage",
+    "outage_id",
+    type=int,
+    default=None,
+    help="Отключение из реестра (outages list): абоненты по его адресам, без списка.",
 )
 @click.option(
     "--channel",
@@ -139,6 +156,9 @@ def campaign() -> None:
 @click.option("--caps", default=None, help="СУТКИ/НЕДЕЛЯ/МЕСЯЦ или none.")
 @click.option("--priority", type=int, default=0, show_default=True)
 @click.option("--outage-start", default=None, help="Начало отключения, ISO.")
+@click.option(
+    "--outage-end", default=None, help="Конец отключения, ISO (для строк списка без него)."
+)
 @click.option("--decision-date", default=None, help="Дата решения об отключении.")
 @click.option("--timezone", default=None, help="Часовой пояс абонентов по умолчанию.")
 @pass_cli
@@ -147,7 +167,9 @@ def create(
     name: str,
     kind: str,
     scenario: str | None,
-    list_path: str,
+    list_path: str | None,
+    where: tuple[str, ...],
+    outage_id: int | None,
     channel: str,
     start: str | None,
     end: str | None,
@@ -159,12 +181,34 @@ def create(
     caps: str | None,
     priority: int,
     outage_start: str | None,
+    outage_end: str | None,
     decision_date: str | None,
     timezone: str | None,
 ) -> None:
-    """Создать кампанию; печатает её номер. Отказ: код 2 и причина."""
+    """Создать кампанию; печатает её номер. Отказ: код 2 и причина.
+
+    Список — CSV (--list ФАЙЛ.csv), база (--list customers, с отбором --where) или
+    отключение из реестра (--kind outage --outage ID: его адреса, начало и конец)."""
     settings = cli.settings
     tz = ZoneInfo(timezone or settings.timezone)
+    if outage_id is not None:
+        if list_path not in (None, "customers"):
+            fail("--outage берёт абонентов из базы по адресам отключения: --list не нужен")
+        if outage_start or outage_end:
+            fail(
+                "--outage: начало и конец берутся из реестра, --outage-start/--outage-end не нужны"
+            )
+        list_path = "customers"
+    if list_path is None:
+        fail("нужен список: --list ФАЙЛ.csv, --list customers или --outage ID")
+        return
+    if where and list_path != "customers":
+        fail("--where отбирает потребителей из базы: нужен --list customers")
+    try:
+        filters = parse_filters(where)
+    except FilterError as exc:
+        fail(str(exc))
+        return
     try:
         weekdays, working_only = parse_days(days)
         windows = CallingWindows(days=weekdays, working_only=working_only)
@@ -185,13 +229,17 @@ def create(
             caps=parse_caps(caps) if caps is not None else None,
             priority=priority,
             outage_start=_when(outage_start, tz, "--outage-start"),
+            outage_end=_when(outage_end, tz, "--outage-end"),
             decision_date=_day(decision_date, "--decision-date"),
             timezone=timezone,
+            where=filters,
+            outage_id=outage_id,
         )
     except ValueError as exc:
         fail(str(exc))
         return
     data: bytes | None = None
+    list_file: str = list_path
     if list_path != "customers":
         try:
             data = Path(list_path).read_bytes()
@@ -202,13 +250,13 @@ def create(
     async def go(ai: Autoinformer) -> CreateResult | EmptyListError:
         try:
             return await ai.campaigns.create(
-                spec, list_data=data, list_name=Path(list_path).name, from_base=data is None
+                spec, list_data=data, list_name=Path(list_file).name, from_base=data is None
             )
         except EmptyListError as exc:
             return exc
         except CallListError as exc:
             # the list's own problem (not text, no header...): say which file it is
-            raise CallListError(f"--list {Path(list_path).name}: {exc}") from None
+            raise CallListError(f"--list {Path(list_file).name}: {exc}") from None
 
     result = _run(cli, go)
     if isinstance(result, EmptyListError):
@@ -269,8 +317,19 @@ campaign.add_command(_state_command("resume", "resume", "возобновлен�
 campaign.add_command(_state_command("cancel", "cancel", "отменена"))
 
 
-def status_line(st: CampaignStatus, tz: ZoneInfo) -> str:
-    reasons = ", ".join(f"{k}: {v}" for k, v in st.waiting_reasons.items())
+# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
+WAITING_RU = {**WAIT_RU, "due": "на очереди"}
+
+
+def state_ru(st: CampaignStatus, now: datetime, tz: ZoneInfo) -> str:
+    """«идёт», or «запланирована на …» for a started campaign whose start is still ahead."""
+    if st.status in ("created", "running") and st.start_at > now:
+        return f"запланирована на {_local(st.start_at, tz)}"
+    return STATE_RU.get(st.status, st.status)
+
+
+def status_line(st: CampaignStatus, tz: ZoneInfo, now: datetime | None = None) -> str:
+    reasons = ", ".join(f"{WAITING_RU.get(k, k)}: {v}" for k, v in st.waiting_reasons.items())
     parts: list[str] = []
     if st.channel != "email":
         parts.append(
@@ -288,7 +347,9 @@ def status_line(st: CampaignStatus, tz: ZoneInfo) -> str:
             + (f"; РАССЫЛКА ПИСЕМ ПРИОСТАНОВЛЕНА: {mail.paused}" if mail.paused else "")
         )
     return (
-        f"Кампания {st.id} «{st.name}» {STATE_RU.get(st.status, st.status)}: "
+        f"Кампания {st.id} «{st.name}» "
+        + (state_ru(st, now, tz) if now is not None else STATE_RU.get(st.status, st.status))
+        + ": "
         + "; ".join(parts)
         + f"; начало {_local(st.start_at, tz)}, конец {_local(st.end_at, tz)}, ожидаемое "
         f"окончание {_local(st.expected_finish, tz)}"
@@ -307,11 +368,11 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
     """Ход кампании: ожидают, звонков сейчас, оповещено, повторы, сроки."""
     tz = ZoneInfo(cli.settings.timezone)
 
-    def show(st: CampaignStatus) -> None:
+    def show(st: CampaignStatus, now: datetime) -> None:
         if fmt == "json":
             click.echo(json.dumps(st.to_data(), ensure_ascii=False))
         else:
-            click.echo(status_line(st, tz))
+            click.echo(status_line(st, tz, now))
 
     async def go(ai: Autoinformer) -> None:
         last = None
@@ -324,7 +385,7 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
                 click.echo(service)
             last_service = service
             if st != last:
-                show(st)
+                show(st, now)
                 last = st
             if not follow or st.finished:
                 return
@@ -337,8 +398,16 @@ def status(cli: CliContext, campaign_id: int, follow: bool, fmt: str, interval: 
 @click.argument("campaign_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--status",
+    "status_filter",
+    default=None,
+    help="Только строки: not-notified, not-reached, notified, waiting или итог звонка (busy…).",
+)
 @pass_cli
-def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> None:
+def report(
+    cli: CliContext, campaign_id: int, fmt: str, output: Path | None, status_filter: str | None
+) -> None:
     """Отчёт: строка на абонента (телефон, лицевой счёт, итог звонка, попытки; письмо:
     адрес, итог, ответ сервера...) и итоги по обоим путям.
 
@@ -346,7 +415,9 @@ def report(cli: CliContext, campaign_id: int, fmt: str, output: Path | None) -> 
     итоги — на листе «Итоги» в XLSX и в JSON. XLSX — двоичный файл: нужен --output или
     перенаправление вывода в файл."""
     refuse_binary_on_terminal(fmt, output)
-    write_report(_run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt)), output)
+    write_report(
+        _run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt, status_filter)), output
+    )
 
 
 @campaign.command("list")

@@ -2,11 +2,15 @@
 
 A list row gives the channels it has. **Phone** (`--channel phone` or `both`): column
 `phone`; `account`, `name`, `address`, `debt`, `outage_start`, `outage_end`, `timezone` and
-any field a scenario names are optional. Each row is checked against the scenario's message
-(its values must be speakable), so a row that would fail at the phone is refused here,
-listed with its line and reason. Duplicate phones are collapsed to their first row;
-opted-out phones are left out. After validation a phone is digits only (E.164 without '+'):
-nothing from a list reaches a dial string otherwise.
+any field a scenario names are optional; columns may be named in Russian as the customer
+import names them (:mod:`contact_center.customers.columns`: «Телефон», «Лицевой счёт»…).
+A phone cell may hold several numbers: the first valid one is dialled, the others are
+fallbacks tried in turn after `failed` or `no_answer`. Each row is checked against the
+scenario's message (its values must be speakable), so a row that would fail at the phone
+is refused here, listed with its line (the account, for the customer base) and reason.
+A number another row already has is left to that row (a row with no number of its own is
+a duplicate); a row any of whose numbers opted out is left out. After validation a phone is
+digits only (E.164 without '+'): nothing from a list reaches a dial string otherwise.
 
 **E-mail** (`--channel email` or `both`; standard, Appendix 1 p. 4 and 6): only addresses
 given with consent, columns `email` and `email_consent` (optional `email_consent_date`),
@@ -29,7 +33,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -40,10 +44,11 @@ from autoinformer.email.consent import address_problem, row_addresses
 from autoinformer.email.exceptions import TemplateError
 from autoinformer.email.templates import EmailTemplate
 from autoinformer.exceptions import CallListError
+from contact_center.customers.columns import HeaderError, map_header, parse_phone_cell
 from contact_center.customers.csv_import import NotTextError, open_text, parse_amount
 from contact_center.privacy import mask_email
 from contact_center.speech.message import MessageError, resolve
-from contact_center.telephony.numbers import InvalidPhoneNumber, dial_digits, normalize_phone
+from contact_center.telephony.numbers import dial_digits
 
 if TYPE_CHECKING:
     # csv.reader's class; the csv module does not re-export its name
@@ -66,12 +71,14 @@ _CHECK_URL = "https://unsubscribe.invalid/unsubscribe?token=v1.check"
 @dataclass(frozen=True, slots=True)
 class ListContact:
     line: int
-    phone: str  # digits only
+    phone: str  # digits only: the number dialled first
     account: str = ""
     name: str = ""
     timezone: str | None = None
     # every other column as validated text (debt "1500.00", outage_start "2026-12-01T09:00")
     values: Mapping[str, str] = field(default_factory=dict)
+    # the cell's further valid numbers (digits), dialled in turn after failed or no_answer
+    alternates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +98,12 @@ class ListLetter:
 class RowNote:
     line: int
     reason: str
+    # what names the row to its reader instead of the line: «счёт 100001» for the base
+    label: str = ""
 
     def __str__(self) -> str:
-        return f"строка {self.line}: {self.reason}" if self.line else self.reason
+        where = self.label or (f"строка {self.line}" if self.line else "")
+        return f"{where}: {self.reason}" if where else self.reason
 
 
 @dataclass(slots=True)
@@ -241,18 +251,18 @@ def _validate_row(
 ) -> ListContact:
     common = common or _common(raw)
     problems = list(common.problems)
-    phone = ""
-    try:
-        phone = dial_digits(normalize_phone(raw.get("phone", ""), region))
-    except InvalidPhoneNumber as exc:
-        problems.insert(0, f"phone: {exc}")
+    cell = parse_phone_cell(raw.get("phone", ""), region)
+    numbers = [dial_digits(number) for number in cell.numbers]
+    if not numbers:
+        problems.insert(0, f"phone: {cell.invalid[0] if cell.invalid else 'пустой номер телефона'}")
     contact = ListContact(
         line=line,
-        phone=phone,
+        phone=numbers[0] if numbers else "",
         account=common.account,
         name=common.name,
         timezone=common.timezone,
         values=common.values,
+        alternates=tuple(numbers[1:]),
     )
     if not problems and scenario is not None and "debt" in scenario.fields:
         if common.values.get("debt") == ZERO_DEBT:
@@ -277,6 +287,10 @@ class _Row:
     addresses: list[str] = field(default_factory=list)
     address_notes: list[str] = field(default_factory=list)
     email_given: bool = False
+    label: str = ""  # see RowNote.label
+
+    def note(self, reason: str) -> RowNote:
+        return RowNote(self.line, reason, self.label)
 
 
 def _letter_note(address: str, reason: str) -> str:
@@ -343,6 +357,8 @@ def _collect(
     """Contacts and letters in list order; every note goes into `result` as it is found."""
     # int keys: 200,000 phones as ints take about half of what their strings would
     first_line: dict[int, int] = {}
+    # a base row's account by its line, for a repeat to name it (CSV rows have none)
+    labels: dict[int, str] = {}
     template = scenario.email if scenario is not None and channel != "phone" else None
     for row in rows:
         line, raw = row.line, row.raw
@@ -360,42 +376,58 @@ def _collect(
             else:
                 phone = contact.phone
                 phone_taken = True
-                key = int(phone)
-                if key in first_line:
-                    result.duplicates.append(
-                        RowNote(line, f"номер повторяет строку {first_line[key]}: объединён")
-                    )
-                elif contact.phone in opted_out:
-                    first_line[key] = line
+                numbers = (contact.phone, *contact.alternates)
+                # every number of a contact is its own: a number another row has (as its
+                # first or a fallback) is left to that row
+                fresh = [n for n in numbers if int(n) not in first_line]
+                if not fresh:
+                    earlier = first_line[int(phone)]
+                    where = labels.get(earlier) or f"строку {earlier}"
+                    result.duplicates.append(row.note(f"номер повторяет {where}: объединён"))
+                elif any(n in opted_out for n in numbers):
+                    # the customer said no to this kind of notice, on whichever number
+                    for n in fresh:
+                        first_line[int(n)] = line
                     result.opted_out.append(
-                        RowNote(line, "абонент отказался от уведомлений этого вида: не звоним")
+                        row.note("абонент отказался от уведомлений этого вида: не звоним")
                     )
                 else:
-                    first_line[key] = line
+                    for n in fresh:
+                        first_line[int(n)] = line
+                    if row.label:
+                        labels[line] = row.label
+                    phone = fresh[0]
+                    if list(numbers) != fresh:
+                        contact = replace(contact, phone=fresh[0], alternates=tuple(fresh[1:]))
                     yield contact
+                invalid = parse_phone_cell(raw.get("phone", ""), region).invalid
+                if invalid:
+                    result.partial.extend(
+                        row.note(f"phone: {reason}: номер пропущен") for reason in invalid
+                    )
         if channel == "phone":
             if phone_problem:
-                result.rejected.append(RowNote(line, phone_problem))
+                result.rejected.append(row.note(phone_problem))
             continue
         # the e-mail side -----------------------------------------------------------
         notes = list(row.address_notes)
         opted: list[str] = []
         letters = _letters_of(row, common, phone, template, opted_out_addresses, notes, opted)
         yield from letters
-        result.opted_out.extend(RowNote(line, note) for note in opted)
+        result.opted_out.extend(row.note(note) for note in opted)
         email_taken = bool(letters or opted)
         if channel == "email":
             if email_taken:
-                result.partial.extend(RowNote(line, note) for note in notes)
+                result.partial.extend(row.note(note) for note in notes)
             else:
-                result.rejected.append(RowNote(line, "; ".join(notes) or "e-mail: нет адреса"))
+                result.rejected.append(row.note("; ".join(notes) or "e-mail: нет адреса"))
             continue
         problems = ([f"звонок: {phone_problem}"] if phone_problem else []) + notes
         if phone_taken or email_taken:
-            result.partial.extend(RowNote(line, problem) for problem in problems)
+            result.partial.extend(row.note(problem) for problem in problems)
         else:
             reason = "; ".join(problems) or "нет ни телефона, ни адреса e-mail с согласием"
-            result.rejected.append(RowNote(line, reason))
+            result.rejected.append(row.note(reason))
 
 
 class EmptyListError(CallListError):
@@ -478,6 +510,7 @@ def _csv_rows(
     *,
     channel: str,
     today: date,
+    defaults: Mapping[str, str] | None = None,
 ) -> Iterator[_Row]:
     """The rows of a list after its header; a row with the wrong number of cells goes to
     `rejected` instead (in line order, as the rows are read)."""
@@ -497,6 +530,9 @@ def _csv_rows(
                 )
                 continue
             raw = dict(zip(columns, cells, strict=True))
+            for key, value in (defaults or {}).items():
+                if not raw.get(key, "").strip():
+                    raw[key] = value
             row = _Row(line, raw)
             if channel != "phone" and raw.get("email", "").strip():
                 row.email_given = True
@@ -517,11 +553,13 @@ def open_campaign_list(
     opted_out: Collection[str] = (),
     opted_out_addresses: Collection[str] = (),
     today: date | None = None,
+    defaults: Mapping[str, str] | None = None,
 ) -> ListReader:
     """A campaign list CSV (UTF-8 or cp1251, ',' or ';') for `channel`, its header checked
     now and its rows as they are read. Raises CallListError if the file as a whole is
     unusable (not text, no header, a required column missing, a column the scenario reads
-    missing); a broken line or more than MAX_ROWS rows raise it while reading."""
+    missing); a broken line or more than MAX_ROWS rows raise it while reading. `defaults`
+    fill a column the list lacks and its empty cells (the outage's start and end)."""
     if channel not in LIST_CHANNELS:
         raise CallListError(f"канал должен быть одним из: {', '.join(LIST_CHANNELS)}")
     try:
@@ -538,7 +576,11 @@ def open_campaign_list(
         raise CallListError("файл пуст: нет строки заголовка") from None
     except csv.Error as exc:
         raise CallListError(f"строка 1: не читается как CSV: {exc}") from None
-    columns = [h.strip().lower() for h in header]
+    try:
+        # the customer import's vocabulary: «Телефон», «Лицевой счёт», «Долг»… or English
+        columns = map_header(header)
+    except HeaderError as exc:
+        raise CallListError(f"строка 1: {exc}") from None
     required = {"phone": ["phone"], "email": ["email", "email_consent"]}
     required["both"] = required["phone"] + required["email"]
     absent = [c for c in required[channel] if c not in columns]
@@ -552,22 +594,29 @@ def open_campaign_list(
     bad = [c for c in columns if not _COLUMN_RE.match(c)]
     if bad:
         raise CallListError(f"строка 1: недопустимые имена столбцов: {', '.join(bad)}")
-    if len(set(columns)) != len(columns):
-        raise CallListError("строка 1: столбцы повторяются")
     if scenario is not None and channel != "email":
-        missing = sorted(scenario.fields - set(columns) - {"phone"})
+        missing = sorted(scenario.fields - set(columns) - set(defaults or {}) - {"phone"})
         if missing:
             raise CallListError(
                 f"строка 1: сценарий читает столбцы, которых нет: {', '.join(missing)}"
             )
     if scenario is not None and scenario.email is not None and channel != "phone":
-        missing = sorted(scenario.email.fields - set(columns) - LETTER_BASE_FIELDS)
+        missing = sorted(
+            scenario.email.fields - set(columns) - set(defaults or {}) - LETTER_BASE_FIELDS
+        )
         if missing:
             raise CallListError(
                 f"строка 1: письмо сценария читает столбцы, которых нет: {', '.join(missing)}"
             )
     result = ParsedList()
-    rows = _csv_rows(reader, columns, result.rejected, channel=channel, today=today or date.today())
+    rows = _csv_rows(
+        reader,
+        columns,
+        result.rejected,
+        channel=channel,
+        today=today or date.today(),
+        defaults=defaults,
+    )
     return ListReader(
         rows,
         region=region,
@@ -635,11 +684,12 @@ def customers_list(
     opted_out: Collection[str] = (),
     channel: str = "phone",
     opted_out_addresses: Collection[str] = (),
+    defaults: Mapping[str, str] | None = None,
 ) -> ListReader:
     """A campaign list from the customer base: only customers with a contract (standard,
     Appendix 1 p. 5), only the contract's phones, only e-mail addresses with consent
-    (`CustomerEmail.consent`, p. 6). `line` is the customer's position; the customer's
-    letters join the report row of its first phone."""
+    (`CustomerEmail.consent`, p. 6). One contact per customer, its further phones the
+    fallbacks; `line` is the customer's position, and every note names the account."""
     needs_debt = scenario is not None and (
         "debt" in scenario.fields
         or (channel != "phone" and scenario.email is not None and "debt" in scenario.email.fields)
@@ -655,6 +705,7 @@ def customers_list(
                 continue
             debt_date = getattr(customer, "debt_date", None)
             base = {
+                **(defaults or {}),
                 "account": customer.account,
                 "name": customer.name,
                 "address": customer.address,
@@ -665,7 +716,10 @@ def customers_list(
             phones = []
             if channel != "email":
                 phones = [p.number for p in customer.phones if getattr(p, "from_contract", True)]
-            email_row = _Row(index, {**base, "phone": phones[0] if phones else ""})
+            # one contact per customer: the first number is dialled, the others are its
+            # fallbacks (the same phone cell a CSV list gives)
+            label = f"счёт {customer.account}"
+            email_row = _Row(index, {**base, "phone": "; ".join(phones)}, label=label)
             if channel != "phone":
                 for item in getattr(customer, "emails", ()) or ():
                     address = str(item.address).strip().lower()
@@ -680,8 +734,6 @@ def customers_list(
                     email_row.addresses.append(address)
             if phones or email_row.email_given:
                 yield email_row
-            for number in phones[1:]:
-                yield _Row(index, {**base, "phone": number})
 
     return ListReader(
         rows(),

@@ -87,8 +87,12 @@ class CampaignContact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("ai_campaigns.id", ondelete="CASCADE"))
     line: Mapped[int] = mapped_column(Integer, default=0)
-    # digits only (E.164 without '+'): the one form that may reach a dial string
+    # digits only (E.164 without '+'): the one form that may reach a dial string; the
+    # number being dialled (each attempt keeps the one it used)
     phone: Mapped[str] = mapped_column(String(16), index=True)
+    # the customer's further numbers not dialled yet, digits separated by ';': after a
+    # failed or unanswered call the next one becomes `phone`
+    phones: Mapped[str] = mapped_column(Text, default="")
     account: Mapped[str] = mapped_column(String(32), default="")
     name: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)

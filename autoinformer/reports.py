@@ -61,6 +61,7 @@ WAIT_RU = {
     "cap_month": "лимит звонков за месяц",
     "line_busy": "номер занят звонком другой кампании",
     "orphan": "проверяется прежний звонок",
+    "next_phone": "ждёт звонка на следующий номер",
 }
 
 
@@ -75,6 +76,10 @@ class ReportRow:
     callback: bool = False
     # why a contact is still waiting (the frequency cap, the window...) or what went wrong
     note: str = ""
+    # who the customer is, and the debt as the message reads it out ("1 500,50 ₽")
+    name: str = ""
+    address: str = ""
+    debt: str = ""
     # the e-mail side ("" when the recipient has no letter); a recipient with only an
     # address has phone "" and status ""
     email: str = ""
@@ -119,6 +124,37 @@ class Report:
     campaign: Mapping[str, Any]
     rows: Sequence[ReportRow]
     totals: Totals
+
+
+# `campaign report --status` and the web's `?status=`: a supervisor's question -> which rows
+STATUS_FILTERS = {
+    "notified": "оповещённые",
+    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил)",
+    "not-reached": "не дозвонились (ни одного ответа)",
+    "waiting": "ещё ждут звонка",
+}
+
+
+def filter_rows(rows: Sequence[ReportRow], status: str | None) -> list[ReportRow]:
+    """Rows answering `status`: one of STATUS_FILTERS or a call result (busy, no_answer...,
+    written with '-' or '_'); raises ReportFormatError naming the choices."""
+    if not status:
+        return list(rows)
+    key = status.strip().lower().replace("_", "-")
+    phones = [r for r in rows if r.phone]
+    if key == "notified":
+        return [r for r in phones if r.notified]
+    if key == "not-notified":
+        return [r for r in phones if not r.notified]
+    if key == "not-reached":
+        return [r for r in phones if not r.notified and r.answered == 0]
+    if key == "waiting":
+        return [r for r in phones if r.status in ("waiting", "calling")]
+    result = key.replace("-", "_")
+    if result in STATUS_RU:
+        return [r for r in phones if r.status == result]
+    choices = ", ".join([*STATUS_FILTERS, *(s.replace("_", "-") for s in STATUS_RU)])
+    raise ReportFormatError(f"--status: нет такого отбора «{status}»; есть: {choices}")
 
 
 def totals_of(rows: Sequence[ReportRow]) -> Totals:
@@ -171,6 +207,9 @@ def to_json(report: Report) -> str:
 CALL_COLUMNS = (
     Column("Телефон", "phone"),
     Column("Лицевой счёт"),
+    Column("ФИО"),
+    Column("Адрес"),
+    Column("Долг"),
     Column("Итог звонка"),
     Column("Оповещён", "bool"),
     Column("Попыток", "int"),
@@ -206,6 +245,9 @@ def table_rows(report: Report) -> list[list[object]]:
         cells: list[object] = [
             r.phone,
             r.account,
+            r.name,
+            r.address,
+            r.debt,
             STATUS_RU.get(r.status, r.status),
             r.notified if r.phone else None,
             r.attempts,

@@ -163,6 +163,9 @@ def next_call_time(
 # --------------------------------------------------------------------------- retries
 
 RETRYABLE = ("busy", "no_answer", "failed", "hung_up")
+# results after which a customer's next number is dialled at once (a busy line or a hang-up
+# was the customer, on the right number); the retry policy counts attempts across numbers
+FALLBACK_STATUSES = frozenset({"no_answer", "failed"})
 _INTERVAL_RE = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -90,6 +90,7 @@ def _contact_values(campaign_id: int, c: ListContact) -> dict[str, Any]:
         "campaign_id": campaign_id,
         "line": c.line,
         "phone": c.phone,
+        "phones": ";".join(c.alternates),
         "account": c.account,
         "name": c.name,
         "timezone": c.timezone,

@@ -3,7 +3,9 @@ then the letters that have no phone contact of their own."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +19,13 @@ def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) 
         note = WAIT_RU.get(c.wait_reason, c.wait_reason)
         if c.next_attempt_at is not None:
             note += f" до {c.next_attempt_at.astimezone(tz):%d.%m %H:%M}"
+    values = json.loads(c.values or "{}")
     return ReportRow(
         phone=c.phone,
         account=c.account,
+        name=c.name,
+        address=str(values.get("address", "")),
+        debt=debt_as_read(values.get("debt")),
         status=c.status if c.state == "done" and c.status else c.state,
         notified=c.notified,
         attempts=c.attempts,
@@ -28,6 +34,17 @@ def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) 
         note=note,
         **(_email_columns(letter, tz) if letter is not None else {}),
     )
+
+
+def debt_as_read(value: object) -> str:
+    """The stored debt ("1500.50") as the message reads it out and an office writes it."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ""
+    if value in (None, ""):
+        return ""
+    return f"{amount:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0₽"
 
 
 def _email_columns(letter: Letter, tz: ZoneInfo) -> dict[str, Any]:

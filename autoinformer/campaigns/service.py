@@ -10,7 +10,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from autoinformer.exceptions import (
 )
 from autoinformer.lists import ParsedList, customers_list, open_campaign_list
 from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
-from autoinformer.reports import Report, build_report, check_format, render
+from autoinformer.reports import Report, build_report, check_format, filter_rows, render
 from autoinformer.scenarios import KINDS
 from autoinformer.scheduling import (
     DEFAULT_CAPS,
@@ -45,7 +45,9 @@ from autoinformer.scheduling import (
 )
 from contact_center.calendar import WorkingDays
 from contact_center.clock import Clock
+from contact_center.customers.filters import CustomerFilter, describe, matches_all, parse_filter
 from contact_center.customers.models import Customer
+from contact_center.hotline.models import Outage
 from contact_center.spreadsheets import ReportFile
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,15 @@ class CampaignSpec:
     outage_start: datetime | None = None
     decision_date: date | None = None
     timezone: str | None = None
+    # what the list's rows lack is read out from these (a CSV list without the columns)
+    outage_end: datetime | None = None
+    # customers of the base only (`--list customers`), every filter holding
+    where: tuple[CustomerFilter, ...] = ()
+    # a registered outage (contact_center.hotline): its customers, its times, no list
+    outage_id: int | None = None
+
+
+LIST_TIME = "%Y-%m-%dT%H:%M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +138,16 @@ class CampaignService:
         list_name: str = "",
         from_base: bool = False,
     ) -> CreateResult:
-        """Validate everything, store the campaign and its contacts (status `created`)."""
+        """Validate everything, store the campaign and its contacts (status `created`).
+        With `spec.outage_id` the list is the customers at the registered outage's
+        addresses, its start and end the values read out (`from_base` implied)."""
+        if spec.outage_id is not None:
+            spec = await self._from_outage(spec)
+            from_base, list_data = True, None
+        if spec.where and not from_base:
+            raise CampaignRefused(
+                "--where отбирает потребителей из базы: нужен --list customers", field="where"
+            )
         if spec.kind not in KINDS:
             raise CampaignRefused(
                 f"вид кампании должен быть одним из: {', '.join(KINDS)}", field="kind"
@@ -176,10 +196,24 @@ class CampaignService:
                 windows=spec.windows,
                 calendar=self.calendar,
             )
-        elif spec.outage_start is not None or spec.decision_date is not None:
+        elif (
+            spec.outage_start is not None
+            or spec.decision_date is not None
+            or spec.outage_end is not None
+        ):
             raise CampaignRefused(
-                "--outage-start и --decision-date только для вида outage", field="outage_start"
+                "--outage-start, --outage-end и --decision-date только для вида outage",
+                field="outage_start",
             )
+        if spec.outage_end is not None and spec.outage_start is not None:
+            if spec.outage_end <= spec.outage_start:
+                raise CampaignRefused("конец отключения раньше его начала", field="outage_end")
+        # an outage's times for the rows that do not carry their own
+        defaults: dict[str, str] = {}
+        if spec.kind == "outage" and spec.outage_start is not None:
+            defaults["outage_start"] = spec.outage_start.astimezone(tz).strftime(LIST_TIME)
+        if spec.kind == "outage" and spec.outage_end is not None:
+            defaults["outage_end"] = spec.outage_end.astimezone(tz).strftime(LIST_TIME)
         caps = spec.caps if spec.caps is not None else DEFAULT_CAPS.get(spec.kind, NO_CAPS)
         opted_out = await self.opted_out_phones(spec.kind) if spec.channel != "email" else set()
         opted_addresses = (
@@ -188,6 +222,12 @@ class CampaignService:
         if from_base:
             async with self._sessions() as session:
                 customers = list(await session.scalars(select(Customer).order_by(Customer.id)))
+            if spec.where:
+                customers = [c for c in customers if matches_all(spec.where, c)]
+                if not customers:
+                    raise CallListError(
+                        f"в базе нет ни одного потребителя, для которого {describe(spec.where)}"
+                    )
             items = customers_list(
                 customers,
                 scenario=scenario,
@@ -195,8 +235,11 @@ class CampaignService:
                 opted_out=opted_out,
                 channel=spec.channel,
                 opted_out_addresses=opted_addresses,
+                defaults=defaults,
             )
-            source = "customers"
+            source = "customers" + (f": {describe(spec.where)}" if spec.where else "")
+            if spec.outage_id is not None:
+                source = f"отключение {spec.outage_id}: " + source
         elif list_data is not None:
             items = open_campaign_list(
                 list_data,
@@ -206,6 +249,7 @@ class CampaignService:
                 opted_out=opted_out,
                 opted_out_addresses=opted_addresses,
                 today=now.astimezone(tz).date(),
+                defaults=defaults,
             )
             source = list_name
         else:
@@ -245,6 +289,31 @@ class CampaignService:
             len(parsed.rejected),
         )
         return CreateResult(campaign.id, written.contacts, end, parsed, written.letters)
+
+    async def _from_outage(self, spec: CampaignSpec) -> CampaignSpec:
+        """The spec of a warning about a registered outage: its customers (its addresses as
+        a filter), its start and end read out; the registration day is the decision day
+        unless one is given (the 3-day rule counts from it)."""
+        if spec.kind != "outage":
+            raise CampaignRefused("--outage только для кампаний вида outage", field="outage")
+        async with self._sessions() as session:
+            outage = await session.get(Outage, spec.outage_id)
+        if outage is None:
+            raise CampaignRefused(
+                f"нет отключения {spec.outage_id} в реестре (contact-center outages list)",
+                field="outage",
+            )
+        if outage.ends_at <= self.clock.now():
+            raise CampaignRefused(f"отключение {outage.id} уже закончилось", field="outage")
+        tz = ZoneInfo(spec.timezone or self.timezone)
+        where = parse_filter(f"address={outage.addresses}")
+        return replace(
+            spec,
+            outage_start=outage.starts_at,
+            outage_end=outage.ends_at,
+            decision_date=spec.decision_date or outage.created_at.astimezone(tz).date(),
+            where=(where, *spec.where),
+        )
 
     # ------------------------------------------------------------------ control
     async def get(self, campaign_id: int) -> Campaign:
@@ -487,7 +556,9 @@ class CampaignService:
             paused=campaign.email_paused,
         )
 
-    async def report(self, campaign_id: int) -> Report:
+    async def report(self, campaign_id: int, status: str | None = None) -> Report:
+        """The campaign's report; `status` keeps the rows answering one question
+        (reports.STATUS_FILTERS: not-notified, not-reached… or a call result)."""
         campaign = await self.get(campaign_id)
         tz = ZoneInfo(campaign.timezone)
         async with self._sessions() as session:
@@ -506,7 +577,7 @@ class CampaignService:
                     .order_by(Letter.line, Letter.id)
                 )
             )
-        rows = report_rows(contacts, letters, tz)
+        rows = filter_rows(report_rows(contacts, letters, tz), status)
         header = {
             "id": campaign.id,
             "name": campaign.name,
@@ -520,13 +591,17 @@ class CampaignService:
             "channel": campaign.channel,
             "email_paused": campaign.email_paused,
             "timezone": campaign.timezone,
+            "filter": status or None,
         }
         return build_report(header, rows)
 
-    async def report_file(self, campaign_id: int, fmt: str) -> ReportFile:
+    async def report_file(
+        self, campaign_id: int, fmt: str, status: str | None = None
+    ) -> ReportFile:
         """The report as a file for the web's download and `campaign report`: `fmt` is csv,
         json, xlsx or text. Raises CampaignNotFound, ReportFormatError (before any query)."""
         check_format(fmt)
-        report = await self.report(campaign_id)
+        filter_rows([], status)  # an unknown filter is refused before any query
+        report = await self.report(campaign_id, status)
         # a 100,000-row workbook takes seconds of CPU: not on the loop the calls run on
         return await asyncio.to_thread(render, report, fmt)

@@ -31,6 +31,7 @@ from autoinformer.campaigns.plan import ACTIVE, Plan, plan_of
 from autoinformer.models import Attempt, Campaign, CampaignContact, Letter, OptOut
 from autoinformer.phone.progress import CallProgress, CallRef
 from autoinformer.scheduling import (
+    FALLBACK_STATUSES,
     CallFacts,
     classify,
     next_attempt_time,
@@ -479,10 +480,19 @@ class CallBook:
         if contact.state == "done" and not verdict.final:
             # its fate was decided earlier in this call (noted as it happened): keep it
             return contact.status or status
+        fallbacks = [n for n in (contact.phones or "").split(";") if n]
         if verdict.final:
             final = status
         elif campaign.status == "cancelled":
             final = "cancelled"
+        elif status in FALLBACK_STATUSES and fallbacks and not _past_end(campaign, now):
+            # the customer's next number is dialled now; the attempt keeps the one it used
+            contact.phone, contact.phones = fallbacks[0], ";".join(fallbacks[1:])
+            contact.state = "waiting"
+            contact.status = status
+            contact.next_attempt_at = now
+            contact.wait_reason = "next_phone"
+            return status
         else:
             retry = policy_from_data(json.loads(campaign.retry))
             when = next_attempt_time(status, contact.attempts, retry, now)
@@ -617,6 +627,10 @@ class CallBook:
             return DueContact(
                 c.id, c.phone, c.account, c.name, c.timezone, json.loads(c.values), c.attempts
             )
+
+
+def _past_end(campaign: Campaign, now: datetime) -> bool:
+    return campaign.end_at is not None and now >= campaign.end_at
 
 
 def _close(contact: CampaignContact, status: str, now: datetime) -> None:

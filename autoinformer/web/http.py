@@ -350,7 +350,9 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         if fmt not in REPORT_FORMATS:
             raise ApiError(400, "формат отчёта: csv, json или xlsx", field="format")
         # the office formats (BOM, ';', decimal comma; XLSX) the CLI writes too
-        file = await call(campaigns.report_file(campaign_id, fmt))
+        # ?status=not-notified: the supervisor's «не дозвонились» list, as `--status`
+        status = request.arg("status") or None
+        file = await call(campaigns.report_file(campaign_id, fmt, status))
         return WebResponse.file(file.content, file.content_type, file.filename)
 
     # --- scenarios: API ---------------------------------------------------------------

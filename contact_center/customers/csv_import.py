@@ -17,8 +17,13 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contact_center.customers.columns import (
+    HeaderError,
+    column_names_ru,
+    map_header,
+    parse_phone_cell,
+)
 from contact_center.parsing import parse_yes_no
-from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
 
 if TYPE_CHECKING:
     # csv.reader's class; the csv module does not re-export its name
@@ -270,13 +275,18 @@ class CustomerReader:
         except csv.Error as exc:
             self.errors.append(RowError(1, f"не читается как CSV: {exc}"))
             return
-        columns = [h.strip().lower() for h in header]
+        try:
+            # Russian exports («Лицевой счёт;ФИО;Адрес;…») and English names alike
+            columns = map_header(header)
+        except HeaderError as exc:
+            self.errors.append(RowError(1, str(exc)))
+            return
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
         if missing or unknown:
             parts = []
             if missing:
-                parts.append("нет столбцов: " + ", ".join(missing))
+                parts.append("нет столбцов: " + column_names_ru(missing))
             if unknown:
                 parts.append("неизвестные столбцы: " + ", ".join(unknown))
             self.errors.append(RowError(1, "; ".join(parts)))
@@ -358,15 +368,10 @@ def _parse_row(line: int, v: dict[str, str], *, region: str, today: date) -> Cus
     elif not ACCOUNT_RE.fullmatch(account):
         problems.append(f"account: недопустимый лицевой счёт «{account}»")
     has_contract = attempt(parse_bool, v["has_contract"], "has_contract")
-    phones: list[str] = []
-    for raw in _split(v["phone"]):
-        try:
-            number = normalize_phone(raw, region)
-        except InvalidPhoneNumber as exc:
-            problems.append(f"phone: {exc}")
-            continue
-        if number not in phones:
-            phones.append(number)
+    # the import keeps every number of the cell, so a bad one refuses the line
+    cell = parse_phone_cell(v["phone"], region)
+    problems.extend(f"phone: {reason}" for reason in cell.invalid)
+    phones = list(cell.numbers)
     consent = attempt(parse_bool, v["email_consent"], "email_consent")
     consent_date = attempt(parse_date, v.get("email_consent_date", ""), "email_consent_date")
     emails: list[EmailEntry] = []

@@ -26,8 +26,12 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
+    # in the file's order: the first is the one a campaign dials first
     phones: Mapped[list[CustomerPhone]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="CustomerPhone.id",
     )
     emails: Mapped[list[CustomerEmail]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", lazy="selectin"

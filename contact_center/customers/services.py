@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.customers.csv_import import CustomerRow
@@ -112,9 +112,16 @@ class CustomerService:
             )
             return list(rows.all())
 
-    async def count(self) -> int:
-        from sqlalchemy import func
+    async def page(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Customer]]:
+        """A page of the base by account, and how many customers there are."""
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count(Customer.id))) or 0
+            rows = await session.scalars(
+                select(Customer).order_by(Customer.account).limit(limit).offset(offset)
+            )
+            return int(total), list(rows.all())
 
+    async def count(self) -> int:
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count(Customer.id))) or 0)
 

@@ -77,10 +77,10 @@ def test_a_phone_only_csv_is_rows_only_in_russian() -> None:
     assert (
         to_csv(report)
         == (
-            "\ufeffТелефон;Лицевой счёт;Итог звонка;Оповещён;Попыток;Ответов;"
+            "\ufeffТелефон;Лицевой счёт;ФИО;Адрес;Долг;Итог звонка;Оповещён;Попыток;Ответов;"
             "Ждёт звонка оператора;Примечание\r\n"
-            "7 (913) 000-00-01;240001;оповещён;да;2;1;нет;\r\n"
-            "7 (913) 000-00-02;'=1+1;занято;нет;3;0;да;ждёт повтора\r\n"
+            "7 (913) 000-00-01;240001;;;;оповещён;да;2;1;нет;\r\n"
+            "7 (913) 000-00-02;'=1+1;;;;занято;нет;3;0;да;ждёт повтора\r\n"
         ).encode()
     )
 
@@ -98,6 +98,9 @@ def _expected_row(c: dict[str, Any]) -> list[object]:
     return [
         blank(c["phone"]),
         blank(c["account"]),
+        blank(c["name"]),
+        blank(c["address"]),
+        blank(c["debt"]),
         blank(STATUS_RU.get(c["status"], c["status"])),
         yes(c["notified"]),
         c["attempts"],
@@ -121,7 +124,7 @@ def test_the_xlsx_has_the_json_rows_and_its_totals() -> None:
     book = openpyxl.load_workbook(io.BytesIO(to_xlsx(report)))
     assert book.sheetnames == ["Абоненты", "Итоги"]
     rows = list(book["Абоненты"].values)
-    assert rows[0][:3] == ("Телефон", "Лицевой счёт", "Итог звонка")
+    assert rows[0][:6] == ("Телефон", "Лицевой счёт", "ФИО", "Адрес", "Долг", "Итог звонка")
     assert [list(r) for r in rows[1:]] == [_expected_row(c) for c in data["contacts"]]
     assert book["Абоненты"]["B3"].data_type == "s"  # "=1+1" is text, not a formula
     totals = {k: v for k, v in book["Итоги"].iter_rows(min_row=2, values_only=True)}

@@ -202,11 +202,11 @@ def test_the_customer_base_mails_only_consenting_addresses_of_customers_with_a_c
 
 def test_the_customer_base_with_both_channels() -> None:
     parsed = contacts_from_customers(BASE, scenario=DEBT, channel="both")
-    assert [c.phone for c in parsed.contacts] == [
-        "79130000001",
-        "79130000002",
-        "79130000006",
-        "79130000007",
+    # one contact per customer: a second number is its fallback
+    assert [(c.phone, c.alternates) for c in parsed.contacts] == [
+        ("79130000001", ()),
+        ("79130000002", ()),
+        ("79130000006", ("79130000007",)),
     ]
     assert [(x.address, x.phone) for x in parsed.letters] == [
         ("one@example.ru", "79130000001"),
@@ -216,4 +216,4 @@ def test_the_customer_base_with_both_channels() -> None:
         (2, "e-mail t***@example.ru: нет согласия на рассылку (email_consent)")
     ]
     phone_only = contacts_from_customers(BASE, scenario=DEBT)
-    assert phone_only.letters == [] and len(phone_only.contacts) == 4
+    assert phone_only.letters == [] and len(phone_only.contacts) == 3

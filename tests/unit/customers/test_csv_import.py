@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from contact_center.customers.columns import column_names_ru
 from contact_center.customers.csv_import import (
     REQUIRED_COLUMNS,
     CustomerReader,
@@ -122,7 +123,7 @@ NOISE = random.Random(5).randbytes(3000)
         (HEADER.encode("utf-32"), f"это не таблица CSV, а текст в кодировке UTF-32: {SAVE_AS}"),
         (NOISE, f"это не таблица CSV, а двоичный файл: {SAVE_AS}"),
         (b"", "файл пуст: нет строки заголовка"),
-        (b"\n\n", "строка 1: нет столбцов: " + ", ".join(REQUIRED_COLUMNS)),
+        (b"\n\n", "строка 1: нет столбцов: " + column_names_ru(REQUIRED_COLUMNS)),
     ],
 )
 def test_a_file_that_is_no_csv_gives_one_reason_and_no_traceback(data: bytes, message: str) -> None:
@@ -168,3 +169,27 @@ def test_a_good_file_read_row_by_row() -> None:
     rows = list(reader.checked())
     assert [(r.line, r.account, r.debt) for r in rows] == [(2, "1", None), (4, "2", Decimal(0))]
     assert (reader.ok, reader.count, reader.encoding) == (True, 2, "utf-8")
+
+
+def test_russian_export_with_several_phones_in_a_cell_is_read() -> None:
+    text = (
+        "Лицевой счёт;ФИО;Адрес;Договор;Телефон;Эл. почта;Согласие на рассылку;Долг;Дата долга\n"
+        '240001;Сидоров Пётр;ул. Ленина, д. 7;да;"8 913 123-45-67, 8 (39144) 3-22-41";'
+        "s@example.ru;да;1 234,56;01.11.2026\n"
+    )
+    result = parse(text, "cp1251")
+    assert result.ok, result.errors
+    (row,) = result.rows
+    assert (row.account, row.name, row.debt) == ("240001", "Сидоров Пётр", Decimal("1234.56"))
+    assert row.phones == ("+79131234567", "+73914432241")
+    assert row.emails[0].consent is True
+
+
+def test_russian_header_missing_a_column_names_it_both_ways() -> None:
+    result = parse("ЛИЦЕВОЙ СЧЕТ,ФИО,Адрес,Договор,Эл.почта,Согласие на рассылку\n")
+    assert [str(e) for e in result.errors] == ["строка 1: нет столбцов: phone («Телефон»)"]
+
+
+def test_a_column_named_twice_in_two_languages_is_refused() -> None:
+    result = parse("account,Лицевой счёт,name,address,has_contract,phone,email,email_consent\n")
+    assert "«account» и «Лицевой счёт»" in str(result.errors[0])
