@@ -20,10 +20,11 @@ system:
 		scripts/install-asterisk; \
 	fi
 
-# Debian's chromium and chromium-driver for tests/e2e (not needed by the demo)
+# Debian's chromium and chromium-driver for tests/e2e, its postgresql for the tests' own
+# throw-away PostgreSQL (neither needed by the demo)
 test-tools:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
-		echo "Installing headless Chromium for the end-to-end tests (scripts/install-test-tools)"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "Installing headless Chromium and PostgreSQL for the tests (scripts/install-test-tools)"; \
 		scripts/install-test-tools; \
 	fi
 
