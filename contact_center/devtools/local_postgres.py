@@ -99,9 +99,8 @@ class LocalPostgres:
             "--locale=C.UTF-8",
             "--no-sync",
         )
-        options = " ".join(
-            [f"-p {self.port}", f"-k {self.dir}"] + [f"-c {k}={v}" for k, v in FAST_SETTINGS.items()]
-        )
+        settings = [f"-c {k}={v}" for k, v in FAST_SETTINGS.items()]
+        options = " ".join([f"-p {self.port}", f"-k {self.dir}", *settings])
         self._run(
             str(self.bindir / "pg_ctl"),
             "start",

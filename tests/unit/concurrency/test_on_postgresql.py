@@ -1,5 +1,6 @@
 """What several processes on one PostgreSQL must never do, tried with real processes
-racing on a real PostgreSQL: claim a contact twice, hand out a journal number twice."""
+racing on a real PostgreSQL: claim a contact twice, call a number past its frequency caps
+(or twice at once), hand out a journal number twice."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sqlalchemy import func, select
 from autoinformer.campaigns.service import CampaignService, CampaignSpec
 from autoinformer.models import Attempt, CampaignContact
 from autoinformer.phone.book import CallBook
+from autoinformer.phone.progress import CallProgress, CallRef
 from autoinformer.plugin import AutoinformerPlugin
-from autoinformer.scheduling import Caps
+from autoinformer.scheduling import NO_CAPS, CallFacts, Caps
 from contact_center.clock import Clock
 from contact_center.hotline.appeals import AppealService
 from contact_center.speech.prompts import PromptCatalog
@@ -33,8 +35,16 @@ message = "Долг {money:debt}."
 """
 
 
-async def _campaign(url: str, tmp_path: Path, contacts: int) -> int:
-    """A started campaign of `contacts` different numbers; its id."""
+async def _campaign(
+    url: str,
+    tmp_path: Path,
+    contacts: int,
+    caps: Caps = NO_CAPS,
+    name: str = "race",
+    first: int = 0,
+) -> int:
+    """A started campaign of `contacts` numbers (+79130000001...), listed from the
+    `first`-th on (the rest after them); its id."""
     await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     try:
@@ -46,9 +56,10 @@ async def _campaign(url: str, tmp_path: Path, contacts: int) -> int:
         )
         (tmp_path / "race.toml").write_text(SCENARIO, encoding="utf-8")
         await campaigns.scenarios.add_file(tmp_path / "race.toml")
-        rows = "".join(f"+7913{i:07d},{i},100\n" for i in range(1, contacts + 1))
+        order = [(first + i) % contacts + 1 for i in range(contacts)]
+        rows = "".join(f"+7913{i:07d},{i},100\n" for i in order)
         created = await campaigns.create(
-            CampaignSpec(name="race", kind="debt", scenario="race", caps=Caps()),
+            CampaignSpec(name=name, kind="debt", scenario="race", caps=caps),
             list_data=f"phone,account,debt\n{rows}".encode(),
         )
         await campaigns.start(created.campaign_id)
@@ -96,13 +107,67 @@ def test_no_contact_is_claimed_twice_by_processes_claiming_at_once(
                         select(CampaignContact.state, CampaignContact.attempts).distinct()
                     )
                 ).all()
-                return int(attempts or 0), [tuple(r) for r in states]
+                return int(attempts or 0), [(str(s), int(n)) for s, n in states]
         finally:
             await engine.dispose()
 
     attempts, states = asyncio.run(stored())
     assert attempts == 400
     assert states == [("calling", 1)]
+
+
+async def claim_answer_and_hang_up(url: str, index: int, campaign_ids: list[int]) -> int:
+    """A dialer on its own campaign: each claimed call is answered and ends at once, until
+    a claim takes nothing (every number capped or in another dialer's call)."""
+    engine = create_engine(url)
+    book = CallBook(session_factory(engine))
+    calls = 0
+    try:
+        plan = await book.plan(campaign_ids[index])
+        assert plan is not None
+        while due := await book.due(plan.id, utcnow(), 10):
+            claimed = await book.claim_many(plan, due, utcnow())
+            if not claimed:
+                break
+            for contact, attempt_id, _channel in claimed:
+                ref = CallRef(attempt_id, contact.id, plan.id, contact.phone, plan.kind)
+                now = utcnow()
+                await book.note(ref, CallProgress(parts_total=2), now, answered_at=now)
+                await book.record(attempt_id, CallFacts("answered"), utcnow())
+                calls += 1
+    finally:
+        await engine.dispose()
+    return calls
+
+
+def test_a_number_is_answered_no_more_than_its_cap_across_dialer_processes(
+    pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    url = pg_database("caps")
+    # every process dials a campaign of its own with the same 30 numbers, one call a day,
+    # each list starting elsewhere: they race for a number at the start and as they go on
+    campaign_ids = [
+        asyncio.run(_campaign(url, tmp_path, 30, Caps(day=1), name=f"caps-{i}", first=i * 3))
+        for i in range(PROCESSES)
+    ]
+
+    calls = run_in_processes(claim_answer_and_hang_up, url, PROCESSES, campaign_ids)
+
+    async def answered_per_number() -> Counter[str]:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                phones = await session.scalars(
+                    select(Attempt.phone).where(Attempt.answered_at.is_not(None))
+                )
+                return Counter(phones)
+        finally:
+            await engine.dispose()
+
+    per_number = asyncio.run(answered_per_number())
+    assert len(per_number) == 30
+    assert [p for p, n in per_number.items() if n > 1] == []
+    assert sum(calls) == 30
 
 
 async def register_appeals(url: str, index: int, count: int) -> list[str]:

@@ -55,4 +55,3 @@ def test_all_migrations_upgrade_to_the_models_downgrade_to_nothing_and_upgrade_a
     migrate.upgrade(url, plugins)
     assert migrate.current_revision(url) == HEADS
     assert asyncio.run(_inspect(url))[1] == []
-
