@@ -138,11 +138,12 @@ class LocalPostgres:
             sql,
         ).stdout
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
-        if not name.replace("_", "").isalnum():
-            raise ValueError(f"database name must be letters, digits and _: {name!r}")
-        self.psql(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database, empty or a copy of `template`; returns its SQLAlchemy URL."""
+        for given in (name, template or "x"):
+            if not given.replace("_", "").isalnum():
+                raise ValueError(f"database name must be letters, digits and _: {given!r}")
+        self.psql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name)
 
     def stop(self, timeout: float = 30) -> None:
