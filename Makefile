@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CLI := $(BIN)/contact-center
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup system test-tools venv demo test unit integration lint typecheck check bench clean asterisk-start asterisk-stop
+.PHONY: all setup system test-tools venv demo test test-postgresql unit integration lint typecheck check bench clean asterisk-start asterisk-stop
 
 all: setup
 
@@ -51,6 +51,15 @@ demo: setup
 
 test: setup test-tools
 	$(BIN)/python -m pytest
+
+# the tests of the database logic again, on the tests' own PostgreSQL (README "Development")
+PG_TESTS := tests/unit/users tests/unit/operators tests/unit/customers tests/unit/hotline \
+	tests/unit/autoinformer/test_call_journal.py tests/unit/autoinformer/test_writer.py \
+	tests/unit/autoinformer/test_list_writer.py tests/unit/autoinformer/test_prerender.py \
+	tests/integration/web tests/integration/autoinformer/test_campaign_calls.py
+
+test-postgresql: setup test-tools
+	$(BIN)/python -m pytest --db postgresql $(PG_TESTS)
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit
