@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CLI := $(BIN)/contact-center
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup system test-tools venv demo test unit integration lint typecheck check bench clean asterisk-start asterisk-stop
+.PHONY: all setup system test-tools venv demo test test-postgresql unit integration lint typecheck check bench clean asterisk-start asterisk-stop
 
 all: setup
 
@@ -20,10 +20,11 @@ system:
 		scripts/install-asterisk; \
 	fi
 
-# Debian's chromium and chromium-driver for tests/e2e (not needed by the demo)
+# Debian's chromium and chromium-driver for tests/e2e, its postgresql for the tests' own
+# throw-away PostgreSQL (neither needed by the demo)
 test-tools:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
-		echo "Installing headless Chromium for the end-to-end tests (scripts/install-test-tools)"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "Installing headless Chromium and PostgreSQL for the tests (scripts/install-test-tools)"; \
 		scripts/install-test-tools; \
 	fi
 
@@ -50,6 +51,15 @@ demo: setup
 
 test: setup test-tools
 	$(BIN)/python -m pytest
+
+# the tests of the database logic again, on the tests' own PostgreSQL (README "Development")
+PG_TESTS := tests/unit/users tests/unit/operators tests/unit/customers tests/unit/hotline \
+	tests/unit/autoinformer/test_call_journal.py tests/unit/autoinformer/test_writer.py \
+	tests/unit/autoinformer/test_list_writer.py tests/unit/autoinformer/test_prerender.py \
+	tests/integration/web tests/integration/autoinformer/test_campaign_calls.py
+
+test-postgresql: setup test-tools
+	$(BIN)/python -m pytest --db postgresql $(PG_TESTS)
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit

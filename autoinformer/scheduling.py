@@ -286,6 +286,8 @@ class Caps:
 
 
 NO_CAPS = Caps()
+# how far back answered calls are read for the caps (the longest period and a day)
+CAP_LOOKBACK = timedelta(days=31)
 # 230-ФЗ art. 7 for debt calls (robots included since 2024); other notices (an outage is
 # a safety matter) are not capped unless the supervisor says so
 DEFAULT_CAPS: Mapping[str, Caps] = {"debt": Caps(1, 2, 8)}

@@ -4,6 +4,9 @@ restart needs to reconcile.
 A contact is claimed with a conditional UPDATE (state waiting -> calling) in the same
 transaction that inserts the attempt with its ChannelId, so two dialers (or two passes)
 never call one contact at once, and the ChannelId is committed before the Originate.
+On PostgreSQL, where several dialer processes may share the database, the claim also
+holds a lock per number to its commit and checks again, under it, what the dialer checked
+before claiming: the number is in no call and within its frequency caps.
 
 A call's progress is noted on its attempt as it happens (`note`); once the customer has
 decided their fate (confirmed, opted out, asked for an operator, or heard the whole
@@ -22,7 +25,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,8 +34,10 @@ from autoinformer.campaigns.plan import ACTIVE, Plan, plan_of
 from autoinformer.models import Attempt, Campaign, CampaignContact, Letter, OptOut
 from autoinformer.phone.progress import CallProgress, CallRef
 from autoinformer.scheduling import (
+    CAP_LOOKBACK,
     FALLBACK_STATUSES,
     CallFacts,
+    cap_release,
     classify,
     next_attempt_time,
     policy_from_data,
@@ -234,6 +239,8 @@ class CallBook:
     async def _claim_in(
         self, session: AsyncSession, plan: Plan, contacts: Sequence[DueContact], now: datetime
     ) -> list[tuple[DueContact, int, str]]:
+        if contacts and session.get_bind().dialect.name == "postgresql":
+            contacts = await _numbers_free_for(session, plan, contacts, now)
         if not contacts:
             return []
         # one conditional UPDATE for the lot: only contacts still waiting are taken
@@ -646,3 +653,49 @@ async def _add_opt_out(session: AsyncSession, phone: str, kind: str, campaign_id
     values = {"phone": phone, "kind": kind, "campaign_id": campaign_id, "created_at": utcnow()}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(OptOut).values(**values).on_conflict_do_nothing())
+
+
+async def _numbers_free_for(
+    session: AsyncSession, plan: Plan, contacts: Sequence[DueContact], now: datetime
+) -> list[DueContact]:
+    """The contacts whose number may be called now, checked under a lock per number held
+    to the commit (PostgreSQL): another dialer process claiming the same number waits for
+    this claim's commit and then sees its attempt. One contact per number; the others
+    stay waiting and the dialer's next pass defers them with the reason."""
+    phones = sorted({c.phone for c in contacts})
+    # locks taken in one order (by key) in every claim: two claims never deadlock
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM "
+            "(SELECT hashtext(p) AS k FROM unnest(CAST(:phones AS text[])) AS p ORDER BY k) AS s"
+        ),
+        {"phones": phones},
+    )
+    busy = set(
+        await session.scalars(
+            select(Attempt.phone).where(Attempt.phone.in_(phones), Attempt.ended_at.is_(None))
+        )
+    )
+    answered: dict[str, list[datetime]] = {}
+    if not plan.caps.none:
+        rows = await session.execute(
+            select(Attempt.phone, Attempt.answered_at).where(
+                Attempt.phone.in_(phones),
+                Attempt.kind == plan.kind,
+                Attempt.answered_at.is_not(None),
+                Attempt.answered_at > now - CAP_LOOKBACK,
+            )
+        )
+        for phone, at in rows.tuples():
+            assert at is not None  # selected so
+            # `now` was read before this claim waited for the locks: a call another dialer
+            # had answered meanwhile counts as answered now, not as one in the future
+            answered.setdefault(phone, []).append(min(at, now))
+    free: list[DueContact] = []
+    for contact in contacts:
+        phone = contact.phone
+        if phone in busy or cap_release(answered.get(phone, ()), now, plan.caps) is not None:
+            continue
+        busy.add(phone)  # one call per number in this claim too
+        free.append(contact)
+    return free

@@ -42,7 +42,7 @@ from autoinformer.phone.pacing import DialGate, OperatorDesk
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
-from autoinformer.scheduling import cap_release, next_call_time
+from autoinformer.scheduling import CAP_LOOKBACK, cap_release, next_call_time
 from contact_center.calendar import WorkingDays
 from contact_center.clock import Clock
 from contact_center.hotline.handoffs import Handoffs
@@ -54,8 +54,6 @@ from contact_center.telephony.exceptions import TelephonyError
 from contact_center.telephony.originate import Originator
 
 log = logging.getLogger(__name__)
-
-CAP_LOOKBACK = timedelta(days=31)
 
 
 class Dialer:

@@ -26,6 +26,7 @@ from contact_center.app import App, build_app
 from contact_center.clock import Clock
 from contact_center.settings import Settings
 from contact_center.storage import migrate
+from tests.conftest import NewDatabase
 from tests.integration.conftest import AsteriskFixture
 from tests.integration.waiting import wait_for
 
@@ -104,8 +105,11 @@ def db_url(tmp: Path) -> str:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> str:
-    return db_url(tmp_path)
+def database(new_database: NewDatabase) -> str:
+    """A migrated database on the run's backend (`--db`)."""
+    url = new_database("ai")
+    migrate.upgrade(url, [AutoinformerPlugin()])
+    return url
 
 
 # `world(now=..., config=..., start_plugin=..., settings=..., mailer=...)`

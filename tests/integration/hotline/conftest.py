@@ -25,6 +25,7 @@ from contact_center.settings import PROJECT_ROOT
 from contact_center.speech.service import Speech
 from contact_center.storage import migrate
 from contact_center.telephony.ami import AmiConfig, AmiLink
+from tests.conftest import NewDatabase
 from tests.integration.conftest import AsteriskFixture
 
 pytestmark = [
@@ -143,14 +144,14 @@ async def built_prompts(asterisk: AsteriskFixture) -> float:
 
 @pytest.fixture
 async def hotline(
-    asterisk: AsteriskFixture, built_prompts: float, tmp_path: Path
+    asterisk: AsteriskFixture, built_prompts: float, tmp_path: Path, new_database: NewDatabase
 ) -> AsyncIterator[MakeHotline]:
     """`await hotline(**settings)`: a started app on a fresh database (in hours unless
     `clock_offset` says otherwise)."""
     services: list[App] = []
 
     async def make(*, customers: bool = False, **changes: Any) -> Hotline:
-        db = f"sqlite+aiosqlite:///{tmp_path}/hotline-{len(services)}.db"
+        db = new_database(f"hotline_{len(services)}")
         await asyncio.to_thread(migrate.upgrade, db)
         ivr_dir = tmp_path / f"ivr-{len(services)}"
         shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr_dir)

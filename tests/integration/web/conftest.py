@@ -21,6 +21,7 @@ from autoinformer.plugin import AutoinformerPlugin
 from contact_center.app import App, build_app
 from contact_center.clock import Clock
 from contact_center.storage import migrate
+from tests.conftest import NewDatabase
 from tests.integration.conftest import AsteriskFixture
 
 PASSWORD = "пароль-для-тестов-1"
@@ -147,8 +148,8 @@ class Console:
 
 
 @pytest.fixture
-def web_database(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+def web_database(new_database: NewDatabase) -> str:
+    url = new_database("web")
     migrate.upgrade(url, [AutoinformerPlugin()])
     return url
 

@@ -25,6 +25,7 @@ from contact_center.clock import Clock
 from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
 
 SCENARIO = """
 name = "journal"
@@ -68,8 +69,8 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/ai.db"
+async def env(tmp_path: Path, new_database: NewDatabase) -> AsyncIterator[Env]:
+    url = new_database("ai")
     await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     sessions = session_factory(engine)

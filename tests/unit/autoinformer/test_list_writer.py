@@ -21,6 +21,7 @@ from autoinformer.scenarios import builtin_scenarios
 from contact_center.storage import migrate
 from contact_center.storage.base import utcnow
 from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
 
 DEBT = next(s for s in builtin_scenarios() if s.name == "debt-notice")
 BOTH = """phone,email,email_consent,account,debt
@@ -34,8 +35,10 @@ bad,c@example.ru,да,3,30
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/l.db"
+async def sessions(
+    tmp_path: Path, new_database: NewDatabase
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    url = new_database("l")
     await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     try:

@@ -26,6 +26,7 @@ from contact_center.speech import PromptPart, Speech
 from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
 
 needs_tts = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
@@ -56,8 +57,8 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/ai.db"
+async def env(tmp_path: Path, new_database: NewDatabase) -> AsyncIterator[Env]:
+    url = new_database("ai")
     await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     queries: list[str] = []

@@ -17,11 +17,12 @@ from autoinformer.writer import BatchedWriter, Op
 from contact_center.storage import migrate
 from contact_center.storage.base import utcnow
 from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/w.db"
+async def engine(tmp_path: Path, new_database: NewDatabase) -> AsyncIterator[AsyncEngine]:
+    url = new_database("w")
     await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
     engine = create_engine(url)
     try:

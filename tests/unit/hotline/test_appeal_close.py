@@ -25,6 +25,7 @@ from contact_center.hotline.recovery import (
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.telephony.ami import AmiLink
+from tests.conftest import NewDatabase
 
 T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
@@ -36,8 +37,8 @@ class DownLink:
 
 
 @pytest.fixture
-async def appeals(tmp_path: Path) -> AsyncIterator[AppealService]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/appeals.db"
+async def appeals(tmp_path: Path, new_database: NewDatabase) -> AsyncIterator[AppealService]:
+    url = new_database("appeals")
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
     try:

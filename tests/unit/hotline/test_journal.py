@@ -23,6 +23,7 @@ from contact_center.hotline.journal_file import render_journal
 from contact_center.operators.models import Operator
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
 
 TZ = ZoneInfo("Asia/Krasnoyarsk")
 TODAY = date(2026, 12, 2)
@@ -73,8 +74,10 @@ def test_status_precedence() -> None:
 
 
 @pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[tuple[AppealJournal, AppealService]]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/j.db"
+async def journal(
+    tmp_path: Path, new_database: NewDatabase
+) -> AsyncIterator[tuple[AppealJournal, AppealService]]:
+    url = new_database("j")
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
     sessions = session_factory(engine)

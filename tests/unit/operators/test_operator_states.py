@@ -17,6 +17,7 @@ from contact_center.operators.models import OperatorState
 from contact_center.operators.services import OperatorService, QueueControl, QueueMember
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
 
 PHONE = "PJSIP/op101"
 
@@ -60,8 +61,8 @@ Env = tuple[OperatorService, FakeQueue, StepClock, AppealService]
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/ops.db"
+async def env(tmp_path: Path, new_database: NewDatabase) -> AsyncIterator[Env]:
+    url = new_database("ops")
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
     sessions = session_factory(engine)

@@ -1,10 +1,11 @@
-"""UserService, SessionService and AuditLog on a real SQLite database (migrated by Alembic)."""
+"""UserService, SessionService and AuditLog on a real database (migrated by Alembic; SQLite,
+or PostgreSQL with `--db postgresql`)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contact_center.clock import Clock
+from contact_center.devtools.local_postgres import LocalPostgres
 from contact_center.operators.models import Operator
 from contact_center.settings import load_settings
 from contact_center.storage import migrate
@@ -61,27 +64,46 @@ class Env:
     users: Users
     clock: StepClock
     engine: AsyncEngine
-    db: Path
+    url: str
 
     def file_bytes(self) -> bytes:
-        """The database file and its write-ahead log, as they lie on disk."""
-        wal = Path(f"{self.db}-wal")
-        return self.db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        """The SQLite database file and its write-ahead log, as they lie on disk."""
+        db = Path(self.url.removeprefix("sqlite+aiosqlite:///"))
+        wal = Path(f"{db}-wal")
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
-    def rows(self, sql: str) -> list[tuple[object, ...]]:
-        with sqlite3.connect(self.db) as conn:
-            return conn.execute(sql).fetchall()
+    async def rows(self, sql: str) -> list[tuple[object, ...]]:
+        async with self.engine.connect() as conn:
+            return [tuple(r) for r in await conn.execute(text(sql))]
 
 
 @pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def migrated(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """A migrated template: a SQLite file to copy, or a PostgreSQL database to clone."""
+    if request.config.getoption("--db") == "postgresql":
+        server: LocalPostgres = request.getfixturevalue("postgres")
+        url = server.create_database("users_template")
+        migrate.upgrade(url)
+        return url
     path = tmp_path_factory.mktemp("users") / "template.db"
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
+    return str(path)
 
 
-async def _env(db: Path, clock: StepClock, hasher: PasswordHasher) -> tuple[Users, AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+def _copy(migrated: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if migrated.startswith("postgresql"):
+        server: LocalPostgres = request.getfixturevalue("postgres")
+        return server.create_database(f"users_{next(_copies)}", template="users_template")
+    db = tmp_path / "users.db"
+    shutil.copyfile(migrated, db)
+    return f"sqlite+aiosqlite:///{db}"
+
+
+_copies = itertools.count(1)
+
+
+async def _env(url: str, clock: StepClock, hasher: PasswordHasher) -> tuple[Users, AsyncEngine]:
+    engine = create_engine(url)
     users = build_users(
         load_settings({}), session_factory(engine), clock, passwords=Passwords(hasher)
     )
@@ -89,9 +111,8 @@ async def _env(db: Path, clock: StepClock, hasher: PasswordHasher) -> tuple[User
 
 
 @pytest.fixture
-async def env(migrated: Path, tmp_path: Path) -> AsyncIterator[Env]:
-    db = tmp_path / "users.db"
-    shutil.copyfile(migrated, db)
+async def env(migrated: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    db = _copy(migrated, tmp_path, request)
     clock = StepClock()
     users, engine = await _env(db, clock, fast_hasher())
     try:
@@ -108,7 +129,7 @@ async def _add(env: Env, login: str = "ivanov", role: str = "supervisor") -> Non
 async def test_a_user_is_added_with_an_argon2id_hash_and_listed(env: Env) -> None:
     user = await env.users.users.add("Ivanov", "supervisor", PASSWORD, actor="cli:root")
     assert (user.login, user.role, user.disabled) == ("ivanov", "supervisor", False)
-    [(stored,)] = env.rows("SELECT password_hash FROM users")
+    [(stored,)] = await env.rows("SELECT password_hash FROM users")
     assert isinstance(stored, str) and stored.startswith("$argon2id$")
     assert PASSWORD not in stored
     assert [u.login for u in await env.users.users.list()] == ["ivanov"]
@@ -129,7 +150,7 @@ async def test_bad_input_stores_nothing(env: Env) -> None:
     with pytest.raises(UnknownOperatorCode, match="оператора с кодом 999 нет"):
         await env.users.users.add("ivanov", "operator", PASSWORD, actor="x", operator_code="999")
     assert await env.users.users.list() == []
-    assert env.rows("SELECT count(*) FROM audit_log") == [(0,)]
+    assert await env.rows("SELECT count(*) FROM audit_log") == [(0,)]
 
 
 async def test_an_operator_user_is_linked_to_an_operator_desk(env: Env) -> None:
@@ -175,10 +196,15 @@ async def test_login_gives_a_session_that_resolves_to_the_user_and_role(env: Env
 async def test_the_database_holds_no_usable_session_token(env: Env) -> None:
     await _add(env)
     issued = await env.users.users.authenticate("ivanov", PASSWORD, HERE)
-    raw = env.file_bytes()
+    # SQLite: the bytes on disk; PostgreSQL: what the table gives anyone who reads it
+    raw = (
+        env.file_bytes()
+        if env.url.startswith("sqlite")
+        else repr(await env.rows("SELECT * FROM user_sessions")).encode()
+    )
     assert issued.session_id.encode() not in raw
     assert issued.csrf.encode() not in raw
-    [(stored,)] = env.rows("SELECT token_hash FROM user_sessions")
+    [(stored,)] = await env.rows("SELECT token_hash FROM user_sessions")
     with pytest.raises(SessionInvalid):
         await env.users.sessions.resolve(str(stored))
 
@@ -223,7 +249,7 @@ async def test_five_failures_from_an_address_refuse_it_for_any_login(env: Env) -
 
 async def test_the_throttle_holds_across_processes_sharing_the_database(env: Env) -> None:
     await _add(env)
-    other, engine = await _env(env.db, env.clock, fast_hasher())
+    other, engine = await _env(env.url, env.clock, fast_hasher())
     try:
         for service in (env.users, other) * 2 + (env.users,):
             with pytest.raises(AuthenticationFailed):
@@ -242,7 +268,7 @@ async def test_a_throttled_attempt_is_not_counted(env: Env) -> None:
     for _ in range(3):
         with pytest.raises(LoginThrottled):
             await env.users.users.authenticate("ivanov", "wrong", HERE)
-    assert env.rows("SELECT count(*) FROM login_failures WHERE kind = 'login'") == [(5,)]
+    assert await env.rows("SELECT count(*) FROM login_failures WHERE kind = 'login'") == [(5,)]
 
 
 async def test_failed_logins_are_audited_without_the_typed_text(env: Env) -> None:
@@ -254,8 +280,8 @@ async def test_failed_logins_are_audited_without_the_typed_text(env: Env) -> Non
         await env.users.users.authenticate("Secret.Pass", "", HERE)
     failed = await env.users.audit.list(AuditFilter(action="auth.login_failed"))
     assert [(r.actor, r.object_id) for r in failed] == [("?", "?"), ("ivanov", "ivanov")]
-    dump = repr(env.rows("SELECT * FROM audit_log")) + repr(
-        env.rows("SELECT * FROM login_failures")
+    dump = repr(await env.rows("SELECT * FROM audit_log")) + repr(
+        await env.rows("SELECT * FROM login_failures")
     )
     assert "wrong-secret" not in dump and "secret.pass" not in dump.lower()
 
@@ -270,7 +296,7 @@ async def test_a_session_ends_after_the_idle_time(env: Env) -> None:
     env.clock.step(minutes=30)
     with pytest.raises(SessionInvalid, match="сеанс истёк"):
         await env.users.sessions.resolve(issued.session_id)
-    assert env.rows("SELECT count(*) FROM user_sessions") == [(0,)]
+    assert await env.rows("SELECT count(*) FROM user_sessions") == [(0,)]
 
 
 async def test_a_session_ends_after_its_lifetime_however_busy(env: Env) -> None:
@@ -288,14 +314,14 @@ async def test_a_session_ends_after_its_lifetime_however_busy(env: Env) -> None:
 async def test_resolve_writes_last_seen_at_most_once_a_minute(env: Env) -> None:
     await _add(env)
     issued = await env.users.users.authenticate("ivanov", PASSWORD, HERE)
-    [(first,)] = env.rows("SELECT last_seen_at FROM user_sessions")
+    [(first,)] = await env.rows("SELECT last_seen_at FROM user_sessions")
     env.clock.step(seconds=30)
     await env.users.sessions.resolve(issued.session_id)
-    assert env.rows("SELECT last_seen_at FROM user_sessions") == [(first,)]
+    assert await env.rows("SELECT last_seen_at FROM user_sessions") == [(first,)]
     env.clock.step(seconds=31)
     info = await env.users.sessions.resolve(issued.session_id)
     assert info.last_seen_at == env.clock.instant
-    assert env.rows("SELECT last_seen_at FROM user_sessions") != [(first,)]
+    assert await env.rows("SELECT last_seen_at FROM user_sessions") != [(first,)]
 
 
 async def test_logout_ends_the_session_and_is_audited(env: Env) -> None:
@@ -354,12 +380,12 @@ async def test_passwd_from_the_cli_ends_all_sessions_and_checks_the_policy(env: 
 
 async def test_a_hash_made_with_old_parameters_is_replaced_at_login(env: Env) -> None:
     await _add(env)  # time_cost=1
-    [(old,)] = env.rows("SELECT password_hash FROM users")
+    [(old,)] = await env.rows("SELECT password_hash FROM users")
     assert isinstance(old, str) and ",t=1," in old
-    stronger, engine = await _env(env.db, env.clock, fast_hasher(time_cost=2))
+    stronger, engine = await _env(env.url, env.clock, fast_hasher(time_cost=2))
     try:
         await stronger.users.authenticate("ivanov", PASSWORD, HERE)
-        [(new,)] = env.rows("SELECT password_hash FROM users")
+        [(new,)] = await env.rows("SELECT password_hash FROM users")
         assert isinstance(new, str) and ",t=2," in new
         await stronger.users.authenticate("ivanov", PASSWORD, HERE)
     finally:
@@ -417,7 +443,7 @@ async def test_user_management_is_audited_with_actor_and_object(env: Env) -> Non
         ("cli:root", "user.add", "user", "ivanov"),
     ]
     assert all(r.at == env.clock.instant for r in records)
-    dump = repr(env.rows("SELECT * FROM audit_log"))
+    dump = repr(await env.rows("SELECT * FROM audit_log"))
     assert PASSWORD not in dump and "новый-пароль-2" not in dump
 
 

@@ -1,0 +1,208 @@
+"""What several processes on one PostgreSQL must never do, tried with real processes
+racing on a real PostgreSQL: claim a contact twice, call a number past its frequency caps
+(or twice at once), hand out a journal number twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from autoinformer.campaigns.service import CampaignService, CampaignSpec
+from autoinformer.models import Attempt, CampaignContact
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.progress import CallProgress, CallRef
+from autoinformer.plugin import AutoinformerPlugin
+from autoinformer.scheduling import NO_CAPS, CallFacts, Caps
+from contact_center.clock import Clock
+from contact_center.hotline.appeals import AppealService
+from contact_center.speech.prompts import PromptCatalog
+from contact_center.storage import migrate
+from contact_center.storage.base import utcnow
+from contact_center.storage.database import create_engine, session_factory
+from tests.conftest import NewDatabase
+from tests.unit.concurrency.processes import run_in_processes
+
+PROCESSES = 4
+SCENARIO = """
+name = "race"
+kind = "debt"
+message = "Долг {money:debt}."
+"""
+
+
+async def _campaign(
+    url: str,
+    tmp_path: Path,
+    contacts: int,
+    caps: Caps = NO_CAPS,
+    name: str = "race",
+    first: int = 0,
+) -> int:
+    """A started campaign of `contacts` numbers (+79130000001...), listed from the
+    `first`-th on (the rest after them); its id."""
+    await asyncio.to_thread(migrate.upgrade, url, [AutoinformerPlugin()])
+    engine = create_engine(url)
+    try:
+        campaigns = CampaignService(
+            session_factory(engine),
+            clock=Clock(),
+            timezone="Asia/Krasnoyarsk",
+            prompts=set(PromptCatalog.load()),
+        )
+        (tmp_path / "race.toml").write_text(SCENARIO, encoding="utf-8")
+        await campaigns.scenarios.add_file(tmp_path / "race.toml")
+        order = [(first + i) % contacts + 1 for i in range(contacts)]
+        rows = "".join(f"+7913{i:07d},{i},100\n" for i in order)
+        created = await campaigns.create(
+            CampaignSpec(name=name, kind="debt", scenario="race", caps=caps),
+            list_data=f"phone,account,debt\n{rows}".encode(),
+        )
+        await campaigns.start(created.campaign_id)
+        return created.campaign_id
+    finally:
+        await engine.dispose()
+
+
+async def claim_until_none_left(url: str, _index: int, campaign_id: int) -> list[int]:
+    """A dialer's claiming alone: the due contacts, claimed a batch at a time, until none."""
+    engine = create_engine(url)
+    book = CallBook(session_factory(engine))
+    taken: list[int] = []
+    try:
+        plan = await book.plan(campaign_id)
+        assert plan is not None
+        while due := await book.due(campaign_id, utcnow(), 20):
+            taken += [c.id for c, _attempt, _channel in await book.claim_many(plan, due, utcnow())]
+    finally:
+        await engine.dispose()
+    return taken
+
+
+def test_no_contact_is_claimed_twice_by_processes_claiming_at_once(
+    pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    url = pg_database("claims")
+    campaign_id = asyncio.run(_campaign(url, tmp_path, 400))
+
+    taken = run_in_processes(claim_until_none_left, url, PROCESSES, campaign_id)
+
+    everyone = [cid for ids in taken for cid in ids]
+    twice = [cid for cid, n in Counter(everyone).items() if n > 1]
+    assert twice == []
+    assert len(everyone) == 400
+    assert sum(1 for ids in taken if ids) >= 2, "the processes did not race"
+
+    async def stored() -> tuple[int, list[tuple[str, int]]]:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                attempts = await session.scalar(select(func.count()).select_from(Attempt))
+                states = (
+                    await session.execute(
+                        select(CampaignContact.state, CampaignContact.attempts).distinct()
+                    )
+                ).all()
+                return int(attempts or 0), [(str(s), int(n)) for s, n in states]
+        finally:
+            await engine.dispose()
+
+    attempts, states = asyncio.run(stored())
+    assert attempts == 400
+    assert states == [("calling", 1)]
+
+
+async def claim_answer_and_hang_up(url: str, index: int, campaign_ids: list[int]) -> int:
+    """A dialer on its own campaign: each claimed call is answered and ends at once, until
+    a claim takes nothing (every number capped or in another dialer's call)."""
+    engine = create_engine(url)
+    book = CallBook(session_factory(engine))
+    calls = 0
+    try:
+        plan = await book.plan(campaign_ids[index])
+        assert plan is not None
+        while due := await book.due(plan.id, utcnow(), 10):
+            claimed = await book.claim_many(plan, due, utcnow())
+            if not claimed:
+                break
+            for contact, attempt_id, _channel in claimed:
+                ref = CallRef(attempt_id, contact.id, plan.id, contact.phone, plan.kind)
+                now = utcnow()
+                await book.note(ref, CallProgress(parts_total=2), now, answered_at=now)
+                await book.record(attempt_id, CallFacts("answered"), utcnow())
+                calls += 1
+    finally:
+        await engine.dispose()
+    return calls
+
+
+def test_a_number_is_answered_no_more_than_its_cap_across_dialer_processes(
+    pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    url = pg_database("caps")
+    # every process dials a campaign of its own with the same 30 numbers, one call a day,
+    # each list starting elsewhere: they race for a number at the start and as they go on
+    campaign_ids = [
+        asyncio.run(_campaign(url, tmp_path, 30, Caps(day=1), name=f"caps-{i}", first=i * 3))
+        for i in range(PROCESSES)
+    ]
+
+    calls = run_in_processes(claim_answer_and_hang_up, url, PROCESSES, campaign_ids)
+
+    async def answered_per_number() -> Counter[str]:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                phones = await session.scalars(
+                    select(Attempt.phone).where(Attempt.answered_at.is_not(None))
+                )
+                return Counter(phones)
+        finally:
+            await engine.dispose()
+
+    per_number = asyncio.run(answered_per_number())
+    assert len(per_number) == 30
+    assert [p for p, n in per_number.items() if n > 1] == []
+    assert sum(calls) == 30
+
+
+async def register_appeals(url: str, index: int, count: int) -> list[str]:
+    engine = create_engine(url)
+    appeals = AppealService(session_factory(engine), ZoneInfo("Asia/Krasnoyarsk"))
+    numbers: list[str] = []
+    arrived = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    try:
+        for i in range(count):
+            ref = await appeals.register(
+                uniqueid=f"p{index}-{i}",
+                channel=f"PJSIP/trunk-{index}-{i}",
+                caller_number="+79135550101",
+                customer_id=None,
+                arrived_at=arrived + timedelta(seconds=i),
+            )
+            numbers.append(ref.number)
+    finally:
+        await engine.dispose()
+    return numbers
+
+
+def test_processes_numbering_appeals_at_once_never_share_a_journal_number(
+    pg_database: NewDatabase,
+) -> None:
+    url = pg_database("journal")
+    migrate.upgrade(url)
+    # no counter row for the year yet: the processes also race to create it
+    numbers = run_in_processes(register_appeals, url, PROCESSES, 50)
+
+    everyone = [n for ns in numbers for n in ns]
+    assert len(everyone) == PROCESSES * 50
+    assert [n for n, k in Counter(everyone).items() if k > 1] == []
+    seqs = [int(n.split("-")[1]) for n in everyone]
+    assert sorted(seqs) == list(range(1, PROCESSES * 50 + 1))
+    # each process's own numbers rise
+    for ns in numbers:
+        assert ns == sorted(ns)
