@@ -86,16 +86,20 @@ async def claim_until_none_left(url: str, _index: int, campaign_id: int) -> list
 def test_no_contact_is_claimed_twice_by_processes_claiming_at_once(
     pg_database: NewDatabase, tmp_path: Path
 ) -> None:
-    url = pg_database("claims")
-    campaign_id = asyncio.run(_campaign(url, tmp_path, 400))
-
-    taken = run_in_processes(claim_until_none_left, url, PROCESSES, campaign_id)
-
-    everyone = [cid for ids in taken for cid in ids]
-    twice = [cid for cid, n in Counter(everyone).items() if n > 1]
-    assert twice == []
-    assert len(everyone) == 400
-    assert sum(1 for ids in taken if ids) >= 2, "the processes did not race"
+    # on a loaded machine one process may take everything before the others have connected:
+    # a round where they did not race proves nothing, so it is run again (a fresh database)
+    for round_ in range(3):
+        url = pg_database(f"claims{round_}")
+        campaign_id = asyncio.run(_campaign(url, tmp_path, 400))
+        taken = run_in_processes(claim_until_none_left, url, PROCESSES, campaign_id)
+        everyone = [cid for ids in taken for cid in ids]
+        twice = [cid for cid, n in Counter(everyone).items() if n > 1]
+        assert twice == []
+        assert len(everyone) == 400
+        if sum(1 for ids in taken if ids) >= 2:
+            break
+    else:
+        raise AssertionError("the processes did not race in 3 rounds")
 
     async def stored() -> tuple[int, list[tuple[str, int]]]:
         engine = create_engine(url)
