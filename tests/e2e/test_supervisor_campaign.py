@@ -435,9 +435,11 @@ async def test_a_supervisor_creates_starts_watches_and_downloads_a_campaign_in_t
         assert run.xlsx is not None
         rows = xlsx_rows(run.xlsx)
         header, body = rows[0], rows[1:]
-        assert header[:3] == ["Телефон", "Лицевой счёт", "Итог звонка"], header
+        column = {name: i for i, name in enumerate(header)}
+        assert {"Телефон", "Лицевой счёт", "ФИО", "Адрес", "Долг", "Итог звонка"} <= set(column)
+        phone, account, status = (column[n] for n in ("Телефон", "Лицевой счёт", "Итог звонка"))
         from_json = [(c["phone"], c["account"], STATUS_RU[c["status"]]) for c in contacts]
-        from_xlsx = [(str(r[0]), str(r[1]), r[2]) for r in body]
+        from_xlsx = [(str(r[phone]), str(r[account]), r[status]) for r in body]
         assert from_xlsx == from_json
         assert sorted(s for _, _, s in from_xlsx) == ["занято"] + ["оповещён"] * LISTENERS
 
