@@ -84,9 +84,11 @@ def test_campaign_create_start_status_report(cli: Cli, tmp_path: Path) -> None:
     data = json.loads(status.stdout)
     assert (data["status"], data["total"], data["waiting"]) == ("running", 1, 1)
     report = cli("campaign", "report", campaign_id, "--format", "csv")
-    assert report.stdout_bytes.startswith("\ufeffТелефон;Лицевой счёт;Итог звонка;".encode())
+    assert report.stdout_bytes.startswith(
+        "\ufeffТелефон;Лицевой счёт;ФИО;Адрес;Долг;Итог звонка;".encode()
+    )
     lines = report.stdout_bytes.decode("utf-8-sig").split("\r\n")
-    assert lines[1:] == ["7 (913) 000-00-01;240001;ожидает;нет;0;0;нет;", ""]
+    assert lines[1:] == ["7 (913) 000-00-01;240001;;;1\u00a0500,00\u00a0₽;ожидает;нет;0;0;нет;", ""]
     as_json = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
     assert as_json["totals"]["contacts"] == len(as_json["contacts"]) == 1
     assert cli("campaign", "cancel", campaign_id).exit_code == 0
@@ -292,9 +294,10 @@ def test_report_csv_cells_that_start_a_formula_are_quoted(cli: Cli, tmp_path: Pa
     campaign_id = created.stdout.strip()
     report = cli("campaign", "report", campaign_id, "--format", "csv").stdout_bytes
     assert report.decode("utf-8-sig").split("\r\n")[1:] == [
-        '7 (913) 000-00-01;"\'=HYPERLINK(""http://e.x/"",""Жми"")";ожидает;нет;0;0;нет;',
-        "7 (913) 000-00-02;'-1+2;ожидает;нет;0;0;нет;",
-        "7 (913) 000-00-03;'@A1;ожидает;нет;0;0;нет;",
+        '7 (913) 000-00-01;"\'=HYPERLINK(""http://e.x/"",""Жми"")";'
+        '"\'=HYPERLINK(""http://e.x/"")";;;ожидает;нет;0;0;нет;',
+        "7 (913) 000-00-02;'-1+2;Иванов;;;ожидает;нет;0;0;нет;",
+        "7 (913) 000-00-03;'@A1;Петров;;;ожидает;нет;0;0;нет;",
         "",
     ]
     # the workbook keeps the account as it came, a string cell (never a formula)
@@ -321,8 +324,9 @@ def test_report_xlsx_goes_to_a_file_or_a_pipe_with_the_json_rows(cli: Cli, tmp_p
     as_json = json.loads(cli(*REPORT, campaign_id, "--format", "json").stdout)
     for data in (path.read_bytes(), piped.stdout_bytes):
         book = openpyxl.load_workbook(io.BytesIO(data))
-        rows = list(book["Абоненты"].iter_rows(min_row=2, values_only=True))
-        assert [(r[0], r[1], r[4]) for r in rows] == [
+        header, *rows = book["Абоненты"].iter_rows(values_only=True)
+        attempts = header.index("Попыток")
+        assert [(r[0], r[1], r[attempts]) for r in rows] == [
             (c["phone"], c["account"], c["attempts"]) for c in as_json["contacts"]
         ]
         totals = {k: v for k, v in book["Итоги"].iter_rows(min_row=2, values_only=True)}
