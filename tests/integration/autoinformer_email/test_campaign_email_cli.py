@@ -74,10 +74,12 @@ def test_email_campaign_from_the_cli_and_the_clerks_unsubscribe(cli: Cli, tmp_pa
     assert "письма: всего 2, в очереди 2" in text
     report = cli("campaign", "report", campaign_id, "--format", "csv").stdout.splitlines()
     assert report[0].endswith(
-        ",email,email_status,email_attempts,email_deferrals,email_code,"
-        "email_reply,email_last_deferral,email_note"
+        ";E-mail;Итог письма;Попыток отправки;Откладываний;Код ответа сервера;"
+        "Ответ сервера;Последнее откладывание;Примечание к письму"
     )
-    assert report[1].startswith(",10-1,,,0,0,false,,ivanov@example.ru,queued,0,0")
+    letter = dict(zip(report[0].lstrip("\ufeff").split(";"), report[1].split(";"), strict=True))
+    assert (letter["Лицевой счёт"], letter["E-mail"]) == ("10-1", "ivanov@example.ru")
+    assert letter["Телефон"] == "" and letter["Попыток отправки"] == "0"
 
     with sqlite3.connect(cli.path) as db:
         (letter_id,) = db.execute(
