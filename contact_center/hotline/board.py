@@ -697,8 +697,11 @@ class HotlineBoard:
                 self._dirty.set()
             except Exception:
                 log.exception("hotline board: today's norms could not be read")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # that stops the board when the event is set at the same moment (a hung stop)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._norms_due.wait(), NORMS_EVERY)
+                async with asyncio.timeout(NORMS_EVERY):
+                    await self._norms_due.wait()
 
     async def _publisher(self) -> None:
         loop = asyncio.get_running_loop()

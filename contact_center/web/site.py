@@ -11,6 +11,7 @@ the site and cancelled when the client goes or the site stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.parser
 import email.policy
 import hmac
@@ -306,18 +307,31 @@ def _twisted_cancel(failure: Failure) -> Failure:
 
 async def _pump(request: Request, stream: EventStream) -> None:
     events = stream.events()
+    # one pending read across keepalives: cancelling a read of the subscription would close
+    # the generator (and end the stream) after every quiet period
+    pending: asyncio.Future[tuple[str, Any]] | None = None
     try:
         while True:
-            try:
-                name, data = await asyncio.wait_for(anext(events), SSE_KEEPALIVE)
-            except TimeoutError:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=SSE_KEEPALIVE)
+            if not done:
                 request.write(b": keepalive\n\n")
                 continue
+            try:
+                name, data = pending.result()
             except StopAsyncIteration:
                 return
+            finally:
+                if pending.done():
+                    pending = None
             payload = json.dumps(data, ensure_ascii=False, default=str)
             request.write(f"event: {name}\ndata: {payload}\n\n".encode())
     finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
         await events.aclose()  # type: ignore[attr-defined]
 
 

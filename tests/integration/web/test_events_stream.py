@@ -140,3 +140,27 @@ def _at_most(console: Console, n: int) -> Callable[[], Awaitable[bool]]:
         return console.app.events.subscribers <= n
 
     return probe
+
+
+async def test_the_stream_stays_open_through_quiet_periods(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contact_center.web import site
+
+    monkeypatch.setattr(site, "SSE_KEEPALIVE", 0.1)
+    supervisor = await console.user("quiet", "supervisor")
+    stream = await SseReader.open(supervisor)
+    try:
+        # several keepalive periods with nothing to say, then an event on the same connection
+        keepalives = 0
+        async with asyncio.timeout(5):
+            while keepalives < 3:
+                line = await stream.reader.readline()
+                keepalives += line.startswith(b": keepalive")
+        console.app.events.publish("campaign:79", "campaign", {"id": 79})
+        while True:
+            name, data = await stream.event()
+            if name == "campaign" and data.get("id") == 79:
+                break
+    finally:
+        stream.close()
