@@ -38,7 +38,7 @@ from contact_center.privacy import mask_phone
 from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.agi import AgiChannel
 from contact_center.telephony.ami import AmiLink
-from contact_center.telephony.exceptions import ChannelGone, OriginateNotSent, TelephonyError
+from contact_center.telephony.exceptions import ChannelGone, TelephonyError
 from contact_center.telephony.numbers import (
     InvalidPhoneNumber,
     build_dial_string,
@@ -48,7 +48,6 @@ from contact_center.telephony.numbers import (
 from contact_center.telephony.originate import (
     OriginateResult,
     Originator,
-    Outcome,
     caller_id_field,
     new_channel_id,
 )
@@ -265,39 +264,15 @@ class OperatorPhones:
         digits = dial_digits(normalize_phone(number, self._region))
         await self._operators.check_phone(operator.interface)
         channel_id = new_channel_id()
-        fields: dict[str, str | list[str]] = {
-            "Channel": operator.interface,
-            "Context": CONTEXT,
-            "Exten": digits,
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(int(self.ring_timeout * 1000)),
-            "ChannelId": channel_id,
-            "OtherChannelId": f"{channel_id}-b",
-            # the operator's phone shows whom it is about to call
-            "CallerID": caller_id_field(digits, "Перезвонить"),
-            "Variable": [f"__{OPERATOR_VARIABLE}={operator.code}", f"__{CALLBACK_VARIABLE}=1"],
-        }
         log.info("call-back by %s to %s as %s", code, mask_phone("+" + digits), channel_id)
-        try:
-            messages = await self._link.action_raw(
-                "Originate", timeout=self.ring_timeout + self._link.config.action_timeout + 5,
-                **fields,
-            )  # fmt: skip
-        except TelephonyError as exc:
-            raise OriginateNotSent(f"Originate not sent: {exc}") from exc
-        first = messages[0]
-        if str(first.get("Response", "")).lower() == "error":
-            raise OriginateNotSent(
-                f"Asterisk refused the Originate: {first.get('Message', '') or 'no reason'}",
-                refused=True,
-            )
-        final = next(
-            (m for m in messages[1:] if str(m.get("Event", "")) == "OriginateResponse"), None
-        )
-        result = (
-            self._originator.result_of(final, channel_id)
-            if final is not None
-            else OriginateResult(Outcome.FAILED, -1, channel_id, message="no OriginateResponse")
+        result = await self._originator.originate_channel(
+            channel=operator.interface,
+            channel_id=channel_id,
+            context=CONTEXT,
+            exten=digits,
+            ring_timeout=self.ring_timeout,
+            # the operator's phone shows whom it is about to call
+            caller_id=caller_id_field(digits, "Перезвонить"),
+            variables={f"__{OPERATOR_VARIABLE}": operator.code, f"__{CALLBACK_VARIABLE}": "1"},
         )
         return CallBack(channel_id, result)

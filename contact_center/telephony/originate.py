@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _VAR = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9_.\-]{8,64}")
+# a dial string as Originate takes it: technology/resource, nothing that splits an argument
+_DIAL_CHANNEL = re.compile(r"[A-Za-z0-9]+/[A-Za-z0-9_.@+\-/]{1,120}")
 _CALLER_NUMBER = re.compile(r"\+?\d{3,15}")
 
 
@@ -130,7 +132,57 @@ class Originator:
         action); AmiConnectionError / AmiTimeout when the reply was lost and the call's fate
         is unknown (reconcile by `channel_id`).
         """
-        dial = build_dial_string(self._template, number)
+        log.debug("originate %s as %s", mask_phone(number), channel_id)
+        return await self._originate(
+            build_dial_string(self._template, number),
+            channel_id=channel_id,
+            context=context,
+            exten=exten,
+            priority=priority,
+            ring_timeout=ring_timeout,
+            variables=variables,
+            caller_id=caller_id,
+        )
+
+    async def originate_channel(
+        self,
+        *,
+        channel: str,
+        channel_id: str,
+        context: str,
+        exten: str = "s",
+        priority: int = 1,
+        ring_timeout: float = 30.0,
+        variables: Mapping[str, str] | None = None,
+        caller_id: str | None = None,
+    ) -> OriginateResult:
+        """`originate` to a channel the caller already knows (an operator's phone), not a
+        customer's number: the same checks, fields and outcome."""
+        if not _DIAL_CHANNEL.fullmatch(channel):
+            raise ValueError(f"bad channel {channel!r}")
+        return await self._originate(
+            channel,
+            channel_id=channel_id,
+            context=context,
+            exten=exten,
+            priority=priority,
+            ring_timeout=ring_timeout,
+            variables=variables,
+            caller_id=caller_id,
+        )
+
+    async def _originate(
+        self,
+        dial: str,
+        *,
+        channel_id: str,
+        context: str,
+        exten: str,
+        priority: int,
+        ring_timeout: float,
+        variables: Mapping[str, str] | None,
+        caller_id: str | None,
+    ) -> OriginateResult:
         if not _NAME.fullmatch(context) or not _NAME.fullmatch(exten):
             raise ValueError("context and extension must be plain names")
         if not _CHANNEL_ID.fullmatch(channel_id):
@@ -154,7 +206,6 @@ class Originator:
                 if any(ch in value for ch in "\r\n"):
                     raise ValueError(f"channel variable {name} must be one line")
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
-        log.debug("originate %s as %s", mask_phone(number), channel_id)
         try:
             messages = await self._link.action_raw(
                 "Originate", timeout=ring_timeout + self._link.config.action_timeout + 5, **fields
