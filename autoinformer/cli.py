@@ -24,7 +24,7 @@ from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
 from autoinformer.plugin import Autoinformer
 from autoinformer.reports import CAMPAIGN_RU, WAIT_RU
-from autoinformer.scenarios import KIND_RU, KINDS
+from autoinformer.scenarios import DEFAULT_SCENARIO, KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
     Window,
@@ -47,12 +47,6 @@ from contact_center.service_state import service_status_line
 from contact_center.spreadsheets import FORMATS
 
 T = TypeVar("T")
-DEFAULT_SCENARIO = {
-    "debt": "debt-notice",
-    "outage": "outage-warning",
-    "reminder": "reminder",
-    "tariff": "tariff-change",
-}
 STATE_RU = CAMPAIGN_RU
 
 

@@ -58,6 +58,13 @@ from autoinformer.exceptions import ScenarioError
 from contact_center.speech.message import Message, MessageError
 
 KINDS = ("debt", "outage", "reminder", "tariff")
+# the scenario a campaign of each kind uses when none is named (CLI and web alike)
+DEFAULT_SCENARIO = {
+    "debt": "debt-notice",
+    "outage": "outage-warning",
+    "reminder": "reminder",
+    "tariff": "tariff-change",
+}
 KIND_RU = {
     "debt": "задолженность",
     "outage": "плановое отключение",

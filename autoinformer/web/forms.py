@@ -10,7 +10,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autoinformer.campaigns.service import CHANNELS, CampaignSpec
-from autoinformer.scenarios import KINDS
+from autoinformer.scenarios import DEFAULT_SCENARIO, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
     Window,
@@ -20,13 +20,6 @@ from autoinformer.scheduling import (
 )
 
 T = TypeVar("T")
-# the scenario a kind uses when the form names none (as the CLI)
-DEFAULT_SCENARIO = {
-    "debt": "debt-notice",
-    "outage": "outage-warning",
-    "reminder": "reminder",
-    "tariff": "tariff-change",
-}
 # every field the form reads (the list comes as the file `list`, or `list=customers`)
 FIELDS = (
     "name",

@@ -13,6 +13,7 @@ from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli
 from contact_center.customers.csv_import import CustomerReader, FileRefused
 from contact_center.customers.models import Customer
 from contact_center.customers.services import ImportSummary
+from contact_center.customers.views import customer_data
 
 
 @click.group("customers")
@@ -65,28 +66,6 @@ async def _import(cli: CliContext, reader: CustomerReader, *, lines: int) -> Imp
 
 
 # --------------------------------------------------------------------------- viewing
-
-
-def customer_data(c: Customer) -> dict[str, Any]:
-    """A customer as `--json` gives it (money as text, dates ISO)."""
-    return {
-        "account": c.account,
-        "name": c.name,
-        "address": c.address,
-        "has_contract": c.has_contract,
-        "phones": [p.number for p in c.phones],
-        "emails": [
-            {
-                "address": e.address,
-                "consent": e.consent,
-                "consent_date": e.consent_date.isoformat() if e.consent_date else None,
-            }
-            for e in c.emails
-        ],
-        "debt": None if c.debt is None else f"{c.debt:.2f}",
-        "debt_date": c.debt_date.isoformat() if c.debt_date else None,
-        "timezone": c.timezone,
-    }
 
 
 def money_ru(value: Any) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from contact_center.customers.csv_import import CustomerReader, FileRefused, RowError
-from contact_center.customers.models import Customer
 from contact_center.customers.services import CustomerService
+from contact_center.customers.views import customer_data
 from contact_center.users.audit import AuditLog
 from contact_center.users.roles import Permission
 from contact_center.web.console import WebConsole
@@ -17,27 +17,6 @@ from contact_center.web.routing import ApiError, WebRequest, WebResponse
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SEARCH_LIMIT = 50
 MAX_QUERY = 100
-
-
-def customer_json(c: Customer) -> dict[str, Any]:
-    return {
-        "account": c.account,
-        "name": c.name,
-        "address": c.address,
-        "has_contract": c.has_contract,
-        "debt": str(c.debt) if c.debt is not None else None,
-        "debt_date": c.debt_date.isoformat() if c.debt_date else None,
-        "timezone": c.timezone,
-        "phones": [p.number for p in c.phones],
-        "emails": [
-            {
-                "address": e.address,
-                "consent": e.consent,
-                "consent_date": e.consent_date.isoformat() if e.consent_date else None,
-            }
-            for e in c.emails
-        ],
-    }
 
 
 def _errors(errors: list[RowError]) -> list[dict[str, Any]]:
@@ -65,7 +44,7 @@ def register(web: WebConsole, customers: CustomerService, *, audit: AuditLog, re
             request,
             "customers.html",
             q=q,
-            found=[customer_json(c) for c in found],
+            found=[customer_data(c) for c in found],
             total=await customers.count(),
             limit=SEARCH_LIMIT,
             can_write=web.allowed(request.principal.role, Permission.CUSTOMERS_WRITE),
@@ -77,7 +56,7 @@ def register(web: WebConsole, customers: CustomerService, *, audit: AuditLog, re
         customer = await customers.get(account)
         if customer is None:
             raise ApiError(404, f"потребителя с лицевым счётом {account} нет", field="account")
-        return pages.render(request, "customer.html", c=customer_json(customer))
+        return pages.render(request, "customer.html", c=customer_data(customer))
 
     # --- API --------------------------------------------------------------------------
 
@@ -88,7 +67,7 @@ def register(web: WebConsole, customers: CustomerService, *, audit: AuditLog, re
             raise ApiError(400, "укажите, что искать: счёт, ФИО, телефон или адрес", field="q")
         found = await customers.search(q, limit=SEARCH_LIMIT)
         return WebResponse.json(
-            {"q": q, "limit": SEARCH_LIMIT, "customers": [customer_json(c) for c in found]}
+            {"q": q, "limit": SEARCH_LIMIT, "customers": [customer_data(c) for c in found]}
         )
 
     @routes.get("/api/customers/<account>", permission=Permission.CUSTOMERS_READ)
@@ -97,7 +76,7 @@ def register(web: WebConsole, customers: CustomerService, *, audit: AuditLog, re
         customer = await customers.get(account)
         if customer is None:
             raise ApiError(404, f"потребителя с лицевым счётом {account} нет", field="account")
-        return WebResponse.json({"customer": customer_json(customer)})
+        return WebResponse.json({"customer": customer_data(customer)})
 
     @routes.post("/api/customers/import", permission=Permission.CUSTOMERS_WRITE)
     async def import_file(request: WebRequest) -> WebResponse:
