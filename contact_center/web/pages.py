@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ class Pages:
                 lstrip_blocks=True,
             )
             self._env.filters["money"] = _money
+            self._env.filters["ru_date"] = _ru_date
         return self._env
 
     def render(
@@ -94,3 +96,14 @@ def _money(value: object) -> str:
         return ""
     text = f"{float(str(value)):,.2f}"
     return text.replace(",", "\u00a0").replace(".", ",")
+
+
+def _ru_date(value: object) -> str:
+    """A date (or its ISO text) as a Russian reader writes it: 2026-11-01 -> 01.11.2026."""
+    if value is None or value == "":
+        return ""
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    try:
+        return date.fromisoformat(text[:10]).strftime("%d.%m.%Y")
+    except ValueError:
+        return text

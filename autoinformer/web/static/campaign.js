@@ -43,6 +43,12 @@
     xs.push(p.t); attempts.push(p.attempts); notified.push(p.notified);
   }
 
+  function clock(seconds) {
+    return new Date(seconds * 1000).toLocaleTimeString("ru-RU", {
+      hour: "2-digit", minute: "2-digit", second: "2-digit"
+    });
+  }
+
   function drawChart() {
     var el = document.getElementById("progress-chart");
     if (typeof uPlot === "undefined") { return; }
@@ -51,11 +57,15 @@
       chart = new uPlot({
         width: width, height: 240,
         series: [
-          { label: "Время" },
+          // Russian clock times, not uPlot's default US "12/1/26 4:00am"
+          { label: "Время", value: function (u, v) { return v == null ? "--" : clock(v); } },
           { label: "Попыток", stroke: "#0b5cad", width: 2 },
           { label: "Оповещено", stroke: "#1a7f37", width: 2 }
         ],
-        axes: [{}, { label: "абонентов" }]
+        axes: [
+          { values: function (u, ticks) { return ticks.map(clock); } },
+          { label: "абонентов" }
+        ]
       }, [xs, attempts, notified], el);
     } else {
       chart.setData([xs, attempts, notified]);
