@@ -48,6 +48,8 @@ from contact_center.web.routing import (
 log = logging.getLogger(__name__)
 MAX_BODY: Final = 64 * 1024 * 1024  # a 200,000-row call list is about 20 MB
 SSE_KEEPALIVE: Final = 15.0
+# bodies larger than this are read and parsed in a worker thread, not on the loop
+OFF_LOOP_BODY: Final = 256 * 1024
 SECURITY_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -169,7 +171,7 @@ class WebSite:
     async def _dispatch(self, route: Route, request: Request, args: dict[str, Any]) -> bytes:
         web_request = _minimal_request(request)
         try:
-            web_request = self._web_request(request, args)
+            web_request = await self._web_request(request, args)
             await self._authorise(route, web_request)
             result = await route.handler(web_request)
             self._apply_session(request, web_request)
@@ -236,21 +238,21 @@ class WebSite:
 
     # --- requests and responses ------------------------------------------------------
 
-    def _web_request(self, request: Request, args: dict[str, Any]) -> WebRequest:
+    async def _web_request(self, request: Request, args: dict[str, Any]) -> WebRequest:
         headers = {
             k.decode("latin-1").lower(): v[-1].decode("latin-1")
             for k, v in request.requestHeaders.getAllRawHeaders()
         }
         uri = request.uri.decode("utf-8", "replace")
         query = parse_qs(urlsplit(uri).query, keep_blank_values=True)
-        content = request.content
-        body = b""
-        if content is not None:
-            content.seek(0)
-            body = content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            raise ApiError(413, "слишком большой запрос")
-        form, files = _parse_form(headers.get("content-type", ""), body)
+        content_type = headers.get("content-type", "")
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > OFF_LOOP_BODY:
+            # a call list or a customer base: Twisted spooled it to a file, and parsing a
+            # multipart body of megabytes would stall the calls on this loop
+            body, form, files = await asyncio.to_thread(_read_body, request, content_type)
+        else:
+            body, form, files = _read_body(request, content_type)
         address = request.getClientAddress()
         peer = getattr(address, "host", "")
         secure = bool(request.isSecure())
@@ -398,6 +400,20 @@ def _check_origin(request: WebRequest) -> None:
     host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
     if urlsplit(origin).netloc != host:
         raise ApiError(403, "запрос с чужого сайта отклонён")
+
+
+def _read_body(
+    request: Request, content_type: str
+) -> tuple[bytes, dict[str, list[str]], dict[str, Upload]]:
+    content = request.content
+    body = b""
+    if content is not None:
+        content.seek(0)
+        body = content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "слишком большой запрос")
+    form, files = _parse_form(content_type, body)
+    return body, form, files
 
 
 def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, list[str]], dict[str, Upload]]:

@@ -158,3 +158,12 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_stored(console: Con
     head = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert head.startswith(b"HTTP/1.1 413 ") and "слишком большой".encode() in head
+
+
+async def test_a_large_body_is_read_off_the_loop_and_still_answered(console: Console) -> None:
+    from contact_center.web.site import OFF_LOOP_BODY
+
+    client = console.client()
+    body = {"login": "nobody", "password": "wrong", "pad": "a" * (OFF_LOOP_BODY + 1)}
+    reply = await client.request("POST", "/api/login", json_body=body)
+    assert reply.status == 401 and reply.json()["error"] == "неверный логин или пароль"
