@@ -470,7 +470,11 @@ class OperatorService:
                 op.current_appeal_id, now, timed_out=timed_out, classification=None, summary=None
             )
         if after is OperatorState.AVAILABLE:
-            await self.queue.set_paused(op.interface, False)
+            try:
+                await self.queue.set_paused(op.interface, False)
+            except (QueueControlError, TelephonyError) as exc:
+                # the reconcile after the reconnect unpauses every AVAILABLE operator
+                log.warning("could not unpause operator %s after post-call work: %s", op.code, exc)
         log.info("operator %s finished post-call work%s", op.code, " (limit)" if timed_out else "")
         return True
 

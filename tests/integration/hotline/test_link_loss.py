@@ -231,11 +231,14 @@ async def test_queue_ending_while_the_link_is_cut_is_learned_and_rebuilt(
     assert appeal.operator_id is not None
 
     async def all_available() -> bool:
+        # the database turns available first, the QueuePause that unpauses follows it
         views = await h.service.operators.all()
-        return all(v.state == OperatorState.AVAILABLE for v in views)
+        members = (await h.members()).values()
+        return all(v.state == OperatorState.AVAILABLE for v in views) and not any(
+            m.paused for m in members
+        )
 
-    await until(all_available, timeout=15, what="every operator to be available again")
-    assert not any(m.paused for m in (await h.members()).values())
+    await until(all_available, timeout=15, what="every operator to be available and unpaused")
 
 
 @pytest.mark.parametrize("grace", [30.0, 0.5], ids=["flow-finds-out", "reconcile-finds-out"])
