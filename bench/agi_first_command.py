@@ -1,10 +1,12 @@
 """How long the first AGI command of an answered campaign call waits in Asterisk.
 
     .venv/bin/python bench/agi_first_command.py [--calls 60] [--concurrency 10]
+        [--context autoinformer|hotline]
 
 Starts a private Asterisk (asterisk_conf/ with the sim profile, a free AMI port, no SIP)
 and Originates calls to sim customers who answer and stay silent (numbers ending in 1)
-into the `[autoinformer]` context, as the dialer does. On each call's AsyncAGIStart it sends
+into the `[autoinformer]` context, as the dialer does (or into `[hotline]`, where an
+inbound caller lands). On each call's AsyncAGIStart it sends
 a command that Asterisk answers at once (`GET VARIABLE`), then a second one, and times
 each from the AMI `AGI` action to its AsyncAGIExec: the first is the wait before the
 call's first prompt, the second the wait of a command in the middle of a call.
@@ -50,8 +52,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Probe:
-    def __init__(self, link: AmiLink) -> None:
+    def __init__(self, link: AmiLink, context: str) -> None:
         self.link = link
+        self.context = context
         self.first: list[float] = []
         self.second: list[float] = []
         self.prompt_excess: list[float] = []
@@ -88,7 +91,7 @@ class Probe:
         await self.link.action(
             "Originate",
             Channel=f"Local/{number}@sim-customers",
-            Context="autoinformer",
+            Context=self.context,
             Exten="s",
             Priority="1",
             ChannelId=uniqueid,
@@ -104,11 +107,11 @@ class Probe:
         await self.link.action("Hangup", Channel=channel)
 
 
-async def run(settings: Settings, calls: int, concurrency: int) -> Probe:
+async def run(settings: Settings, calls: int, concurrency: int, context: str) -> Probe:
     link = AmiLink(AmiConfig.from_settings(settings))
     await link.connect(timeout=10)
     try:
-        probe = Probe(link)
+        probe = Probe(link, context)
         numbers = iter(f"7913{i:06d}1" for i in range(calls))
         gate = asyncio.Semaphore(concurrency)
 
@@ -128,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--context", choices=("autoinformer", "hotline"), default="autoinformer")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cc-agi-", dir="/tmp"))
     settings = Settings().replace(
@@ -138,7 +142,7 @@ def main() -> None:
     local = LocalAsterisk(settings, sip_port=0)
     local.start(timeout=30)
     try:
-        probe = asyncio.run(run(settings, args.calls, args.concurrency))
+        probe = asyncio.run(run(settings, args.calls, args.concurrency, args.context))
     finally:
         local.stop(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -152,6 +156,7 @@ def main() -> None:
             f"{name}: p50 {statistics.median(values):.1f} ms, "
             f"p95 {pct(values, 0.95):.1f} ms, max {max(values):.1f} ms ({len(values)} calls)"
         )
+    print(f"context: {args.context}")
     print(f"first_command_p50_ms: {statistics.median(probe.first):.1f}")
 
 
