@@ -185,14 +185,8 @@ def create(
     отключение из реестра (--kind outage --outage ID: его адреса, начало и конец)."""
     settings = cli.settings
     tz = ZoneInfo(timezone or settings.timezone)
-    if outage_id is not None:
-        if list_path not in (None, "customers"):
-            fail("--outage берёт абонентов из базы по адресам отключения: --list не нужен")
-        if outage_start or outage_end:
-            fail(
-                "--outage: начало и конец берутся из реестра, --outage-start/--outage-end не нужны"
-            )
-        list_path = "customers"
+    if outage_id is not None and list_path is None:
+        list_path = "customers"  # the outage's customers; a file given too is refused below
     if list_path is None:
         fail("нужен список: --list ФАЙЛ.csv, --list customers или --outage ID")
         return

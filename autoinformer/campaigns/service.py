@@ -142,8 +142,19 @@ class CampaignService:
         With `spec.outage_id` the list is the customers at the registered outage's
         addresses, its start and end the values read out (`from_base` implied)."""
         if spec.outage_id is not None:
+            if list_data is not None:
+                raise CampaignRefused(
+                    "--outage берёт абонентов из базы по адресам отключения: список не нужен",
+                    field="list",
+                )
+            if spec.outage_start is not None or spec.outage_end is not None:
+                raise CampaignRefused(
+                    "--outage: начало и конец берутся из реестра, "
+                    "--outage-start/--outage-end не нужны",
+                    field="outage_start" if spec.outage_start is not None else "outage_end",
+                )
             spec = await self._from_outage(spec)
-            from_base, list_data = True, None
+            from_base = True
         if spec.where and not from_base:
             raise CampaignRefused(
                 "--where отбирает потребителей из базы: нужен --list customers", field="where"
@@ -314,6 +325,12 @@ class CampaignService:
             decision_date=spec.decision_date or outage.created_at.astimezone(tz).date(),
             where=(where, *spec.where),
         )
+
+    async def outages_to_warn(self) -> list[Outage]:
+        """Registered outages not over yet: what a warning campaign can be built from."""
+        async with self._sessions() as session:
+            query = select(Outage).where(Outage.ends_at > self.clock.now())
+            return list(await session.scalars(query.order_by(Outage.starts_at, Outage.id)))
 
     # ------------------------------------------------------------------ control
     async def get(self, campaign_id: int) -> Campaign:

@@ -243,14 +243,24 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         upload = request.files.get("list")
         if upload is not None and not upload.filename and not upload.content:
             upload = None  # a browser's file input left empty
-        from_base = upload is None and (request.field("list") or "").strip() == "customers"
+        from_base = upload is None and (
+            (request.field("list") or "").strip() == "customers" or spec.outage_id is not None
+        )
         if upload is None and not from_base:
             raise ApiError(
-                422, "нужен список: файл CSV в поле list или list=customers", field="list"
+                422,
+                "нужен список: файл CSV в поле list, list=customers или outage=номер отключения",
+                field="list",
             )
         if upload is not None and not upload.content.strip():
             raise ApiError(422, f"файл {upload.filename} пуст", field="list")
-        list_name = upload.filename if upload is not None else "customers"
+        list_name = (
+            upload.filename
+            if upload is not None
+            else f"outage-{spec.outage_id}"
+            if spec.outage_id is not None
+            else "customers"
+        )
         try:
             result = await campaigns.create(
                 spec,
@@ -475,9 +485,19 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
     @routes.get("/campaigns/new", permission="campaigns.write", page=True)
     async def new_campaign_page(request: WebRequest) -> WebResponse:
         rows = await call(scenarios.latest())
+        tz = ZoneInfo(cw.defaults.timezone)
+        outages = [
+            {
+                "id": o.id,
+                "title": f"№ {o.id}: {o.starts_at.astimezone(tz):%d.%m %H:%M}–"
+                f"{o.ends_at.astimezone(tz):%d.%m %H:%M}, {o.addresses}",
+            }
+            for o in await campaigns.outages_to_warn()
+        ]
         return pages.render(
             request,
             "ai_campaign_new.html",
+            outages=outages,
             title="Новая кампания",
             kinds=[(k, KIND_RU[k]) for k in KINDS],
             channels=[(c, CHANNEL_RU[c]) for c in CHANNELS],

@@ -83,12 +83,33 @@ def test_the_form_reads_browser_times_as_local_and_every_option() -> None:
         ({"start": "вчера"}, "start"),
         ({"outage_start": "2026-13-40 10:00"}, "outage_start"),
         ({"decision_date": "32.12.2026"}, "decision_date"),
+        ({"outage_end": "завтра"}, "outage_end"),
+        ({"outage": "третье"}, "outage"),
+        ({"where": "debt>=много"}, "where"),
+        ({"where": "цвет=синий"}, "where"),
     ],
 )
 def test_a_bad_field_is_named(fields: dict[str, str], field: str) -> None:
     with pytest.raises(FieldError) as refused:
         campaign_spec(form(**fields), DEFAULTS)
     assert refused.value.field == field and refused.value.reason
+
+
+def test_the_list_source_fields_read_like_where_and_outage() -> None:
+    spec = campaign_spec(
+        form(
+            kind="outage",
+            outage="7",
+            where="address=ул. Ленина, д. 5, 7; ул. Чкалова\r\n\r\ndebt>=1000\n",
+            outage_end="2026-12-04T17:00",
+        ),
+        DEFAULTS,
+    )
+    assert spec.outage_id == 7
+    assert spec.outage_end == datetime(2026, 12, 4, 17, 0, tzinfo=KRS)
+    # one filter a line: the commas and semicolons of an address stay inside its filter
+    assert [f.key for f in spec.where] == ["address", "debt"]
+    assert len(spec.where[0].entries) == 2
 
 
 def test_counters_from_grouped_rows_match_campaign_status() -> None:
