@@ -64,3 +64,9 @@ def tone_share(samples: array[int], rate: int, freq: float) -> float:
         # a pure sine of amplitude A over N samples: power ~ (A N / 2)^2, energy ~ A^2 N / 2
         best = max(best, 2 * power / (block * energy))
     return best
+
+
+def only(paths: list[Path]) -> Path:
+    """The one recording of a call (sndfile writes one file per call and direction)."""
+    assert len(paths) == 1, paths
+    return paths[0]

@@ -55,7 +55,8 @@ pytestmark = [
 TZ = ZoneInfo("Asia/Krasnoyarsk")
 IN_HOURS = datetime(2026, 12, 2, 10, 0, tzinfo=TZ)  # a Wednesday
 OPERATOR = "op101"
-# the carrier UA's own number: what the hotline sees as the caller
+# the carrier UA's one number: the hotline's caller and the customer campaigns and
+# call-backs dial (baresip answers only a Request-URI naming its account's user)
 CARRIER_NUMBER = "79135550101"
 HOTLINE_DID = "73912000000"
 # each UA sends its own tone: what one hears is told apart from what it sent
@@ -94,6 +95,9 @@ def write_secrets(folder: Path, *, carrier_port: int, operator_password: str) ->
         {
             "contact = sip:sip.carrier.example:5060": f"contact = sip:127.0.0.1:{carrier_port}",
             "match = sip.carrier.example": f"match = 127.0.0.1:{carrier_port}",
+            # no from_user: the From of our calls is then the service's CC_CALLER_ID, which
+            # the tests check arrives (never "Anonymous")
+            "from_user = CHANGE-ME": "; from_user left out",
             "CHANGE-ME": "carrier",
         },
     )
@@ -133,7 +137,9 @@ async def sip_world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[S
         sip_bind="127.0.0.1",
         sip_port=sip_port,
         asterisk_secrets_dir=write_secrets(
-            tmp / "secrets", carrier_port=carrier.sip_port, operator_password=password
+            tmp / "secrets",
+            carrier_port=carrier.sip_port,
+            operator_password=password,
         ),
         sim_operators=0,
         dial_template="PJSIP/{number}@trunk",

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from contact_center.hotline.flow import HotlineCall
 from contact_center.hotline.models import Appeal
-from tests.integration.sip.audio import read_samples, rms, tone_share
+from tests.integration.sip.audio import only, read_samples, rms, tone_share
 from tests.integration.sip.conftest import (
     CARRIER_TONE,
     HOTLINE_DID,
@@ -78,8 +77,8 @@ async def test_hotline_call_reaches_the_operator_phone_with_audio_both_ways(
     assert appeal.operator_answered_at is not None and picked.at > answered.at
     assert appeal.caller_number.endswith("9135550101")
 
-    heard_by_operator = _one(operator.recordings("dec"))
-    heard_by_carrier = _one(carrier.recordings("dec"))
+    heard_by_operator = only(operator.recordings("dec"))
+    heard_by_carrier = only(carrier.recordings("dec"))
     op_samples, op_rate = read_samples(heard_by_operator)
     ca_samples, ca_rate = read_samples(heard_by_carrier)
     figures = {
@@ -92,8 +91,3 @@ async def test_hotline_call_reaches_the_operator_phone_with_audio_both_ways(
     assert figures["operator_rms"] > MIN_RMS and figures["carrier_rms"] > MIN_RMS, figures
     assert figures["operator_hears_carrier_tone"] > TONE_SHARE, figures
     assert figures["carrier_hears_operator_tone"] > TONE_SHARE, figures
-
-
-def _one(paths: list[Path]) -> Path:
-    assert len(paths) == 1, paths
-    return paths[0]
