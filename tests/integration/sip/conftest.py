@@ -1,5 +1,6 @@
-"""Real SIP end to end: an Asterisk of this module's own with SIP on a free loopback port,
-an operator phone and a carrier, both baresip (tests/integration/sip/baresip.py).
+"""Real SIP end to end: an Asterisk of this package's own (started once for its tests) with
+SIP on a free loopback port, an operator phone and a carrier, both baresip
+(tests/integration/sip/baresip.py).
 
 The session's Asterisk (tests/conftest.py) binds no SIP and stays as it is; this one is
 rendered from the same asterisk_conf/ with the trunk and operator files made from
@@ -43,8 +44,9 @@ from tests.integration.sip.audio import write_tone
 from tests.integration.sip.baresip import Baresip
 from tests.integration.waiting import wait_for
 
-_why_not = baresip.available()
-pytestmark = [
+# the test modules' marks: baresip itself is not optional (CI installs it: a missing one
+# fails the `sip_world` fixture); the prompts need espeak-ng and sox as the hotline's do
+SIP_MARKS = [
     pytest.mark.integration,
     pytest.mark.skipif(
         shutil.which("espeak-ng") is None or shutil.which("sox") is None,
@@ -107,10 +109,11 @@ def write_secrets(folder: Path, *, carrier_port: int, operator_password: str) ->
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def sip_world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SipWorld]:
-    if _why_not is not None:
-        pytest.fail(_why_not)
+    why_not = baresip.available()
+    if why_not is not None:
+        pytest.fail(why_not)
     tmp = tmp_path_factory.mktemp("sip")
     runtime = short_runtime_dir(tmp_path_factory, "sipast")
     password = secrets.token_hex(12)
@@ -182,7 +185,7 @@ class Service:
     tmp: Path
 
 
-# `async with service(**settings) as s:` an app on this module's Asterisk
+# `async with service(**settings) as s:` an app on this package's Asterisk
 ServiceFactory = Callable[..., AbstractAsyncContextManager[Service]]
 
 

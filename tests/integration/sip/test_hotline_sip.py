@@ -15,11 +15,14 @@ from tests.integration.sip.conftest import (
     HOTLINE_DID,
     OPERATOR,
     OPERATOR_TONE,
+    SIP_MARKS,
     ServiceFactory,
     SipWorld,
     release_operator,
 )
 from tests.integration.waiting import wait_for
+
+pytestmark = SIP_MARKS
 
 # a tone heard through G.711 keeps nearly all of a block's energy; speech and noise do not
 TONE_SHARE = 0.8
