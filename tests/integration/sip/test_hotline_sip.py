@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 from contact_center.hotline.flow import HotlineCall
 from contact_center.hotline.models import Appeal
@@ -78,6 +79,8 @@ async def test_hotline_call_reaches_the_operator_phone_with_audio_both_ways(
     assert plays[0] == warning
     assert "main:0=" in appeal.ivr_path, appeal.ivr_path
     assert appeal.operator_answered_at is not None and picked.at > answered.at
+    warned = next(e[2] for e in appeal.timeline if e[:2] == ["state", "warned"])
+    assert datetime.fromisoformat(warned) < appeal.operator_answered_at
     assert appeal.caller_number.endswith("9135550101")
 
     heard_by_operator = only(operator.recordings("dec"))
