@@ -51,6 +51,10 @@ SOURCE_RU = {
 LAST_APPEALS = 5
 # queue events after AgentCalled that change what the desk shows (the page re-reads its state)
 CALL_EVENTS = ("AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump")
+# a caller's queue entry, as AMI tells it (the appeal's copy is written by another consumer
+# and may not be there yet when the phone rings a few milliseconds later)
+JOIN_EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon")
+JOINS_KEPT = 1000
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -169,8 +173,16 @@ class DeskService:
         return [customer_data(c) for c in await self._customers.search(query, limit=limit)]
 
     # ------------------------------------------------------------------ screen-pop
-    async def pop(self, uniqueid: str, caller_id: str, called_at: datetime) -> dict[str, Any]:
-        """What the operator's screen shows when their phone rings for caller `uniqueid`."""
+    async def pop(
+        self,
+        uniqueid: str,
+        caller_id: str,
+        called_at: datetime,
+        *,
+        queued_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """What the operator's screen shows when their phone rings for caller `uniqueid`
+        (who entered the queue at `queued_at`, if the caller knows)."""
         appeal = await self._appeals.by_uniqueid(uniqueid) if uniqueid else None
         data: dict[str, Any] = {
             "kind": "pop",
@@ -181,10 +193,13 @@ class DeskService:
             "waited_s": None,
             "queued_at": None,
         }
+        if queued_at is not None:
+            data["waited_s"] = round(max(0.0, (called_at - queued_at).total_seconds()), 1)
+            data["queued_at"] = queued_at.timestamp()
         if appeal is None:
             return data
         view = await self.appeal_view(appeal)
-        start = appeal.queue_entered_at or appeal.arrived_at
+        start = queued_at or appeal.queue_entered_at or appeal.arrived_at
         data.update(
             caller=appeal.caller_number or caller_id,
             appeal=view,
@@ -278,13 +293,15 @@ class DeskFeed:
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: TaskSet | None = None
+        # Uniqueid -> when the caller entered the queue (until they leave it)
+        self._joined: dict[str, datetime] = {}
         self.popped = 0
 
     async def start(self) -> None:
         if self._tasks is not None:
             return
         self._tasks = TaskSet("desk-feed")
-        for name in CALL_EVENTS:
+        for name in (*JOIN_EVENTS, *CALL_EVENTS):
             self._unsubscribe.append(self._link.on_event(name, self._events.put_nowait))
         self._tasks.spawn(self._consume(), name="desk-feed-events")
 
@@ -312,17 +329,30 @@ class DeskFeed:
     async def handle(self, event: Event) -> None:
         if str(event.get("Queue", "")) != self._queue:
             return
+        name = str(event.get("Event", ""))
+        uniqueid = str(event.get("Uniqueid", ""))
+        if name in JOIN_EVENTS:
+            if name == "QueueCallerJoin":
+                if len(self._joined) >= JOINS_KEPT:  # leaves lost with the link
+                    self._joined.pop(next(iter(self._joined)))
+                self._joined[uniqueid] = self._at(event)
+            else:
+                self._joined.pop(uniqueid, None)
+            return
         interface = str(event.get("Interface", "") or event.get("Location", ""))
         op = await self._desk.operators.by_interface(interface)
         if op is None:
             return
-        name = str(event.get("Event", ""))
-        uniqueid = str(event.get("Uniqueid", ""))
         at = self._at(event)
         prefix = desk_prefix(op.code)
         if name == "AgentCalled":
             caller = str(event.get("CallerIDNum", "") or "")
-            data = await self._desk.pop(uniqueid, "" if caller == "<unknown>" else caller, at)
+            data = await self._desk.pop(
+                uniqueid,
+                "" if caller == "<unknown>" else caller,
+                at,
+                queued_at=self._joined.get(uniqueid),
+            )
             self._publish(prefix + "pop", "desk-pop", data)
             self.popped += 1
         # the page re-reads its state (the operator service records the call meanwhile)

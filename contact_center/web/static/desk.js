@@ -25,7 +25,7 @@
   function say(text, bad) {
     var out = $("desk-result");
     out.textContent = text;
-    out.className = bad ? "error" : "ok";
+    out.className = "desk-result " + (bad ? "error" : "ok");
   }
 
   function call(method, url, body) {
@@ -47,6 +47,7 @@
     $("desk-since").textContent = "с " + new Date((op.since - skew) * 1000).toLocaleTimeString("ru-RU");
     var a = data.appeal;
     $("desk-appeal").textContent = a ? "№ " + a.number + " · " + a.source_ru : "нет";
+    $("desk-appeal").title = a ? a.source_ru : "";
     var onCall = op.state === "on_call", wrap = op.state === "wrap_up";
     $("desk-lookup-done").disabled = !(onCall && a && !a.times.lookup_done);
     $("desk-info-done").disabled = !((onCall || wrap) && a && !a.times.info_done);

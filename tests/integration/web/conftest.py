@@ -212,6 +212,23 @@ async def hotline_console(
         yield console
 
 
+@pytest.fixture
+async def desk_console(
+    asterisk: AsteriskFixture, web_database: str, tmp_path: Path
+) -> AsyncIterator[Console]:
+    """The hotline console for the operator's desk: sim operators talk long enough for a
+    person to press «Клиент найден» during the call, and never end post-call work by
+    themselves (the operator presses «Постобработка завершена»)."""
+    async with hotline_service(
+        asterisk,
+        web_database,
+        tmp_path,
+        sim_globals={"SIM_OPERATOR_TALK_TIME": "8"},
+        sim_operator_wrapup_time=-1.0,
+    ) as console:
+        yield console
+
+
 @asynccontextmanager
 async def hotline_service(
     asterisk: AsteriskFixture,
