@@ -1,7 +1,8 @@
 """The operator's desk over HTTP against the real service and Asterisk: refusals with the
 service's Russian reason, nobody acting for another operator, a sim hotline call popping up
 on the rung operator's event stream (and nobody else's) within a second of AgentCalled, and
-the three norm buttons stamping the appeal that the per-operator report then measures."""
+the three norm buttons stamping the appeal that the per-operator report then measures, and
+the call-backs due today (hotline messages, campaign requests) with «Перезвонить»."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from autoinformer.models import Campaign, CampaignContact, ScenarioRow
 from contact_center.app import App
 from contact_center.customers.csv_import import parse_customers
+from contact_center.hotline.models import Appeal
 from contact_center.hotline.outages import OutageRecord
 from contact_center.hotline.sim import menu_delay, originate_caller
 from contact_center.operators.models import OperatorState
@@ -218,3 +222,74 @@ async def test_a_hotline_call_pops_up_on_the_rung_operators_stream_and_the_norms
     mine = next(o for o in report["by_operator"] if o["operator"] == OPERATOR_1)
     for metric in ("lookup", "info", "wrapup"):
         assert mine[metric]["count"] >= 1, metric
+
+
+async def test_call_backs_due_today_are_listed_and_one_called_back_leaves_the_list(
+    console: Console,
+) -> None:
+    app = console.app
+    await app.customers.import_rows(parse_customers(CUSTOMERS.encode(), region="RU").rows)
+    olga = await desk_user(console, "olga", "operator", OPERATOR_1)
+    now = app.clock.now()
+    today = app.clock.local_now().date()
+    appeals = app.hotline.appeals
+    tomorrow = today + timedelta(days=1)
+    for uniqueid, number, due in (("msg-1", CALLER, today), ("msg-2", "+79135550111", tomorrow)):
+        ref = await appeals.register(
+            uniqueid=uniqueid, channel="Local/s@hotline", caller_number=number,
+            customer_id=None, arrived_at=now - timedelta(hours=12),
+        )  # fmt: skip
+        await appeals.set(ref.id, kind="message", due_date=due, out_of_hours=True)
+    async with app.sessions() as session, session.begin():
+        scenario = ScenarioRow(name="debt-test", version=1, kind="debt", body="{}")
+        session.add(scenario)
+        await session.flush()
+        campaign = Campaign(
+            name="Долги ноябрь", kind="debt", scenario_id=scenario.id, start_at=now,
+            windows="[]", timezone="Asia/Krasnoyarsk", retry="{}",
+        )  # fmt: skip
+        session.add(campaign)
+        await session.flush()
+        session.add(
+            CampaignContact(
+                campaign_id=campaign.id, phone="79135550105", account="100300",
+                name="Петрова Анна", state="done", callback=True, last_attempt_at=now,
+            )
+        )  # fmt: skip
+
+    listed = (await olga.get("/api/desk/callbacks")).json()["callbacks"]
+    by_number = {c["number"]: c for c in listed}
+    assert set(by_number) == {CALLER, "+79135550105"}, listed  # tomorrow's message waits
+    assert by_number[CALLER]["source"] == "hotline"
+    assert "вне рабочего времени" in by_number[CALLER]["reason"]
+    campaign_row = by_number["+79135550105"]
+    assert campaign_row["source"] == "autoinformer" and "Долги ноябрь" in campaign_row["reason"]
+    assert campaign_row["account"] == "100300"
+
+    # «Перезвонить»: the operator's phone rings, then the customer (whose number ends in 1
+    # answers in the sim world)
+    placed = await olga.post("/api/desk/callback", {"number": CALLER})
+    assert placed.status == 200, placed.text
+    channel_id = placed.json()["callback"]["channel_id"]
+    try:
+
+        async def reached() -> Appeal | None:
+            async with app.sessions() as session:
+                found = await session.scalar(
+                    select(Appeal).where(
+                        Appeal.source == "callback", Appeal.caller_number == CALLER
+                    )
+                )
+            return found if found is not None and found.operator_answered_at else None
+
+        callback = await until(reached, timeout=20, what="the customer to answer the call-back")
+        assert callback.recording_path
+        listed = (await olga.get("/api/desk/callbacks")).json()["callbacks"]
+        assert [c["number"] for c in listed] == ["+79135550105"]
+        bad = await olga.post("/api/desk/callback", {"number": "12ab"})
+        assert bad.status in (409, 422), bad.text
+    finally:
+        try:
+            await app.link.action("Hangup", Channel=channel_id)
+        except Exception:  # the call ended by itself meanwhile
+            pass
