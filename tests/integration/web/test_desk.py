@@ -22,7 +22,8 @@ from contact_center.hotline.sim import menu_delay, originate_caller
 from contact_center.operators.models import OperatorState
 from tests.integration.hotline.conftest import CUSTOMERS, until
 
-from .conftest import PASSWORD, Client, Console
+from .conftest import PASSWORD, Client, Console, ConsoleFactory
+from .test_campaigns_api import TUESDAY_11, add_short_scenario, create
 from .test_events_stream import SseReader
 from .test_hotline_web import next_event
 
@@ -293,3 +294,39 @@ async def test_call_backs_due_today_are_listed_and_one_called_back_leaves_the_li
             await app.link.action("Hangup", Channel=channel_id)
         except Exception:  # the call ended by itself meanwhile
             pass
+
+
+async def test_a_campaign_transfer_pops_up_with_what_the_call_was_about(
+    console_at: ConsoleFactory,
+) -> None:
+    async with console_at(now=TUESDAY_11) as console:
+        app = console.app
+        olga = await desk_user(console, "olga", "operator", OPERATOR_1)
+        await only_operator_1_rings(app)
+        try:
+            sveta = await console.user("sveta", "supervisor")
+            await add_short_scenario(sveta)
+            # a sim customer whose number ends in 4 presses 0: "operator"
+            made = await create(sveta, "phone,account,debt\n+79130000004,1001,150\n")
+            assert made.status in (200, 201), made.text
+            sse = await SseReader.open(olga)
+            try:
+                started = await sveta.post(f"/api/campaigns/{made.json()['id']}/start", {})
+                assert started.status == 200, started.text
+                pop, _ = await next_event(
+                    sse,
+                    "desk-pop",
+                    lambda d: d["appeal"] is not None and d["appeal"]["source"] == "transfer",
+                    60,
+                )
+            finally:
+                sse.close()
+        finally:
+            for op in await app.operators.all():
+                if op.state == OperatorState.PAUSED:
+                    await app.operators.unpause(op.code)
+    assert pop["caller"] == "+79130000004"
+    context = pop["appeal"]["context"]
+    assert context["campaign_name"] == "Долги декабря" and context["scenario"] == "test-debt"
+    assert context["digits"] == "0" and context["account"] == "1001"
+    assert context["parts_total"] >= 1 and "debt" in context["values"]
