@@ -88,7 +88,7 @@ async def test_an_operator_takes_a_call_on_the_desk_and_the_report_measures_it(
 
     def on_called(event: Any) -> None:
         if str(event.get("Interface", "")).startswith("Local/1@"):
-            called.setdefault(str(event.get("Uniqueid")), time.monotonic())
+            called.setdefault(str(event.get("Uniqueid")), time.time())
 
     remove = app.link.on_event("AgentCalled", on_called)
     try:
@@ -98,6 +98,8 @@ async def test_an_operator_takes_a_call_on_the_desk_and_the_report_measures_it(
         assert sim.answered, sim.error
 
         def sees_the_pop() -> float:
+            """When the page drew the pop (the browser's wall clock, same machine), not when
+            a WebDriver poll on a loaded machine noticed it."""
             wait_for(
                 browser,
                 lambda d: any(e.text == "100200" for e in d.find_elements(By.CLASS_NAME,
@@ -105,7 +107,8 @@ async def test_an_operator_takes_a_call_on_the_desk_and_the_report_measures_it(
                 timeout=40,
                 what="the screen-pop with the caller's account",
             )  # fmt: skip
-            return time.monotonic()
+            shown_ms = browser.find_element(By.ID, "desk").get_attribute("data-pop-shown-at")
+            return int(shown_ms or 0) / 1000
 
         shown = await asyncio.to_thread(sees_the_pop)
     finally:
@@ -113,7 +116,7 @@ async def test_an_operator_takes_a_call_on_the_desk_and_the_report_measures_it(
     uid = sim.hotline_uniqueid
     latency = shown - called[uid]
     print(f"screen-pop in the browser {latency * 1000:.0f} ms after AgentCalled")
-    assert latency < 1.0, f"shown {latency:.2f} s after AgentCalled"
+    assert 0 < latency < 1.0, f"shown {latency:.2f} s after AgentCalled"
 
     def three_buttons() -> None:
         pop = browser.find_element(By.ID, "desk-pop").text

@@ -153,6 +153,7 @@
       contextBlock(dl, a.context);
     }
     box.appendChild(dl);
+    root.dataset.popShownAt = String(Date.now());  // when the operator saw it (tests read it)
     if (state && serverNow() - data.at > 60) { answered(); }  // an old pop replayed on (re)connect
     tick();
     if (!a || !a.customer) { $("desk-search-box").open = true; }
