@@ -52,6 +52,12 @@
     $("desk-lookup-done").disabled = !(onCall && a && !a.times.lookup_done);
     $("desk-info-done").disabled = !((onCall || wrap) && a && !a.times.info_done);
     $("desk-wrapup-done").disabled = !wrap;
+    // a call that rang no queue (a call-back, the operator's own call) has no pop: show its
+    // appeal's customer and context the same way
+    if (a && (onCall || wrap) && (!pop || !pop.appeal || pop.appeal.id !== a.id) && a.source !== "hotline" && a.source !== "transfer") {
+      showPop({ id: "appeal-" + a.id, at: data.now, caller: a.caller, appeal: a, waited_s: null, queued_at: null });
+      answered();
+    }
     tick();
   }
 
