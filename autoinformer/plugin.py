@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from autoinformer.callbacks import CampaignCallbacks
 from autoinformer.campaigns.service import CampaignService
 from autoinformer.email.book import LetterBook
 from autoinformer.email.mailer import Mailer, MailerConfig
@@ -107,6 +108,8 @@ class Autoinformer:
             clock=app.clock,
             transaction=self.book.transaction,
         )
+        # customers who asked a campaign call to be called back, on the operators' desk
+        app.callbacks.register("autoinformer", CampaignCallbacks(app.sessions, settings.tz))
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None

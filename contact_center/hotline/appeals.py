@@ -332,6 +332,53 @@ class AppealService:
             }
         return out
 
+    # ---------------------------------------------------------------- the operator's desk
+    async def recent_for_customer(
+        self, customer_id: int, *, limit: int = 5, exclude: int | None = None
+    ) -> list[Appeal]:
+        """The customer's latest appeals, newest first (what the screen-pop lists)."""
+        query = select(Appeal).where(Appeal.customer_id == customer_id)
+        if exclude is not None:
+            query = query.where(Appeal.id != exclude)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                query.order_by(Appeal.arrived_at.desc(), Appeal.id.desc()).limit(limit)
+            )
+            return list(rows.all())
+
+    async def messages_due(self, day: date, *, limit: int = 200) -> list[Appeal]:
+        """Recorded messages (out of hours, no operator in time) due by `day`, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Appeal)
+                .where(Appeal.kind == "message", Appeal.due_date <= day)
+                .order_by(Appeal.due_date, Appeal.arrived_at, Appeal.id)
+                .limit(limit)
+            )
+            return list(rows.all())
+
+    async def called_back(self, numbers: Sequence[str], since: datetime) -> dict[str, datetime]:
+        """Of `numbers`, those an operator reached since `since` (a call-back or an operator's
+        own call the customer answered), with the latest such call."""
+        if not numbers:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Appeal.caller_number, Appeal.arrived_at).where(
+                    Appeal.caller_number.in_(list(numbers)),
+                    Appeal.source.in_(
+                        [AppealSource.CALLBACK.value, AppealSource.OPERATOR_PHONE.value]
+                    ),
+                    Appeal.arrived_at >= since,
+                    Appeal.operator_answered_at.is_not(None),
+                )
+            )
+            out: dict[str, datetime] = {}
+            for number, at in rows.all():
+                if number not in out or at > out[number]:
+                    out[str(number)] = at
+            return out
+
     # ---------------------------------------------------------------- reports
     def _local_range(self, date_from: date, date_to: date) -> tuple[datetime, datetime]:
         start = datetime.combine(date_from, time(0), tzinfo=self._tz)
