@@ -562,6 +562,11 @@ class CallFlow:
             if not _asterisk_away(exc):
                 raise
             return await self._recover(call)
+        if not p.recording:
+            # the lost driver may have started the recording without storing it: a second
+            # MixMonitor on the same file would garble both
+            with contextlib.suppress(TelephonyError):
+                p.recording = await channel.get_variable("MIXMONITOR_FILENAME") or ""
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
         # a key pressed during the lost driver's last prompt or wait ended that command
         # with the digit as its result, which nobody read: it is the customer's answer
