@@ -121,7 +121,8 @@ class ProofSource:
     name: str
     created_at: str
     attempts: list[AttemptRecord]
-    recordings: dict[int, Path]
+    # the places each attempt's recording may be (recording_files)
+    recordings: dict[int, list[Path]]
     messages: dict[int, list[PartRecord]]
 
 
@@ -155,10 +156,21 @@ def sound_file(name: str, sounds_dir: Path, prefix: str) -> Path | None:
     return sounds_dir / f"{relative}.wav"
 
 
-def recording_file(path: str, recordings_dir: Path) -> Path:
-    """MIXMONITOR_FILENAME is absolute; a relative name is under the recordings dir."""
+def recording_files(path: str, recordings_dir: Path) -> list[Path]:
+    """Where a recording may be, in order. MIXMONITOR_FILENAME is absolute on the Asterisk
+    host; an Asterisk in a container writes into a folder mounted elsewhere here, so the
+    part from our own subfolder on (`autoinformer/2026/12/01/...`) is looked for under
+    the recordings dir too. A relative name is under the recordings dir."""
     p = Path(path)
-    return p if p.is_absolute() else recordings_dir / p
+    if not p.is_absolute():
+        return [recordings_dir / p]
+    candidates = [p]
+    parts = p.parts
+    for top in ("autoinformer", "hotline", "operators"):
+        if top in parts:
+            candidates.append(recordings_dir.joinpath(*parts[parts.index(top) :]))
+            break
+    return candidates
 
 
 def _csv_bytes(records: list[AttemptRecord]) -> bytes:
@@ -215,14 +227,18 @@ def build_zip(source: ProofSource) -> tuple[bytes, int]:
     files.append(("README.txt", README.format(**head).encode("utf-8")))
     records: list[AttemptRecord] = []
     for record in source.attempts:
-        path = source.recordings.get(record.attempt_id)
+        candidates = source.recordings.get(record.attempt_id)
         found = False
-        if path is not None:
+        if candidates:
             arcname = f"recordings/attempt-{record.attempt_id}.wav"
-            try:
-                files.append((arcname, path.read_bytes()))
+            for path in candidates:
+                try:
+                    files.append((arcname, path.read_bytes()))
+                except OSError:
+                    continue
                 found = True
-            except OSError:
+                break
+            if not found:
                 missing.append(arcname)
         records.append(replace(record, recording_found=found))
         parts = source.messages.get(record.attempt_id)
@@ -325,11 +341,11 @@ class ProofService:
             )
         status_of = {c.id: c.status or "" for c in contacts}
         records: list[AttemptRecord] = []
-        recordings: dict[int, Path] = {}
+        recordings: dict[int, list[Path]] = {}
         messages: dict[int, list[PartRecord]] = {}
         for a in attempts:
             if a.recording_path:
-                recordings[a.id] = recording_file(a.recording_path, self._recordings_dir)
+                recordings[a.id] = recording_files(a.recording_path, self._recordings_dir)
             if a.message:
                 messages[a.id] = [
                     PartRecord(

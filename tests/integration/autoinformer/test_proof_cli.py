@@ -90,6 +90,7 @@ def test_campaign_proof_writes_a_zip_that_verifies_and_refuses_an_unknown_accoun
     env = {
         "CC_DATABASE_URL": url,
         "CC_SOUNDS_DIR": str(sounds),
+        "CC_RECORDINGS_DIR": str(tmp_path / "rec"),
         "CC_CLOCK_OFFSET": str(Clock.at(datetime(2026, 12, 1, 11, tzinfo=KRS)).offset_s),
     }
     runner = CliRunner()
@@ -103,7 +104,10 @@ def test_campaign_proof_writes_a_zip_that_verifies_and_refuses_an_unknown_accoun
     assert created.exit_code == 0, created.output
     campaign_id = int(created.stdout.strip().splitlines()[-1])
     attempt_id = asyncio.run(
-        _attempt(url, campaign_id, tmp_path / "rec/autoinformer/2026/12/01/c1-a1.wav")
+        # as an Asterisk in a container names it: its spool, mounted here as CC_RECORDINGS_DIR
+        _attempt(
+            url, campaign_id, Path("/var/spool/asterisk/monitor/autoinformer/2026/12/01/c1-a1.wav")
+        )
     )
 
     out = tmp_path / "proof.zip"
