@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -27,6 +27,9 @@ from contact_center.hotline.models import (
 )
 from contact_center.hotline.norms import CallMetrics, Report, build_report
 from contact_center.operators.models import Operator
+
+if TYPE_CHECKING:
+    from contact_center.hotline.standard_journal import StandardJournal
 
 APPLICANT_DEFAULT = "ФЛ"
 
@@ -120,6 +123,12 @@ class AppealService:
             await session.flush()
             seq = 1
         return int(seq)
+
+    def standard_journal(self) -> StandardJournal:
+        """The journal in the standard's form over the same tables."""
+        from contact_center.hotline.standard_journal import StandardJournal
+
+        return StandardJournal(self._sessions, self._tz)
 
     async def set(self, appeal_id: int, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
