@@ -408,6 +408,32 @@ def report(
     )
 
 
+@campaign.command("proof")
+@click.argument("campaign_id", type=int)
+@click.option("--account", required=True, help="Лицевой счёт абонента.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Файл ZIP (по умолчанию доказательство_<кампания>_<счёт>.zip в текущей папке).",
+)
+@pass_cli
+def proof(cli: CliContext, campaign_id: int, account: str, out: Path | None) -> None:
+    """Доказательство уведомления абонента (ZIP): записи звонков, текст и звук того, что
+    было проиграно, журнал попыток (время, нажатые клавиши, канал Asterisk) и SHA-256
+    каждого файла (manifest.json, SHA256SUMS)."""
+    pack = _run(cli, lambda ai: ai.proofs.pack(campaign_id, account))
+    target = out or Path(pack.filename)
+    try:
+        target.write_bytes(pack.content)
+    except OSError as exc:
+        fail(f"файл {target} не записан: {exc.strerror or exc}", EXIT_FAILURE)
+    click.echo(
+        f"Доказательство уведомления: {target} ({pack.files} файлов, "
+        f"{len(pack.content) / 1024:.0f} КБ)."
+    )
+
+
 @campaign.command("list")
 @pass_cli
 def list_campaigns(cli: CliContext) -> None:

@@ -169,6 +169,11 @@ class Attempt(Base):
     # whose end nobody saw ended by the customer's doing if that Asterisk is still up, and
     # may have died with it if not
     asterisk_boot: Mapped[str] = mapped_column(String(32), default="")
+    # proof of notification: the call's recording (MixMonitor's MIXMONITOR_FILENAME, an
+    # absolute path on the Asterisk host) and what was played, as JSON
+    # [{"text": ..., "sound": Asterisk name}, ...] in order (autoinformer.proof reads both)
+    recording_path: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
 
 
 class Letter(Base):

@@ -24,6 +24,7 @@ from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.config import DialerConfig
 from autoinformer.phone.dialer import Dialer
+from autoinformer.proof import ProofService
 from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
 from autoinformer.unsubscribe import register_web as register_unsubscribe
 from autoinformer.web.forms import Defaults
@@ -110,6 +111,15 @@ class Autoinformer:
         )
         # customers who asked a campaign call to be called back, on the operators' desk
         app.callbacks.register("autoinformer", CampaignCallbacks(app.sessions, settings.tz))
+        # proof of notification packs (`campaign proof`, the console's download)
+        self.proofs = ProofService(
+            app.sessions,
+            clock=app.clock,
+            tz=settings.tz,
+            sounds_dir=app.speech.sounds_dir,
+            asterisk_prefix=app.speech.asterisk_prefix,
+            recordings_dir=settings.recordings_path,
+        )
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None
@@ -186,6 +196,7 @@ class Autoinformer:
             web,
             CampaignWeb(
                 campaigns=self.campaigns,
+                proofs=self.proofs,
                 progress=self.progress,
                 speech=app.speech,
                 audit=app.users.audit,

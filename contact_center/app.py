@@ -52,6 +52,7 @@ from contact_center.operators.services import (
     QueueControl,
 )
 from contact_center.plugins import Part, Plugin, load_plugins
+from contact_center.recordings import RecordingRetention
 from contact_center.service_state import ServiceStateReporter
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
@@ -150,6 +151,10 @@ class App:
             clock=clock,
         )
         self.desk_feed = DeskFeed(link=link, desk=self.desk, clock=clock, publish=events.publish)
+        # recordings past CC_RECORDING_RETENTION_DAYS are deleted while the service runs
+        self.retention = RecordingRetention(
+            settings.recordings_path, settings.recording_retention_days
+        )
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
         self._started: list[Part] = []
@@ -242,6 +247,7 @@ class App:
             await self.desk_feed.start()
             self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
             self._tasks.spawn(self._expire_sessions(), name="web-session-expiry")
+            self._tasks.spawn(self.retention.run(), name="recording-retention")
             if parts:
                 await self.start_parts()
             if web:

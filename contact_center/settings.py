@@ -116,10 +116,22 @@ class Settings:
     # login, after which a session ends and its user logs in again
     web_session_idle_min: float = 30.0
     web_session_max_h: float = 12.0
+    # call recordings (MixMonitor: hotline, operator calls, campaign calls; left messages):
+    # where they are ("" is Asterisk's spool/monitor under asterisk_runtime_dir, where a
+    # relative MixMonitor name goes), and the days they are kept before `serve` deletes them
+    recordings_dir: str = ""
+    recording_retention_days: int = 1095
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def recordings_path(self) -> Path:
+        """Where the recordings are: CC_RECORDINGS_DIR, else the local Asterisk's spool."""
+        if self.recordings_dir:
+            return Path(self.recordings_dir).expanduser()
+        return Path(self.asterisk_runtime_dir) / "spool" / "monitor"
 
     def public_items(self) -> dict[str, str]:
         """Settings as strings for display, with secrets masked."""
@@ -305,6 +317,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             "CC_WEB_SESSION_IDLE_MIN must be positive and not longer than CC_WEB_SESSION_MAX_H"
         )
+    if s.recording_retention_days < 1:
+        raise SettingsError("CC_RECORDING_RETENTION_DAYS: the days recordings are kept, 1 or more")
     if s.hotline_wrapup_limit <= 0 or s.hotline_queue_timeout <= 0:
         raise SettingsError("CC_HOTLINE_WRAPUP_LIMIT and CC_HOTLINE_QUEUE_TIMEOUT: positive")
     from contact_center.calendar import CalendarError, parse_hours

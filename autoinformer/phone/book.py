@@ -89,6 +89,8 @@ def _progress_of(a: Attempt) -> CallProgress:
         digits=a.digits,
         operator=a.operator,
         asterisk_boot=a.asterisk_boot,
+        recording=a.recording_path,
+        message=a.message,
     )
 
 
@@ -342,6 +344,10 @@ class CallBook:
             values["operator"] = p.operator[:128]
         if p.asterisk_boot:
             values["asterisk_boot"] = p.asterisk_boot[:32]
+        if p.recording:
+            values["recording_path"] = p.recording
+        if p.message:
+            values["message"] = p.message
         if p.queued:
             values["queued_at"] = func.coalesce(Attempt.queued_at, now)
         if answered_at is not None:
