@@ -347,6 +347,7 @@ def status_line(st: CampaignStatus, tz: ZoneInfo, now: datetime | None = None) -
         + "; ".join(parts)
         + f"; начало {_local(st.start_at, tz)}, конец {_local(st.end_at, tz)}, ожидаемое "
         f"окончание {_local(st.expected_finish, tz)}"
+        + (f"; {st.outage_note}" if st.outage_note else "")
     )
 
 

@@ -62,6 +62,15 @@ class Campaign(Base):
     caps: Mapped[str] = mapped_column(String(32), default="none")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     outage_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the outage's end as read out (a campaign of a registered outage notices it moved)
+    outage_end: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the list came from the customer base: debts are read again before each call
+    from_base: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the registered outage (contact_center.hotline) it warns of: moved or removed there,
+    # its remaining calls read the new times or are cancelled
+    outage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # what the registry did to that outage, in Russian (moved: the new times; removed)
+    outage_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     source: Mapped[str] = mapped_column(Text, default="")
     rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
@@ -169,6 +178,9 @@ class Attempt(Base):
     # whose end nobody saw ended by the customer's doing if that Asterisk is still up, and
     # may have died with it if not
     asterisk_boot: Mapped[str] = mapped_column(String(32), default="")
+    # the message's text as this attempt reads it out (the data as they stood at dial
+    # time; "[name]" for a recorded prompt)
+    said: Mapped[str] = mapped_column(Text, default="")
 
 
 class Letter(Base):

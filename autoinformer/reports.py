@@ -64,6 +64,11 @@ WAIT_RU = {
     "next_phone": "ждёт звонка на следующий номер",
 }
 
+# why a contact was closed without its call (kept in its wait_reason once done)
+DONE_RU = {
+    "outage_cancelled": "отключение снято из реестра",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ReportRow:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoinformer.campaigns.freshness import LIST_TIME
 from autoinformer.campaigns.list_writer import write_list
 from autoinformer.campaigns.report_rows import report_rows
 from autoinformer.campaigns.scenario_store import ScenarioStore
@@ -80,9 +81,6 @@ class CampaignSpec:
     where: tuple[CustomerFilter, ...] = ()
     # a registered outage (contact_center.hotline): its customers, its times, no list
     outage_id: int | None = None
-
-
-LIST_TIME = "%Y-%m-%dT%H:%M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +268,9 @@ class CampaignService:
             caps=str(caps),
             priority=spec.priority,
             outage_start=spec.outage_start,
+            outage_end=spec.outage_end,
+            from_base=from_base,
+            outage_id=spec.outage_id,
             decision_date=spec.decision_date,
             source=source,
             rejected_rows=0,
@@ -525,6 +526,7 @@ class CampaignService:
             channel=campaign.channel,
             email=email,
             attempts=sum(r.attempts for r in rows),
+            outage_note=campaign.outage_note,
         )
 
     async def _email_progress(

@@ -68,6 +68,8 @@ class CampaignStatus:
     email: EmailProgress | None = None
     # calls made so far (counted attempts of every contact)
     attempts: int = 0
+    # what the outage registry did to the outage it warns of (moved, removed), in Russian
+    outage_note: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -100,4 +102,5 @@ class CampaignStatus:
             "channel": self.channel,
             "email": self.email.to_data() if self.email is not None else None,
             "attempts": self.attempts,
+            "outage_note": self.outage_note,
         }

@@ -89,6 +89,7 @@ def _progress_of(a: Attempt) -> CallProgress:
         digits=a.digits,
         operator=a.operator,
         asterisk_boot=a.asterisk_boot,
+        said=a.said,
     )
 
 
@@ -99,6 +100,11 @@ class CallBook:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._writer = BatchedWriter(sessions)
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """For reads beside the book's own (autoinformer.phone.fresh)."""
+        return self._sessions
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A write transaction taking its turn with this book's own writes (on SQLite one
@@ -342,6 +348,8 @@ class CallBook:
             values["operator"] = p.operator[:128]
         if p.asterisk_boot:
             values["asterisk_boot"] = p.asterisk_boot[:32]
+        if p.said:
+            values["said"] = p.said
         if p.queued:
             values["queued_at"] = func.coalesce(Attempt.queued_at, now)
         if answered_at is not None:

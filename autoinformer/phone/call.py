@@ -48,6 +48,7 @@ from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
 from contact_center.speech import Message, MessageError, Speech, SynthesisError
+from contact_center.speech.message import Part, SpeechPart
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
@@ -209,8 +210,11 @@ class CallFlow:
     # ------------------------------------------------------------------ a new call
     async def _render(self, call: _Call) -> None:
         values = contact_values(call.contact)
-        call.names = await self._speech.render(call.scenario.message_for(values), values)
+        message = call.scenario.message_for(values)
+        call.names = await self._speech.render(message, values)
         call.progress.parts_total = len(call.names)
+        # stored with the attempt (the journal's next write): what this call reads out
+        call.progress.said = said_text(self._speech.resolve(message, values))
 
     async def _dial(self, call: _Call) -> _End:
         try:
@@ -849,6 +853,11 @@ def transfer_context(
         "account": contact.account,
         "values": {str(k): str(v) for k, v in contact.values.items()},
     }
+
+
+def said_text(parts: list[Part]) -> str:
+    """A message's parts as one line of text, a recorded prompt as [its name]."""
+    return " ".join(p.text if isinstance(p, SpeechPart) else f"[{p.name}]" for p in parts)
 
 
 def _plain(text: str) -> str:

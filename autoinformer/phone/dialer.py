@@ -17,7 +17,10 @@ Safety rules it keeps (issue 5, DESIGN.md):
   is never in two calls, whichever campaign), and never again once notified (final state);
 - a scenario that offers 0 is paced by the free operators of queue `operators`; when none
   is free the customer hears so and the contact is marked for an operator's call-back;
-- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender).
+- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender);
+- a list from the customer base is called with the data as they stand at dial time
+  (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
+  now, an outage moved or removed in the registry moves or cancels the remaining calls.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from autoinformer.loop import PassLoop
 from autoinformer.phone.book import CallBook, DueContact
 from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
+from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.pacing import DialGate, OperatorDesk
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
@@ -94,6 +98,7 @@ class Dialer:
         self._live = LiveCalls(on_release=self._loop.wake)
         self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
+        self._fresh = FreshData(book)
         self._flow = CallFlow(
             book=book,
             link=link,
@@ -198,7 +203,11 @@ class Dialer:
         many passes, and a pause or cancel from the CLI is still seen within a tick."""
         now = time.monotonic()
         if self._plans_cache is None or now - self._plans_cache[0] >= self.config.tick:
-            self._plans_cache = (now, await self._book.active_plans())
+            plans = await self._book.active_plans()
+            # the registry's outages as they stand now, read with the campaigns
+            if await self._fresh.outages(plans, self._clock.now()):
+                plans = await self._book.active_plans()
+            self._plans_cache = (now, plans)
         return self._plans_cache[1]
 
     async def _pass(self) -> None:
@@ -263,6 +272,8 @@ class Dialer:
                     await self._book.defer(contact.id, blocked[0], f"cap_{blocked[1]}")
                     continue
             ready.append(contact)
+        # the customer base as it stands now: a paid debt is not called
+        ready = await self._fresh.debts(plan, scenario, ready, now)
         if not ready:
             return
         # a number in a call of another campaign (or another dialer) waits its turn

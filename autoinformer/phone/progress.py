@@ -49,6 +49,8 @@ class CallProgress:
     operator: str = ""
     # the run of Asterisk the Originate went to (AmiLink.asterisk_boot), "" unknown
     asterisk_boot: str = ""
+    # the message's text as this call reads it out (Attempt.said)
+    said: str = ""
 
     @property
     def received(self) -> bool:
