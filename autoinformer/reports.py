@@ -134,7 +134,7 @@ class Report:
 # `campaign report --status` and the web's `?status=`: a supervisor's question -> which rows
 STATUS_FILTERS = {
     "notified": "оповещённые",
-    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил)",
+    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил; кроме оплативших)",
     "not-reached": "не дозвонились (ни одного ответа)",
     "waiting": "ещё ждут звонка",
 }
@@ -149,10 +149,12 @@ def filter_rows(rows: Sequence[ReportRow], status: str | None) -> list[ReportRow
     phones = [r for r in rows if r.phone]
     if key == "notified":
         return [r for r in phones if r.notified]
+    # a customer who paid before the call needs no notice: nobody's question leaves them out
+    owed = [r for r in phones if r.status != "paid"]
     if key == "not-notified":
-        return [r for r in phones if not r.notified]
+        return [r for r in owed if not r.notified]
     if key == "not-reached":
-        return [r for r in phones if not r.notified and r.answered == 0]
+        return [r for r in owed if not r.notified and r.answered == 0]
     if key == "waiting":
         return [r for r in phones if r.status in ("waiting", "calling")]
     result = key.replace("-", "_")

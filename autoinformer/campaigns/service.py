@@ -22,6 +22,7 @@ from autoinformer.campaigns.list_writer import write_list
 from autoinformer.campaigns.report_rows import report_rows
 from autoinformer.campaigns.scenario_store import ScenarioStore
 from autoinformer.campaigns.status import CampaignStatus, EmailProgress
+from autoinformer.campaigns.transfers import settle_transfers
 from autoinformer.exceptions import (
     CallListError,
     CampaignNotFound,
@@ -31,7 +32,7 @@ from autoinformer.exceptions import (
 from autoinformer.lists import ParsedList, customers_list, open_campaign_list
 from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
 from autoinformer.reports import Report, build_report, check_format, filter_rows, render
-from autoinformer.scenarios import KINDS
+from autoinformer.scenarios import KINDS, transfer_rule_of
 from autoinformer.scheduling import (
     DEFAULT_CAPS,
     DEFAULT_RETRY,
@@ -476,8 +477,17 @@ class CampaignService:
             )
             return int(total), list(rows)
 
+    async def settle_transfers(self, campaign: Campaign) -> int:
+        """Transfers the operators confirmed since (or that count at once, as the scenario
+        says) become notified (autoinformer.campaigns.transfers)."""
+        async with self._sessions() as session, session.begin():
+            scenario = await session.get(ScenarioRow, campaign.scenario_id)
+            rule = transfer_rule_of(scenario.body) if scenario is not None else "confirmed"
+            return await settle_transfers(session, campaign.id, rule)
+
     async def status(self, campaign_id: int) -> CampaignStatus:
         campaign = await self.get(campaign_id)
+        await self.settle_transfers(campaign)
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -563,6 +573,7 @@ class CampaignService:
         (reports.STATUS_FILTERS: not-notified, not-reached… or a call result)."""
         campaign = await self.get(campaign_id)
         tz = ZoneInfo(campaign.timezone)
+        await self.settle_transfers(campaign)
         async with self._sessions() as session:
             contacts = list(
                 await session.scalars(
