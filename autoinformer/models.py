@@ -71,6 +71,9 @@ class Campaign(Base):
     outage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # what the registry did to that outage, in Russian (moved: the new times; removed)
     outage_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the dialer's effective concurrency and why it is lower than asked, as JSON
+    # (autoinformer.phone.pacing.Pace), written when it changes
+    pace: Mapped[str | None] = mapped_column(Text, nullable=True)
     decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     source: Mapped[str] = mapped_column(Text, default="")
     rejected_rows: Mapped[int] = mapped_column(Integer, default=0)

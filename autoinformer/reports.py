@@ -63,6 +63,8 @@ WAIT_RU = {
     "orphan": "проверяется прежний звонок",
     "next_phone": "ждёт звонка на следующий номер",
 }
+# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
+WAITING_RU = {**WAIT_RU, "due": "на очереди"}
 
 # why a contact was closed without its call (kept in its wait_reason once done)
 DONE_RU = {

@@ -21,7 +21,7 @@ from autoinformer.campaigns.freshness import LIST_TIME
 from autoinformer.campaigns.list_writer import write_list
 from autoinformer.campaigns.report_rows import report_rows
 from autoinformer.campaigns.scenario_store import ScenarioStore
-from autoinformer.campaigns.status import CampaignStatus, EmailProgress
+from autoinformer.campaigns.status import CampaignStatus, EmailProgress, campaign_pace
 from autoinformer.campaigns.transfers import settle_transfers
 from autoinformer.exceptions import (
     CallListError,
@@ -537,6 +537,7 @@ class CampaignService:
             email=email,
             attempts=sum(r.attempts for r in rows),
             outage_note=campaign.outage_note,
+            pace=campaign_pace(campaign),
         )
 
     async def _email_progress(

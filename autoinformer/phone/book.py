@@ -193,6 +193,13 @@ class CallBook:
                 return
             after = rows[-1][0]
 
+    async def set_pace(self, campaign_id: int, pace: str) -> None:
+        """The dialer's effective concurrency for the campaign (JSON), for its status."""
+        async with self._writer.transaction() as session:
+            await session.execute(
+                update(Campaign).where(Campaign.id == campaign_id).values(pace=pace)
+            )
+
     async def defer(self, contact_id: int, until: datetime, reason: str) -> None:
         async with self._writer.transaction() as session:
             await session.execute(

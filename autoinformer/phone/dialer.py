@@ -26,8 +26,8 @@ Safety rules it keeps (issue 5, DESIGN.md):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import math
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -42,7 +42,7 @@ from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
-from autoinformer.phone.pacing import DialGate, OperatorDesk
+from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_concurrency
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
@@ -116,6 +116,8 @@ class Dialer:
             handoffs=handoffs,
         )
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
+        # each campaign's effective concurrency as last stored (campaign status shows it)
+        self._paces: dict[int, Pace] = {}
         self._plans_cache: tuple[float, list[Plan]] | None = None
         self._reconciled = asyncio.Event()
 
@@ -223,7 +225,15 @@ class Dialer:
                 if not self._live.count(plan.id):
                     await self._finish_if_done(plan, now)
                 continue
-            if plan.status != "running" or now < plan.start_at or self._stopping or not dialing:
+            if plan.status != "running" or now < plan.start_at or self._stopping:
+                continue
+            if not dialing:
+                await self._note_pace(
+                    plan.id,
+                    effective_concurrency(
+                        plan.concurrency, link_up=self._link.connected, refusing=True
+                    ),
+                )
                 continue
             if not self._ready(plan):
                 continue
@@ -237,12 +247,30 @@ class Dialer:
             log.info("campaign %d finished", plan.id)
 
     async def _limit(self, plan: Plan, scenario: Scenario) -> int:
-        limit = plan.concurrency
-        if scenario.offers_operator:
-            # keep answered calls in proportion to the operators who could take a transfer
-            free = await self._desk.free()
-            limit = min(limit, max(1, math.ceil(free * scenario.calls_per_free_operator)))
-        return limit
+        # keep answered calls in proportion to the operators who could take a transfer,
+        # and every campaign's calls within the trunk's channels
+        pace = effective_concurrency(
+            plan.concurrency,
+            offers_operator=scenario.offers_operator,
+            free_operators=await self._desk.free() if scenario.offers_operator else 0,
+            per_operator=scenario.calls_per_free_operator,
+            channels=self.config.max_channels,
+            channels_elsewhere=self._live.total() - self._live.count(plan.id),
+        )
+        if self._gate.probing:
+            # _dial_due sends one call at a time until Asterisk takes one
+            await self._note_pace(plan.id, Pace(plan.concurrency, 1, "asterisk_refuses"))
+        else:
+            await self._note_pace(plan.id, pace)
+        return pace.limit
+
+    async def _note_pace(self, campaign_id: int, pace: Pace) -> None:
+        """Store the campaign's pace when it changed (the free operators change it at most
+        once a second: QueueSummary is cached that long)."""
+        if self._paces.get(campaign_id) == pace:
+            return
+        self._paces[campaign_id] = pace
+        await self._book.set_pace(campaign_id, json.dumps(pace.to_data()))
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
         slots = await self._limit(plan, scenario) - self._live.count(plan.id)

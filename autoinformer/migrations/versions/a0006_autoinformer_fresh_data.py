@@ -29,6 +29,7 @@ def upgrade() -> None:
         "ai_campaigns", sa.Column("outage_end", sa.DateTime(timezone=True), nullable=True)
     )
     op.add_column("ai_campaigns", sa.Column("outage_note", sa.Text(), nullable=True))
+    op.add_column("ai_campaigns", sa.Column("pace", sa.Text(), nullable=True))
     op.add_column("ai_attempts", sa.Column("said", sa.Text(), nullable=False, server_default=""))
 
 
@@ -36,6 +37,7 @@ def downgrade() -> None:
     with op.batch_alter_table("ai_attempts", schema=None) as batch_op:
         batch_op.drop_column("said")
     with op.batch_alter_table("ai_campaigns", schema=None) as batch_op:
+        batch_op.drop_column("pace")
         batch_op.drop_column("outage_note")
         batch_op.drop_column("outage_end")
         batch_op.drop_column("outage_id")
