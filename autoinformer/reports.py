@@ -207,7 +207,15 @@ def build_report(campaign: Mapping[str, Any], rows: Sequence[ReportRow]) -> Repo
 def to_json(report: Report) -> str:
     data = {
         "campaign": report.campaign,
-        "contacts": [asdict(r) for r in report.rows],
+        # codes stay codes; the words a user reads are beside them
+        "contacts": [
+            {
+                **asdict(r),
+                "status_label": STATUS_RU.get(r.status, r.status),
+                "email_status_label": EMAIL_STATUS_RU.get(r.email_status, r.email_status),
+            }
+            for r in report.rows
+        ],
         "totals": asdict(report.totals),
     }
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
