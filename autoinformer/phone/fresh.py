@@ -92,6 +92,12 @@ class FreshData:
                             wait_reason=None,
                         )
                     )
+                    # the same customer's letter (channel both) is not sent either
+                    await session.execute(
+                        update(Letter)
+                        .where(Letter.contact_id.in_(paid), Letter.state == "queued")
+                        .values(state="done", status="cancelled", finished_at=now)
+                    )
                 if changed:
                     # by primary key, one statement for the lot
                     await session.execute(update(CampaignContact), changed)
