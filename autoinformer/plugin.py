@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,7 +145,11 @@ class Autoinformer:
                 speech=app.speech,
                 clock=app.clock,
                 calendar=app.calendar,
-                config=self._dialer_config,
+                config=(
+                    replace(self._dialer_config, max_channels=settings.dial_channels)
+                    if not self._dialer_config.max_channels
+                    else self._dialer_config
+                ),
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,
             )

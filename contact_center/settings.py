@@ -36,6 +36,8 @@ class Settings:
     ami_action_timeout: float = 10.0
     ami_ping_interval: float = 5.0
     dial_template: str = "PJSIP/{number}@trunk"
+    # campaign calls the trunk carries at once, every campaign together (0: no limit)
+    dial_channels: int = 0
     timezone: str = "Asia/Krasnoyarsk"
     default_region: str = "RU"
     # the local Asterisk that `contact-center asterisk start` runs
@@ -235,6 +237,8 @@ def _validate_sip(s: Settings) -> None:
 
     if not 0 <= s.sip_port < 65536:
         raise SettingsError(f"CC_SIP_PORT: {s.sip_port} is not a UDP port (0: no SIP)")
+    if s.dial_channels < 0:
+        raise SettingsError(f"CC_DIAL_CHANNELS: calls at once, 0 for no limit: {s.dial_channels}")
     try:
         ipaddress.ip_address(s.sip_bind)
     except ValueError:

@@ -102,6 +102,11 @@ class CallBook:
         self._sessions = sessions
         self._writer = BatchedWriter(sessions)
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """For reads beside the book's own (autoinformer.phone.fresh)."""
+        return self._sessions
+
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A write transaction taking its turn with this book's own writes (on SQLite one
         writer at a time, queued here, not in SQLite's sleeping busy handler)."""
@@ -188,6 +193,13 @@ class CallBook:
             if len(rows) < page:
                 return
             after = rows[-1][0]
+
+    async def set_pace(self, campaign_id: int, pace: str) -> None:
+        """The dialer's effective concurrency for the campaign (JSON), for its status."""
+        async with self._writer.transaction() as session:
+            await session.execute(
+                update(Campaign).where(Campaign.id == campaign_id).values(pace=pace)
+            )
 
     async def defer(self, contact_id: int, until: datetime, reason: str) -> None:
         async with self._writer.transaction() as session:

@@ -21,6 +21,9 @@ class DialerConfig:
     drain_timeout: float = 5.0
     # seconds to wait for the AsyncAGI start of an answered call
     agi_timeout: float = 10.0
+    # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
+    # CC_DIAL_CHANNELS when this is 0)
+    max_channels: int = 0
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ from autoinformer.exceptions import (
 from autoinformer.lists import EmptyListError, ParsedList, RowNote
 from autoinformer.models import Campaign, CampaignContact
 from autoinformer.proof import ProofNotFound, ProofService
-from autoinformer.reports import CAMPAIGN_RU
+from autoinformer.reports import CAMPAIGN_RU, DONE_RU, WAITING_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import STATUS_RU
 from autoinformer.web.forms import DEFAULT_SCENARIO, Defaults, FieldError, campaign_spec
@@ -168,6 +168,11 @@ def contact_json(contact: CampaignContact) -> dict[str, Any]:
         "answered": contact.answered,
         "callback": contact.callback,
         "wait_reason": contact.wait_reason,
+        "wait_reason_label": (
+            WAITING_RU.get(contact.wait_reason, contact.wait_reason)
+            if contact.state == "waiting" and contact.wait_reason
+            else DONE_RU.get(contact.wait_reason or "")
+        ),
         "next_attempt_at": contact.next_attempt_at.isoformat() if contact.next_attempt_at else None,
         "last_attempt_at": contact.last_attempt_at.isoformat() if contact.last_attempt_at else None,
     }
@@ -305,6 +310,7 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         campaign = await call(campaigns.get(campaign_id))
         data = status.to_data()
         data["status_ru"] = CAMPAIGN_RU.get(status.status, status.status)
+        data["channel_label"] = CHANNEL_RU.get(status.channel, status.channel)
         data["series"] = cw.progress.series(campaign_id)
         data["schedule"] = schedule_json(campaign)
         data["service"] = await cw.service_line()
