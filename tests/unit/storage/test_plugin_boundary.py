@@ -98,4 +98,4 @@ def test_db_commands_see_the_installed_plugins(tmp_path: Path, command: tuple[st
     assert _cli(url, "db", "upgrade").exit_code == 0
     result = _cli(url, *command)
     assert result.exit_code == 0, result.output
-    assert "a0006" in result.output
+    assert "a0007" in result.output
