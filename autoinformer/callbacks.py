@@ -48,7 +48,11 @@ class CampaignCallbacks:
                     ref=str(contact.id),
                     number="+" + contact.phone,
                     asked_at=contact.last_attempt_at,
-                    reason=f"просил перезвонить: кампания «{campaign}»",
+                    reason=(
+                        f"не дозвонились: кампания «{campaign}»"
+                        if contact.follow_up == "callback"
+                        else f"просил перезвонить: кампания «{campaign}»"
+                    ),
                     account=contact.account,
                     name=contact.name,
                 )

@@ -433,6 +433,27 @@ def proof(cli: CliContext, campaign_id: int, account: str, out: Path | None) -> 
     )
 
 
+@campaign.command("follow-up")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    help="Только с этим итогом (busy, no-answer, not-reached-in-time…); по умолчанию все "
+    "не оповещённые, кроме оплативших, отказавшихся и отменённых.",
+)
+@pass_cli
+def follow_up(cli: CliContext, campaign_id: int, statuses: tuple[str, ...]) -> None:
+    """Оповестить другим путём тех, до кого не дозвонились: письмо, если в базе есть адрес
+    с согласием (отдельная кампания писем, запускается сразу), иначе задача оператору
+    перезвонить (список «Перезвонить сегодня» на рабочем месте). Каждому — один раз.
+
+    Для кампаний-предупреждений об отключении «не оповещённые в срок» получают это
+    само, когда кампания закончилась."""
+    result = _run(cli, lambda ai: ai.follow_ups.create(campaign_id, statuses=statuses or None))
+    click.echo(result.text())
+
+
 @campaign.command("list")
 @pass_cli
 def list_campaigns(cli: CliContext) -> None:

@@ -77,6 +77,10 @@ class Campaign(Base):
     pace: Mapped[str | None] = mapped_column(Text, nullable=True)
     decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     source: Mapped[str] = mapped_column(Text, default="")
+    # a follow-up campaign (letters to whom the phone did not reach): the original's id
+    follow_up_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # when this campaign's not-reached contacts were followed up (None: not yet)
+    follow_ups_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -117,6 +121,9 @@ class CampaignContact(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # not reached: the other way it was followed up, `email` (a letter of the follow-up
+    # campaign) or `callback` (an operator's call-back task); None not followed up
+    follow_up: Mapped[str | None] = mapped_column(String(16), nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # why a waiting contact waits: window, retry, cap_day, cap_week, cap_month, line_busy
     wait_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from autoinformer.callbacks import CampaignCallbacks
+from autoinformer.campaigns.follow_ups import FollowUpService
 from autoinformer.campaigns.service import CampaignService
 from autoinformer.email.book import LetterBook
 from autoinformer.email.mailer import Mailer, MailerConfig
@@ -121,6 +122,8 @@ class Autoinformer:
             asterisk_prefix=app.speech.asterisk_prefix,
             recordings_dir=settings.recordings_path,
         )
+        # whom the phone did not reach: a letter or an operator's call-back
+        self.follow_ups = FollowUpService(app.sessions, self.scenarios, app.clock)
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None
@@ -162,6 +165,8 @@ class Autoinformer:
             config=self._mailer_config,
         )
         self.mailer.start()
+        # a finished outage warning's not_reached_in_time contacts, followed up as it ends
+        self._tasks.spawn(self.follow_ups.run(), name="autoinformer-follow-ups")
         if self._http:
             self._tasks.spawn(self.progress.run(), name="autoinformer-progress")
         log.info("autoinformer dialer and mailer started")
@@ -202,6 +207,7 @@ class Autoinformer:
             CampaignWeb(
                 campaigns=self.campaigns,
                 proofs=self.proofs,
+                follow_ups=self.follow_ups,
                 progress=self.progress,
                 speech=app.speech,
                 audit=app.users.audit,

@@ -98,6 +98,8 @@ class ReportRow:
     email_reply: str = ""
     email_last_deferral: str = ""
     email_note: str = ""
+    # not reached by phone: the other way it was followed up ("email", "callback", "")
+    follow_up: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,9 @@ class Report:
     rows: Sequence[ReportRow]
     totals: Totals
 
+
+# the other way a customer the phone did not reach was followed up
+FOLLOW_UP_RU = {"email": "письмо", "callback": "звонок оператора"}
 
 # `campaign report --status` and the web's `?status=`: a supervisor's question -> which rows
 STATUS_FILTERS = {
@@ -213,6 +218,7 @@ def to_json(report: Report) -> str:
                 **asdict(r),
                 "status_label": STATUS_RU.get(r.status, r.status),
                 "email_status_label": EMAIL_STATUS_RU.get(r.email_status, r.email_status),
+                "follow_up_label": FOLLOW_UP_RU.get(r.follow_up, r.follow_up),
             }
             for r in report.rows
         ],
@@ -233,6 +239,7 @@ CALL_COLUMNS = (
     Column("Ответов", "int"),
     Column("Ждёт звонка оператора", "bool"),
     Column("Примечание"),
+    Column("Оповещение другим путём"),
 )
 EMAIL_COLUMNS = (
     Column("E-mail"),
@@ -271,6 +278,7 @@ def table_rows(report: Report) -> list[list[object]]:
             r.answered,
             r.callback if r.phone else None,
             r.note,
+            FOLLOW_UP_RU.get(r.follow_up, r.follow_up),
         ]
         if mail:
             cells += [

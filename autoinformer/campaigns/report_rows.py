@@ -34,6 +34,7 @@ def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) 
         answered=c.answered,
         callback=c.callback,
         note=note,
+        follow_up=c.follow_up or "",
         **(_email_columns(letter, tz) if letter is not None else {}),
     )
 

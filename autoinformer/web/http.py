@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
+from autoinformer.campaigns.follow_ups import FollowUpService
 from autoinformer.campaigns.service import CHANNEL_RU, CHANNELS, CampaignService, CreateResult
 from autoinformer.exceptions import (
     AutoinformerError,
@@ -75,6 +76,7 @@ class CampaignWeb:
 
     campaigns: CampaignService
     proofs: ProofService
+    follow_ups: FollowUpService
     progress: CampaignProgress
     speech: Speech
     audit: Auditor
@@ -394,6 +396,36 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
             {"account": account, "bytes": len(pack.content), "files": pack.files},
         )
         return WebResponse.file(pack.content, "application/zip", pack.filename)
+
+    @routes.post("/api/campaigns/<int:campaign_id>/follow-up", permission="campaigns.write")
+    async def follow_up(request: WebRequest) -> WebResponse:
+        """Whom the phone did not reach: a letter where the base has consent, else an
+        operator's call-back (`campaign follow-up`); `status` fields narrow it."""
+        campaign_id = int(request.args["campaign_id"])
+        statuses = [s for s in request.form.get("status", []) if s.strip()]
+        if not statuses and request.body.strip().startswith(b"{"):
+            statuses = list(request.json().get("status") or [])
+        result = await call(cw.follow_ups.create(campaign_id, statuses=statuses or None))
+        await cw.audit.record(
+            request.principal.login,
+            "campaign.follow_up",
+            "campaign",
+            str(campaign_id),
+            {
+                "letters": result.letters,
+                "callbacks": result.callbacks,
+                "letters_campaign": result.letters_campaign_id,
+            },
+        )
+        return WebResponse.json(
+            {
+                "id": campaign_id,
+                "letters": result.letters,
+                "callbacks": result.callbacks,
+                "letters_campaign": result.letters_campaign_id,
+                "message": result.text(),
+            }
+        )
 
     # --- scenarios: API ---------------------------------------------------------------
 

@@ -128,10 +128,11 @@
     b.addEventListener("click", function () {
       var action = b.dataset.action;
       if (action === "cancel" && !window.confirm("Отменить кампанию? Не дозвонившиеся абоненты получат итог «отменён».")) { return; }
+      if (action === "follow-up" && !window.confirm("Оповестить всех, до кого не дозвонились, письмом или звонком оператора?")) { return; }
       cc.api("POST", "/api/campaigns/" + id + "/" + action).then(function (r) {
         result.className = r.ok ? "ok" : "error";
         result.textContent = r.ok ? r.data.message : r.data.error;
-        if (r.ok) { setStatus(r.data.status); }
+        if (r.ok && r.data.status) { setStatus(r.data.status); }
       });
     });
   });
