@@ -22,8 +22,9 @@ from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
+from autoinformer.phone.pacing import pace_text
 from autoinformer.plugin import Autoinformer
-from autoinformer.reports import CAMPAIGN_RU, WAIT_RU
+from autoinformer.reports import CAMPAIGN_RU, WAITING_RU
 from autoinformer.scenarios import DEFAULT_SCENARIO, KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
@@ -305,10 +306,6 @@ campaign.add_command(_state_command("resume", "resume", "возобновлен�
 campaign.add_command(_state_command("cancel", "cancel", "отменена"))
 
 
-# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
-WAITING_RU = {**WAIT_RU, "due": "на очереди"}
-
-
 def state_ru(st: CampaignStatus, now: datetime, tz: ZoneInfo) -> str:
     """«идёт», or «запланирована на …» for a started campaign whose start is still ahead."""
     if st.status in ("created", "running") and st.start_at > now:
@@ -341,6 +338,8 @@ def status_line(st: CampaignStatus, tz: ZoneInfo, now: datetime | None = None) -
         + "; ".join(parts)
         + f"; начало {_local(st.start_at, tz)}, конец {_local(st.end_at, tz)}, ожидаемое "
         f"окончание {_local(st.expected_finish, tz)}"
+        + (f"; {pace_text(st.pace)}" if st.pace is not None else "")
+        + (f"; {st.outage_note}" if st.outage_note else "")
     )
 
 
@@ -405,6 +404,32 @@ def report(
     refuse_binary_on_terminal(fmt, output)
     write_report(
         _run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt, status_filter)), output
+    )
+
+
+@campaign.command("proof")
+@click.argument("campaign_id", type=int)
+@click.option("--account", required=True, help="Лицевой счёт абонента.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Файл ZIP (по умолчанию доказательство_<кампания>_<счёт>.zip в текущей папке).",
+)
+@pass_cli
+def proof(cli: CliContext, campaign_id: int, account: str, out: Path | None) -> None:
+    """Доказательство уведомления абонента (ZIP): записи звонков, текст и звук того, что
+    было проиграно, журнал попыток (время, нажатые клавиши, канал Asterisk) и SHA-256
+    каждого файла (manifest.json, SHA256SUMS)."""
+    pack = _run(cli, lambda ai: ai.proofs.pack(campaign_id, account))
+    target = out or Path(pack.filename)
+    try:
+        target.write_bytes(pack.content)
+    except OSError as exc:
+        fail(f"файл {target} не записан: {exc.strerror or exc}", EXIT_FAILURE)
+    click.echo(
+        f"Доказательство уведомления: {target} ({pack.files} файлов, "
+        f"{len(pack.content) / 1024:.0f} КБ)."
     )
 
 

@@ -4,6 +4,7 @@ attempt, every e-mail letter, opt-outs. The autoinformer owns them; its migratio
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -62,6 +63,18 @@ class Campaign(Base):
     caps: Mapped[str] = mapped_column(String(32), default="none")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     outage_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the outage's end as read out (a campaign of a registered outage notices it moved)
+    outage_end: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the list came from the customer base: debts are read again before each call
+    from_base: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the registered outage (contact_center.hotline) it warns of: moved or removed there,
+    # its remaining calls read the new times or are cancelled
+    outage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # what the registry did to that outage, in Russian (moved: the new times; removed)
+    outage_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the dialer's effective concurrency and why it is lower than asked, as JSON
+    # (autoinformer.phone.pacing.Pace), written when it changes
+    pace: Mapped[str | None] = mapped_column(Text, nullable=True)
     decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     source: Mapped[str] = mapped_column(Text, default="")
     rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
@@ -171,6 +184,20 @@ class Attempt(Base):
     # whose end nobody saw ended by the customer's doing if that Asterisk is still up, and
     # may have died with it if not
     asterisk_boot: Mapped[str] = mapped_column(String(32), default="")
+    # proof of notification: the call's recording (MixMonitor's MIXMONITOR_FILENAME, an
+    # absolute path on the Asterisk host) and what was played, as JSON
+    # [{"text": ..., "sound": Asterisk name}, ...] in order (autoinformer.proof reads both)
+    recording_path: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def said(self) -> str:
+        """The message's text as this attempt read it out (the data as they stood at
+        dial time), one line."""
+        if not self.message:
+            return ""
+        return " ".join(str(part.get("text", "")) for part in json.loads(self.message))
+
     # the Asterisk node the call was placed on (Settings.node_name) and the `serve` process
     # that placed it (service_state.instance): several workers share campaigns; each
     # adopts the open calls of its own node, and those of a dead worker's node only once

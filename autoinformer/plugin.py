@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from autoinformer.callbacks import CampaignCallbacks
 from autoinformer.campaigns.service import CampaignService
 from autoinformer.email.book import LetterBook
 from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.config import DialerConfig
 from autoinformer.phone.dialer import Dialer
+from autoinformer.proof import ProofService
 from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
 from autoinformer.unsubscribe import register_web as register_unsubscribe
 from autoinformer.web.forms import Defaults
@@ -108,6 +110,17 @@ class Autoinformer:
             clock=app.clock,
             transaction=self.book.transaction,
         )
+        # customers who asked a campaign call to be called back, on the operators' desk
+        app.callbacks.register("autoinformer", CampaignCallbacks(app.sessions, settings.tz))
+        # proof of notification packs (`campaign proof`, the console's download)
+        self.proofs = ProofService(
+            app.sessions,
+            clock=app.clock,
+            tz=settings.tz,
+            sounds_dir=app.speech.sounds_dir,
+            asterisk_prefix=app.speech.asterisk_prefix,
+            recordings_dir=settings.recordings_path,
+        )
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None
@@ -132,7 +145,11 @@ class Autoinformer:
                 speech=app.speech,
                 clock=app.clock,
                 calendar=app.calendar,
-                config=replace(self._dialer_config, call_hard_limit=settings.call_hard_limit),
+                config=replace(
+                    self._dialer_config,
+                    call_hard_limit=settings.call_hard_limit,
+                    max_channels=self._dialer_config.max_channels or settings.dial_channels,
+                ),
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,
                 live_instances=lambda: live_instances(app.sessions, app.clock.now()),
@@ -185,6 +202,7 @@ class Autoinformer:
             web,
             CampaignWeb(
                 campaigns=self.campaigns,
+                proofs=self.proofs,
                 progress=self.progress,
                 speech=app.speech,
                 audit=app.users.audit,

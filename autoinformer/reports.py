@@ -63,6 +63,13 @@ WAIT_RU = {
     "orphan": "проверяется прежний звонок",
     "next_phone": "ждёт звонка на следующий номер",
 }
+# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
+WAITING_RU = {**WAIT_RU, "due": "на очереди"}
+
+# why a contact was closed without its call (kept in its wait_reason once done)
+DONE_RU = {
+    "outage_cancelled": "отключение снято из реестра",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,7 @@ class Report:
 # `campaign report --status` and the web's `?status=`: a supervisor's question -> which rows
 STATUS_FILTERS = {
     "notified": "оповещённые",
-    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил)",
+    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил; кроме оплативших)",
     "not-reached": "не дозвонились (ни одного ответа)",
     "waiting": "ещё ждут звонка",
 }
@@ -144,10 +151,12 @@ def filter_rows(rows: Sequence[ReportRow], status: str | None) -> list[ReportRow
     phones = [r for r in rows if r.phone]
     if key == "notified":
         return [r for r in phones if r.notified]
+    # a customer who paid before the call needs no notice: nobody's question leaves them out
+    owed = [r for r in phones if r.status != "paid"]
     if key == "not-notified":
-        return [r for r in phones if not r.notified]
+        return [r for r in owed if not r.notified]
     if key == "not-reached":
-        return [r for r in phones if not r.notified and r.answered == 0]
+        return [r for r in owed if not r.notified and r.answered == 0]
     if key == "waiting":
         return [r for r in phones if r.status in ("waiting", "calling")]
     result = key.replace("-", "_")
@@ -198,7 +207,15 @@ def build_report(campaign: Mapping[str, Any], rows: Sequence[ReportRow]) -> Repo
 def to_json(report: Report) -> str:
     data = {
         "campaign": report.campaign,
-        "contacts": [asdict(r) for r in report.rows],
+        # codes stay codes; the words a user reads are beside them
+        "contacts": [
+            {
+                **asdict(r),
+                "status_label": STATUS_RU.get(r.status, r.status),
+                "email_status_label": EMAIL_STATUS_RU.get(r.email_status, r.email_status),
+            }
+            for r in report.rows
+        ],
         "totals": asdict(report.totals),
     }
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from autoinformer.models import CampaignContact, Letter
-from autoinformer.reports import WAIT_RU, ReportRow
+from autoinformer.reports import DONE_RU, WAIT_RU, ReportRow
 
 
 def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) -> ReportRow:
@@ -19,6 +19,8 @@ def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) 
         note = WAIT_RU.get(c.wait_reason, c.wait_reason)
         if c.next_attempt_at is not None:
             note += f" до {c.next_attempt_at.astimezone(tz):%d.%m %H:%M}"
+    elif c.state == "done" and c.wait_reason in DONE_RU:
+        note = DONE_RU[c.wait_reason]
     values = json.loads(c.values or "{}")
     return ReportRow(
         phone=c.phone,

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoinformer.campaigns.freshness import LIST_TIME
 from autoinformer.campaigns.list_writer import write_list
 from autoinformer.campaigns.report_rows import report_rows
 from autoinformer.campaigns.scenario_store import ScenarioStore
-from autoinformer.campaigns.status import CampaignStatus, EmailProgress
+from autoinformer.campaigns.status import CampaignStatus, EmailProgress, campaign_pace
+from autoinformer.campaigns.transfers import settle_transfers
 from autoinformer.exceptions import (
     CallListError,
     CampaignNotFound,
@@ -30,7 +32,7 @@ from autoinformer.exceptions import (
 from autoinformer.lists import ParsedList, customers_list, open_campaign_list
 from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
 from autoinformer.reports import Report, build_report, check_format, filter_rows, render
-from autoinformer.scenarios import KINDS
+from autoinformer.scenarios import KINDS, transfer_rule_of
 from autoinformer.scheduling import (
     DEFAULT_CAPS,
     DEFAULT_RETRY,
@@ -80,9 +82,6 @@ class CampaignSpec:
     where: tuple[CustomerFilter, ...] = ()
     # a registered outage (contact_center.hotline): its customers, its times, no list
     outage_id: int | None = None
-
-
-LIST_TIME = "%Y-%m-%dT%H:%M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +280,9 @@ class CampaignService:
             caps=str(caps),
             priority=spec.priority,
             outage_start=spec.outage_start,
+            outage_end=spec.outage_end,
+            from_base=from_base,
+            outage_id=spec.outage_id,
             decision_date=spec.decision_date,
             source=source,
             rejected_rows=0,
@@ -492,8 +494,17 @@ class CampaignService:
             )
             return int(total), list(rows)
 
+    async def settle_transfers(self, campaign: Campaign) -> int:
+        """Transfers the operators confirmed since (or that count at once, as the scenario
+        says) become notified (autoinformer.campaigns.transfers)."""
+        async with self._sessions() as session, session.begin():
+            scenario = await session.get(ScenarioRow, campaign.scenario_id)
+            rule = transfer_rule_of(scenario.body) if scenario is not None else "confirmed"
+            return await settle_transfers(session, campaign.id, rule)
+
     async def status(self, campaign_id: int) -> CampaignStatus:
         campaign = await self.get(campaign_id)
+        await self.settle_transfers(campaign)
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -542,6 +553,8 @@ class CampaignService:
             channel=campaign.channel,
             email=email,
             attempts=sum(r.attempts for r in rows),
+            outage_note=campaign.outage_note,
+            pace=campaign_pace(campaign),
         )
 
     async def _email_progress(
@@ -578,6 +591,7 @@ class CampaignService:
         (reports.STATUS_FILTERS: not-notified, not-reached… or a call result)."""
         campaign = await self.get(campaign_id)
         tz = ZoneInfo(campaign.timezone)
+        await self.settle_transfers(campaign)
         async with self._sessions() as session:
             contacts = list(
                 await session.scalars(

@@ -89,6 +89,8 @@ def _progress_of(a: Attempt) -> CallProgress:
         digits=a.digits,
         operator=a.operator,
         asterisk_boot=a.asterisk_boot,
+        recording=a.recording_path,
+        message=a.message,
     )
 
 
@@ -104,6 +106,11 @@ class CallBook:
         # stored on each claimed attempt: the Asterisk node of the call and this process
         self.node = node
         self.instance = instance
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """For reads beside the book's own (autoinformer.phone.fresh)."""
+        return self._sessions
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A write transaction taking its turn with this book's own writes (on SQLite one
@@ -191,6 +198,13 @@ class CallBook:
             if len(rows) < page:
                 return
             after = rows[-1][0]
+
+    async def set_pace(self, campaign_id: int, pace: str) -> None:
+        """The dialer's effective concurrency for the campaign (JSON), for its status."""
+        async with self._writer.transaction() as session:
+            await session.execute(
+                update(Campaign).where(Campaign.id == campaign_id).values(pace=pace)
+            )
 
     async def defer(self, contact_id: int, until: datetime, reason: str) -> None:
         async with self._writer.transaction() as session:
@@ -365,6 +379,10 @@ class CallBook:
             values["operator"] = p.operator[:128]
         if p.asterisk_boot:
             values["asterisk_boot"] = p.asterisk_boot[:32]
+        if p.recording:
+            values["recording_path"] = p.recording
+        if p.message:
+            values["message"] = p.message
         if p.queued:
             values["queued_at"] = func.coalesce(Attempt.queued_at, now)
         if answered_at is not None:

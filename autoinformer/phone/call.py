@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -47,7 +48,7 @@ from contact_center.clock import Clock
 from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
-from contact_center.speech import Message, MessageError, Speech, SynthesisError
+from contact_center.speech import Message, MessageError, PromptPart, Speech, SynthesisError
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
@@ -209,8 +210,18 @@ class CallFlow:
     # ------------------------------------------------------------------ a new call
     async def _render(self, call: _Call) -> None:
         values = contact_values(call.contact)
-        call.names = await self._speech.render(call.scenario.message_for(values), values)
+        message = call.scenario.message_for(values)
+        call.names = await self._speech.render(message, values)
         call.progress.parts_total = len(call.names)
+        # what is played, kept with the attempt for its proof of notification
+        texts = [
+            self._speech.prompts.text(part.name) if isinstance(part, PromptPart) else part.text
+            for part in self._speech.resolve(message, values)
+        ]
+        call.progress.message = json.dumps(
+            [{"text": t, "sound": n} for t, n in zip(texts, call.names, strict=True)],
+            ensure_ascii=False,
+        )
 
     async def _dial(self, call: _Call) -> _End:
         try:
@@ -555,6 +566,11 @@ class CallFlow:
             if not _asterisk_away(exc):
                 raise
             return await self._recover(call)
+        if not p.recording:
+            # the lost driver may have started the recording without storing it: a second
+            # MixMonitor on the same file would garble both
+            with contextlib.suppress(TelephonyError):
+                p.recording = await channel.get_variable("MIXMONITOR_FILENAME") or ""
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
         # a key pressed during the lost driver's last prompt or wait ended that command
         # with the digit as its result, which nobody read: it is the customer's answer
@@ -685,6 +701,8 @@ class CallFlow:
         repeats = scenario.repeats
         action: str | None = None
         try:
+            if not p.recording:
+                await self._record(call, channel)
             first = start
             digit: str | None = pressed
             while True:
@@ -730,6 +748,25 @@ class CallFlow:
             await self._hangup(channel)
         except ChannelGone:
             pass  # the customer hung up: what was played so far is in `progress`
+
+    async def _record(self, call: _Call, channel: AgiChannel) -> None:
+        """Record the call, as the hotline does (MixMonitor runs until the channel ends):
+        the proof of notification a customer disputing a notice is shown. A recording that
+        cannot start does not stop the message."""
+        local = self._clock.now().astimezone(call.plan.tz)
+        name = f"autoinformer/{local:%Y/%m/%d}/c{call.plan.id}-a{call.attempt_id}.wav"
+        try:
+            await channel.exec("MixMonitor", name)
+            path = await channel.get_variable("MIXMONITOR_FILENAME") or name
+        except ChannelGone:
+            raise
+        except TelephonyError as exc:
+            if _asterisk_away(exc):
+                raise
+            log.warning("attempt %d: the call is not recorded: %s", call.attempt_id, exc)
+            return
+        call.progress.recording = path
+        call.journal.changed()
 
     async def _hangup(self, channel: AgiChannel) -> None:
         """End the call with AMI Hangup: it takes effect at once, while an AGI HANGUP

@@ -28,6 +28,9 @@ class DialerConfig:
     ring_timeout_max: float = 120.0
     # how often a worker looks for calls of workers that stopped (several workers)
     takeover_interval: float = 15.0
+    # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
+    # CC_DIAL_CHANNELS when this is 0)
+    max_channels: int = 0
 
 
 @dataclass(slots=True)

@@ -17,14 +17,17 @@ Safety rules it keeps (issue 5, DESIGN.md):
   is never in two calls, whichever campaign), and never again once notified (final state);
 - a scenario that offers 0 is paced by the free operators of queue `operators`; when none
   is free the customer hears so and the contact is marked for an operator's call-back;
-- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender).
+- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender);
+- a list from the customer base is called with the data as they stand at dial time
+  (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
+  now, an outage moved or removed in the registry moves or cancels the remaining calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
@@ -38,8 +41,9 @@ from autoinformer.loop import PassLoop
 from autoinformer.phone.book import CallBook, DueContact
 from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
+from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
-from autoinformer.phone.pacing import DialGate, OperatorDesk
+from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_concurrency
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
@@ -96,6 +100,7 @@ class Dialer:
         self._live = LiveCalls(on_release=self._loop.wake)
         self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
+        self._fresh = FreshData(book)
         self._flow = CallFlow(
             book=book,
             link=link,
@@ -116,6 +121,8 @@ class Dialer:
         self._live_instances = live_instances
         self._next_takeover = 0.0
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
+        # each campaign's effective concurrency as last stored (campaign status shows it)
+        self._paces: dict[int, Pace] = {}
         self._plans_cache: tuple[float, list[Plan]] | None = None
         self._reconciled = asyncio.Event()
 
@@ -221,7 +228,11 @@ class Dialer:
         many passes, and a pause or cancel from the CLI is still seen within a tick."""
         now = time.monotonic()
         if self._plans_cache is None or now - self._plans_cache[0] >= self.config.tick:
-            self._plans_cache = (now, await self._book.active_plans())
+            plans = await self._book.active_plans()
+            # the registry's outages as they stand now, read with the campaigns
+            if await self._fresh.outages(plans, self._clock.now()):
+                plans = await self._book.active_plans()
+            self._plans_cache = (now, plans)
         return self._plans_cache[1]
 
     async def _pass(self) -> None:
@@ -237,7 +248,15 @@ class Dialer:
                 if not self._live.count(plan.id):
                     await self._finish_if_done(plan, now)
                 continue
-            if plan.status != "running" or now < plan.start_at or self._stopping or not dialing:
+            if plan.status != "running" or now < plan.start_at or self._stopping:
+                continue
+            if not dialing:
+                await self._note_pace(
+                    plan.id,
+                    effective_concurrency(
+                        plan.concurrency, link_up=self._link.connected, refusing=True
+                    ),
+                )
                 continue
             if not self._ready(plan):
                 continue
@@ -251,12 +270,30 @@ class Dialer:
             log.info("campaign %d finished", plan.id)
 
     async def _limit(self, plan: Plan, scenario: Scenario) -> int:
-        limit = plan.concurrency
-        if scenario.offers_operator:
-            # keep answered calls in proportion to the operators who could take a transfer
-            free = await self._desk.free()
-            limit = min(limit, max(1, math.ceil(free * scenario.calls_per_free_operator)))
-        return limit
+        # keep answered calls in proportion to the operators who could take a transfer,
+        # and every campaign's calls within the trunk's channels
+        pace = effective_concurrency(
+            plan.concurrency,
+            offers_operator=scenario.offers_operator,
+            free_operators=await self._desk.free() if scenario.offers_operator else 0,
+            per_operator=scenario.calls_per_free_operator,
+            channels=self.config.max_channels,
+            channels_elsewhere=self._live.total() - self._live.count(plan.id),
+        )
+        if self._gate.probing:
+            # _dial_due sends one call at a time until Asterisk takes one
+            await self._note_pace(plan.id, Pace(plan.concurrency, 1, "asterisk_refuses"))
+        else:
+            await self._note_pace(plan.id, pace)
+        return pace.limit
+
+    async def _note_pace(self, campaign_id: int, pace: Pace) -> None:
+        """Store the campaign's pace when it changed (the free operators change it at most
+        once a second: QueueSummary is cached that long)."""
+        if self._paces.get(campaign_id) == pace:
+            return
+        self._paces[campaign_id] = pace
+        await self._book.set_pace(campaign_id, json.dumps(pace.to_data()))
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
         limit = await self._limit(plan, scenario)
@@ -287,6 +324,8 @@ class Dialer:
                     await self._book.defer(contact.id, blocked[0], f"cap_{blocked[1]}")
                     continue
             ready.append(contact)
+        # the customer base as it stands now: a paid debt is not called
+        ready = await self._fresh.debts(plan, scenario, ready, now)
         if not ready:
             return
         # a number in a call of another campaign (or another dialer) waits its turn

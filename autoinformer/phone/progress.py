@@ -49,6 +49,10 @@ class CallProgress:
     operator: str = ""
     # the run of Asterisk the Originate went to (AmiLink.asterisk_boot), "" unknown
     asterisk_boot: str = ""
+    # proof of notification: the call's recording (MIXMONITOR_FILENAME) and the message
+    # rendered for it, JSON [{"text", "sound"}, ...] (Attempt.recording_path, .message)
+    recording: str = ""
+    message: str = ""
 
     @property
     def received(self) -> bool:

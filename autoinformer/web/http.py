@@ -29,7 +29,8 @@ from autoinformer.exceptions import (
 )
 from autoinformer.lists import EmptyListError, ParsedList, RowNote
 from autoinformer.models import Campaign, CampaignContact
-from autoinformer.reports import CAMPAIGN_RU
+from autoinformer.proof import ProofNotFound, ProofService
+from autoinformer.reports import CAMPAIGN_RU, DONE_RU, WAITING_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import STATUS_RU
 from autoinformer.web.forms import DEFAULT_SCENARIO, Defaults, FieldError, campaign_spec
@@ -73,6 +74,7 @@ class CampaignWeb:
     """What the campaign pages and API need from the process."""
 
     campaigns: CampaignService
+    proofs: ProofService
     progress: CampaignProgress
     speech: Speech
     audit: Auditor
@@ -85,6 +87,8 @@ def refused_campaign(exc: AutoinformerError) -> ApiError:
     """A domain refusal as the API's 4xx, naming the field at fault."""
     if isinstance(exc, CampaignNotFound):
         return ApiError(404, str(exc))
+    if isinstance(exc, ProofNotFound):
+        return ApiError(404, str(exc), field="account")
     if isinstance(exc, CampaignStateError):
         return ApiError(409, str(exc), field="status")
     if isinstance(exc, ScenarioNotFound):
@@ -164,6 +168,11 @@ def contact_json(contact: CampaignContact) -> dict[str, Any]:
         "answered": contact.answered,
         "callback": contact.callback,
         "wait_reason": contact.wait_reason,
+        "wait_reason_label": (
+            WAITING_RU.get(contact.wait_reason, contact.wait_reason)
+            if contact.state == "waiting" and contact.wait_reason
+            else DONE_RU.get(contact.wait_reason or "")
+        ),
         "next_attempt_at": contact.next_attempt_at.isoformat() if contact.next_attempt_at else None,
         "last_attempt_at": contact.last_attempt_at.isoformat() if contact.last_attempt_at else None,
     }
@@ -301,6 +310,7 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         campaign = await call(campaigns.get(campaign_id))
         data = status.to_data()
         data["status_ru"] = CAMPAIGN_RU.get(status.status, status.status)
+        data["channel_label"] = CHANNEL_RU.get(status.channel, status.channel)
         data["series"] = cw.progress.series(campaign_id)
         data["schedule"] = schedule_json(campaign)
         data["service"] = await cw.service_line()
@@ -364,6 +374,26 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         status = request.arg("status") or None
         file = await call(campaigns.report_file(campaign_id, fmt, status))
         return WebResponse.file(file.content, file.content_type, file.filename)
+
+    @routes.get("/api/campaigns/<int:campaign_id>/proof", permission="campaigns.read")
+    async def proof(request: WebRequest) -> WebResponse:
+        """The customer's proof of notification (ZIP: recordings, what was played, the
+        attempt log, SHA-256 manifest); every download is in the audit log."""
+        campaign_id = int(request.args["campaign_id"])
+        account = (request.arg("account") or "").strip()
+        if not account:
+            raise ApiError(400, "укажите лицевой счёт абонента", field="account")
+        if len(account) > 32:
+            raise ApiError(400, "лицевой счёт длиннее 32 знаков", field="account")
+        pack = await call(cw.proofs.pack(campaign_id, account))
+        await cw.audit.record(
+            request.principal.login,
+            "campaign.proof",
+            "campaign",
+            str(campaign_id),
+            {"account": account, "bytes": len(pack.content), "files": pack.files},
+        )
+        return WebResponse.file(pack.content, "application/zip", pack.filename)
 
     # --- scenarios: API ---------------------------------------------------------------
 

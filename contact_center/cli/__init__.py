@@ -66,9 +66,9 @@ def _register() -> None:
         main.add_command(module.group)
     main.add_command(serve.command)
     main.add_command(demo.command)
-    from contact_center.cli import hotline, operator, outages, report, sim
+    from contact_center.cli import appeal, hotline, operator, outages, report, sim
 
-    for module in (hotline, operator, outages, report, sim):
+    for module in (hotline, appeal, operator, outages, report, sim):
         main.add_command(module.group)
     from contact_center.cli import doctor, say, sounds, user
 

@@ -176,3 +176,13 @@ async def test_the_service_gives_the_web_a_file_or_a_domain_error(tmp_path: Path
             await campaigns.report_file(campaign_id, "pdf")
         with pytest.raises(CampaignNotFound):
             await campaigns.report_file(campaign_id + 1, "xlsx")
+
+
+def test_the_json_keeps_the_codes_and_gives_the_russian_words_beside_them() -> None:
+    data = json.loads(to_json(build_report(CAMPAIGN, ROWS)))
+    for row in data["contacts"]:
+        assert row["status_label"] == STATUS_RU.get(row["status"], row["status"])
+        assert row["email_status_label"] == EMAIL_STATUS_RU.get(
+            row["email_status"], row["email_status"]
+        )
+    assert any(row["status_label"] != row["status"] for row in data["contacts"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import wave
 from datetime import datetime, timedelta
@@ -158,6 +159,10 @@ def test_progress_publishes_a_change_once_with_a_series_point() -> None:
         id, name, status, channel = 7, "x", "running", "phone"
         started_at = datetime.now(KRS) - timedelta(minutes=1)
         finished_at = None
+        # the dialer's pace as it stores it (autoinformer.phone.pacing.Pace)
+        pace = json.dumps(
+            {"asked": 10, "limit": 4, "reason": "operators", "free_operators": 2, "per_operator": 2}
+        )
 
     one = contact_counters([("waiting", None, False, False, None, 2)], attempts=0)
     progress._update(C(), one)  # type: ignore[arg-type]
@@ -167,6 +172,14 @@ def test_progress_publishes_a_change_once_with_a_series_point() -> None:
     assert [e[0] for e in hub.events] == ["campaign:7", "campaign:7"]
     assert [p["notified"] for p in progress.series(7)] == [0.0, 2.0]
     assert hub.events[-1][2]["point"]["attempts"] == 2.0
+    # codes stay codes, with the words a supervisor reads beside them
+    first, last = hub.events[0][2], hub.events[-1][2]
+    assert first["waiting_reasons_label"] == {"due": "на очереди"}
+    assert last["by_status_label"] == {"notified": "оповещён"}
+    assert last["status_label"] == "идёт"
+    assert last["concurrency"]["text"] == (
+        "одновременно 4 из 10: свободных операторов 2 (по 2 звонка на оператора)"
+    )
     # the wall-clock moment of publishing, for clients to measure delivery (bench/sse.py)
     assert abs(hub.events[-1][2]["ts"] - time.time()) < 5
     assert progress.contacts_by_status[7] == {"waiting": 0, "calling": 0, "notified": 2}
