@@ -146,6 +146,8 @@ class Attempt(Base):
         Index("ix_ai_attempts_phone_kind", "phone", "kind"),
         # open attempts of a campaign: a campaign is finished only when none is left
         Index("ix_ai_attempts_campaign_open", "campaign_id", "ended_at"),
+        # a worker's open calls: what it adopts at a start
+        Index("ix_ai_attempts_node_open", "node", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -202,6 +204,13 @@ class Attempt(Base):
         if not self.message:
             return ""
         return " ".join(str(part.get("text", "")) for part in json.loads(self.message))
+
+    # the Asterisk node the call was placed on (Settings.node_name) and the `serve` process
+    # that placed it (service_state.instance): several workers share campaigns; each
+    # adopts the open calls of its own node, and those of a dead worker's node only once
+    # they must have ended there ("": placed before there were several, any node's)
+    node: Mapped[str] = mapped_column(String(128), default="")
+    instance: Mapped[str] = mapped_column(String(128), default="")
 
 
 class Letter(Base):

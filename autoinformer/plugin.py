@@ -33,7 +33,7 @@ from autoinformer.web.forms import Defaults
 from autoinformer.web.metrics import CampaignMetrics
 from autoinformer.web.progress import CampaignProgress
 from contact_center.plugins import Schema
-from contact_center.service_state import service_status_line
+from contact_center.service_state import instance_name, live_instances, service_status_line
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 
@@ -104,7 +104,7 @@ class Autoinformer:
         )
         self.scenarios = self.campaigns.scenarios
         # one book for both channels: on SQLite their writes take turns in this process
-        self.book = CallBook(app.sessions)
+        self.book = CallBook(app.sessions, node=settings.node_name, instance=instance_name())
         self.unsubscribes = Unsubscribes(
             app.sessions,
             secret=settings.unsubscribe_secret,
@@ -148,13 +148,14 @@ class Autoinformer:
                 speech=app.speech,
                 clock=app.clock,
                 calendar=app.calendar,
-                config=(
-                    replace(self._dialer_config, max_channels=settings.dial_channels)
-                    if not self._dialer_config.max_channels
-                    else self._dialer_config
+                config=replace(
+                    self._dialer_config,
+                    call_hard_limit=settings.call_hard_limit,
+                    max_channels=self._dialer_config.max_channels or settings.dial_channels,
                 ),
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,
+                live_instances=lambda: live_instances(app.sessions, app.clock.now()),
             )
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(

@@ -172,6 +172,32 @@ async def read_states(sessions: async_sessionmaker[AsyncSession]) -> list[Servic
     ]
 
 
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return True
+
+
+async def live_instances(sessions: async_sessionmaker[AsyncSession], now: datetime) -> set[str]:
+    """The `serve` processes alive now: a heartbeat younger than STALE_AFTER (the lease of
+    a worker on another host), except a process of this host that is not running any more
+    (killed a moment ago: no need to wait out its lease)."""
+    here = socket.gethostname()
+    alive: set[str] = set()
+    for state in await read_states(sessions):
+        if not state.alive(now):
+            continue
+        host, _, pid = state.instance.rpartition(":")
+        if host == here and pid.isdigit() and not _pid_running(int(pid)):
+            continue
+        alive.add(state.instance)
+    return alive
+
+
 def _at(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
     if local.date() == now.astimezone(tz).date():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -95,6 +96,14 @@ class Settings:
     asterisk_sounds_prefix: str = "cc"
     # originate ring timeout for outbound calls
     ring_timeout: float = 30.0
+    # several `serve` workers (PostgreSQL): each drives its own Asterisk node, named here
+    # ("" -> "<host name>:<AMI port>", one name per Asterisk on a host); a worker adopts the
+    # open calls of its node after a restart
+    node: str = ""
+    # seconds an answered campaign call may last before Asterisk hangs it up itself
+    # (TIMEOUT(absolute); lifted when the customer joins the operators' queue): a call whose
+    # worker died ends by this bound, and another worker then closes its attempt
+    call_hard_limit: float = 900.0
     # the utility's outbound caller ID on every call it places (campaigns, call-backs, operator
     # phones dialing out): digits as the carrier expects them. Without one a PJSIP INVITE goes
     # out as "Anonymous", which carriers reject. The default is the demo's placeholder.
@@ -127,6 +136,11 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def node_name(self) -> str:
+        """The Asterisk node this process drives (CC_NODE, or host name and AMI port)."""
+        return self.node or f"{socket.gethostname()}:{self.ami_port}"
 
     @property
     def recordings_path(self) -> Path:
@@ -292,6 +306,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"CC_TIMEZONE: unknown time zone {s.timezone!r}") from None
     if not 0 < s.ami_port < 65536:
         raise SettingsError(f"CC_AMI_PORT: {s.ami_port} is not a TCP port")
+    if len(s.node) > 100 or any(not (ch.isalnum() or ch in "-_.:/") for ch in s.node):
+        raise SettingsError("CC_NODE: up to 100 letters, digits and - _ . : /")
+    if not 60 <= s.call_hard_limit <= 86400:
+        raise SettingsError("CC_CALL_HARD_LIMIT: seconds between 60 and 86400")
     if "{number}" not in s.dial_template:
         raise SettingsError("CC_DIAL_TEMPLATE: must contain {number}")
     if s.dial_template.count("{") != 1 or s.dial_template.count("}") != 1:

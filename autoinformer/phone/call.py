@@ -306,7 +306,11 @@ class CallFlow:
                 channel_id=call.channel_id,
                 context=self.config.context,
                 ring_timeout=call.plan.ring_timeout,
-                variables={"CC_CAMPAIGN": str(call.plan.id), "CC_ATTEMPT": str(call.attempt_id)},
+                variables={
+                    "CC_CAMPAIGN": str(call.plan.id),
+                    "CC_ATTEMPT": str(call.attempt_id),
+                    "CC_CALL_LIMIT": str(int(self.config.call_hard_limit)),
+                },
             )
         except OriginateNotSent:
             call.progress.asterisk_boot = ""

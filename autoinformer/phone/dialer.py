@@ -29,6 +29,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,7 @@ class Dialer:
         calendar: WorkingDays,
         config: DialerConfig | None = None,
         handoffs: Handoffs | None = None,
+        live_instances: Callable[[], Awaitable[Collection[str]]] | None = None,
     ) -> None:
         self._book = book
         self._scenarios = scenarios
@@ -115,6 +117,9 @@ class Dialer:
             stats=self.stats,
             handoffs=handoffs,
         )
+        # the `serve` processes alive now (service_state): whose calls are not to be taken
+        self._live_instances = live_instances
+        self._next_takeover = 0.0
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         # each campaign's effective concurrency as last stored (campaign status shows it)
         self._paces: dict[int, Pace] = {}
@@ -152,26 +157,44 @@ class Dialer:
         if not self._reconciled.is_set():
             if not self._link.connected:
                 return False  # Asterisk must be asked first
-            await self._adopt_open_attempts()
+            await self._adopt_open_attempts(start=True)
             self._reconciled.set()
+        elif self._live_instances is not None and time.monotonic() >= self._next_takeover:
+            # a worker that died on another node: its calls have ended by now, their
+            # attempts (and so their contacts) are ours to close and go on with
+            self._next_takeover = time.monotonic() + self.config.takeover_interval
+            await self._adopt_open_attempts(start=False)
         await self._pass()
         return False
 
     # ------------------------------------------------------------------ after a start
-    async def _adopt_open_attempts(self) -> None:
-        """Every attempt a previous run left open becomes a call of this run (CallFlow.adopt)
-        before anything is dialed: its number stays busy and it holds its campaign's slot
-        for exactly as long as its channel exists."""
-        released = await self._book.release_stray_calling()
-        if released:
-            log.warning("%d contacts left calling without an attempt wait again", released)
-        attempts = [a for a in await self._book.open_attempts() if self._live.get(a.id) is None]
+    async def _adopt_open_attempts(self, *, start: bool) -> None:
+        """Every attempt a previous run on this node left open becomes a call of this run
+        (CallFlow.adopt) before anything is dialed: its number stays busy and it holds its
+        campaign's slot for exactly as long as its channel exists. Later, the attempts of
+        a worker that died on another node, once their calls must have ended there."""
+        if start:
+            released = await self._book.release_stray_calling()
+            if released:
+                log.warning("%d contacts left calling without an attempt wait again", released)
+        now = self._clock.now()
+        alive = await self._live_instances() if self._live_instances is not None else ()
+        # rung, then answered and cut by Asterisk at the hard limit, with a margin
+        ended_by = timedelta(
+            seconds=self.config.ring_timeout_max + self.config.call_hard_limit + 30
+        )
+        taken = await self._book.take_over(now, alive=alive, ended_by=None if start else ended_by)
+        attempts = [a for a in taken if self._live.get(a.id) is None]
         if not attempts:
             return
         # claimed before Asterisk is asked: a call answered meanwhile comes to us, not to
         # the "nobody waits for it" hang-up
         claims = {a.id: self._agi.claim(a.channel_id) for a in attempts}
-        log.warning("adopting %d calls left open by a previous run", len(attempts))
+        log.warning(
+            "adopting %d calls left open by %s",
+            len(attempts),
+            "a previous run" if start else "a worker that stopped",
+        )
         scenarios: dict[int, Scenario] = {}
         for attempt in attempts:
             plan = await self._book.plan(attempt.campaign_id)
@@ -273,7 +296,8 @@ class Dialer:
         await self._book.set_pace(campaign_id, json.dumps(pace.to_data()))
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
-        slots = await self._limit(plan, scenario) - self._live.count(plan.id)
+        limit = await self._limit(plan, scenario)
+        slots = limit - self._live.count(plan.id)
         if self._gate.probing:
             # Asterisk refused the last Originate: one call to see whether it takes them again
             slots = min(slots, 1 - self._gate.in_flight)
@@ -312,7 +336,8 @@ class Dialer:
         ready = [c for c in ready if c.phone not in elsewhere]
         if self._stopping or not ready:
             return
-        for contact, attempt_id, channel_id in await self._book.claim_many(plan, ready, now):
+        claimed = await self._book.claim_many(plan, ready, now, limit=limit)
+        for contact, attempt_id, channel_id in claimed:
             entry = self._live.add(attempt_id, plan.id, contact.id, contact.phone)
             entry.task = self._calls.spawn(
                 self._flow.run(plan, scenario, contact, attempt_id, channel_id),
