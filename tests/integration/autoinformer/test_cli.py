@@ -448,3 +448,29 @@ def test_an_outage_from_the_registry_needs_no_list_and_no_times(cli: Cli) -> Non
     assert _phones(cli, campaign_id) == ["79130000001", "79130000003"]
     unknown = cli("campaign", "create", "--name", "x", "--kind", "outage", "--outage", "999")
     assert unknown.exit_code == 2 and "нет отключения 999" in unknown.stderr
+
+
+def test_follow_up_sends_a_letter_or_asks_an_operator_and_says_how_many(
+    cli: Cli, tmp_path: Path
+) -> None:
+    _import_demo_base(cli)
+    created = cli(*CREATE, "--list", "customers", "--where", "address=ул. Чкалова; ул. Бочкина")
+    assert created.exit_code == 0, created.stderr
+    campaign_id = created.stdout.strip().splitlines()[-1]
+    # the calls ended without reaching anyone (as the dialer would have stored it)
+    with sqlite3.connect(tmp_path / "ai.db") as db:
+        db.execute("update ai_contacts set state = 'done', status = 'no_answer'")
+    wrong = cli("campaign", "follow-up", campaign_id, "--status", "someday")
+    assert wrong.exit_code == 2 and "нет такого итога звонка «someday»" in wrong.stderr
+    done = cli("campaign", "follow-up", campaign_id, "--status", "no-answer")
+    # 240001 (ул. Чкалова) has an address with consent; 240002 (ул. Бочкина) has none
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.startswith(f"Кампания {campaign_id}: другим путём — писем 1 (кампания ")
+    assert done.stdout.rstrip().endswith("звонков оператора 1.")
+    report = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
+    assert sorted(r["follow_up_label"] for r in report["contacts"]) == [
+        "звонок оператора",
+        "письмо",
+    ]
+    unknown = cli("campaign", "follow-up", "999")
+    assert unknown.exit_code == 2 and "нет кампании 999" in unknown.stderr

@@ -9,7 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -68,7 +68,7 @@ class Env:
                 scenario="outage-warning",
                 outage_start=start,
                 outage_end=start + timedelta(hours=8),
-                decision_date=date.today() - timedelta(days=10),
+                decision_date=self.clock.now().astimezone(TZ).date(),
             ),
             from_base=True,
         )
@@ -177,7 +177,9 @@ async def test_the_report_and_the_desk_say_how_each_was_followed_up(env: Env) ->
     rows = json.loads(to_json(report))["contacts"]
     assert {r["account"]: r["follow_up_label"] for r in rows}["1"] == "письмо"
 
-    due = await CampaignCallbacks(env.campaigns.sessions, TZ).due(env.clock.now().date())
+    due = await CampaignCallbacks(env.campaigns.sessions, TZ).due(
+        env.clock.now().astimezone(TZ).date()
+    )
     reasons = {c.account: c.reason for c in due}
     assert set(reasons) == {"2", "3", "4"}
     assert reasons["2"] == "не дозвонились: кампания «Чкалова»"
