@@ -86,4 +86,5 @@ async def test_whom_an_outage_warning_did_not_reach_in_time_get_a_letter_or_a_ca
     assert [(r.email, r.email_status) for r in letters.rows] == [("z@example.ru", "accepted")]
     [message] = mail_server.messages()
     assert message["To"].addresses[0].addr_spec == "z@example.ru"
-    assert "Плановое отключение" in message.get_body(("plain",)).get_content()
+    body = message.get_body(("plain",))
+    assert body is not None and "Плановое отключение" in body.get_content()
