@@ -73,6 +73,23 @@ DONE_RU = {
 
 
 @dataclass(frozen=True, slots=True)
+class CallLine:
+    """One call of a contact, as the report lists it: local time, the number dialled, the
+    result (code and Russian word), its length and the keys pressed."""
+
+    at: str
+    phone: str
+    result: str
+    result_label: str
+    seconds: float
+    keys: str = ""
+
+    def text(self) -> str:
+        keys = f", клавиши {self.keys}" if self.keys else ""
+        return f"{self.at} +{self.phone} — {self.result_label}{keys}"
+
+
+@dataclass(frozen=True, slots=True)
 class ReportRow:
     phone: str
     account: str
@@ -100,6 +117,8 @@ class ReportRow:
     email_note: str = ""
     # not reached by phone: the other way it was followed up ("email", "callback", "")
     follow_up: str = ""
+    # every call of the contact, first to last (attempts that were not attempts left out)
+    calls: tuple[CallLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +259,7 @@ CALL_COLUMNS = (
     Column("Ждёт звонка оператора", "bool"),
     Column("Примечание"),
     Column("Оповещение другим путём"),
+    Column("Звонки (время, номер — итог)"),
 )
 EMAIL_COLUMNS = (
     Column("E-mail"),
@@ -279,6 +299,7 @@ def table_rows(report: Report) -> list[list[object]]:
             r.callback if r.phone else None,
             r.note,
             FOLLOW_UP_RU.get(r.follow_up, r.follow_up),
+            "; ".join(c.text() for c in r.calls),
         ]
         if mail:
             cells += [

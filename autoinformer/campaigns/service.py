@@ -30,7 +30,7 @@ from autoinformer.exceptions import (
     CampaignStateError,
 )
 from autoinformer.lists import ParsedList, customers_list, open_campaign_list
-from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
+from autoinformer.models import Attempt, Campaign, CampaignContact, Letter, OptOut, ScenarioRow
 from autoinformer.reports import Report, build_report, check_format, filter_rows, render
 from autoinformer.scenarios import KINDS, transfer_rule_of
 from autoinformer.scheduling import (
@@ -608,7 +608,19 @@ class CampaignService:
                     .order_by(Letter.line, Letter.id)
                 )
             )
-        rows = filter_rows(report_rows(contacts, letters, tz), status)
+            # the calls that were attempts (not the Originates that never went out)
+            attempts = list(
+                await session.scalars(
+                    select(Attempt)
+                    .where(
+                        Attempt.campaign_id == campaign_id,
+                        Attempt.counted.is_(True),
+                        Attempt.ended_at.is_not(None),
+                    )
+                    .order_by(Attempt.started_at, Attempt.id)
+                )
+            )
+        rows = filter_rows(report_rows(contacts, letters, tz, attempts), status)
         header = {
             "id": campaign.id,
             "name": campaign.name,

@@ -87,6 +87,11 @@ async def test_mixed_list_runs_to_completion_with_right_statuses(world: WorldFac
         "7": ("failed", False, 2),
         "8": ("opted_out", True, 1),
     }
+    # every call of each contact, first to last, with its result and the keys pressed
+    calls = {r.phone[-1]: [(c.result, c.keys) for c in r.calls] for r in report.rows}
+    assert calls["2"] == [("busy", ""), ("busy", "")]
+    assert calls["1"] == [("notified", "")] and calls["8"] == [("opted_out", "9")]
+    assert sum(len(v) for v in calls.values()) == 12
     t = report.totals
     assert (t.contacts, t.attempts, t.notified, t.transferred, t.opted_out) == (8, 12, 4, 1, 1)
     assert t.answered == sum(r.answered for r in report.rows) == 6
