@@ -5,12 +5,14 @@ operator, whose phone is the operator UA)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import select
 
 from autoinformer.demo import longest_message
 from autoinformer.models import Attempt
 from contact_center.clock import Clock
+from contact_center.events import desk_prefix
 from tests.integration.autoinformer.test_campaign_calls import TUESDAY_11, spec
 from tests.integration.sip.audio import duration, only, read_samples, tone_share
 from tests.integration.sip.conftest import (
@@ -142,6 +144,13 @@ async def test_campaign_transfer_reaches_the_operator_phone_with_the_campaign_co
 
         # what the operator's desk shows for the call on their phone
         described = await wait_for(popped, 10, "the transfer's appeal on the operator")
+
+        async def screen_pop() -> dict[str, Any] | None:
+            # the screen-pop pushed to op1's desk stream when their phone rang
+            pop = app.events.latest(desk_prefix("op1") + "pop")
+            return pop if pop and pop.get("appeal") else None
+
+        pop = await wait_for(screen_pop, 10, "the screen-pop on op1's desk")
         await asyncio.sleep(2)  # they talk
         await carrier.hangup()
         await operator.wait_event("CALL_CLOSED", 10, since=since_operator)
@@ -153,6 +162,8 @@ async def test_campaign_transfer_reaches_the_operator_phone_with_the_campaign_co
     assert isinstance(context, dict)
     assert context["campaign_id"] == campaign_id and context["scenario"] == "sip-debt"
     assert context["digits"] == "0"
+    assert pop["appeal"]["context"] == context
+    assert pop["appeal"]["source"] == "transfer"
     assert attempt is not None and attempt.transferred and OPERATOR in attempt.operator
     shares = (
         tone_share(*read_samples(only(operator.recordings("dec"))), CARRIER_TONE),
