@@ -307,15 +307,22 @@ class CallFlow:
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
     async def _answered(
-        self, call: _Call, channel: AgiChannel, start: int = 0, pressed: str | None = None
+        self,
+        call: _Call,
+        channel: AgiChannel,
+        start: int = 0,
+        pressed: str | None = None,
+        *,
+        resume: str | None = None,
     ) -> _End:
-        """The call is in AsyncAGI with us: play from part `start` on."""
+        """The call is in AsyncAGI with us: play from part `start` on (or carry out
+        `resume`, the action of a key the customer pressed and a lost driver stored)."""
         call.channel = channel
         if not call.answered:
             call.answered = True
             call.journal.answered()
         try:
-            await self._play(call, start, pressed)
+            await self._play(call, start, pressed, resume=resume)
         except TelephonyError as exc:
             if _asterisk_away(exc):
                 log.warning("attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc)
@@ -555,6 +562,11 @@ class CallFlow:
         # a key pressed during the lost driver's last prompt or wait ended that command
         # with the digit as its result, which nobody read: it is the customer's answer
         lost = self._channels.digits_since(call.channel_id, call.lost_at)
+        if not lost and _transfer_asked(call.scenario, p):
+            # the lost driver was putting the customer through (announcing it, or setting
+            # the call up for the queue): the key is stored, so the transfer goes on
+            # rather than the message starting again
+            return await self._answered(call, channel, start, resume="operator")
         return await self._answered(call, channel, start, lost[0] if lost else None)
 
     async def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
@@ -669,9 +681,17 @@ class CallFlow:
             dialing.cancel()
 
     # ------------------------------------------------------------------ the message
-    async def _play(self, call: _Call, start: int = 0, pressed: str | None = None) -> None:
+    async def _play(
+        self,
+        call: _Call,
+        start: int = 0,
+        pressed: str | None = None,
+        *,
+        resume: str | None = None,
+    ) -> None:
         """Play the message from part `start` on and act on the key pressed; `pressed`: a
-        key the customer already pressed (heard by a lost driver's last prompt)."""
+        key the customer already pressed (heard by a lost driver's last prompt); `resume`:
+        the action of a stored key a lost driver was carrying out (no message first)."""
         scenario = call.scenario
         channel = call.channel
         assert channel is not None
@@ -679,11 +699,11 @@ class CallFlow:
         p = call.progress
         journal = call.journal
         repeats = scenario.repeats
-        action: str | None = None
+        action: str | None = resume
         try:
             first = start
             digit: str | None = pressed
-            while True:
+            while resume is None:
                 if digit is None:
                     for index in range(first, len(names)):
                         digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
@@ -720,6 +740,9 @@ class CallFlow:
                 await journal.flush()
                 await self._say(channel, scenario.replies.get("opted_out"))
             elif action == "operator":
+                # stored before the announcement: a service killed while it plays puts the
+                # customer through on its next start (`_continue`), not back to the message
+                await journal.flush()
                 await self._transfer(call, channel)
             elif p.played_to_end:
                 await self._say(channel, scenario.replies.get("goodbye"))
@@ -808,8 +831,9 @@ class CallFlow:
                 context=transfer_context(call.plan, call.scenario, call.contact, call.progress),
                 account=call.contact.account or None,
             )
-        except (SQLAlchemyError, ValueError):
-            # the customer still reaches an operator; only the journal entry is missing
+        except (SQLAlchemyError, ValueError, RuntimeError):
+            # the customer still reaches an operator; only the journal entry is missing (a
+            # resumed transfer's appeal may exist already: the channel is its unique key)
             log.exception("attempt %d: the transfer's appeal was not registered", call.attempt_id)
             return
         call.appeal_id = ref.id
@@ -849,6 +873,14 @@ def transfer_context(
         "account": contact.account,
         "values": {str(k): str(v) for k, v in contact.values.items()},
     }
+
+
+def _transfer_asked(scenario: Scenario, p: CallProgress) -> bool:
+    """The customer's last key asked for an operator and nothing came of it yet (not
+    queued, not told to wait for a call-back, nothing else decided)."""
+    if not p.digits or p.queued or p.callback or p.confirmed or p.opted_out:
+        return False
+    return scenario.action(p.digits[-1]) == "operator"
 
 
 def _plain(text: str) -> str:
