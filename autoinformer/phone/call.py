@@ -265,7 +265,10 @@ class CallFlow:
                     self._agi.release(call.channel_id)
                     return _End(CallFacts(result.outcome.value))
                 try:
-                    channel = await asyncio.wait_for(claim, self.config.agi_timeout)
+                    # not wait_for: on 3.11 it swallows a stop's cancellation that comes with
+                    # the answer, and the call would be played on while the service stops
+                    async with asyncio.timeout(self.config.agi_timeout):
+                        channel = await claim
                 except TimeoutError:
                     self._agi.release(call.channel_id)
                     await self._channels.hang_up_all(call.channel_id)
@@ -614,10 +617,12 @@ class CallFlow:
             return _End(leave_open=True)
         if call.answered and channel is not None and not channel.gone:
             with contextlib.suppress(TelephonyError, TimeoutError):
-                await asyncio.wait_for(self._hangup(channel), 5)
+                async with asyncio.timeout(5):
+                    await self._hangup(channel)
         else:
             try:
-                gone = await asyncio.wait_for(self._channels.hang_up_all(call.channel_id), 5)
+                async with asyncio.timeout(5):
+                    gone = await self._channels.hang_up_all(call.channel_id)
             except TimeoutError:
                 gone = False
             if not gone:
@@ -631,15 +636,13 @@ class CallFlow:
 
     async def _end_after_queue(self, channel: AgiChannel) -> None:
         with contextlib.suppress(TelephonyError, TimeoutError):
-            await asyncio.wait_for(
-                self._link.action(
+            async with asyncio.timeout(2):
+                await self._link.action(
                     "AGI",
                     Channel=channel.channel,
                     Command="ASYNCAGI BREAK",
                     CommandID=uuid.uuid4().hex,
-                ),
-                2,
-            )
+                )
 
     async def _finish(self, call: _Call, end: _End) -> None:
         attempt_id = call.attempt_id
@@ -673,7 +676,8 @@ class CallFlow:
 
         async def wait() -> None:
             with contextlib.suppress(TelephonyError, TimeoutError):
-                await asyncio.wait_for(dialing, 60)
+                async with asyncio.timeout(60):  # a timeout cancels the wait for the reply
+                    await dialing
 
         try:
             self._aux.spawn(wait(), name="originate-reply")
