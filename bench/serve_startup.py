@@ -39,11 +39,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def one_run(env: dict[str, str]) -> tuple[float, float, float]:
+def one_run(env: dict[str, str], root: Path) -> tuple[float, float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.Popen(
-        [*CLI, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*CLI, "serve"],
+        env=env,
+        # `-m` puts the working folder first on sys.path: the tree measured must be it
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     connected = running = 0.0
@@ -85,11 +91,13 @@ def main() -> int:
     }
     local = LocalAsterisk(settings, sip_port=0)
     try:
-        subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*CLI, "db", "upgrade"], env=env, cwd=args.root, check=True, capture_output=True
+        )
         local.start(timeout=60)
         results = []
         for n in range(args.runs):
-            connected, running, cpu = one_run(env)
+            connected, running, cpu = one_run(env, args.root)
             results.append((connected, running, cpu))
             print(
                 f"run {n + 1}: link up {connected:.2f} s, running {running:.2f} s, CPU {cpu:.2f} s",
