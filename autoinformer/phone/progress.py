@@ -51,9 +51,16 @@ class CallProgress:
     asterisk_boot: str = ""
 
     @property
+    def heard(self) -> bool:
+        """The whole message was played: the flag, or every part stored as played (a call
+        cut off by our side, a restart or Asterisk stopping, right after its last part, by
+        a driver that had stored the part and not yet the flag)."""
+        return self.played_to_end or 0 < self.parts_total <= self.parts_played
+
+    @property
     def received(self) -> bool:
         """A положительный звонок: the message played to its end, or 1 confirmed it."""
-        return self.played_to_end or self.confirmed
+        return self.heard or self.confirmed
 
     @property
     def decided(self) -> bool:
@@ -63,7 +70,7 @@ class CallProgress:
     def facts(self, outcome: str = "answered") -> CallFacts:
         return CallFacts(
             outcome=outcome,
-            played_to_end=self.played_to_end,
+            played_to_end=self.heard,
             confirmed=self.confirmed,
             transferred=self.transferred,
             # a customer who asked for an operator is an operator's from then on: put

@@ -9,12 +9,19 @@ import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from autoinformer.models import Attempt, Campaign
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.prerender import contact_values
 from contact_center.storage.database import create_engine, session_factory
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO, World, WorldFactory
-from tests.integration.autoinformer.test_campaign_calls import TUESDAY_11, csv_of, spec
+from tests.integration.autoinformer.test_campaign_calls import (
+    TUESDAY_11,
+    attempts_of,
+    csv_of,
+    spec,
+)
 from tests.integration.autoinformer.test_survival import kill_9, observer, start_serve
 from tests.integration.waiting import wait_for
 
@@ -98,3 +105,45 @@ async def test_a_kill_during_the_transfer_announcement_puts_the_customer_through
     # the same call, put through: the operator talked to the customer to the end
     assert connected
     assert after.digits == "0"
+
+
+async def test_a_listener_cut_off_after_every_part_was_stored_is_notified_not_called_again(
+    world: WorldFactory,
+) -> None:
+    """A killed run had stored every part of the message as played (not yet the flag that
+    follows), then Asterisk was restarted and took the call down: the next run finds the
+    call gone on an Asterisk that is not the one that had it. Cut off by our side, but the
+    customer heard the whole message: notified, final, never called again (it was voided
+    and the customer called a second time)."""
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario()
+        created = await w0.campaigns.create(spec("все части"), list_data=csv_of("3201"))
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        book = CallBook(w0.campaigns.sessions)
+        plan = next(p for p in await book.active_plans() if p.id == cid)
+        now = w0.campaigns.clock.now()
+        contacts = await book.due(cid, now, 10)
+        scenario = await w0.campaigns.scenarios.by_id(plan.scenario_id)
+        values = contact_values(contacts[0])
+        parts = len(await w0.service.speech.render(scenario.message_for(values), values))
+        [(_contact, attempt_id, _channel)] = await book.claim_many(plan, contacts, now)
+        async with w0.campaigns.sessions() as session, session.begin():
+            await session.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt_id)
+                .values(
+                    answered_at=now,
+                    parts_total=parts,
+                    parts_played=parts,
+                    asterisk_boot="a run of Asterisk gone since",
+                )
+            )
+    w: World
+    async with world(now=TUESDAY_11) as w:
+        await w.wait_finished(cid, timeout=40)
+        attempts = await attempts_of(w, cid, counted_only=False)
+        report = await w.campaigns.report(cid)
+    assert [(a.id, a.counted, a.played_to_end) for a in attempts] == [(attempt_id, True, True)]
+    assert (report.rows[0].status, report.rows[0].notified) == ("notified", True)
