@@ -719,7 +719,10 @@ class CallFlow:
                     if digit is None:
                         if not p.played_to_end:
                             p.played_to_end = True
-                            journal.changed()
+                            # stored before the call goes on (a wait for a key, a goodbye:
+                            # silence or nearly): a kill from here on must not leave a
+                            # customer who heard it all to be called again
+                            await journal.flush()
                         if scenario.wait_digit > 0:
                             digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:

@@ -99,6 +99,8 @@ class CallJournal:
         self._clock = clock
         self.answered_at: datetime | None = None
         self._dirty = False
+        # the next write is one a call waits for (`flush`): ahead of the queued writes
+        self._urgent = False
         self._task: asyncio.Task[None] | None = None
 
     def answered(self, at: datetime | None = None) -> None:
@@ -117,6 +119,7 @@ class CallJournal:
     async def flush(self) -> None:
         """Everything noted so far is committed (a decisive key: before the call goes on).
         Shielded: a stop cancelling the call does not cancel the write under way."""
+        self._urgent = True
         self.changed()
         task = self._task
         if task is not None:
@@ -133,10 +136,15 @@ class CallJournal:
     async def _write(self) -> None:
         while self._dirty:
             self._dirty = False
+            urgent, self._urgent = self._urgent, False
             snapshot = self.progress.copy()
             try:
                 await self._book.note(
-                    self._ref, snapshot, self._clock.now(), answered_at=self.answered_at
+                    self._ref,
+                    snapshot,
+                    self._clock.now(),
+                    answered_at=self.answered_at,
+                    urgent=urgent,
                 )
             except Exception:
                 # the end of the call writes all of it again; a start after a crash reads
