@@ -291,7 +291,10 @@ class CallFlow:
         # stored with the attempt as the Originate goes out: the journal writes once this
         # step yields, by when the send happened, or failed and took it back below
         call.progress.asterisk_boot = boot
-        call.journal.changed()
+        # urgent: a call that ends at once (busy) while a kill follows the send is judged
+        # by it (ended on the Asterisk still up: an attempt); unstored, it was voided and
+        # the number called once more than the policy allows
+        call.journal.changed(urgent=True)
         try:
             return await self._originator.originate(
                 number=number,

@@ -108,9 +108,11 @@ class CallJournal:
             self.answered_at = at or self._clock.now()
         self.changed()
 
-    def changed(self) -> None:
-        """Something happened: write the latest state soon, without holding the call."""
+    def changed(self, *, urgent: bool = False) -> None:
+        """Something happened: write the latest state soon, without holding the call
+        (`urgent`: ahead of the queued writes, for what a kill must not lose)."""
         self._dirty = True
+        self._urgent = self._urgent or urgent
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._write(), name=f"journal-{self._ref.attempt_id}"
@@ -119,8 +121,7 @@ class CallJournal:
     async def flush(self) -> None:
         """Everything noted so far is committed (a decisive key: before the call goes on).
         Shielded: a stop cancelling the call does not cancel the write under way."""
-        self._urgent = True
-        self.changed()
+        self.changed(urgent=True)
         task = self._task
         if task is not None:
             await asyncio.shield(task)

@@ -37,3 +37,18 @@ async def test_a_flushed_journal_write_goes_ahead_of_the_queued_ones() -> None:
     progress.played_to_end = True
     await journal.flush()
     assert book.writes == [(1, False), (3, True)]
+
+
+async def test_an_urgent_change_is_written_ahead_without_holding_the_call() -> None:
+    """The Asterisk run an Originate went to is noted urgently, not waited for."""
+    book = _Book()
+    progress = CallProgress(parts_total=3)
+    journal = CallJournal(
+        cast(CallBook, book), CallRef(1, 1, 1, "79130000001", "debt"), progress, Clock()
+    )
+    progress.asterisk_boot = "2026-12-01 17:00:00"
+    journal.changed(urgent=True)
+    written = journal._task
+    assert written is not None and not written.done()
+    await written
+    assert book.writes == [(0, True)]
