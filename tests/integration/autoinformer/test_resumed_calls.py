@@ -147,3 +147,51 @@ async def test_a_listener_cut_off_after_every_part_was_stored_is_notified_not_ca
         report = await w.campaigns.report(cid)
     assert [(a.id, a.counted, a.played_to_end) for a in attempts] == [(attempt_id, True, True)]
     assert (report.rows[0].status, report.rows[0].notified) == ("notified", True)
+
+
+async def test_the_wait_for_a_key_begins_only_once_the_message_is_stored_as_heard(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """`serve` killed the moment the wait for a key after the message begins: the message
+    is stored as heard to its end already (the write goes first, ahead of the queued ones),
+    so whatever becomes of the call the customer is not called again. Under load the write
+    lagged the call by over a second and such a kill left a listener to be called again."""
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario()
+        created = await w0.campaigns.create(spec("до конца"), list_data=csv_of("3401"))
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        settings = w0.settings
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+
+    async def attempt() -> Attempt | None:
+        async with sessions() as session:
+            return await session.scalar(select(Attempt).where(Attempt.campaign_id == cid))
+
+    waits: list[str] = []
+    try:
+        async with observer(settings) as obs:
+            obs.link.on_event(
+                "AGIExecStart",
+                lambda e: (
+                    waits.append(str(e.get("Uniqueid")))
+                    if str(e.get("Command", "")).startswith("WAIT FOR DIGIT")
+                    else None
+                ),
+            )
+            serve = start_serve(settings, tmp_path / "serve.log")
+            try:
+
+                async def waiting() -> bool:
+                    return bool(waits)
+
+                await wait_for(waiting, 60, "the wait for a key", every=0.005)
+            finally:
+                kill_9(serve)
+            stored = await attempt()
+    finally:
+        await engine.dispose()
+    assert stored is not None and stored.channel_id == waits[0] and stored.ended_at is None
+    assert stored.played_to_end and stored.parts_played == stored.parts_total > 0
