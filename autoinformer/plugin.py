@@ -67,10 +67,11 @@ class AutoinformerPlugin:
         return Schema(versions=MIGRATIONS)
 
     def register_cli(self, group: click.Group) -> None:
-        from autoinformer.cli import campaign, scenario
+        # imported when used: `serve` needs none of the campaign commands' imports
+        from contact_center.cli import add_lazy_command
 
-        group.add_command(campaign)
-        group.add_command(scenario)
+        add_lazy_command(group, "campaign", "autoinformer.cli:campaign")
+        add_lazy_command(group, "scenario", "autoinformer.cli:scenario")
 
     def build(self, app: App) -> Autoinformer:
         return Autoinformer(

@@ -107,8 +107,11 @@ class ServiceStateReporter:
         self._ami_since = self._started_at
         await self._write(prune=True)
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a stop's cancellation
+            # that comes as the wake-up does, and this loop would run on
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

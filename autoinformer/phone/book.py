@@ -340,15 +340,17 @@ class CallBook:
         now: datetime,
         *,
         answered_at: datetime | None = None,
+        urgent: bool = False,
     ) -> None:
         """Store a call's progress as it happens; a decided fate (see the module docstring)
         becomes the contact's final status now, not when the call ends. Plain UPDATEs, no
-        rows read: this runs a few times per call, beside every other call's."""
+        rows read: this runs a few times per call, beside every other call's. `urgent`: the
+        call waits for it (a decisive moment), so it goes before the queued writes."""
 
         async def op(session: AsyncSession) -> None:
             await self._note_in(session, ref, progress, now, answered_at)
 
-        await self._writer.run(op)
+        await self._writer.run(op, urgent=urgent)
 
     async def _note_in(
         self,

@@ -217,7 +217,8 @@ class Dialer:
         """An answered campaign call reached AsyncAGI with no claim waiting for it: is it
         an open attempt of ours (adopted: its task drives it) or a stray (hang it up)?"""
         try:
-            await asyncio.wait_for(self._reconciled.wait(), 10)
+            async with asyncio.timeout(10):  # not wait_for: it may swallow a cancellation
+                await self._reconciled.wait()
         except TimeoutError:
             return False
         return await self._book.is_open(channel.uniqueid)
