@@ -137,6 +137,8 @@ class Result:
     bench_cpu: float
     machine_busy: float
     calls_by_node: dict[str, int]
+    # calls in progress on each node, averaged over the run (the observers' channel times)
+    in_call_by_node: dict[str, float]
     double: dict[str, int]
     kill: list[str] = field(default_factory=list)
 
@@ -159,6 +161,8 @@ class Result:
             f"elapsed: {self.elapsed:.2f} s, channel-bound limit: {self.limit:.2f} s "
             f"(message {self.call_time:.2f} s)"
         )
+        busy = ", ".join(f"{n} {v:.1f}" for n, v in self.in_call_by_node.items())
+        print(f"calls in progress on average: {busy} (of {self.concurrency} in all)")
         print(f"contacts/min: {self.per_min:.0f}")
         print(f"efficiency: {self.limit / self.elapsed:.3f}")
         workers = " + ".join(f"{c:.1f}" for c in self.worker_cpu)
@@ -416,6 +420,10 @@ async def run_once(
         bench_cpu=bench_cpu,
         machine_busy=busy,
         calls_by_node={n.name: len(o.calls) for n, o in zip(nodes, observers, strict=True)},
+        in_call_by_node={
+            n.name: sum(c.ended - c.created for c in o.calls.values() if c.ended) / elapsed
+            for n, o in zip(nodes, observers, strict=True)
+        },
         double=double_calls(observers, message),
         kill=kill_lines,
     )
