@@ -136,6 +136,7 @@ class Result:
     postgres_cpu: float
     bench_cpu: float
     machine_busy: float
+    load: float
     calls_by_node: dict[str, int]
     # calls in progress on each node, averaged over the run (the observers' channel times)
     in_call_by_node: dict[str, float]
@@ -174,7 +175,8 @@ class Result:
         )
         print(
             f"CPU of the run {ours / self.elapsed:.2f} cores, of the whole machine "
-            f"{self.machine_busy / self.elapsed:.2f} of {os.cpu_count()} cores"
+            f"{self.machine_busy / self.elapsed:.2f} of {os.cpu_count()} cores, load average "
+            f"{self.load:.1f} at the end"
         )
         print(f"double calls: {self.double}")
         for line in self.kill:
@@ -402,7 +404,8 @@ async def run_once(
                 victim.node,
                 observers[nodes.index(victim.node)],
                 message,
-                killed_wall,
+                # the service's clock is set back to CLOCK_AT: its timestamps too
+                killed_wall + offset,
             ),
         ]
     t = report.totals
@@ -419,6 +422,7 @@ async def run_once(
         postgres_cpu=pg_cpu,
         bench_cpu=bench_cpu,
         machine_busy=busy,
+        load=os.getloadavg()[0],
         calls_by_node={n.name: len(o.calls) for n, o in zip(nodes, observers, strict=True)},
         in_call_by_node={
             n.name: sum(c.ended - c.created for c in o.calls.values() if c.ended) / elapsed
@@ -435,7 +439,7 @@ def killed_story(
     victim: Node,
     observer: Observer,
     message: list[str],
-    killed_wall: float,
+    killed_at: float,
 ) -> list[str]:
     """What became of the calls the killed worker had open, and of their contacts."""
     by_id = {a.id: a for a in attempts}
@@ -463,11 +467,11 @@ def killed_story(
     ]
     if closed:
         lines.append(
-            f"closed {min(closed).timestamp() - killed_wall:.0f}-"
-            f"{max(closed).timestamp() - killed_wall:.0f} s after the kill"
+            f"closed {min(closed).timestamp() - killed_at:.0f}-"
+            f"{max(closed).timestamp() - killed_at:.0f} s after the kill"
         )
     if later:
-        first = min(a.started_at for a in later).timestamp() - killed_wall
+        first = min(a.started_at for a in later).timestamp() - killed_at
         lines.append(f"first of them called again {first:.0f} s after the kill")
     return lines
 
