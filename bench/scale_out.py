@@ -51,7 +51,7 @@ from pathlib import Path
 # bench/ is the script's folder, first on sys.path
 from campaign_efficiency import CLOCK_AT, SCENARIO, cpu_seconds, free_port, self_cpu
 from chaos import Call, Observer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.campaigns.service import CampaignSpec
@@ -136,6 +136,8 @@ class Result:
     postgres_cpu: float
     bench_cpu: float
     machine_busy: float
+    # database transactions per contact, the bench's own polls included
+    xacts: int
     load: float
     calls_by_node: dict[str, int]
     # calls in progress on each node, averaged over the run (the observers' channel times)
@@ -178,6 +180,7 @@ class Result:
             f"{self.machine_busy / self.elapsed:.2f} of {os.cpu_count()} cores, load average "
             f"{self.load:.1f} at the end"
         )
+        print(f"database transactions: {self.xacts / self.contacts:.1f} per contact")
         print(f"double calls: {self.double}")
         for line in self.kill:
             print(f"kill: {line}")
@@ -207,6 +210,18 @@ def postgres_cpu(pg: LocalPostgres) -> float:
         if int(fields_[1]) == main:
             total += (int(fields_[11]) + int(fields_[12])) / tck
     return total
+
+
+async def transactions(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Transactions of this database so far, every process's (PostgreSQL's statistics)."""
+    async with sessions() as session:
+        count = await session.scalar(
+            text(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+        )
+        return int(count or 0)
 
 
 async def attempts_ended(sessions: async_sessionmaker[AsyncSession], campaign_id: int) -> int:
@@ -329,6 +344,7 @@ async def run_once(
             w.cpu0 = cpu_seconds(w.process.pid)
         ast0 = [cpu_seconds(n.pid) for n in nodes]
         pg0, bench0, machine0 = postgres_cpu(pg), self_cpu(), machine_busy()
+        xact0 = await transactions(app.sessions)
         started, started_wall = time.monotonic(), time.time()
         await campaigns.start(cid)
         kill_at = args.contacts // 3 if args.kill else None
@@ -373,6 +389,9 @@ async def run_once(
         ast_cpu = [cpu_seconds(n.pid) - a for n, a in zip(nodes, ast0, strict=True)]
         pg_cpu, bench_cpu = postgres_cpu(pg) - pg0, self_cpu() - bench0
         busy = machine_busy() - machine0
+        # the statistics reach the view within a second or so of a transaction's end
+        await asyncio.sleep(1.5)
+        xacts = await transactions(app.sessions) - xact0
 
         for w in workers:
             if not w.killed:
@@ -422,6 +441,7 @@ async def run_once(
         postgres_cpu=pg_cpu,
         bench_cpu=bench_cpu,
         machine_busy=busy,
+        xacts=xacts,
         load=os.getloadavg()[0],
         calls_by_node={n.name: len(o.calls) for n, o in zip(nodes, observers, strict=True)},
         in_call_by_node={
