@@ -181,6 +181,14 @@ class Result:
             f"{self.load:.1f} at the end"
         )
         print(f"database transactions: {self.xacts / self.contacts:.1f} per contact")
+        # what the cores allow if nothing else ran: CPU per call against the channels' rate
+        per_call = ours / self.attempts
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU per call {per_call * 1000:.1f} ms (workers, Asterisk, PostgreSQL): "
+            f"{cores} idle cores would carry at most {cores / per_call * 60:.0f} calls/min; "
+            f"the channels allow {self.concurrency / self.call_time * 60:.0f}"
+        )
         print(f"double calls: {self.double}")
         for line in self.kill:
             print(f"kill: {line}")
