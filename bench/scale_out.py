@@ -420,6 +420,7 @@ async def run_once(
             attempts = list(
                 await session.scalars(select(Attempt).where(Attempt.campaign_id == cid))
             )
+    dump(workdir / f"attempts-{tag}.csv", attempts, observers, offset)
     kill_lines: list[str] = []
     if killed_open:
         victim = next(w for w in workers if w.killed)
@@ -459,6 +460,39 @@ async def run_once(
         double=double_calls(observers, message),
         kill=kill_lines,
     )
+
+
+def dump(path: Path, attempts: list[Attempt], observers: list[Observer], offset: float) -> None:
+    """Every attempt with its call as the observers saw it, seconds on the wall clock from
+    the first Originate (kept with --keep)."""
+    calls = {uid: c for obs in observers for uid, c in obs.calls.items()}
+    t0 = min((a.started_at.timestamp() - offset for a in attempts), default=0.0)
+
+    def at(x: float | None) -> str:
+        return "" if x is None else f"{x - t0:.3f}"
+
+    lines = ["id,contact,node,started,answered,ended,status,counted,call_created,call_ended"]
+    for a in sorted(attempts, key=lambda a: a.id):
+        call = calls.get(a.channel_id)
+        stamps = [
+            (x.timestamp() - offset) if x is not None else None
+            for x in (a.started_at, a.answered_at, a.ended_at)
+        ]
+        lines.append(
+            ",".join(
+                [
+                    str(a.id),
+                    str(a.contact_id),
+                    a.node,
+                    *(at(x) for x in stamps),
+                    str(a.status),
+                    str(int(a.counted)),
+                    at(call.created if call else None),
+                    at(call.ended if call else None),
+                ]
+            )
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def killed_story(
