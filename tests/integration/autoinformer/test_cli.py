@@ -88,7 +88,7 @@ def test_campaign_create_start_status_report(cli: Cli, tmp_path: Path) -> None:
         "\ufeffТелефон;Лицевой счёт;ФИО;Адрес;Долг;Итог звонка;".encode()
     )
     lines = report.stdout_bytes.decode("utf-8-sig").split("\r\n")
-    assert lines[1:] == ["7 (913) 000-00-01;240001;;;1\u00a0500,00\u00a0₽;ожидает;нет;0;0;нет;", ""]
+    assert lines[1:] == ["7 (913) 000-00-01;240001;;;1\u00a0500,00\u00a0₽;ожидает;нет;0;0;нет;;;", ""]
     as_json = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
     assert as_json["totals"]["contacts"] == len(as_json["contacts"]) == 1
     assert cli("campaign", "cancel", campaign_id).exit_code == 0
@@ -295,9 +295,9 @@ def test_report_csv_cells_that_start_a_formula_are_quoted(cli: Cli, tmp_path: Pa
     report = cli("campaign", "report", campaign_id, "--format", "csv").stdout_bytes
     assert report.decode("utf-8-sig").split("\r\n")[1:] == [
         '7 (913) 000-00-01;"\'=HYPERLINK(""http://e.x/"",""Жми"")";'
-        '"\'=HYPERLINK(""http://e.x/"")";;;ожидает;нет;0;0;нет;',
-        "7 (913) 000-00-02;'-1+2;Иванов;;;ожидает;нет;0;0;нет;",
-        "7 (913) 000-00-03;'@A1;Петров;;;ожидает;нет;0;0;нет;",
+        '"\'=HYPERLINK(""http://e.x/"")";;;ожидает;нет;0;0;нет;;;',
+        "7 (913) 000-00-02;'-1+2;Иванов;;;ожидает;нет;0;0;нет;;;",
+        "7 (913) 000-00-03;'@A1;Петров;;;ожидает;нет;0;0;нет;;;",
         "",
     ]
     # the workbook keeps the account as it came, a string cell (never a formula)
