@@ -14,9 +14,21 @@ campaign with ``--channel email`` (the shipped debt-notice letter) in a fresh SQ
 database, and the service's mailer (autoinformer.email.mailer) claiming letters, committing
 ``sending`` before each DATA and each result after it.
 
+The anchor, in the same run: a raw aiosmtplib loop (``--raw``, its own process) sending
+prebuilt MIME letters (built and serialized before the clock starts) over one reused SMTP
+session to the same server, the cheapest way to push the same bytes through the same
+library. Runs alternate raw, ours, raw, ours (``--rounds``) so that the machine's load
+(other jobs on its cores) falls on both alike; each run sends ``--messages`` letters.
+
+While ours runs, a probe task on the same event loop wakes every 5 ms and records how late
+it woke: the longest stall is what any other call sharing the loop (AMI events, web
+requests) would have waited.
+
 Prints figures measured in this run, the sender's peak memory (maximum resident set size
-of this process), and last the line ``messages_per_second: X`` (letters accepted by the
-server per second of wall time, rendering included).
+of this process; the raw loop's prebuilt letters live in the other process), the load
+average, ``messages_per_second: X`` (letters accepted by the server per second of wall
+time, rendering included, best round) and last ``vs_raw: X`` (ours / raw letters per
+second, the rounds' medians).
 """
 
 from __future__ import annotations
@@ -24,7 +36,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import resource
+import statistics
 import socket
 import subprocess
 import sys
@@ -95,6 +109,85 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# --- the raw anchor (its own process) ---------------------------------------------------
+
+
+def raw_loop(port: int, messages: int) -> None:
+    """Prebuilt letters through one aiosmtplib session; prints ``raw <letters> <seconds>``."""
+    import aiosmtplib
+
+    settings = Settings(smtp_port=port, unsubscribe_secret="bench-secret")
+    prebuilt = [
+        compose_notice(
+            template=TEMPLATE,
+            contact=contact(n),
+            to_address=f"customer{n}@example.ru",
+            to_name=f"Иванов Иван Иванович {n}",
+            kind="debt",
+            settings=settings,
+            contact_id=n + 1,
+        ).as_bytes()
+        for n in range(messages)
+    ]
+    sender = "noreply@localhost"
+
+    async def go() -> tuple[int, float]:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="bench.local")
+        await smtp.connect()
+        accepted = 0
+        started = time.perf_counter()
+        for n, data in enumerate(prebuilt):
+            errors, _ = await smtp.sendmail(sender, [f"customer{n}@example.ru"], data)
+            accepted += not errors
+        wall = time.perf_counter() - started
+        await smtp.quit()
+        return accepted, wall
+
+    accepted, wall = asyncio.run(go())
+    print(f"raw {accepted} {wall:.6f}", flush=True)
+
+
+def run_raw(port: int, messages: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--raw", str(port), "--messages", str(messages)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    _, accepted, wall = done.stdout.split()[-3:]
+    return {"accepted": int(accepted), "wall": float(wall)}
+
+
+class StallProbe:
+    """Wakes every ``period`` seconds on the loop and keeps how late each wake-up was."""
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period = period
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.lags.append(time.perf_counter() - t0 - self.period)
+
+    def __enter__(self) -> StallProbe:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def summary(self) -> tuple[float, float]:
+        """(p99, max) lateness in ms."""
+        if not self.lags:
+            return 0.0, 0.0
+        ordered = sorted(self.lags)
+        return ordered[int(len(ordered) * 0.99)] * 1000, ordered[-1] * 1000
+
+
 # --- the sender (this process) ---------------------------------------------------------
 
 
@@ -123,27 +216,31 @@ async def run(messages: int, rate: float, port: int) -> dict[str, float]:
 
     compose_seconds = 0.0
     started = time.perf_counter()
-    async with SmtpSender.from_settings(settings, local_hostname="bench.local") as sender:
-        await sender.connect()
-        for n in range(messages):
-            t0 = time.perf_counter()
-            letter = compose_notice(
-                template=TEMPLATE,
-                contact=contact(n),
-                to_address=f"customer{n}@example.ru",
-                to_name=f"Иванов Иван Иванович {n}",
-                kind="debt",
-                settings=settings,
-                contact_id=n + 1,
-            )
-            compose_seconds += time.perf_counter() - t0
-            result = await sender.send(letter, before_data=before_data)
-            statuses[result.status] = statuses.get(result.status, 0) + 1
-            sending.discard(result.message_id)
+    with StallProbe() as probe:
+        async with SmtpSender.from_settings(settings, local_hostname="bench.local") as sender:
+            await sender.connect()
+            for n in range(messages):
+                t0 = time.perf_counter()
+                letter = compose_notice(
+                    template=TEMPLATE,
+                    contact=contact(n),
+                    to_address=f"customer{n}@example.ru",
+                    to_name=f"Иванов Иван Иванович {n}",
+                    kind="debt",
+                    settings=settings,
+                    contact_id=n + 1,
+                )
+                compose_seconds += time.perf_counter() - t0
+                result = await sender.send(letter, before_data=before_data)
+                statuses[result.status] = statuses.get(result.status, 0) + 1
+                sending.discard(result.message_id)
     wall = time.perf_counter() - started
+    stall_p99, stall_max = probe.summary()
     return {
         "wall": wall,
         "compose": compose_seconds,
+        "stall_p99": stall_p99,
+        "stall_max": stall_max,
         "accepted": statuses.get("accepted", 0),
         "other": sum(v for k, v in statuses.items() if k != "accepted"),
     }
@@ -196,22 +293,26 @@ async def run_campaign(messages: int, rate: float, port: int) -> dict[str, float
             Letter.campaign_id == created.campaign_id, Letter.state != "done"
         )
         started = time.perf_counter()
-        await app.start_parts()
-        try:
-            while True:
-                async with app.sessions() as session:
-                    if not await session.scalar(left):
-                        break
-                await asyncio.sleep(0.2)
-        finally:
-            wall = time.perf_counter() - started
-            await app.stop_parts()
+        with StallProbe() as probe:
+            await app.start_parts()
+            try:
+                while True:
+                    async with app.sessions() as session:
+                        if not await session.scalar(left):
+                            break
+                    await asyncio.sleep(0.2)
+            finally:
+                wall = time.perf_counter() - started
+                await app.stop_parts()
+        stall_p99, stall_max = probe.summary()
         mail = (await campaigns.status(created.campaign_id)).email
         assert mail is not None
         return {
             "wall": wall,
             "compose": 0.0,
             "create": create_seconds,
+            "stall_p99": stall_p99,
+            "stall_max": stall_max,
             "accepted": mail.accepted,
             "other": mail.total - mail.accepted,
         }
@@ -227,10 +328,17 @@ def main() -> None:
     parser.add_argument(
         "--campaign", action="store_true", help="send as a campaign through the service's mailer"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="raw/ours pairs, interleaved (default 2)"
+    )
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--raw", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve)
+        return
+    if args.raw is not None:
+        raw_loop(args.raw, args.messages)
         return
 
     port = free_port()
@@ -245,9 +353,14 @@ def main() -> None:
         server.kill()
         raise SystemExit("the SMTP server process did not start")
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    load_before = os.getloadavg()
+    raws: list[dict[str, float]] = []
+    ours: list[dict[str, float]] = []
     try:
         runner = run_campaign if args.campaign else run
-        figures = asyncio.run(runner(args.messages, args.rate, port))
+        for _ in range(args.rounds):
+            raws.append(run_raw(port, args.messages))
+            ours.append(asyncio.run(runner(args.messages, args.rate, port)))
     finally:
         server.stdin.close()
         # the server's last line; a watchdog so a stuck server cannot hang the benchmark
@@ -256,34 +369,57 @@ def main() -> None:
         received_line = server.stdout.readline().split()
         server.wait()
         timer.cancel()
+    load_after = os.getloadavg()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     received = int(received_line[1]) if len(received_line) == 3 else -1
     octets = int(received_line[2]) if len(received_line) == 3 else 0
-    accepted = int(figures["accepted"])
-    wall = figures["wall"]
-    print(f"letters: {args.messages}, accepted: {accepted}, not accepted: {int(figures['other'])}")
+    accepted = sum(int(f["accepted"]) for f in ours)
+    raw_accepted = sum(int(f["accepted"]) for f in raws)
+    other = sum(int(f["other"]) for f in ours)
+    print(
+        f"letters: {args.messages} a run, {args.rounds} rounds of raw then ours; "
+        f"ours accepted: {accepted}, not accepted: {other}; raw accepted: {raw_accepted}"
+    )
     print(f"server received: {received} letters, {octets / max(received, 1) / 1024:.1f} KiB each")
     limit = f"{args.rate:g} letters/s" if args.rate else "none"
     print(f"rate limit: {limit}; one SMTP session; the server runs in its own process")
-    print(f"wall time: {wall:.2f} s")
+    print(
+        "load average (1, 5, 15 min) before: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+        + f" ({os.cpu_count()} cores)"
+    )
+    ours_rates = [f["accepted"] / f["wall"] for f in ours]
+    raw_rates = [f["accepted"] / f["wall"] for f in raws]
+    for n, (raw, mine) in enumerate(zip(raws, ours, strict=True), 1):
+        line = (
+            f"round {n}: raw {raw['accepted'] / raw['wall']:.0f} letters/s "
+            f"({raw['wall']:.2f} s); ours {mine['accepted'] / mine['wall']:.0f} letters/s "
+            f"({mine['wall']:.2f} s), loop stall p99 {mine['stall_p99']:.1f} ms, "
+            f"max {mine['stall_max']:.1f} ms"
+        )
+        if args.campaign:
+            line += f"; list stored in {mine['create']:.2f} s (not in the wall time)"
+        else:
+            line += f"; render + MIME {args.messages / mine['compose']:.0f} letters/s"
+        print(line)
     if args.campaign:
         print(
-            f"campaign mode: list of {args.messages} validated and stored in "
-            f"{figures['create']:.2f} s (not in the wall time); letters sent by the mailer "
-            "with their states committed to SQLite"
-        )
-    else:
-        print(
-            f"render + MIME only: {args.messages / figures['compose']:.0f} letters/s "
-            f"({figures['compose'] / wall:.0%} of the wall time)"
+            "campaign mode: letters sent by the service's mailer with their states committed "
+            "to SQLite"
         )
     print(
         f"peak memory (sender, max RSS): {peak_kib / 1024:.1f} MiB "
         f"(after imports, before sending: {baseline_kib / 1024:.1f} MiB)"
     )
-    if received != accepted:
-        print(f"MISMATCH: server received {received}, sender saw {accepted} accepted")
-    print(f"messages_per_second: {accepted / wall:.1f}")
+    if received != accepted + raw_accepted:
+        print(
+            f"MISMATCH: server received {received}, senders saw {accepted + raw_accepted} accepted"
+        )
+    print(f"messages_per_second: {max(ours_rates):.1f}")
+    print(f"raw_messages_per_second: {max(raw_rates):.1f}")
+    print(f"vs_raw: {statistics.median(ours_rates) / statistics.median(raw_rates):.2f}")
 
 
 if __name__ == "__main__":
