@@ -61,8 +61,12 @@ def summary(message: EmailMessage) -> dict[str, object]:
         ],
         "type": message.get_content_type(),
         "parts": [
-            (p.get_content_type(), p.get_content_charset(), p["Content-Transfer-Encoding"],
-             p.get_content())
+            (
+                p.get_content_type(),
+                p.get_content_charset(),
+                p["Content-Transfer-Encoding"],
+                p.get_content(),
+            )
             for p in parts
         ],
     }
@@ -75,7 +79,10 @@ def summary(message: EmailMessage) -> dict[str, object]:
         ("ivanov@example.ru", "Иванов Иван Иванович"),
         ("ivanov@пример.рф", "Ivanov Ivan"),
         ("a.b@example.ru", None),
-        ("x@example.ru", "Очень длинное имя абонента, которое не помещается в одну строку заголовка"),
+        (
+            "x@example.ru",
+            "Очень длинное имя абонента, которое не помещается в одну строку заголовка",
+        ),
     ],
 )
 def test_the_bytes_parse_to_the_same_letter_as_build_message(
