@@ -7,8 +7,9 @@ its CPU is not charged to the sender. Each letter goes the way a campaign sends 
 template rendered for one contact (typed values as text), a MIME letter with a signed
 unsubscribe link (``compose_letter``: ``compose_notice``'s letter written as bytes), then
 ``SmtpSender.send`` on the one reused SMTP session with a ``before_data`` hook; the next
-letters are built while one is on the wire (``BuiltAhead``), as the mailer does. ``--rate`` is the sender's limit in letters a second
-(0: none; the service's default ``CC_SMTP_RATE`` is 50).
+letters are built while one is on the wire (``BuiltAhead``), as the mailer does.
+``--rate`` is the sender's limit in letters a second (0: none; the service's default
+``CC_SMTP_RATE`` is 50).
 
 ``--campaign`` sends the same number of letters the way ``contact-center serve`` does: a
 campaign with ``--channel email`` (the shipped debt-notice letter) in a fresh SQLite
@@ -39,8 +40,8 @@ import asyncio
 import datetime as dt
 import os
 import resource
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import threading

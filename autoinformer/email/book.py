@@ -1,4 +1,5 @@
-"""The mailer's persistence: letters taken, marked `sending` before DATA, and their results.
+"""The mailer's persistence: letters taken and marked `sending` a batch at a time before
+any of them is sent, and their results.
 
 Each letter is sent at most once, across stops and restarts: a letter is taken by giving
 it a fresh Message-ID by compare-and-set on the one it had, and every later write is
@@ -104,12 +105,24 @@ class LetterBook:
             )
 
     async def claim(
-        self, plan: Plan, now: datetime, limit: int, domain: str
+        self,
+        plan: Plan,
+        now: datetime,
+        limit: int,
+        domain: str,
+        *,
+        before: Sequence[Write] = (),
     ) -> tuple[list[QueuedLetter], int]:
-        """Take up to `limit` due letters (each with a fresh Message-ID); letters whose
-        address opted out of this kind since the campaign was made are closed instead.
+        """Take up to `limit` due letters: each gets a fresh Message-ID and is marked
+        `sending` in this one commit, before any of them is sent (a crash from here on
+        leaves them `sending`: reported unknown, never sent twice; the mailer puts back
+        those it did not reach with :meth:`release`). Letters whose address opted out of
+        this kind since the campaign was made are closed instead. `before` (earlier
+        results) are written first, in the same transaction.
         Returns (letters taken, letters closed as opted out)."""
         async with self._calls.transaction() as session:
+            for write in before:
+                await write(session)
             rows = (
                 await session.execute(
                     select(
@@ -161,7 +174,7 @@ class LetterBook:
                 result = await session.execute(
                     update(Letter)
                     .where(Letter.id == r.id, Letter.state == "queued", held)
-                    .values(message_id=message_id)
+                    .values(message_id=message_id, state="sending", sending_at=now)
                     .execution_options(synchronize_session=False)
                 )
                 if affected_rows(result) != 1:
@@ -180,6 +193,11 @@ class LetterBook:
                     )
                 )
             return taken, closed
+
+    def release(self, letter: QueuedLetter) -> Write:
+        """A letter of a taken batch that was never handed to DATA (the mailer stopped or
+        broke off the batch first): back to `queued`, certain not to have been sent."""
+        return _held_update(letter, {"state": "queued", "sending_at": None}, state="sending")
 
     async def mark_sending(
         self, letter_id: int, message_id: str, now: datetime, *, before: Sequence[Write] = ()
@@ -295,11 +313,16 @@ class LetterBook:
             return len(letters)
 
 
-def _held_update(letter: QueuedLetter, values: Mapping[str, Any]) -> Write:
+def _held_update(
+    letter: QueuedLetter, values: Mapping[str, Any], *, state: str | None = None
+) -> Write:
     async def write(session: AsyncSession) -> None:
+        held = [Letter.id == letter.id, Letter.message_id == letter.message_id]
+        if state is not None:
+            held.append(Letter.state == state)
         done = await session.execute(
             update(Letter)
-            .where(Letter.id == letter.id, Letter.message_id == letter.message_id)
+            .where(*held)
             .values(**values)
             # nothing of these rows is loaded in the session: no per-row evaluation
             .execution_options(synchronize_session=False)

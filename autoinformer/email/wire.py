@@ -91,7 +91,7 @@ def _from_line(display: str, addr_spec: str) -> str:
     return f"From: {_mailbox_value('From', Address(display_name=display, addr_spec=addr_spec))}"
 
 
-def _recipient(address: str, name: str | None) -> Address:
+def _recipient(address: str, name: str | None) -> Address | _Mailbox:
     addr_spec = ascii_address(address)
     if not _PLAIN_ADDRESS.fullmatch(addr_spec):
         return mailbox(address, name)
