@@ -49,6 +49,7 @@ class BuiltAhead(Generic[T, R]):
         self._build = build
         self._ready: asyncio.Queue[Built[T, R] | _End] = asyncio.Queue(maxsize=depth)
         self._task: asyncio.Task[None] | None = None
+        self._done = False
 
     async def __aenter__(self) -> BuiltAhead[T, R]:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="letters-ahead")
@@ -67,42 +68,33 @@ class BuiltAhead(Generic[T, R]):
                     raise
 
     async def _run(self) -> None:
-        for item in self._items:
-            try:
-                built: Built[T, R] = Built(item, self._build(item))
-            except Exception as exc:  # handed to the caller with its item
-                built = Built(item, None, exc)
-            await self._ready.put(built)
-            # one letter a slice: let the reply that may have come in be read first
-            await asyncio.sleep(0)
-        await self._ready.put(_END)
+        try:
+            for item in self._items:
+                try:
+                    built: Built[T, R] = Built(item, self._build(item))
+                except Exception as exc:  # handed to the caller with its item
+                    built = Built(item, None, exc)
+                await self._ready.put(built)
+                # one letter a slice: let the reply that may have come in be read first
+                await asyncio.sleep(0)
+        finally:
+            # the end, or the builder's own failure (a bug in the items' iterator): the
+            # consumer must not wait for more
+            self._done = True
+            if not self._ready.full():
+                self._ready.put_nowait(_END)
 
     def __aiter__(self) -> BuiltAhead[T, R]:
         return self
 
     async def __anext__(self) -> Built[T, R]:
-        task = self._task
-        if task is None:
+        if self._task is None:
             raise RuntimeError("use BuiltAhead inside 'async with'")
-        if self._ready.empty():
-            getter = asyncio.ensure_future(self._ready.get())
-            try:
-                # the builder cannot fail (build errors are handed over), but if it did
-                # the consumer must not wait for it forever
-                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            except BaseException:
-                getter.cancel()
-                raise
-            if getter.done():
-                got = getter.result()
-            else:
-                getter.cancel()
-                if self._ready.empty():
-                    task.result()  # raises what stopped the builder
-                    raise StopAsyncIteration
-                got = self._ready.get_nowait()
-        else:
-            got = self._ready.get_nowait()
+        if self._done and self._ready.empty():
+            self._task.result()  # raises what stopped the builder, if anything
+            raise StopAsyncIteration
+        # an item, or the end: the builder always puts one or the other
+        got = await self._ready.get()
         if isinstance(got, _End):
             raise StopAsyncIteration
         return got
