@@ -51,6 +51,7 @@ from tests.integration.waiting import wait_for
 from .conftest import MailServer
 
 T = TypeVar("T")
+PROJECT = Path(__file__).resolve().parents[3]
 NBSP = "\u00a0"
 SECRET = "test-secret-for-links"
 
@@ -616,7 +617,7 @@ async def test_a_crash_after_the_batch_is_marked_sending_leaves_its_letters_unkn
         str(desk.server.port),
         "10",
         stdout=asyncio.subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[3],
+        cwd=PROJECT,
     )
     try:
         assert process.stdout is not None

@@ -4,6 +4,7 @@ bad item is handed over with its error instead of stopping the rest."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
@@ -31,18 +32,19 @@ async def test_items_come_out_in_order_with_their_errors() -> None:
 
 async def test_items_are_built_while_the_consumer_waits_at_most_depth_ahead() -> None:
     built: list[int] = []
+    four = asyncio.Event()
 
     def record(n: int) -> int:
         built.append(n)
+        if len(built) == 4:
+            four.set()
         return n
 
     async with BuiltAhead(range(100), record, depth=3) as ahead:
         first = await ahead.__anext__()
         assert first.item == 0
         # the consumer "sending" (awaiting): the builder fills the queue meanwhile
-        async with asyncio.timeout(5):
-            while len(built) < 4:
-                await asyncio.sleep(0)
+        await asyncio.wait_for(four.wait(), 5)
         for _ in range(50):
             await asyncio.sleep(0)
         # the queue's three, plus one waiting to be put
@@ -52,11 +54,11 @@ async def test_items_are_built_while_the_consumer_waits_at_most_depth_ahead() ->
 
 
 async def test_a_failing_item_iterator_is_raised_to_the_consumer() -> None:
-    def items() -> object:
+    def items() -> Iterator[int]:
         yield 1
         raise RuntimeError("broken list")
 
     with pytest.raises(RuntimeError, match="broken list"):
-        async with BuiltAhead(items(), lambda n: n) as ahead:  # type: ignore[arg-type]
+        async with BuiltAhead(items(), lambda n: n) as ahead:
             async for _ in ahead:
                 pass
