@@ -14,6 +14,7 @@ the stdlib and compares every header and body with ``build_message``'s letter.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime as dt
 import functools
@@ -38,8 +39,6 @@ _LINE: Final = 78
 # an encoded word is at most 75 characters (RFC 2047): 12 of "=?utf-8?b?" and "?=" and up to
 # 60 of base64, 45 bytes of UTF-8
 _WORD_BYTES: Final = 45
-# base64 body lines of 76 characters, as the stdlib writes them
-_B64_LINE_BYTES: Final = _LINE // 4 * 3
 _HIGH_BYTES: Final = bytes(range(0x80, 0x100))
 # an address as lists write it (dot-atoms both sides, ASCII after IDNA): taken as it is;
 # anything else goes through the stdlib's full parser in mime.mailbox
@@ -129,11 +128,9 @@ def _body(text: str) -> tuple[str, str]:
     # always shorter in base64, so the stdlib's pure-Python QP sniff is skipped for it
     if len(sniff) + 2 * escaped > base64_size or _qp_is_longer(sniff, base64_size):
         data = b"\r\n".join(lines) + b"\r\n"
-        chunks = [
-            binascii.b2a_base64(data[i : i + _B64_LINE_BYTES], newline=False).decode("ascii")
-            for i in range(0, len(data), _B64_LINE_BYTES)
-        ]
-        return "base64", CRLF.join(chunks) + CRLF
+        # 76-character lines, as the stdlib writes them, in one C call
+        encoded = base64.encodebytes(data).decode("ascii")
+        return "base64", encoded.replace("\n", CRLF)
     data = b"\r\n".join(lines) + b"\r\n"
     encoded = quoprimime.body_encode(data.decode("latin-1"), _LINE)
     return "quoted-printable", CRLF.join(encoded.splitlines()) + CRLF
