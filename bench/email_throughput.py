@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import os
 import resource
 import socket
@@ -388,6 +389,8 @@ def main() -> None:
         runner = run_campaign if args.campaign else run
         for _ in range(args.rounds):
             raws.append(run_raw(port, args.messages))
+            # the previous round's app is garbage now: collected here, not during the next
+            gc.collect()
             ours.append(asyncio.run(runner(args.messages, args.rate, port)))
     finally:
         server.stdin.close()

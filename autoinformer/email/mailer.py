@@ -17,11 +17,13 @@ the state commits batched (one commit a letter was most of a letter's time on SQ
    is still this batch's (a letter a 4xx put back in the queue is marked `sending` again,
    committed, before its next DATA);
 3. the results (accepted with the server's reply, failed, unknown, deferred) are committed
-   together at the end of the batch, or when the service stops. Each deferral is stored as
-   it happens (`on_deferral`); a 4xx means the server did not take the letter, so the
-   letter goes back to `queued` at once and a crash during the back-off cannot lose it.
-   Letters of the batch that were never handed to DATA (the service stopped, the server
-   went away, the settings were refused) go back to `queued` in that commit.
+   together in the next batch's claim (the same transaction, written before it selects),
+   at the end of a pass that took nothing, or when the service stops: one commit a batch.
+   Each deferral is stored as it happens (`on_deferral`); a 4xx means the server did not
+   take the letter, so the letter goes back to `queued` at once and a crash during the
+   back-off cannot lose it. Letters of the batch that were never handed to DATA (the
+   service stopped, the server went away, the settings were refused) go back to `queued`
+   in that same commit.
 
 A hard crash between the batch's `sending` commit and its results leaves the whole batch
 `sending`: the letters sent and those not yet sent alike are reported `unknown` ("delivery
@@ -236,10 +238,13 @@ class Mailer:
                         if verdict in ("setup", "unavailable"):
                             break
             finally:
-                # before the next claim: a letter queued again must not be taken early
+                # stored with the next claim, in its transaction and before its select (a
+                # letter queued again is never taken early), or at the end of an idle pass,
+                # or when the mailer stops: one commit a batch
                 self._unsaved.extend(self._book.release(left) for left in self._untouched.values())
                 self._untouched = {}
-                await self._flush()
+        if not busy and self._unsaved:
+            await self._flush()
         return busy
 
     def _take_unsaved(self) -> list[Write]:
