@@ -21,10 +21,10 @@ system:
 	fi
 
 # Debian's chromium and chromium-driver for tests/e2e, its postgresql for the tests' own
-# throw-away PostgreSQL (neither needed by the demo)
+# throw-away PostgreSQL, baresip for the real SIP tests (none needed by the demo)
 test-tools:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "Installing headless Chromium and PostgreSQL for the tests (scripts/install-test-tools)"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v baresip >/dev/null 2>&1; then \
+		echo "Installing headless Chromium, PostgreSQL and baresip for the tests (scripts/install-test-tools)"; \
 		scripts/install-test-tools; \
 	fi
 

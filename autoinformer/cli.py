@@ -22,8 +22,9 @@ from autoinformer.campaigns.status import CampaignStatus
 from autoinformer.email import UnsubscribeTokenError
 from autoinformer.exceptions import AutoinformerError, CallListError
 from autoinformer.lists import EmptyListError, ParsedList
+from autoinformer.phone.pacing import pace_text
 from autoinformer.plugin import Autoinformer
-from autoinformer.reports import CAMPAIGN_RU, WAIT_RU
+from autoinformer.reports import CAMPAIGN_RU, WAITING_RU
 from autoinformer.scenarios import DEFAULT_SCENARIO, KIND_RU, KINDS
 from autoinformer.scheduling import (
     CallingWindows,
@@ -185,14 +186,8 @@ def create(
     отключение из реестра (--kind outage --outage ID: его адреса, начало и конец)."""
     settings = cli.settings
     tz = ZoneInfo(timezone or settings.timezone)
-    if outage_id is not None:
-        if list_path not in (None, "customers"):
-            fail("--outage берёт абонентов из базы по адресам отключения: --list не нужен")
-        if outage_start or outage_end:
-            fail(
-                "--outage: начало и конец берутся из реестра, --outage-start/--outage-end не нужны"
-            )
-        list_path = "customers"
+    if outage_id is not None and list_path is None:
+        list_path = "customers"  # the outage's customers; a file given too is refused below
     if list_path is None:
         fail("нужен список: --list ФАЙЛ.csv, --list customers или --outage ID")
         return
@@ -311,10 +306,6 @@ campaign.add_command(_state_command("resume", "resume", "возобновлен�
 campaign.add_command(_state_command("cancel", "cancel", "отменена"))
 
 
-# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
-WAITING_RU = {**WAIT_RU, "due": "на очереди"}
-
-
 def state_ru(st: CampaignStatus, now: datetime, tz: ZoneInfo) -> str:
     """«идёт», or «запланирована на …» for a started campaign whose start is still ahead."""
     if st.status in ("created", "running") and st.start_at > now:
@@ -347,6 +338,8 @@ def status_line(st: CampaignStatus, tz: ZoneInfo, now: datetime | None = None) -
         + "; ".join(parts)
         + f"; начало {_local(st.start_at, tz)}, конец {_local(st.end_at, tz)}, ожидаемое "
         f"окончание {_local(st.expected_finish, tz)}"
+        + (f"; {pace_text(st.pace)}" if st.pace is not None else "")
+        + (f"; {st.outage_note}" if st.outage_note else "")
     )
 
 
@@ -412,6 +405,53 @@ def report(
     write_report(
         _run(cli, lambda ai: ai.campaigns.report_file(campaign_id, fmt, status_filter)), output
     )
+
+
+@campaign.command("proof")
+@click.argument("campaign_id", type=int)
+@click.option("--account", required=True, help="Лицевой счёт абонента.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Файл ZIP (по умолчанию доказательство_<кампания>_<счёт>.zip в текущей папке).",
+)
+@pass_cli
+def proof(cli: CliContext, campaign_id: int, account: str, out: Path | None) -> None:
+    """Доказательство уведомления абонента (ZIP): записи звонков, текст и звук того, что
+    было проиграно, журнал попыток (время, нажатые клавиши, канал Asterisk) и SHA-256
+    каждого файла (manifest.json, SHA256SUMS)."""
+    pack = _run(cli, lambda ai: ai.proofs.pack(campaign_id, account))
+    target = out or Path(pack.filename)
+    try:
+        target.write_bytes(pack.content)
+    except OSError as exc:
+        fail(f"файл {target} не записан: {exc.strerror or exc}", EXIT_FAILURE)
+    click.echo(
+        f"Доказательство уведомления: {target} ({pack.files} файлов, "
+        f"{len(pack.content) / 1024:.0f} КБ)."
+    )
+
+
+@campaign.command("follow-up")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    help="Только с этим итогом (busy, no-answer, not-reached-in-time…); по умолчанию все "
+    "не оповещённые, кроме оплативших, отказавшихся и отменённых.",
+)
+@pass_cli
+def follow_up(cli: CliContext, campaign_id: int, statuses: tuple[str, ...]) -> None:
+    """Оповестить другим путём тех, до кого не дозвонились: письмо, если в базе есть адрес
+    с согласием (отдельная кампания писем, запускается сразу), иначе задача оператору
+    перезвонить (список «Перезвонить сегодня» на рабочем месте). Каждому — один раз.
+
+    Для кампаний-предупреждений об отключении «не оповещённые в срок» получают это
+    само, когда кампания закончилась."""
+    result = _run(cli, lambda ai: ai.follow_ups.create(campaign_id, statuses=statuses or None))
+    click.echo(result.text())
 
 
 @campaign.command("list")

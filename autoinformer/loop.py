@@ -74,5 +74,8 @@ class PassLoop:
             if busy:
                 await asyncio.sleep(0)  # others get the loop between busy passes
                 continue
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a stop's cancellation
+            # that comes as the wake-up does, and the loop would run another pass
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()

@@ -4,6 +4,7 @@ attempt, every e-mail letter, opt-outs. The autoinformer owns them; its migratio
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -62,8 +63,24 @@ class Campaign(Base):
     caps: Mapped[str] = mapped_column(String(32), default="none")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     outage_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the outage's end as read out (a campaign of a registered outage notices it moved)
+    outage_end: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the list came from the customer base: debts are read again before each call
+    from_base: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the registered outage (contact_center.hotline) it warns of: moved or removed there,
+    # its remaining calls read the new times or are cancelled
+    outage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # what the registry did to that outage, in Russian (moved: the new times; removed)
+    outage_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the dialer's effective concurrency and why it is lower than asked, as JSON
+    # (autoinformer.phone.pacing.Pace), written when it changes
+    pace: Mapped[str | None] = mapped_column(Text, nullable=True)
     decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     source: Mapped[str] = mapped_column(Text, default="")
+    # a follow-up campaign (letters to whom the phone did not reach): the original's id
+    follow_up_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # when this campaign's not-reached contacts were followed up (None: not yet)
+    follow_ups_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -104,6 +121,9 @@ class CampaignContact(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # not reached: the other way it was followed up, `email` (a letter of the follow-up
+    # campaign) or `callback` (an operator's call-back task); None not followed up
+    follow_up: Mapped[str | None] = mapped_column(String(16), nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # why a waiting contact waits: window, retry, cap_day, cap_week, cap_month, line_busy
     wait_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
@@ -126,6 +146,8 @@ class Attempt(Base):
         Index("ix_ai_attempts_phone_kind", "phone", "kind"),
         # open attempts of a campaign: a campaign is finished only when none is left
         Index("ix_ai_attempts_campaign_open", "campaign_id", "ended_at"),
+        # a worker's open calls: what it adopts at a start
+        Index("ix_ai_attempts_node_open", "node", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -169,6 +191,26 @@ class Attempt(Base):
     # whose end nobody saw ended by the customer's doing if that Asterisk is still up, and
     # may have died with it if not
     asterisk_boot: Mapped[str] = mapped_column(String(32), default="")
+    # proof of notification: the call's recording (MixMonitor's MIXMONITOR_FILENAME, an
+    # absolute path on the Asterisk host) and what was played, as JSON
+    # [{"text": ..., "sound": Asterisk name}, ...] in order (autoinformer.proof reads both)
+    recording_path: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def said(self) -> str:
+        """The message's text as this attempt read it out (the data as they stood at
+        dial time), one line."""
+        if not self.message:
+            return ""
+        return " ".join(str(part.get("text", "")) for part in json.loads(self.message))
+
+    # the Asterisk node the call was placed on (Settings.node_name) and the `serve` process
+    # that placed it (service_state.instance): several workers share campaigns; each
+    # adopts the open calls of its own node, and those of a dead worker's node only once
+    # they must have ended there ("": placed before there were several, any node's)
+    node: Mapped[str] = mapped_column(String(128), default="")
+    instance: Mapped[str] = mapped_column(String(128), default="")
 
 
 class Letter(Base):

@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from autoinformer.callbacks import CampaignCallbacks
+from autoinformer.campaigns.follow_ups import FollowUpService
 from autoinformer.campaigns.service import CampaignService
 from autoinformer.email.book import LetterBook
 from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.config import DialerConfig
 from autoinformer.phone.dialer import Dialer
+from autoinformer.proof import ProofService
 from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
 from autoinformer.unsubscribe import register_web as register_unsubscribe
 from autoinformer.web.forms import Defaults
 from autoinformer.web.metrics import CampaignMetrics
 from autoinformer.web.progress import CampaignProgress
 from contact_center.plugins import Schema
-from contact_center.service_state import service_status_line
+from contact_center.service_state import instance_name, live_instances, service_status_line
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
 
@@ -63,10 +67,11 @@ class AutoinformerPlugin:
         return Schema(versions=MIGRATIONS)
 
     def register_cli(self, group: click.Group) -> None:
-        from autoinformer.cli import campaign, scenario
+        # imported when used: `serve` needs none of the campaign commands' imports
+        from contact_center.cli import add_lazy_command
 
-        group.add_command(campaign)
-        group.add_command(scenario)
+        add_lazy_command(group, "campaign", "autoinformer.cli:campaign")
+        add_lazy_command(group, "scenario", "autoinformer.cli:scenario")
 
     def build(self, app: App) -> Autoinformer:
         return Autoinformer(
@@ -100,13 +105,26 @@ class Autoinformer:
         )
         self.scenarios = self.campaigns.scenarios
         # one book for both channels: on SQLite their writes take turns in this process
-        self.book = CallBook(app.sessions)
+        self.book = CallBook(app.sessions, node=settings.node_name, instance=instance_name())
         self.unsubscribes = Unsubscribes(
             app.sessions,
             secret=settings.unsubscribe_secret,
             clock=app.clock,
             transaction=self.book.transaction,
         )
+        # customers who asked a campaign call to be called back, on the operators' desk
+        app.callbacks.register("autoinformer", CampaignCallbacks(app.sessions, settings.tz))
+        # proof of notification packs (`campaign proof`, the console's download)
+        self.proofs = ProofService(
+            app.sessions,
+            clock=app.clock,
+            tz=settings.tz,
+            sounds_dir=app.speech.sounds_dir,
+            asterisk_prefix=app.speech.asterisk_prefix,
+            recordings_dir=settings.recordings_path,
+        )
+        # whom the phone did not reach: a letter or an operator's call-back
+        self.follow_ups = FollowUpService(app.sessions, self.scenarios, app.clock)
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None
@@ -131,9 +149,14 @@ class Autoinformer:
                 speech=app.speech,
                 clock=app.clock,
                 calendar=app.calendar,
-                config=self._dialer_config,
+                config=replace(
+                    self._dialer_config,
+                    call_hard_limit=settings.call_hard_limit,
+                    max_channels=self._dialer_config.max_channels or settings.dial_channels,
+                ),
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,
+                live_instances=lambda: live_instances(app.sessions, app.clock.now()),
             )
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(
@@ -144,6 +167,8 @@ class Autoinformer:
             config=self._mailer_config,
         )
         self.mailer.start()
+        # a finished outage warning's not_reached_in_time contacts, followed up as it ends
+        self._tasks.spawn(self.follow_ups.run(), name="autoinformer-follow-ups")
         if self._http:
             self._tasks.spawn(self.progress.run(), name="autoinformer-progress")
         log.info("autoinformer dialer and mailer started")
@@ -183,6 +208,8 @@ class Autoinformer:
             web,
             CampaignWeb(
                 campaigns=self.campaigns,
+                proofs=self.proofs,
+                follow_ups=self.follow_ups,
                 progress=self.progress,
                 speech=app.speech,
                 audit=app.users.audit,

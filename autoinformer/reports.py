@@ -63,6 +63,30 @@ WAIT_RU = {
     "orphan": "проверяется прежний звонок",
     "next_phone": "ждёт звонка на следующий номер",
 }
+# why contacts wait, as the supervisor reads it ("due": nothing holds them, their turn comes)
+WAITING_RU = {**WAIT_RU, "due": "на очереди"}
+
+# why a contact was closed without its call (kept in its wait_reason once done)
+DONE_RU = {
+    "outage_cancelled": "отключение снято из реестра",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallLine:
+    """One call of a contact, as the report lists it: local time, the number dialled, the
+    result (code and Russian word), its length and the keys pressed."""
+
+    at: str
+    phone: str
+    result: str
+    result_label: str
+    seconds: float
+    keys: str = ""
+
+    def text(self) -> str:
+        keys = f", клавиши {self.keys}" if self.keys else ""
+        return f"{self.at} +{self.phone} — {self.result_label}{keys}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +115,10 @@ class ReportRow:
     email_reply: str = ""
     email_last_deferral: str = ""
     email_note: str = ""
+    # not reached by phone: the other way it was followed up ("email", "callback", "")
+    follow_up: str = ""
+    # every call of the contact, first to last (attempts that were not attempts left out)
+    calls: tuple[CallLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +154,13 @@ class Report:
     totals: Totals
 
 
+# the other way a customer the phone did not reach was followed up
+FOLLOW_UP_RU = {"email": "письмо", "callback": "звонок оператора"}
+
 # `campaign report --status` and the web's `?status=`: a supervisor's question -> which rows
 STATUS_FILTERS = {
     "notified": "оповещённые",
-    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил)",
+    "not-notified": "не оповещённые (все, кто не дослушал и не подтвердил; кроме оплативших)",
     "not-reached": "не дозвонились (ни одного ответа)",
     "waiting": "ещё ждут звонка",
 }
@@ -144,10 +175,12 @@ def filter_rows(rows: Sequence[ReportRow], status: str | None) -> list[ReportRow
     phones = [r for r in rows if r.phone]
     if key == "notified":
         return [r for r in phones if r.notified]
+    # a customer who paid before the call needs no notice: nobody's question leaves them out
+    owed = [r for r in phones if r.status != "paid"]
     if key == "not-notified":
-        return [r for r in phones if not r.notified]
+        return [r for r in owed if not r.notified]
     if key == "not-reached":
-        return [r for r in phones if not r.notified and r.answered == 0]
+        return [r for r in owed if not r.notified and r.answered == 0]
     if key == "waiting":
         return [r for r in phones if r.status in ("waiting", "calling")]
     result = key.replace("-", "_")
@@ -198,7 +231,16 @@ def build_report(campaign: Mapping[str, Any], rows: Sequence[ReportRow]) -> Repo
 def to_json(report: Report) -> str:
     data = {
         "campaign": report.campaign,
-        "contacts": [asdict(r) for r in report.rows],
+        # codes stay codes; the words a user reads are beside them
+        "contacts": [
+            {
+                **asdict(r),
+                "status_label": STATUS_RU.get(r.status, r.status),
+                "email_status_label": EMAIL_STATUS_RU.get(r.email_status, r.email_status),
+                "follow_up_label": FOLLOW_UP_RU.get(r.follow_up, r.follow_up),
+            }
+            for r in report.rows
+        ],
         "totals": asdict(report.totals),
     }
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
@@ -216,6 +258,8 @@ CALL_COLUMNS = (
     Column("Ответов", "int"),
     Column("Ждёт звонка оператора", "bool"),
     Column("Примечание"),
+    Column("Оповещение другим путём"),
+    Column("Звонки (время, номер — итог)"),
 )
 EMAIL_COLUMNS = (
     Column("E-mail"),
@@ -254,6 +298,8 @@ def table_rows(report: Report) -> list[list[object]]:
             r.answered,
             r.callback if r.phone else None,
             r.note,
+            FOLLOW_UP_RU.get(r.follow_up, r.follow_up),
+            "; ".join(c.text() for c in r.calls),
         ]
         if mail:
             cells += [

@@ -10,6 +10,10 @@ A scenario is a TOML (or JSON) file::
     wait_digit = 5                     # seconds to wait for a key after the message
     repeats = 1                        # how many times "another key" replays the message
     calls_per_free_operator = 2        # pacing when the scenario offers 0
+    transfer_counts_as = "confirmed"   # a call put through to an operator is notified:
+                                       # confirmed (the operator's info-done or wrap-up),
+                                       # answered (an operator took it), message (only if
+                                       # the message itself was heard or confirmed)
 
     [keys]                             # digit -> confirm | operator | opt_out | repeat
     "1" = "confirm"
@@ -73,6 +77,14 @@ KIND_RU = {
 }
 ACTIONS = ("confirm", "operator", "opt_out", "repeat")
 OTHER_ACTIONS = ("repeat", "ignore")
+# when a customer put through to an operator counts as notified (TRANSFER_RULES_RU says how)
+TRANSFER_RULES = ("confirmed", "answered", "message")
+DEFAULT_TRANSFER_RULE = "confirmed"
+TRANSFER_RULES_RU = {
+    "confirmed": "когда оператор подтвердит (информация дана или обработка после звонка)",
+    "answered": "как только оператор ответит",
+    "message": "только если сообщение дослушано или подтверждено",
+}
 REPLIES = ("confirmed", "operator", "operator_busy", "opted_out", "goodbye")
 DEFAULT_REPLIES: Mapping[str, str] = {
     "confirmed": "{prompt:confirmed}",
@@ -96,6 +108,7 @@ _TOP_KEYS = {
     "wait_digit",
     "repeats",
     "calls_per_free_operator",
+    "transfer_counts_as",
     "keys",
     "replies",
     "email",
@@ -114,6 +127,8 @@ class Scenario:
     wait_digit: float = 5.0
     repeats: int = 1
     calls_per_free_operator: float = 2.0
+    # when a transfer to an operator counts as notified (TRANSFER_RULES)
+    transfer_counts_as: str = DEFAULT_TRANSFER_RULE
     replies: Mapping[str, Message | None] = field(default_factory=dict)
     # the validated data as it is stored (JSON): what a campaign replays later
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -141,6 +156,15 @@ class Scenario:
 
     def body(self) -> str:
         return json.dumps(dict(self.data), ensure_ascii=False, sort_keys=True)
+
+
+def transfer_rule_of(body: str | Mapping[str, Any]) -> str:
+    """A stored scenario's rule for transfers (its JSON body, or the body parsed)."""
+    data = json.loads(body) if isinstance(body, str) else body
+    rule = (
+        data.get("transfer_counts_as", DEFAULT_TRANSFER_RULE) if isinstance(data, Mapping) else None
+    )
+    return rule if rule in TRANSFER_RULES else DEFAULT_TRANSFER_RULE
 
 
 def parse_scenario(
@@ -182,6 +206,14 @@ def parse_scenario(
     per_operator = _number(
         data.get("calls_per_free_operator", 2), "calls_per_free_operator", err, 0.5, 50
     )
+    transfer_rule = data.get("transfer_counts_as", DEFAULT_TRANSFER_RULE)
+    if transfer_rule not in TRANSFER_RULES:
+        raise err(
+            "transfer_counts_as",
+            f"одно из: {', '.join(TRANSFER_RULES)} (соединение с оператором считается "
+            "оповещением: confirmed — когда оператор подтвердит, answered — когда ответит, "
+            "message — только по самому сообщению)",
+        )
     keys_raw = data.get("keys", {"1": "confirm"})
     if not isinstance(keys_raw, Mapping):
         raise err("keys", "должна быть таблица цифра = действие")
@@ -239,6 +271,9 @@ def parse_scenario(
         "keys": {**keys, "other": other},
         "replies": stored_replies,
     }
+    if "transfer_counts_as" in data:
+        # stored only when given: a scenario stored before the key keeps its version
+        stored["transfer_counts_as"] = transfer_rule
     if email is not None:
         stored["email"] = email.to_mapping()
     return Scenario(
@@ -252,6 +287,7 @@ def parse_scenario(
         wait_digit=wait_digit,
         repeats=repeats,
         calls_per_free_operator=per_operator,
+        transfer_counts_as=str(transfer_rule),
         replies=replies,
         data=stored,
         email=email,

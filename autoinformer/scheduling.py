@@ -383,6 +383,7 @@ FINAL_STATUSES = (
     "failed",
     "cancelled",
     "not_reached_in_time",
+    "paid",
 )
 STATUS_RU = {
     "waiting": "ожидает",
@@ -397,6 +398,8 @@ STATUS_RU = {
     "failed": "ошибка вызова",
     "cancelled": "отменён",
     "not_reached_in_time": "не оповещён в срок",
+    # the debt was paid before the call (read from the customer base at dial time)
+    "paid": "оплачено",
 }
 
 

@@ -143,6 +143,19 @@ class Observer:
     asterisk_stops: list[tuple[float, float]] = field(default_factory=list)
     operator_bridge_seen: asyncio.Event = field(default_factory=asyncio.Event)
     hotline_bridge_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    # hotline callers talking to an operator now
+    hotline_with_operator: set[str] = field(default_factory=set)
+
+    def live_operator_bridge(self, kind: str) -> bool:
+        """Is a conversation with an operator on now: a campaign transfer ("operator") or
+        a hotline call ("hotline")? (Seen begun is not enough: a kill or an Asterisk
+        restart may have ended it since.)"""
+        if kind == "hotline":
+            return bool(self.hotline_with_operator)
+        return any(
+            c.ended is None and c.bridged_with_operator and c.bridged_with_operator[-1][1] is None
+            for c in self.calls.values()
+        )
 
     def attach(self, link: AmiLink) -> None:
         handlers: Mapping[str, Callable[[Any], None]] = {
@@ -181,6 +194,7 @@ class Observer:
 
     def _hangup(self, e: Any) -> None:
         at = self._at(e)
+        self.hotline_with_operator.discard(str(e.get("Uniqueid", "")))
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call and call.ended is None:
             call.ended = at
@@ -235,12 +249,14 @@ class Observer:
                     call.bridged_with_operator.append((at, None))
                 self.operator_bridge_seen.set()
         if operator and any(m in self.hotline for m in members):
+            self.hotline_with_operator.update(m for m in members if m in self.hotline)
             self.hotline_bridge_seen.set()
 
     def _bridge_leave(self, e: Any) -> None:
         bridge, uid, at = str(e.get("BridgeUniqueid")), str(e.get("Uniqueid", "")), self._at(e)
         members = self.bridges[bridge]
         members.discard(uid)
+        self.hotline_with_operator.discard(uid)
         call = self.calls.get(uid)
         if call and call.bridge_open is not None:
             call.busy.append((call.bridge_open, at))
@@ -281,6 +297,9 @@ class Run:
     serve_down: list[tuple[float, float]] = field(default_factory=list)
     # freezes that found no conversation to freeze (printed: the run tested less)
     freezes_skipped: int = 0
+    # the campaign of customers who press 0, started when no transfer was live to freeze
+    reserve_id: int = 0
+    reserve_started: bool = False
     killed_at: float | None = None
     log: list[str] = field(default_factory=list)
 
@@ -361,13 +380,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def contacts_csv(count: int) -> bytes:
-    kinds = "12345678"
+def contacts_csv(count: int, *, kinds: str = "12345678", first: int = 0) -> bytes:
     rows = ["phone,account,debt"]
-    for i in range(count):
+    for i in range(first, first + count):
         digit = kinds[i % len(kinds)]
         rows.append(f"+79130{i:05d}{digit},{300000 + i},{1000 + i}.50")
     return ("\n".join(rows) + "\n").encode()
+
+
+def create_campaign(run: Run, name: str, listing: Path, *, concurrency: int) -> int:
+    created = run.cli(
+        "campaign",
+        "create",
+        "--name",
+        name,
+        "--kind",
+        "debt",
+        "--scenario",
+        "chaos-debt",
+        "--list",
+        str(listing),
+        "--concurrency",
+        str(concurrency),
+        "--ring-timeout",
+        "4",
+        "--caps",
+        "none",
+        *[a for r in RETRIES for a in ("--retry", r)],
+    )
+    return int(created.strip().splitlines()[0])
 
 
 async def observe(settings: Settings, observer: Observer) -> AmiLink:
@@ -418,26 +459,12 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
     run.cli("scenario", "add", str(scenario))
     listing = run.workdir / "list.csv"
     listing.write_bytes(contacts_csv(args.contacts))
-    created = run.cli(
-        "campaign",
-        "create",
-        "--name",
-        "chaos",
-        "--kind",
-        "debt",
-        "--scenario",
-        "chaos-debt",
-        "--list",
-        str(listing),
-        "--concurrency",
-        "8",
-        "--ring-timeout",
-        "4",
-        "--caps",
-        "none",
-        *[a for r in RETRIES for a in ("--retry", r)],
-    )
-    campaign_id = int(created.strip().splitlines()[0])
+    campaign_id = create_campaign(run, "chaos", listing, concurrency=8)
+    # customers who ask for an operator, dialed only if the main campaign's transfers were
+    # all over (or cut by kills) before the freeze could find one
+    reserve = run.workdir / "transfers.csv"
+    reserve.write_bytes(contacts_csv(2, kinds="4", first=90000))
+    run.reserve_id = create_campaign(run, "chaos-transfers", reserve, concurrency=1)
     run.message_seconds, run.message_parts = await message_parts(settings, campaign_id)
     run.note(
         f"campaign {campaign_id}: {args.contacts} contacts, message {run.message_seconds:.1f} s"
@@ -489,12 +516,17 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
         run.start_serve()
 
     await freezing
+    campaigns = [campaign_id, *([run.reserve_id] if run.reserve_started else [])]
     deadline = time.monotonic() + args.timeout
-    while time.monotonic() < deadline and not run.campaign_finished(campaign_id):
+
+    def all_finished() -> bool:
+        return all(run.campaign_finished(c) for c in campaigns)
+
+    while time.monotonic() < deadline and not all_finished():
         if not run.serve_alive():
             run.start_serve()
         await asyncio.sleep(1.0)
-    finished = run.campaign_finished(campaign_id)
+    finished = all_finished()
     run.note(
         f"campaign {'finished' if finished else 'NOT finished'} "
         f"{time.monotonic() - started:.0f} s after its start"
@@ -504,37 +536,62 @@ async def chaos(run: Run, args: argparse.Namespace, rng: random.Random) -> dict[
     run.stop_serve()
     await asyncio.sleep(1.0)
     await link.close()
-    return measure(run, observer, campaign_id, finished)
+    return measure(run, observer, campaigns, finished)
+
+
+async def _seen(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 async def freezes(run: Run, observer: Observer, link: AmiLink) -> None:
     """Freeze Asterisk while a customer talks to an operator, then while a hotline caller
-    does (concurrently with the kills: a real bad day does not take turns)."""
-    try:
-        await asyncio.wait_for(observer.operator_bridge_seen.wait(), 90)
-        await asyncio.sleep(1.0)
-        run.note("freezing Asterisk for 8 s during a transfer to an operator")
-        await run.freeze(8.0, observer)
-    except TimeoutError:
-        run.note("no transfer to an operator seen within 90 s: freeze skipped")
+    does (concurrently with the kills: a real bad day does not take turns). Each freeze is
+    arranged, not left to chance: when no campaign transfer is live within a minute, the
+    reserve campaign (customers who press 0) is started; hotline callers are placed until
+    one talks to an operator."""
+    frozen = False
+    for wait in (60.0, 90.0, 60.0):
+        if await _seen(observer.operator_bridge_seen, wait):
+            await asyncio.sleep(1.0)
+            if observer.live_operator_bridge("operator"):
+                run.note("freezing Asterisk for 8 s during a transfer to an operator")
+                await run.freeze(8.0, observer)
+                frozen = True
+                break
+        observer.operator_bridge_seen.clear()
+        if not run.reserve_started:
+            run.note("no transfer to an operator live: starting the reserve campaign")
+            try:
+                await asyncio.to_thread(run.cli, "campaign", "start", str(run.reserve_id))
+                run.reserve_started = True
+            except RuntimeError as exc:
+                run.note(f"reserve campaign not started: {exc}")
+    if not frozen:
+        run.note("no transfer to an operator to freeze: freeze skipped")
         run.freezes_skipped += 1
     # callers come again while none reached an operator (an Asterisk restart or a kill
     # meanwhile may have ended them): the freeze must find a conversation
-    for round_ in range(3):
+    for round_ in range(5):
         for n in range(3 * round_, 3 * round_ + 3):
             try:
                 await hotline_caller(link, n)
             except Exception as exc:  # Asterisk may be restarting meanwhile
                 run.note(f"hotline caller {n} not placed: {exc}")
-        try:
-            await asyncio.wait_for(observer.hotline_bridge_seen.wait(), 30)
-        except TimeoutError:
+        if not await _seen(observer.hotline_bridge_seen, 40):
             continue
         await asyncio.sleep(1.0)
+        if not observer.live_operator_bridge("hotline"):
+            observer.hotline_bridge_seen.clear()
+            continue
         run.note("freezing Asterisk for 8 s during a hotline conversation")
         await run.freeze(8.0, observer)
         return
-    run.note("no hotline caller reached an operator in 3 tries: freeze skipped")
+    run.note("no hotline caller reached an operator in 5 tries: freeze skipped")
     run.freezes_skipped += 1
 
 
@@ -606,11 +663,13 @@ def _timeline(call: Call, t0: float) -> str:
     )
 
 
-def measure(run: Run, obs: Observer, campaign_id: int, finished: bool) -> dict[str, int]:
-    """The violations, from the observer's record of the calls."""
+def measure(run: Run, obs: Observer, campaigns: list[int], finished: bool) -> dict[str, int]:
+    """The violations, from the observer's record of the calls (of every campaign run)."""
     with run.db() as conn:
+        marks = ",".join("?" * len(campaigns))
         attempts = conn.execute(
-            "SELECT channel_id, counted FROM ai_attempts WHERE campaign_id=?", (campaign_id,)
+            f"SELECT channel_id, counted FROM ai_attempts WHERE campaign_id IN ({marks})",
+            campaigns,
         ).fetchall()
         appeals = conn.execute(
             "SELECT count(*) FROM hotline_appeals WHERE ended_at IS NULL"

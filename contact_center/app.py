@@ -42,6 +42,9 @@ from contact_center.hotline.journal import AppealJournal
 from contact_center.hotline.metrics import HotlineMetrics
 from contact_center.hotline.outage_store import OutageService
 from contact_center.hotline.service import HotlineService
+from contact_center.operators import http as operators_http
+from contact_center.operators.callbacks import CallbackRegistry
+from contact_center.operators.desk import DeskFeed, DeskService, HotlineMessages
 from contact_center.operators.dialout import FLOW, OperatorPhones
 from contact_center.operators.services import (
     OnDemandQueueControl,
@@ -49,6 +52,7 @@ from contact_center.operators.services import (
     QueueControl,
 )
 from contact_center.plugins import Part, Plugin, load_plugins
+from contact_center.recordings import RecordingRetention
 from contact_center.service_state import ServiceStateReporter
 from contact_center.settings import Settings
 from contact_center.speech.service import Speech
@@ -133,6 +137,23 @@ class App:
             caller_name=settings.caller_name,
             default_region=settings.default_region,
             ring_timeout=settings.ring_timeout,
+        )
+        # who asked to be called back: the hotline's messages here, plugins add their own
+        self.callbacks = CallbackRegistry()
+        self.callbacks.register("hotline", HotlineMessages(hotline.appeals))
+        # the operator's desk (web) and its screen-pops
+        self.desk = DeskService(
+            operators=hotline.operators,
+            appeals=hotline.appeals,
+            customers=customers,
+            outages=hotline.outages,
+            callbacks=self.callbacks,
+            clock=clock,
+        )
+        self.desk_feed = DeskFeed(link=link, desk=self.desk, clock=clock, publish=events.publish)
+        # recordings past CC_RECORDING_RETENTION_DAYS are deleted while the service runs
+        self.retention = RecordingRetention(
+            settings.recordings_path, settings.recording_retention_days
         )
         self.parts: dict[str, Part] = {}
         self._tasks = TaskSet("app")
@@ -223,8 +244,10 @@ class App:
                 )
             await self.hotline.start()
             await self.board.start()
+            await self.desk_feed.start()
             self._tasks.spawn(self._reload_calendar(), name="calendar-reload")
             self._tasks.spawn(self._expire_sessions(), name="web-session-expiry")
+            self._tasks.spawn(self.retention.run(), name="recording-retention")
             if parts:
                 await self.start_parts()
             if web:
@@ -278,6 +301,7 @@ class App:
             self._reporting = False
             await self.state.mark_stopped()
         await self.agi.close()
+        await self.desk_feed.stop()
         await self.board.stop()
         await self.hotline.stop()
         await self.link.close()
@@ -446,6 +470,7 @@ def _register_web(app: App) -> None:
     customers_http.register(
         app.web, app.customers, audit=app.users.audit, region=app.settings.default_region
     )
+    operators_http.register(app.web, app.desk, app.phones)
     for part in app.parts.values():
         if isinstance(part, WebContributor):
             part.register_web(app.web)

@@ -14,6 +14,12 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 
+def desk_prefix(operator_code: str) -> str:
+    """The keys of one operator's desk (screen-pops): only their own event stream carries
+    them. Operator codes have no ':', so one code's prefix never matches another's keys."""
+    return f"desk:{operator_code}:"
+
+
 class _Subscriber:
     __slots__ = ("pending", "wake")
 

@@ -107,8 +107,11 @@ class ServiceStateReporter:
         self._ami_since = self._started_at
         await self._write(prune=True)
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a stop's cancellation
+            # that comes as the wake-up does, and this loop would run on
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -170,6 +173,32 @@ async def read_states(sessions: async_sessionmaker[AsyncSession]) -> list[Servic
         )
         for r in rows
     ]
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return True
+
+
+async def live_instances(sessions: async_sessionmaker[AsyncSession], now: datetime) -> set[str]:
+    """The `serve` processes alive now: a heartbeat younger than STALE_AFTER (the lease of
+    a worker on another host), except a process of this host that is not running any more
+    (killed a moment ago: no need to wait out its lease)."""
+    here = socket.gethostname()
+    alive: set[str] = set()
+    for state in await read_states(sessions):
+        if not state.alive(now):
+            continue
+        host, _, pid = state.instance.rpartition(":")
+        if host == here and pid.isdigit() and not _pid_running(int(pid)):
+            continue
+        alive.add(state.instance)
+    return alive
 
 
 def _at(moment: datetime, now: datetime, tz: ZoneInfo) -> str:

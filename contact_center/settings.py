@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -36,6 +37,8 @@ class Settings:
     ami_action_timeout: float = 10.0
     ami_ping_interval: float = 5.0
     dial_template: str = "PJSIP/{number}@trunk"
+    # campaign calls the trunk carries at once, every campaign together (0: no limit)
+    dial_channels: int = 0
     timezone: str = "Asia/Krasnoyarsk"
     default_region: str = "RU"
     # the local Asterisk that `contact-center asterisk start` runs
@@ -93,6 +96,14 @@ class Settings:
     asterisk_sounds_prefix: str = "cc"
     # originate ring timeout for outbound calls
     ring_timeout: float = 30.0
+    # several `serve` workers (PostgreSQL): each drives its own Asterisk node, named here
+    # ("" -> "<host name>:<AMI port>", one name per Asterisk on a host); a worker adopts the
+    # open calls of its node after a restart
+    node: str = ""
+    # seconds an answered campaign call may last before Asterisk hangs it up itself
+    # (TIMEOUT(absolute); lifted when the customer joins the operators' queue): a call whose
+    # worker died ends by this bound, and another worker then closes its attempt
+    call_hard_limit: float = 900.0
     # the utility's outbound caller ID on every call it places (campaigns, call-backs, operator
     # phones dialing out): digits as the carrier expects them. Without one a PJSIP INVITE goes
     # out as "Anonymous", which carriers reject. The default is the demo's placeholder.
@@ -116,10 +127,27 @@ class Settings:
     # login, after which a session ends and its user logs in again
     web_session_idle_min: float = 30.0
     web_session_max_h: float = 12.0
+    # call recordings (MixMonitor: hotline, operator calls, campaign calls; left messages):
+    # where they are ("" is Asterisk's spool/monitor under asterisk_runtime_dir, where a
+    # relative MixMonitor name goes), and the days they are kept before `serve` deletes them
+    recordings_dir: str = ""
+    recording_retention_days: int = 1095
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def node_name(self) -> str:
+        """The Asterisk node this process drives (CC_NODE, or host name and AMI port)."""
+        return self.node or f"{socket.gethostname()}:{self.ami_port}"
+
+    @property
+    def recordings_path(self) -> Path:
+        """Where the recordings are: CC_RECORDINGS_DIR, else the local Asterisk's spool."""
+        if self.recordings_dir:
+            return Path(self.recordings_dir).expanduser()
+        return Path(self.asterisk_runtime_dir) / "spool" / "monitor"
 
     def public_items(self) -> dict[str, str]:
         """Settings as strings for display, with secrets masked."""
@@ -223,6 +251,8 @@ def _validate_sip(s: Settings) -> None:
 
     if not 0 <= s.sip_port < 65536:
         raise SettingsError(f"CC_SIP_PORT: {s.sip_port} is not a UDP port (0: no SIP)")
+    if s.dial_channels < 0:
+        raise SettingsError(f"CC_DIAL_CHANNELS: calls at once, 0 for no limit: {s.dial_channels}")
     try:
         ipaddress.ip_address(s.sip_bind)
     except ValueError:
@@ -276,6 +306,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"CC_TIMEZONE: unknown time zone {s.timezone!r}") from None
     if not 0 < s.ami_port < 65536:
         raise SettingsError(f"CC_AMI_PORT: {s.ami_port} is not a TCP port")
+    if len(s.node) > 100 or any(not (ch.isalnum() or ch in "-_.:/") for ch in s.node):
+        raise SettingsError("CC_NODE: up to 100 letters, digits and - _ . : /")
+    if not 60 <= s.call_hard_limit <= 86400:
+        raise SettingsError("CC_CALL_HARD_LIMIT: seconds between 60 and 86400")
     if "{number}" not in s.dial_template:
         raise SettingsError("CC_DIAL_TEMPLATE: must contain {number}")
     if s.dial_template.count("{") != 1 or s.dial_template.count("}") != 1:
@@ -305,6 +339,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             "CC_WEB_SESSION_IDLE_MIN must be positive and not longer than CC_WEB_SESSION_MAX_H"
         )
+    if s.recording_retention_days < 1:
+        raise SettingsError("CC_RECORDING_RETENTION_DAYS: the days recordings are kept, 1 or more")
     if s.hotline_wrapup_limit <= 0 or s.hotline_queue_timeout <= 0:
         raise SettingsError("CC_HOTLINE_WRAPUP_LIMIT and CC_HOTLINE_QUEUE_TIMEOUT: positive")
     from contact_center.calendar import CalendarError, parse_hours

@@ -24,15 +24,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import phonenumbers
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+if TYPE_CHECKING:
+    # openpyxl is imported when a workbook is written: `serve` (restarted while customers
+    # wait on the line) and most commands never write one
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 # text: a string as it is; phone: E.164 digits (text, never a number); int; decimal: a
 # number shown with `decimals` places (amounts, seconds); share: a fraction shown as a
@@ -60,6 +60,8 @@ XLSX_FORMATS = {
 }
 _MIN_WIDTH, _MAX_WIDTH = 6, 60
 _SHEET_TITLE_BAD = re.compile(r"[\[\]:*?/\\]")
+# openpyxl's ILLEGAL_CHARACTERS_RE (openpyxl.cell.cell), here so it is not imported for it
+_ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +228,8 @@ def _kind_of(value: object) -> Kind:
 
 def write_xlsx(sheets: Sequence[Sheet]) -> bytes:
     """A workbook with one sheet per `Sheet`, in order (module docstring)."""
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     titles: set[str] = set()
     for sheet in sheets:
@@ -238,6 +242,10 @@ def write_xlsx(sheets: Sequence[Sheet]) -> bytes:
 
 
 def _write_sheet(ws: WriteOnlyWorksheet, sheet: Sheet) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     # write-only: a 100,000-row campaign is streamed, not held as a million cell objects;
     # widths and the frozen header must be set before the first row
     for index, width in enumerate(_widths(sheet), start=1):
@@ -254,13 +262,15 @@ def _write_sheet(ws: WriteOnlyWorksheet, sheet: Sheet) -> None:
     for row in sheet.rows:
         ws.append(
             [
-                _xlsx_cell(ws, value, column)
+                _xlsx_cell(ws, value, column, WriteOnlyCell)
                 for value, column in zip(row, sheet.columns, strict=True)
             ]
         )
 
 
-def _xlsx_cell(ws: WriteOnlyWorksheet, value: object, column: Column) -> Cell:
+def _xlsx_cell(
+    ws: WriteOnlyWorksheet, value: object, column: Column, WriteOnlyCell: Callable[..., Cell]
+) -> Cell:
     kind = _kind_of(value) if column.kind == "auto" else column.kind
     if isinstance(value, Share):
         value = value.fraction
@@ -304,7 +314,7 @@ def _decimal_format(decimals: int) -> str:
 def _clean(text: str) -> str:
     # control characters XML cannot hold (tab, LF and CR it can): a mail server's reply
     # with one must not make the whole workbook fail
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    return _ILLEGAL_CHARACTERS.sub("\ufffd", text)
 
 
 def _widths(sheet: Sheet) -> list[float]:

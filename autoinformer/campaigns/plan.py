@@ -42,6 +42,12 @@ class Plan:
     channel: str = "phone"
     # why the e-mail side stopped by itself (None: it runs)
     email_paused: str | None = None
+    # fresh data at dial time (autoinformer.phone.fresh): the list came from the customer
+    # base, the registered outage it warns of and its times as read out
+    from_base: bool = False
+    outage_id: int | None = None
+    outage_start: datetime | None = None
+    outage_end: datetime | None = None
 
 
 def plan_of(c: Campaign) -> Plan:
@@ -62,4 +68,8 @@ def plan_of(c: Campaign) -> Plan:
         priority=c.priority,
         channel=c.channel,
         email_paused=c.email_paused,
+        from_base=bool(c.from_base),
+        outage_id=c.outage_id,
+        outage_start=c.outage_start,
+        outage_end=c.outage_end,
     )

@@ -9,16 +9,45 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from autoinformer.models import CampaignContact, Letter
-from autoinformer.reports import WAIT_RU, ReportRow
+from autoinformer.models import Attempt, CampaignContact, Letter
+from autoinformer.reports import DONE_RU, WAIT_RU, CallLine, ReportRow
+from autoinformer.scheduling import STATUS_RU
+
+# a call's own result where no contact status names it
+OUTCOME_RU = {
+    "answered": "ответил",
+    "busy": "занято",
+    "no_answer": "не ответил",
+    "congestion": "сеть занята",
+    "failed": "ошибка вызова",
+}
 
 
-def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) -> ReportRow:
+def call_line(a: Attempt, tz: ZoneInfo) -> CallLine:
+    result = a.status or a.outcome or ""
+    return CallLine(
+        at=f"{a.started_at.astimezone(tz):%d.%m.%Y %H:%M:%S}",
+        phone=a.phone,
+        result=result,
+        result_label=STATUS_RU.get(result) or OUTCOME_RU.get(result, result),
+        seconds=round(a.duration, 1),
+        keys=a.digits,
+    )
+
+
+def _report_row(
+    c: CampaignContact,
+    tz: ZoneInfo,
+    letter: Letter | None = None,
+    calls: Sequence[Attempt] = (),
+) -> ReportRow:
     note = ""
     if c.state == "waiting" and c.wait_reason:
         note = WAIT_RU.get(c.wait_reason, c.wait_reason)
         if c.next_attempt_at is not None:
             note += f" до {c.next_attempt_at.astimezone(tz):%d.%m %H:%M}"
+    elif c.state == "done" and c.wait_reason in DONE_RU:
+        note = DONE_RU[c.wait_reason]
     values = json.loads(c.values or "{}")
     return ReportRow(
         phone=c.phone,
@@ -32,6 +61,8 @@ def _report_row(c: CampaignContact, tz: ZoneInfo, letter: Letter | None = None) 
         answered=c.answered,
         callback=c.callback,
         note=note,
+        follow_up=c.follow_up or "",
+        calls=tuple(call_line(a, tz) for a in calls),
         **(_email_columns(letter, tz) if letter is not None else {}),
     )
 
@@ -67,7 +98,10 @@ def _email_columns(letter: Letter, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def report_rows(
-    contacts: Sequence[CampaignContact], letters: Sequence[Letter], tz: ZoneInfo
+    contacts: Sequence[CampaignContact],
+    letters: Sequence[Letter],
+    tz: ZoneInfo,
+    attempts: Sequence[Attempt] = (),
 ) -> list[ReportRow]:
     """One row per contact with its first letter beside its phone result; further letters of
     a contact and letters of e-mail-only recipients are rows of their own, in list order."""
@@ -78,10 +112,14 @@ def report_rows(
             alone.append(letter)
         else:
             by_contact.setdefault(letter.contact_id, []).append(letter)
+    calls: dict[int, list[Attempt]] = {}
+    for a in attempts:
+        calls.setdefault(a.contact_id, []).append(a)
     keyed: list[tuple[int, int, ReportRow]] = []
     for c in contacts:
         own = by_contact.pop(c.id, [])
-        keyed.append((c.line, 0, _report_row(c, tz, own[0] if own else None)))
+        row = _report_row(c, tz, own[0] if own else None, calls.get(c.id, ()))
+        keyed.append((c.line, 0, row))
         alone.extend(own[1:])
     for rest in by_contact.values():  # a contact deleted under its letters (not expected)
         alone.extend(rest)

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoinformer.campaigns.freshness import LIST_TIME
 from autoinformer.campaigns.list_writer import write_list
 from autoinformer.campaigns.report_rows import report_rows
 from autoinformer.campaigns.scenario_store import ScenarioStore
-from autoinformer.campaigns.status import CampaignStatus, EmailProgress
+from autoinformer.campaigns.status import CampaignStatus, EmailProgress, campaign_pace
+from autoinformer.campaigns.transfers import settle_transfers
 from autoinformer.exceptions import (
     CallListError,
     CampaignNotFound,
@@ -28,9 +30,9 @@ from autoinformer.exceptions import (
     CampaignStateError,
 )
 from autoinformer.lists import ParsedList, customers_list, open_campaign_list
-from autoinformer.models import Campaign, CampaignContact, Letter, OptOut, ScenarioRow
+from autoinformer.models import Attempt, Campaign, CampaignContact, Letter, OptOut, ScenarioRow
 from autoinformer.reports import Report, build_report, check_format, filter_rows, render
-from autoinformer.scenarios import KINDS
+from autoinformer.scenarios import KINDS, transfer_rule_of
 from autoinformer.scheduling import (
     DEFAULT_CAPS,
     DEFAULT_RETRY,
@@ -80,9 +82,6 @@ class CampaignSpec:
     where: tuple[CustomerFilter, ...] = ()
     # a registered outage (contact_center.hotline): its customers, its times, no list
     outage_id: int | None = None
-
-
-LIST_TIME = "%Y-%m-%dT%H:%M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +141,19 @@ class CampaignService:
         With `spec.outage_id` the list is the customers at the registered outage's
         addresses, its start and end the values read out (`from_base` implied)."""
         if spec.outage_id is not None:
+            if list_data is not None:
+                raise CampaignRefused(
+                    "--outage берёт абонентов из базы по адресам отключения: список не нужен",
+                    field="list",
+                )
+            if spec.outage_start is not None or spec.outage_end is not None:
+                raise CampaignRefused(
+                    "--outage: начало и конец берутся из реестра, "
+                    "--outage-start/--outage-end не нужны",
+                    field="outage_start" if spec.outage_start is not None else "outage_end",
+                )
             spec = await self._from_outage(spec)
-            from_base, list_data = True, None
+            from_base = True
         if spec.where and not from_base:
             raise CampaignRefused(
                 "--where отбирает потребителей из базы: нужен --list customers", field="where"
@@ -270,6 +280,9 @@ class CampaignService:
             caps=str(caps),
             priority=spec.priority,
             outage_start=spec.outage_start,
+            outage_end=spec.outage_end,
+            from_base=from_base,
+            outage_id=spec.outage_id,
             decision_date=spec.decision_date,
             source=source,
             rejected_rows=0,
@@ -314,6 +327,12 @@ class CampaignService:
             decision_date=spec.decision_date or outage.created_at.astimezone(tz).date(),
             where=(where, *spec.where),
         )
+
+    async def outages_to_warn(self) -> list[Outage]:
+        """Registered outages not over yet: what a warning campaign can be built from."""
+        async with self._sessions() as session:
+            query = select(Outage).where(Outage.ends_at > self.clock.now())
+            return list(await session.scalars(query.order_by(Outage.starts_at, Outage.id)))
 
     # ------------------------------------------------------------------ control
     async def get(self, campaign_id: int) -> Campaign:
@@ -475,8 +494,17 @@ class CampaignService:
             )
             return int(total), list(rows)
 
+    async def settle_transfers(self, campaign: Campaign) -> int:
+        """Transfers the operators confirmed since (or that count at once, as the scenario
+        says) become notified (autoinformer.campaigns.transfers)."""
+        async with self._sessions() as session, session.begin():
+            scenario = await session.get(ScenarioRow, campaign.scenario_id)
+            rule = transfer_rule_of(scenario.body) if scenario is not None else "confirmed"
+            return await settle_transfers(session, campaign.id, rule)
+
     async def status(self, campaign_id: int) -> CampaignStatus:
         campaign = await self.get(campaign_id)
+        await self.settle_transfers(campaign)
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -525,6 +553,8 @@ class CampaignService:
             channel=campaign.channel,
             email=email,
             attempts=sum(r.attempts for r in rows),
+            outage_note=campaign.outage_note,
+            pace=campaign_pace(campaign),
         )
 
     async def _email_progress(
@@ -561,6 +591,7 @@ class CampaignService:
         (reports.STATUS_FILTERS: not-notified, not-reached… or a call result)."""
         campaign = await self.get(campaign_id)
         tz = ZoneInfo(campaign.timezone)
+        await self.settle_transfers(campaign)
         async with self._sessions() as session:
             contacts = list(
                 await session.scalars(
@@ -577,7 +608,19 @@ class CampaignService:
                     .order_by(Letter.line, Letter.id)
                 )
             )
-        rows = filter_rows(report_rows(contacts, letters, tz), status)
+            # the calls that were attempts (not the Originates that never went out)
+            attempts = list(
+                await session.scalars(
+                    select(Attempt)
+                    .where(
+                        Attempt.campaign_id == campaign_id,
+                        Attempt.counted.is_(True),
+                        Attempt.ended_at.is_not(None),
+                    )
+                    .order_by(Attempt.started_at, Attempt.id)
+                )
+            )
+        rows = filter_rows(report_rows(contacts, letters, tz, attempts), status)
         header = {
             "id": campaign.id,
             "name": campaign.name,

@@ -21,7 +21,7 @@ import json
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -89,6 +89,8 @@ def _progress_of(a: Attempt) -> CallProgress:
         digits=a.digits,
         operator=a.operator,
         asterisk_boot=a.asterisk_boot,
+        recording=a.recording_path,
+        message=a.message,
     )
 
 
@@ -96,9 +98,19 @@ class CallBook:
     """The dialer's persistence (see the module docstring). Its writer is shared with the
     mailer's LetterBook and the unsubscribe endpoint: one writer per process."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, node: str = "", instance: str = ""
+    ) -> None:
         self._sessions = sessions
         self._writer = BatchedWriter(sessions)
+        # stored on each claimed attempt: the Asterisk node of the call and this process
+        self.node = node
+        self.instance = instance
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """For reads beside the book's own (autoinformer.phone.fresh)."""
+        return self._sessions
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A write transaction taking its turn with this book's own writes (on SQLite one
@@ -187,6 +199,13 @@ class CallBook:
                 return
             after = rows[-1][0]
 
+    async def set_pace(self, campaign_id: int, pace: str) -> None:
+        """The dialer's effective concurrency for the campaign (JSON), for its status."""
+        async with self._writer.transaction() as session:
+            await session.execute(
+                update(Campaign).where(Campaign.id == campaign_id).values(pace=pace)
+            )
+
     async def defer(self, contact_id: int, until: datetime, reason: str) -> None:
         async with self._writer.transaction() as session:
             await session.execute(
@@ -226,29 +245,45 @@ class CallBook:
             )
 
     async def claim_many(
-        self, plan: Plan, contacts: Sequence[DueContact], now: datetime
+        self, plan: Plan, contacts: Sequence[DueContact], now: datetime, *, limit: int = 0
     ) -> list[tuple[DueContact, int, str]]:
         """Claim several contacts in one transaction: (contact, attempt id, ChannelId) for
-        each one taken; each ChannelId is committed before its Originate goes out."""
+        each one taken; each ChannelId is committed before its Originate goes out. `limit`
+        (> 0): the campaign's concurrency, held across every worker sharing PostgreSQL."""
 
         async def op(session: AsyncSession) -> list[tuple[DueContact, int, str]]:
-            return await self._claim_in(session, plan, contacts, now)
+            return await self._claim_in(session, plan, contacts, now, limit)
 
         return list(await self._writer.run(op, urgent=True))
 
     async def _claim_in(
-        self, session: AsyncSession, plan: Plan, contacts: Sequence[DueContact], now: datetime
+        self,
+        session: AsyncSession,
+        plan: Plan,
+        contacts: Sequence[DueContact],
+        now: datetime,
+        limit: int = 0,
     ) -> list[tuple[DueContact, int, str]]:
-        if contacts and session.get_bind().dialect.name == "postgresql":
+        shared = session.get_bind().dialect.name == "postgresql"
+        if contacts and shared and limit > 0:
+            contacts = await _within_concurrency(session, plan, contacts, limit)
+        if contacts and shared:
             contacts = await _numbers_free_for(session, plan, contacts, now)
         if not contacts:
             return []
+        waiting = select(CampaignContact.id).where(
+            CampaignContact.id.in_([c.id for c in contacts]),
+            CampaignContact.state == "waiting",
+        )
+        if shared:
+            # a row another worker's claim holds is its: skip it rather than wait for it
+            waiting = waiting.with_for_update(skip_locked=True)
         # one conditional UPDATE for the lot: only contacts still waiting are taken
         taken_ids = set(
             await session.scalars(
                 update(CampaignContact)
                 .where(
-                    CampaignContact.id.in_([c.id for c in contacts]),
+                    CampaignContact.id.in_(waiting.scalar_subquery()),
                     CampaignContact.state == "waiting",
                 )
                 .values(
@@ -283,6 +318,8 @@ class CallBook:
                 "error": "",
                 "confirmed": False,
                 "counted": True,
+                "node": self.node,
+                "instance": self.instance,
             }
             for c, channel_id in chosen
         ]
@@ -303,15 +340,17 @@ class CallBook:
         now: datetime,
         *,
         answered_at: datetime | None = None,
+        urgent: bool = False,
     ) -> None:
         """Store a call's progress as it happens; a decided fate (see the module docstring)
         becomes the contact's final status now, not when the call ends. Plain UPDATEs, no
-        rows read: this runs a few times per call, beside every other call's."""
+        rows read: this runs a few times per call, beside every other call's. `urgent`: the
+        call waits for it (a decisive moment), so it goes before the queued writes."""
 
         async def op(session: AsyncSession) -> None:
             await self._note_in(session, ref, progress, now, answered_at)
 
-        await self._writer.run(op)
+        await self._writer.run(op, urgent=urgent)
 
     async def _note_in(
         self,
@@ -342,6 +381,10 @@ class CallBook:
             values["operator"] = p.operator[:128]
         if p.asterisk_boot:
             values["asterisk_boot"] = p.asterisk_boot[:32]
+        if p.recording:
+            values["recording_path"] = p.recording
+        if p.message:
+            values["message"] = p.message
         if p.queued:
             values["queued_at"] = func.coalesce(Attempt.queued_at, now)
         if answered_at is not None:
@@ -577,22 +620,42 @@ class CallBook:
             return True
 
     async def open_attempts(self) -> list[OpenAttempt]:
+        """Every attempt not closed yet, whichever worker's."""
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(Attempt).where(Attempt.ended_at.is_(None)).order_by(Attempt.id)
             )
-            return [
-                OpenAttempt(
-                    a.id,
-                    a.channel_id,
-                    a.contact_id,
-                    a.campaign_id,
-                    a.answered_at is not None,
-                    _progress_of(a),
-                    a.orphan_deadline,
-                )
-                for a in rows
-            ]
+            return [_open_attempt(a) for a in rows]
+
+    async def take_over(
+        self, now: datetime, *, alive: Collection[str], ended_by: timedelta | None = None
+    ) -> list[OpenAttempt]:
+        """The open attempts this worker is to adopt, made its own in one transaction.
+
+        Without `ended_by` (at a start): those of its node (or of no node) that no other
+        live process placed. With it: a dead worker's on another node started longer ago
+        than that, whose call must have ended there (TIMEOUT(absolute)); only their
+        outcome is left to take. A live worker's calls are never taken."""
+        others = sorted(set(alive) - {self.instance})
+        own_node = Attempt.node.in_([self.node, ""])
+        chosen = select(Attempt.id).where(Attempt.ended_at.is_(None))
+        if ended_by is None:
+            chosen = chosen.where(own_node)
+        else:
+            chosen = chosen.where(~own_node, Attempt.started_at < now - ended_by)
+        if others:
+            chosen = chosen.where(Attempt.instance.not_in(others))
+        async with self._writer.transaction() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # two workers looking at one dead worker's calls: each row goes to one
+                chosen = chosen.with_for_update(skip_locked=True)
+            rows = await session.scalars(
+                update(Attempt)
+                .where(Attempt.id.in_(chosen.scalar_subquery()))
+                .values(node=self.node, instance=self.instance)
+                .returning(Attempt)
+            )
+            return sorted((_open_attempt(a) for a in rows), key=lambda a: a.id)
 
     async def is_open(self, channel_id: str) -> bool:
         """Whether a call with this ChannelId is one of ours not closed yet."""
@@ -634,6 +697,33 @@ class CallBook:
             return DueContact(
                 c.id, c.phone, c.account, c.name, c.timezone, json.loads(c.values), c.attempts
             )
+
+
+def _open_attempt(a: Attempt) -> OpenAttempt:
+    return OpenAttempt(
+        a.id,
+        a.channel_id,
+        a.contact_id,
+        a.campaign_id,
+        a.answered_at is not None,
+        _progress_of(a),
+        a.orphan_deadline,
+    )
+
+
+async def _within_concurrency(
+    session: AsyncSession, plan: Plan, contacts: Sequence[DueContact], limit: int
+) -> Sequence[DueContact]:
+    """As many of `contacts` as the campaign's concurrency leaves room for, counting the
+    open calls of every worker, under a lock on the campaign's row held to the commit: two
+    workers claiming for one campaign take turns, and the second sees the first's calls."""
+    await session.execute(select(Campaign.id).where(Campaign.id == plan.id).with_for_update())
+    busy = await session.scalar(
+        select(func.count())
+        .select_from(Attempt)
+        .where(Attempt.campaign_id == plan.id, Attempt.ended_at.is_(None))
+    )
+    return contacts[: max(0, limit - int(busy or 0))]
 
 
 def _past_end(campaign: Campaign, now: datetime) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -47,7 +48,7 @@ from contact_center.clock import Clock
 from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
-from contact_center.speech import Message, MessageError, Speech, SynthesisError
+from contact_center.speech import Message, MessageError, PromptPart, Speech, SynthesisError
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
@@ -209,8 +210,18 @@ class CallFlow:
     # ------------------------------------------------------------------ a new call
     async def _render(self, call: _Call) -> None:
         values = contact_values(call.contact)
-        call.names = await self._speech.render(call.scenario.message_for(values), values)
+        message = call.scenario.message_for(values)
+        call.names = await self._speech.render(message, values)
         call.progress.parts_total = len(call.names)
+        # what is played, kept with the attempt for its proof of notification
+        texts = [
+            self._speech.prompts.text(part.name) if isinstance(part, PromptPart) else part.text
+            for part in self._speech.resolve(message, values)
+        ]
+        call.progress.message = json.dumps(
+            [{"text": t, "sound": n} for t, n in zip(texts, call.names, strict=True)],
+            ensure_ascii=False,
+        )
 
     async def _dial(self, call: _Call) -> _End:
         try:
@@ -265,7 +276,10 @@ class CallFlow:
                     self._agi.release(call.channel_id)
                     return _End(CallFacts(result.outcome.value))
                 try:
-                    channel = await asyncio.wait_for(claim, self.config.agi_timeout)
+                    # not wait_for: on 3.11 it swallows a stop's cancellation that comes with
+                    # the answer, and the call would be played on while the service stops
+                    async with asyncio.timeout(self.config.agi_timeout):
+                        channel = await claim
                 except TimeoutError:
                     self._agi.release(call.channel_id)
                     await self._channels.hang_up_all(call.channel_id)
@@ -288,14 +302,21 @@ class CallFlow:
         # stored with the attempt as the Originate goes out: the journal writes once this
         # step yields, by when the send happened, or failed and took it back below
         call.progress.asterisk_boot = boot
-        call.journal.changed()
+        # urgent: a call that ends at once (busy) while a kill follows the send is judged
+        # by it (ended on the Asterisk still up: an attempt); unstored, it was voided and
+        # the number called once more than the policy allows
+        call.journal.changed(urgent=True)
         try:
             return await self._originator.originate(
                 number=number,
                 channel_id=call.channel_id,
                 context=self.config.context,
                 ring_timeout=call.plan.ring_timeout,
-                variables={"CC_CAMPAIGN": str(call.plan.id), "CC_ATTEMPT": str(call.attempt_id)},
+                variables={
+                    "CC_CAMPAIGN": str(call.plan.id),
+                    "CC_ATTEMPT": str(call.attempt_id),
+                    "CC_CALL_LIMIT": str(int(self.config.call_hard_limit)),
+                },
             )
         except OriginateNotSent:
             call.progress.asterisk_boot = ""
@@ -307,15 +328,22 @@ class CallFlow:
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
     async def _answered(
-        self, call: _Call, channel: AgiChannel, start: int = 0, pressed: str | None = None
+        self,
+        call: _Call,
+        channel: AgiChannel,
+        start: int = 0,
+        pressed: str | None = None,
+        *,
+        resume: str | None = None,
     ) -> _End:
-        """The call is in AsyncAGI with us: play from part `start` on."""
+        """The call is in AsyncAGI with us: play from part `start` on (or carry out
+        `resume`, the action of a key the customer pressed and a lost driver stored)."""
         call.channel = channel
         if not call.answered:
             call.answered = True
             call.journal.answered()
         try:
-            await self._play(call, start, pressed)
+            await self._play(call, start, pressed, resume=resume)
         except TelephonyError as exc:
             if _asterisk_away(exc):
                 log.warning("attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc)
@@ -551,10 +579,20 @@ class CallFlow:
             if not _asterisk_away(exc):
                 raise
             return await self._recover(call)
+        if not p.recording:
+            # the lost driver may have started the recording without storing it: a second
+            # MixMonitor on the same file would garble both
+            with contextlib.suppress(TelephonyError):
+                p.recording = await channel.get_variable("MIXMONITOR_FILENAME") or ""
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
         # a key pressed during the lost driver's last prompt or wait ended that command
         # with the digit as its result, which nobody read: it is the customer's answer
         lost = self._channels.digits_since(call.channel_id, call.lost_at)
+        if not lost and _transfer_asked(call.scenario, p):
+            # the lost driver was putting the customer through (announcing it, or setting
+            # the call up for the queue): the key is stored, so the transfer goes on
+            # rather than the message starting again
+            return await self._answered(call, channel, start, resume="operator")
         return await self._answered(call, channel, start, lost[0] if lost else None)
 
     async def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
@@ -602,10 +640,12 @@ class CallFlow:
             return _End(leave_open=True)
         if call.answered and channel is not None and not channel.gone:
             with contextlib.suppress(TelephonyError, TimeoutError):
-                await asyncio.wait_for(self._hangup(channel), 5)
+                async with asyncio.timeout(5):
+                    await self._hangup(channel)
         else:
             try:
-                gone = await asyncio.wait_for(self._channels.hang_up_all(call.channel_id), 5)
+                async with asyncio.timeout(5):
+                    gone = await self._channels.hang_up_all(call.channel_id)
             except TimeoutError:
                 gone = False
             if not gone:
@@ -619,15 +659,13 @@ class CallFlow:
 
     async def _end_after_queue(self, channel: AgiChannel) -> None:
         with contextlib.suppress(TelephonyError, TimeoutError):
-            await asyncio.wait_for(
-                self._link.action(
+            async with asyncio.timeout(2):
+                await self._link.action(
                     "AGI",
                     Channel=channel.channel,
                     Command="ASYNCAGI BREAK",
                     CommandID=uuid.uuid4().hex,
-                ),
-                2,
-            )
+                )
 
     async def _finish(self, call: _Call, end: _End) -> None:
         attempt_id = call.attempt_id
@@ -661,7 +699,8 @@ class CallFlow:
 
         async def wait() -> None:
             with contextlib.suppress(TelephonyError, TimeoutError):
-                await asyncio.wait_for(dialing, 60)
+                async with asyncio.timeout(60):  # a timeout cancels the wait for the reply
+                    await dialing
 
         try:
             self._aux.spawn(wait(), name="originate-reply")
@@ -669,9 +708,17 @@ class CallFlow:
             dialing.cancel()
 
     # ------------------------------------------------------------------ the message
-    async def _play(self, call: _Call, start: int = 0, pressed: str | None = None) -> None:
+    async def _play(
+        self,
+        call: _Call,
+        start: int = 0,
+        pressed: str | None = None,
+        *,
+        resume: str | None = None,
+    ) -> None:
         """Play the message from part `start` on and act on the key pressed; `pressed`: a
-        key the customer already pressed (heard by a lost driver's last prompt)."""
+        key the customer already pressed (heard by a lost driver's last prompt); `resume`:
+        the action of a stored key a lost driver was carrying out (no message first)."""
         scenario = call.scenario
         channel = call.channel
         assert channel is not None
@@ -679,11 +726,13 @@ class CallFlow:
         p = call.progress
         journal = call.journal
         repeats = scenario.repeats
-        action: str | None = None
+        action: str | None = resume
         try:
+            if not p.recording:
+                await self._record(call, channel)
             first = start
             digit: str | None = pressed
-            while True:
+            while resume is None:
                 if digit is None:
                     for index in range(first, len(names)):
                         digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
@@ -695,7 +744,10 @@ class CallFlow:
                     if digit is None:
                         if not p.played_to_end:
                             p.played_to_end = True
-                            journal.changed()
+                            # stored before the call goes on (a wait for a key, a goodbye:
+                            # silence or nearly): a kill from here on must not leave a
+                            # customer who heard it all to be called again
+                            await journal.flush()
                         if scenario.wait_digit > 0:
                             digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:
@@ -720,12 +772,34 @@ class CallFlow:
                 await journal.flush()
                 await self._say(channel, scenario.replies.get("opted_out"))
             elif action == "operator":
+                # stored before the announcement: a service killed while it plays puts the
+                # customer through on its next start (`_continue`), not back to the message
+                await journal.flush()
                 await self._transfer(call, channel)
             elif p.played_to_end:
                 await self._say(channel, scenario.replies.get("goodbye"))
             await self._hangup(channel)
         except ChannelGone:
             pass  # the customer hung up: what was played so far is in `progress`
+
+    async def _record(self, call: _Call, channel: AgiChannel) -> None:
+        """Record the call, as the hotline does (MixMonitor runs until the channel ends):
+        the proof of notification a customer disputing a notice is shown. A recording that
+        cannot start does not stop the message."""
+        local = self._clock.now().astimezone(call.plan.tz)
+        name = f"autoinformer/{local:%Y/%m/%d}/c{call.plan.id}-a{call.attempt_id}.wav"
+        try:
+            await channel.exec("MixMonitor", name)
+            path = await channel.get_variable("MIXMONITOR_FILENAME") or name
+        except ChannelGone:
+            raise
+        except TelephonyError as exc:
+            if _asterisk_away(exc):
+                raise
+            log.warning("attempt %d: the call is not recorded: %s", call.attempt_id, exc)
+            return
+        call.progress.recording = path
+        call.journal.changed()
 
     async def _hangup(self, channel: AgiChannel) -> None:
         """End the call with AMI Hangup: it takes effect at once, while an AGI HANGUP
@@ -808,8 +882,9 @@ class CallFlow:
                 context=transfer_context(call.plan, call.scenario, call.contact, call.progress),
                 account=call.contact.account or None,
             )
-        except (SQLAlchemyError, ValueError):
-            # the customer still reaches an operator; only the journal entry is missing
+        except (SQLAlchemyError, ValueError, RuntimeError):
+            # the customer still reaches an operator; only the journal entry is missing (a
+            # resumed transfer's appeal may exist already: the channel is its unique key)
             log.exception("attempt %d: the transfer's appeal was not registered", call.attempt_id)
             return
         call.appeal_id = ref.id
@@ -849,6 +924,14 @@ def transfer_context(
         "account": contact.account,
         "values": {str(k): str(v) for k, v in contact.values.items()},
     }
+
+
+def _transfer_asked(scenario: Scenario, p: CallProgress) -> bool:
+    """The customer's last key asked for an operator and nothing came of it yet (not
+    queued, not told to wait for a call-back, nothing else decided)."""
+    if not p.digits or p.queued or p.callback or p.confirmed or p.opted_out:
+        return False
+    return scenario.action(p.digits[-1]) == "operator"
 
 
 def _plain(text: str) -> str:

@@ -21,6 +21,16 @@ class DialerConfig:
     drain_timeout: float = 5.0
     # seconds to wait for the AsyncAGI start of an answered call
     agi_timeout: float = 10.0
+    # an answered call lasts at most this long (Settings.call_hard_limit: Asterisk's
+    # TIMEOUT(absolute), lifted in the operators' queue)
+    call_hard_limit: float = 900.0
+    # the longest ring of any campaign (CampaignSpec allows 3..120 s)
+    ring_timeout_max: float = 120.0
+    # how often a worker looks for calls of workers that stopped (several workers)
+    takeover_interval: float = 15.0
+    # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
+    # CC_DIAL_CHANNELS when this is 0)
+    max_channels: int = 0
 
 
 @dataclass(slots=True)

@@ -17,15 +17,19 @@ Safety rules it keeps (issue 5, DESIGN.md):
   is never in two calls, whichever campaign), and never again once notified (final state);
 - a scenario that offers 0 is paced by the free operators of queue `operators`; when none
   is free the customer hears so and the contact is marked for an operator's call-back;
-- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender).
+- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender);
+- a list from the customer base is called with the data as they stand at dial time
+  (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
+  now, an outage moved or removed in the registry moves or cancels the remaining calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import math
 import time
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,8 +41,9 @@ from autoinformer.loop import PassLoop
 from autoinformer.phone.book import CallBook, DueContact
 from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
+from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
-from autoinformer.phone.pacing import DialGate, OperatorDesk
+from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_concurrency
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
@@ -70,6 +75,7 @@ class Dialer:
         calendar: WorkingDays,
         config: DialerConfig | None = None,
         handoffs: Handoffs | None = None,
+        live_instances: Callable[[], Awaitable[Collection[str]]] | None = None,
     ) -> None:
         self._book = book
         self._scenarios = scenarios
@@ -94,6 +100,7 @@ class Dialer:
         self._live = LiveCalls(on_release=self._loop.wake)
         self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
+        self._fresh = FreshData(book)
         self._flow = CallFlow(
             book=book,
             link=link,
@@ -110,7 +117,12 @@ class Dialer:
             stats=self.stats,
             handoffs=handoffs,
         )
+        # the `serve` processes alive now (service_state): whose calls are not to be taken
+        self._live_instances = live_instances
+        self._next_takeover = 0.0
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
+        # each campaign's effective concurrency as last stored (campaign status shows it)
+        self._paces: dict[int, Pace] = {}
         self._plans_cache: tuple[float, list[Plan]] | None = None
         self._reconciled = asyncio.Event()
 
@@ -145,26 +157,44 @@ class Dialer:
         if not self._reconciled.is_set():
             if not self._link.connected:
                 return False  # Asterisk must be asked first
-            await self._adopt_open_attempts()
+            await self._adopt_open_attempts(start=True)
             self._reconciled.set()
+        elif self._live_instances is not None and time.monotonic() >= self._next_takeover:
+            # a worker that died on another node: its calls have ended by now, their
+            # attempts (and so their contacts) are ours to close and go on with
+            self._next_takeover = time.monotonic() + self.config.takeover_interval
+            await self._adopt_open_attempts(start=False)
         await self._pass()
         return False
 
     # ------------------------------------------------------------------ after a start
-    async def _adopt_open_attempts(self) -> None:
-        """Every attempt a previous run left open becomes a call of this run (CallFlow.adopt)
-        before anything is dialed: its number stays busy and it holds its campaign's slot
-        for exactly as long as its channel exists."""
-        released = await self._book.release_stray_calling()
-        if released:
-            log.warning("%d contacts left calling without an attempt wait again", released)
-        attempts = [a for a in await self._book.open_attempts() if self._live.get(a.id) is None]
+    async def _adopt_open_attempts(self, *, start: bool) -> None:
+        """Every attempt a previous run on this node left open becomes a call of this run
+        (CallFlow.adopt) before anything is dialed: its number stays busy and it holds its
+        campaign's slot for exactly as long as its channel exists. Later, the attempts of
+        a worker that died on another node, once their calls must have ended there."""
+        if start:
+            released = await self._book.release_stray_calling()
+            if released:
+                log.warning("%d contacts left calling without an attempt wait again", released)
+        now = self._clock.now()
+        alive = await self._live_instances() if self._live_instances is not None else ()
+        # rung, then answered and cut by Asterisk at the hard limit, with a margin
+        ended_by = timedelta(
+            seconds=self.config.ring_timeout_max + self.config.call_hard_limit + 30
+        )
+        taken = await self._book.take_over(now, alive=alive, ended_by=None if start else ended_by)
+        attempts = [a for a in taken if self._live.get(a.id) is None]
         if not attempts:
             return
         # claimed before Asterisk is asked: a call answered meanwhile comes to us, not to
         # the "nobody waits for it" hang-up
         claims = {a.id: self._agi.claim(a.channel_id) for a in attempts}
-        log.warning("adopting %d calls left open by a previous run", len(attempts))
+        log.warning(
+            "adopting %d calls left open by %s",
+            len(attempts),
+            "a previous run" if start else "a worker that stopped",
+        )
         scenarios: dict[int, Scenario] = {}
         for attempt in attempts:
             plan = await self._book.plan(attempt.campaign_id)
@@ -187,7 +217,8 @@ class Dialer:
         """An answered campaign call reached AsyncAGI with no claim waiting for it: is it
         an open attempt of ours (adopted: its task drives it) or a stray (hang it up)?"""
         try:
-            await asyncio.wait_for(self._reconciled.wait(), 10)
+            async with asyncio.timeout(10):  # not wait_for: it may swallow a cancellation
+                await self._reconciled.wait()
         except TimeoutError:
             return False
         return await self._book.is_open(channel.uniqueid)
@@ -198,7 +229,11 @@ class Dialer:
         many passes, and a pause or cancel from the CLI is still seen within a tick."""
         now = time.monotonic()
         if self._plans_cache is None or now - self._plans_cache[0] >= self.config.tick:
-            self._plans_cache = (now, await self._book.active_plans())
+            plans = await self._book.active_plans()
+            # the registry's outages as they stand now, read with the campaigns
+            if await self._fresh.outages(plans, self._clock.now()):
+                plans = await self._book.active_plans()
+            self._plans_cache = (now, plans)
         return self._plans_cache[1]
 
     async def _pass(self) -> None:
@@ -214,7 +249,15 @@ class Dialer:
                 if not self._live.count(plan.id):
                     await self._finish_if_done(plan, now)
                 continue
-            if plan.status != "running" or now < plan.start_at or self._stopping or not dialing:
+            if plan.status != "running" or now < plan.start_at or self._stopping:
+                continue
+            if not dialing:
+                await self._note_pace(
+                    plan.id,
+                    effective_concurrency(
+                        plan.concurrency, link_up=self._link.connected, refusing=True
+                    ),
+                )
                 continue
             if not self._ready(plan):
                 continue
@@ -228,15 +271,34 @@ class Dialer:
             log.info("campaign %d finished", plan.id)
 
     async def _limit(self, plan: Plan, scenario: Scenario) -> int:
-        limit = plan.concurrency
-        if scenario.offers_operator:
-            # keep answered calls in proportion to the operators who could take a transfer
-            free = await self._desk.free()
-            limit = min(limit, max(1, math.ceil(free * scenario.calls_per_free_operator)))
-        return limit
+        # keep answered calls in proportion to the operators who could take a transfer,
+        # and every campaign's calls within the trunk's channels
+        pace = effective_concurrency(
+            plan.concurrency,
+            offers_operator=scenario.offers_operator,
+            free_operators=await self._desk.free() if scenario.offers_operator else 0,
+            per_operator=scenario.calls_per_free_operator,
+            channels=self.config.max_channels,
+            channels_elsewhere=self._live.total() - self._live.count(plan.id),
+        )
+        if self._gate.probing:
+            # _dial_due sends one call at a time until Asterisk takes one
+            await self._note_pace(plan.id, Pace(plan.concurrency, 1, "asterisk_refuses"))
+        else:
+            await self._note_pace(plan.id, pace)
+        return pace.limit
+
+    async def _note_pace(self, campaign_id: int, pace: Pace) -> None:
+        """Store the campaign's pace when it changed (the free operators change it at most
+        once a second: QueueSummary is cached that long)."""
+        if self._paces.get(campaign_id) == pace:
+            return
+        self._paces[campaign_id] = pace
+        await self._book.set_pace(campaign_id, json.dumps(pace.to_data()))
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
-        slots = await self._limit(plan, scenario) - self._live.count(plan.id)
+        limit = await self._limit(plan, scenario)
+        slots = limit - self._live.count(plan.id)
         if self._gate.probing:
             # Asterisk refused the last Originate: one call to see whether it takes them again
             slots = min(slots, 1 - self._gate.in_flight)
@@ -263,6 +325,8 @@ class Dialer:
                     await self._book.defer(contact.id, blocked[0], f"cap_{blocked[1]}")
                     continue
             ready.append(contact)
+        # the customer base as it stands now: a paid debt is not called
+        ready = await self._fresh.debts(plan, scenario, ready, now)
         if not ready:
             return
         # a number in a call of another campaign (or another dialer) waits its turn
@@ -273,7 +337,8 @@ class Dialer:
         ready = [c for c in ready if c.phone not in elsewhere]
         if self._stopping or not ready:
             return
-        for contact, attempt_id, channel_id in await self._book.claim_many(plan, ready, now):
+        claimed = await self._book.claim_many(plan, ready, now, limit=limit)
+        for contact, attempt_id, channel_id in claimed:
             entry = self._live.add(attempt_id, plan.id, contact.id, contact.phone)
             entry.task = self._calls.spawn(
                 self._flow.run(plan, scenario, contact, attempt_id, channel_id),

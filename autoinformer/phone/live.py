@@ -47,6 +47,10 @@ class LiveCalls:
     def count(self, campaign_id: int) -> int:
         return self._per_campaign.get(campaign_id, 0)
 
+    def total(self) -> int:
+        """Calls of every campaign (the trunk's channels they hold)."""
+        return sum(self._per_campaign.values())
+
     def tasks(self) -> list[asyncio.Task[Any]]:
         return [call.task for call in self._calls.values() if call.task is not None]
 

@@ -4,14 +4,140 @@ by Asterisk itself (no dialing while it refuses Originates or the link is down).
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import TelephonyError
 
 log = logging.getLogger(__name__)
+
+
+# why a campaign runs fewer calls at once than asked (Pace.reason)
+PACE_REASONS = ("", "link_down", "asterisk_refuses", "operators", "channels")
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How many calls a campaign may have at once now, and why it is fewer than asked."""
+
+    asked: int
+    limit: int
+    # PACE_REASONS: "" (as asked), the AMI link is down, Asterisk refuses Originates
+    # (one call at a time until it takes one), the free operators (a scenario offering 0),
+    # the trunk's channel limit shared by every campaign
+    reason: str = ""
+    free_operators: int | None = None
+    per_operator: float | None = None
+    channels: int | None = None
+    channels_elsewhere: int | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "asked": self.asked,
+            "limit": self.limit,
+            "reason": self.reason or None,
+            "free_operators": self.free_operators,
+            "per_operator": self.per_operator,
+            "channels": self.channels,
+            "channels_elsewhere": self.channels_elsewhere,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Pace:
+        return cls(
+            asked=int(data["asked"]),
+            limit=int(data["limit"]),
+            reason=str(data.get("reason") or ""),
+            free_operators=data.get("free_operators"),
+            per_operator=data.get("per_operator"),
+            channels=data.get("channels"),
+            channels_elsewhere=data.get("channels_elsewhere"),
+        )
+
+
+def effective_concurrency(
+    asked: int,
+    *,
+    link_up: bool = True,
+    refusing: bool = False,
+    offers_operator: bool = False,
+    free_operators: int = 0,
+    per_operator: float = 2.0,
+    channels: int = 0,
+    channels_elsewhere: int = 0,
+) -> Pace:
+    """The calls a campaign may have at once (pure): `asked` (its --concurrency), capped
+    - by the free operators when its scenario offers 0: `per_operator` calls per free
+      operator, at least one (who presses 0 with nobody free is promised a call-back);
+    - by the trunk's `channels` (0: no limit) less the calls of other campaigns;
+    - to nothing while the AMI link is down, to one while Asterisk refuses Originates.
+    The reason named is the cap that holds (the tightest; the link and Asterisk first)."""
+    if not link_up:
+        return Pace(asked, 0, "link_down")
+    if refusing:
+        return Pace(asked, min(asked, 1), "asterisk_refuses")
+    limit, reason = asked, ""
+    by_operators: int | None = None
+    if offers_operator:
+        by_operators = max(1, math.ceil(free_operators * per_operator))
+        if by_operators < limit:
+            limit, reason = by_operators, "operators"
+    if channels > 0:
+        by_channels = max(0, channels - channels_elsewhere)
+        if by_channels < limit:
+            limit, reason = by_channels, "channels"
+    return Pace(
+        asked,
+        limit,
+        reason,
+        free_operators=free_operators if offers_operator else None,
+        per_operator=per_operator if offers_operator else None,
+        channels=channels or None,
+        channels_elsewhere=channels_elsewhere if channels else None,
+    )
+
+
+def pace_text(pace: Pace) -> str:
+    """The pace as a supervisor reads it: «одновременно 4 из 10: свободных операторов 2
+    (по 2 звонка на оператора)»."""
+    head = f"одновременно {pace.limit} из {pace.asked}"
+    if not pace.reason:
+        return f"одновременно до {pace.asked}"
+    if pace.reason == "link_down":
+        return f"{head}: нет связи с Asterisk"
+    if pace.reason == "asterisk_refuses":
+        return f"{head}: Asterisk не принимает вызовы, пробуем по одному"
+    if pace.reason == "operators":
+        free = pace.free_operators or 0
+        per = _number(pace.per_operator or 0)
+        operators = f"свободных операторов {free}" if free else "свободных операторов нет"
+        return f"{head}: {operators} (по {per} {_calls_word(pace.per_operator or 0)} на оператора)"
+    if pace.reason == "channels":
+        return (
+            f"{head}: лимит каналов {pace.channels}, "
+            f"заняты другими кампаниями {pace.channels_elsewhere or 0}"
+        )
+    return head
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}".replace(".", ",")
+
+
+def _calls_word(value: float) -> str:
+    """«по N звонку/звонка/звонков» (по + dative: 1 звонку, 2 звонка, 5 звонков)."""
+    if value != int(value):
+        return "звонка"
+    n = int(value)
+    if n % 10 == 1 and n % 100 != 11:
+        return "звонку"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return "звонка"
+    return "звонков"
 
 
 class OperatorDesk:

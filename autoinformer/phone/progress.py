@@ -49,11 +49,22 @@ class CallProgress:
     operator: str = ""
     # the run of Asterisk the Originate went to (AmiLink.asterisk_boot), "" unknown
     asterisk_boot: str = ""
+    # proof of notification: the call's recording (MIXMONITOR_FILENAME) and the message
+    # rendered for it, JSON [{"text", "sound"}, ...] (Attempt.recording_path, .message)
+    recording: str = ""
+    message: str = ""
+
+    @property
+    def heard(self) -> bool:
+        """The whole message was played: the flag, or every part stored as played (a call
+        cut off by our side, a restart or Asterisk stopping, right after its last part, by
+        a driver that had stored the part and not yet the flag)."""
+        return self.played_to_end or 0 < self.parts_total <= self.parts_played
 
     @property
     def received(self) -> bool:
         """A положительный звонок: the message played to its end, or 1 confirmed it."""
-        return self.played_to_end or self.confirmed
+        return self.heard or self.confirmed
 
     @property
     def decided(self) -> bool:
@@ -63,7 +74,7 @@ class CallProgress:
     def facts(self, outcome: str = "answered") -> CallFacts:
         return CallFacts(
             outcome=outcome,
-            played_to_end=self.played_to_end,
+            played_to_end=self.heard,
             confirmed=self.confirmed,
             transferred=self.transferred,
             # a customer who asked for an operator is an operator's from then on: put
@@ -92,6 +103,8 @@ class CallJournal:
         self._clock = clock
         self.answered_at: datetime | None = None
         self._dirty = False
+        # the next write is one a call waits for (`flush`): ahead of the queued writes
+        self._urgent = False
         self._task: asyncio.Task[None] | None = None
 
     def answered(self, at: datetime | None = None) -> None:
@@ -99,9 +112,11 @@ class CallJournal:
             self.answered_at = at or self._clock.now()
         self.changed()
 
-    def changed(self) -> None:
-        """Something happened: write the latest state soon, without holding the call."""
+    def changed(self, *, urgent: bool = False) -> None:
+        """Something happened: write the latest state soon, without holding the call
+        (`urgent`: ahead of the queued writes, for what a kill must not lose)."""
         self._dirty = True
+        self._urgent = self._urgent or urgent
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._write(), name=f"journal-{self._ref.attempt_id}"
@@ -110,7 +125,7 @@ class CallJournal:
     async def flush(self) -> None:
         """Everything noted so far is committed (a decisive key: before the call goes on).
         Shielded: a stop cancelling the call does not cancel the write under way."""
-        self.changed()
+        self.changed(urgent=True)
         task = self._task
         if task is not None:
             await asyncio.shield(task)
@@ -126,10 +141,15 @@ class CallJournal:
     async def _write(self) -> None:
         while self._dirty:
             self._dirty = False
+            urgent, self._urgent = self._urgent, False
             snapshot = self.progress.copy()
             try:
                 await self._book.note(
-                    self._ref, snapshot, self._clock.now(), answered_at=self.answered_at
+                    self._ref,
+                    snapshot,
+                    self._clock.now(),
+                    answered_at=self.answered_at,
+                    urgent=urgent,
                 )
             except Exception:
                 # the end of the call writes all of it again; a start after a crash reads

@@ -156,7 +156,10 @@ class AsteriskChannels:
             return True
         event = self._ended.setdefault(channel_id, asyncio.Event())
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            # not wait_for: on 3.11 it swallows a cancellation that comes with the Hangup,
+            # and the call's task (polling in a loop) would go on after a stop
+            async with asyncio.timeout(timeout):
+                await event.wait()
             return True
         except TimeoutError:
             return False

@@ -1,5 +1,8 @@
 """The new-campaign form (the fields of `campaign create`) read into a `CampaignSpec`
-(pure): every refusal names its field, so the page can point at it."""
+(pure): every refusal names its field, so the page can point at it.
+
+The list is the file `list`, or `list=customers` (the customer base, narrowed by `where`
+lines as `--where` is), or `outage=ID` (the customers at a registered outage's addresses)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from autoinformer.scheduling import (
     parse_days,
     retry_policy,
 )
+from contact_center.customers.filters import CustomerFilter, FilterError, parse_filters
 
 T = TypeVar("T")
 # every field the form reads (the list comes as the file `list`, or `list=customers`)
@@ -36,6 +40,9 @@ FIELDS = (
     "caps",
     "priority",
     "outage_start",
+    "outage_end",
+    "outage",
+    "where",
     "decision_date",
     "timezone",
 )
@@ -116,6 +123,19 @@ def retry_items(values: Sequence[str]) -> list[str]:
     return items
 
 
+def where_lines(values: Sequence[str]) -> list[str]:
+    """`where` filters from repeated fields, or one textarea with one filter a line (a filter
+    may itself hold commas and semicolons: `address=ул. Ленина, д. 5, 7; ул. Чкалова`)."""
+    return [line.strip() for value in values for line in value.splitlines() if line.strip()]
+
+
+def _filters(values: Sequence[str]) -> tuple[CustomerFilter, ...]:
+    try:
+        return parse_filters(where_lines(values))
+    except FilterError as exc:
+        raise FieldError("where", str(exc)) from None
+
+
 def campaign_spec(form: Mapping[str, Sequence[str]], defaults: Defaults) -> CampaignSpec:
     """The form as `campaign create` reads its options; raises FieldError."""
 
@@ -155,6 +175,7 @@ def campaign_spec(form: Mapping[str, Sequence[str]], defaults: Defaults) -> Camp
     retry = _checked("retry", lambda: retry_policy(retry_items(form.get("retry") or [])))
     caps_text = one("caps")
     caps = _checked("caps", lambda: parse_caps(caps_text)) if caps_text else None
+    outage_id = _number(one("outage"), "outage", int, "номер отключения из реестра")
     return CampaignSpec(
         name=name,
         kind=kind,
@@ -169,6 +190,9 @@ def campaign_spec(form: Mapping[str, Sequence[str]], defaults: Defaults) -> Camp
         caps=caps,
         priority=priority or 0,
         outage_start=parse_when(one("outage_start"), tz, "outage_start"),
+        outage_end=parse_when(one("outage_end"), tz, "outage_end"),
         decision_date=parse_day(one("decision_date"), "decision_date"),
         timezone=timezone,
+        where=_filters(form.get("where") or []),
+        outage_id=outage_id,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
+from autoinformer.campaigns.follow_ups import FollowUpService
 from autoinformer.campaigns.service import CHANNEL_RU, CHANNELS, CampaignService, CreateResult
 from autoinformer.exceptions import (
     AutoinformerError,
@@ -29,7 +30,8 @@ from autoinformer.exceptions import (
 )
 from autoinformer.lists import EmptyListError, ParsedList, RowNote
 from autoinformer.models import Campaign, CampaignContact
-from autoinformer.reports import CAMPAIGN_RU
+from autoinformer.proof import ProofNotFound, ProofService
+from autoinformer.reports import CAMPAIGN_RU, DONE_RU, WAITING_RU
 from autoinformer.scenarios import KIND_RU, KINDS
 from autoinformer.scheduling import STATUS_RU
 from autoinformer.web.forms import DEFAULT_SCENARIO, Defaults, FieldError, campaign_spec
@@ -73,6 +75,8 @@ class CampaignWeb:
     """What the campaign pages and API need from the process."""
 
     campaigns: CampaignService
+    proofs: ProofService
+    follow_ups: FollowUpService
     progress: CampaignProgress
     speech: Speech
     audit: Auditor
@@ -85,6 +89,8 @@ def refused_campaign(exc: AutoinformerError) -> ApiError:
     """A domain refusal as the API's 4xx, naming the field at fault."""
     if isinstance(exc, CampaignNotFound):
         return ApiError(404, str(exc))
+    if isinstance(exc, ProofNotFound):
+        return ApiError(404, str(exc), field="account")
     if isinstance(exc, CampaignStateError):
         return ApiError(409, str(exc), field="status")
     if isinstance(exc, ScenarioNotFound):
@@ -164,6 +170,11 @@ def contact_json(contact: CampaignContact) -> dict[str, Any]:
         "answered": contact.answered,
         "callback": contact.callback,
         "wait_reason": contact.wait_reason,
+        "wait_reason_label": (
+            WAITING_RU.get(contact.wait_reason, contact.wait_reason)
+            if contact.state == "waiting" and contact.wait_reason
+            else DONE_RU.get(contact.wait_reason or "")
+        ),
         "next_attempt_at": contact.next_attempt_at.isoformat() if contact.next_attempt_at else None,
         "last_attempt_at": contact.last_attempt_at.isoformat() if contact.last_attempt_at else None,
     }
@@ -243,14 +254,24 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         upload = request.files.get("list")
         if upload is not None and not upload.filename and not upload.content:
             upload = None  # a browser's file input left empty
-        from_base = upload is None and (request.field("list") or "").strip() == "customers"
+        from_base = upload is None and (
+            (request.field("list") or "").strip() == "customers" or spec.outage_id is not None
+        )
         if upload is None and not from_base:
             raise ApiError(
-                422, "нужен список: файл CSV в поле list или list=customers", field="list"
+                422,
+                "нужен список: файл CSV в поле list, list=customers или outage=номер отключения",
+                field="list",
             )
         if upload is not None and not upload.content.strip():
             raise ApiError(422, f"файл {upload.filename} пуст", field="list")
-        list_name = upload.filename if upload is not None else "customers"
+        list_name = (
+            upload.filename
+            if upload is not None
+            else f"outage-{spec.outage_id}"
+            if spec.outage_id is not None
+            else "customers"
+        )
         try:
             result = await campaigns.create(
                 spec,
@@ -291,6 +312,7 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         campaign = await call(campaigns.get(campaign_id))
         data = status.to_data()
         data["status_ru"] = CAMPAIGN_RU.get(status.status, status.status)
+        data["channel_label"] = CHANNEL_RU.get(status.channel, status.channel)
         data["series"] = cw.progress.series(campaign_id)
         data["schedule"] = schedule_json(campaign)
         data["service"] = await cw.service_line()
@@ -354,6 +376,56 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
         status = request.arg("status") or None
         file = await call(campaigns.report_file(campaign_id, fmt, status))
         return WebResponse.file(file.content, file.content_type, file.filename)
+
+    @routes.get("/api/campaigns/<int:campaign_id>/proof", permission="campaigns.read")
+    async def proof(request: WebRequest) -> WebResponse:
+        """The customer's proof of notification (ZIP: recordings, what was played, the
+        attempt log, SHA-256 manifest); every download is in the audit log."""
+        campaign_id = int(request.args["campaign_id"])
+        account = (request.arg("account") or "").strip()
+        if not account:
+            raise ApiError(400, "укажите лицевой счёт абонента", field="account")
+        if len(account) > 32:
+            raise ApiError(400, "лицевой счёт длиннее 32 знаков", field="account")
+        pack = await call(cw.proofs.pack(campaign_id, account))
+        await cw.audit.record(
+            request.principal.login,
+            "campaign.proof",
+            "campaign",
+            str(campaign_id),
+            {"account": account, "bytes": len(pack.content), "files": pack.files},
+        )
+        return WebResponse.file(pack.content, "application/zip", pack.filename)
+
+    @routes.post("/api/campaigns/<int:campaign_id>/follow-up", permission="campaigns.write")
+    async def follow_up(request: WebRequest) -> WebResponse:
+        """Whom the phone did not reach: a letter where the base has consent, else an
+        operator's call-back (`campaign follow-up`); `status` fields narrow it."""
+        campaign_id = int(request.args["campaign_id"])
+        statuses = [s for s in request.form.get("status", []) if s.strip()]
+        if not statuses and request.body.strip().startswith(b"{"):
+            statuses = list(request.json().get("status") or [])
+        result = await call(cw.follow_ups.create(campaign_id, statuses=statuses or None))
+        await cw.audit.record(
+            request.principal.login,
+            "campaign.follow_up",
+            "campaign",
+            str(campaign_id),
+            {
+                "letters": result.letters,
+                "callbacks": result.callbacks,
+                "letters_campaign": result.letters_campaign_id,
+            },
+        )
+        return WebResponse.json(
+            {
+                "id": campaign_id,
+                "letters": result.letters,
+                "callbacks": result.callbacks,
+                "letters_campaign": result.letters_campaign_id,
+                "message": result.text(),
+            }
+        )
 
     # --- scenarios: API ---------------------------------------------------------------
 
@@ -475,9 +547,19 @@ def register(web: WebConsole, cw: CampaignWeb) -> None:
     @routes.get("/campaigns/new", permission="campaigns.write", page=True)
     async def new_campaign_page(request: WebRequest) -> WebResponse:
         rows = await call(scenarios.latest())
+        tz = ZoneInfo(cw.defaults.timezone)
+        outages = [
+            {
+                "id": o.id,
+                "title": f"№ {o.id}: {o.starts_at.astimezone(tz):%d.%m %H:%M}–"
+                f"{o.ends_at.astimezone(tz):%d.%m %H:%M}, {o.addresses}",
+            }
+            for o in await campaigns.outages_to_warn()
+        ]
         return pages.render(
             request,
             "ai_campaign_new.html",
+            outages=outages,
             title="Новая кампания",
             kinds=[(k, KIND_RU[k]) for k in KINDS],
             channels=[(c, CHANNEL_RU[c]) for c in CHANNELS],

@@ -20,8 +20,10 @@ from typing import Any, Final, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoinformer.campaigns.status import campaign_pace, concurrency_data, labels
 from autoinformer.models import Campaign, CampaignContact, Letter
-from autoinformer.scheduling import expected_finish
+from autoinformer.reports import CAMPAIGN_RU, WAITING_RU
+from autoinformer.scheduling import STATUS_RU, expected_finish
 from contact_center.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -153,7 +155,11 @@ class CampaignProgress:
             "id": campaign.id,
             "name": campaign.name,
             "status": campaign.status,
+            "status_label": CAMPAIGN_RU.get(campaign.status, campaign.status),
             **counters,
+            "by_status_label": labels(counters["by_status"], STATUS_RU),
+            "waiting_reasons_label": labels(counters["waiting_reasons"], WAITING_RU),
+            "concurrency": concurrency_data(campaign_pace(campaign)),
         }
         self.contacts_by_status[campaign.id] = by_status_label(counters)
         if tracked.counters == state:

@@ -1,7 +1,13 @@
-"""The `contact-center` command: one click group, one module per subcommand group."""
+"""The `contact-center` command: one click group, one module per subcommand group.
+
+A subcommand's module is imported when that subcommand runs (or `--help` lists them all),
+not for every command: `serve` is restarted by its supervisor after a crash while customers
+wait on the line, and importing every command's dependencies (Alembic, openpyxl, the demo
+...) cost it 1-2 s of CPU before it could drive a call."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -11,8 +17,61 @@ from contact_center.cli.common import EXIT_BAD_INPUT, CliContext
 from contact_center.plugins import Plugin, load_plugins
 from contact_center.settings import SettingsError, load_settings
 
+# the core's subcommands: name -> "module:attribute", imported on first use
+CORE_COMMANDS = {
+    "config": "contact_center.cli.config:group",
+    "db": "contact_center.cli.db:group",
+    "customers": "contact_center.cli.customers:group",
+    "asterisk": "contact_center.cli.asterisk:group",
+    "serve": "contact_center.cli.serve:command",
+    "demo": "contact_center.cli.demo:command",
+    "hotline": "contact_center.cli.hotline:group",
+    "appeal": "contact_center.cli.appeal:group",
+    "operator": "contact_center.cli.operator:group",
+    "outages": "contact_center.cli.outages:group",
+    "report": "contact_center.cli.report:group",
+    "sim": "contact_center.cli.sim:group",
+    "doctor": "contact_center.cli.doctor:command",
+    "say": "contact_center.cli.say:command",
+    "sounds": "contact_center.cli.sounds:group",
+    "user": "contact_center.cli.user:group",
+}
 
-class _MainGroup(click.Group):
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when used (`add_lazy_command`)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy: dict[str, str] = {}
+
+    def add_lazy_command(self, name: str, target: str) -> None:
+        """`target` is "package.module:attribute", a click command imported on first use."""
+        self.lazy[name] = target
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.pop(cmd_name, None)
+        if target is not None and cmd_name not in self.commands:
+            module, _, attribute = target.partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def add_lazy_command(group: click.Group, name: str, target: str) -> None:
+    """Register `target` ("module:attribute") as `name` in `group`: imported on first use
+    in a LazyGroup, at once in any other group (a plugin's CLI in a test's own group)."""
+    if isinstance(group, LazyGroup):
+        group.add_lazy_command(name, target)
+        return
+    module, _, attribute = target.partition(":")
+    group.add_command(getattr(importlib.import_module(module), attribute), name)
+
+
+class _MainGroup(LazyGroup):
     """Adds the plugins' commands on first use, not at import: a plugin's own CLI module
     imports contact_center.cli, so loading plugins while this module imports would cycle."""
 
@@ -59,23 +118,5 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     ctx.obj = CliContext(settings=settings, plugins=plugins)
 
 
-def _register() -> None:
-    from contact_center.cli import asterisk, config, customers, db, demo, serve
-
-    for module in (config, db, customers, asterisk):
-        main.add_command(module.group)
-    main.add_command(serve.command)
-    main.add_command(demo.command)
-    from contact_center.cli import hotline, operator, outages, report, sim
-
-    for module in (hotline, operator, outages, report, sim):
-        main.add_command(module.group)
-    from contact_center.cli import doctor, say, sounds, user
-
-    main.add_command(doctor.command)
-    main.add_command(say.command)
-    main.add_command(sounds.group)
-    main.add_command(user.group)
-
-
-_register()
+for _name, _target in CORE_COMMANDS.items():
+    main.add_lazy_command(_name, _target)

@@ -14,6 +14,7 @@ from contact_center.clock import Clock
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.ivr_library import read_scripts_dir
 from contact_center.hotline.outage_store import OutageService
+from contact_center.hotline.written import CHANNEL_RU
 from contact_center.settings import Settings
 
 
@@ -106,7 +107,9 @@ def appeals(cli: CliContext, date_from: str | None, date_to: str | None) -> None
         lines = []
         for a in rows:
             local = a.arrived_at.astimezone(cli.settings.tz)
-            if a.abandoned:
+            if a.kind == "written":
+                outcome = f"письменное ({CHANNEL_RU.get(a.source, a.source)})"
+            elif a.abandoned:
                 outcome = "не дождался"
             elif a.operator_answered_at:
                 outcome = "оператор"

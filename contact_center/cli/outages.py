@@ -1,4 +1,4 @@
-"""`contact-center outages add|list|import|remove`: the daily outage information the IVR reads."""
+"""`contact-center outages add|list|import|move|remove`: the outage information the IVR reads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from contact_center.cli.common import EXIT_BAD_INPUT, CliContext, fail, pass_cli
 from contact_center.cli.hotline import open_store
 from contact_center.customers.csv_import import NotTextError
 from contact_center.hotline.exceptions import OutageError
-from contact_center.hotline.outages import KIND_RU, make_record, parse_outages_csv
+from contact_center.hotline.outages import (
+    KIND_RU,
+    make_record,
+    parse_local_datetime,
+    parse_outages_csv,
+)
 
 
 @click.group("outages")
@@ -88,6 +93,32 @@ def import_(cli: CliContext, path: Path, replace: bool) -> None:
             return await store.outages.import_records(parsed.records, replace=replace)
 
     click.echo(f"Загружено отключений: {run(go())}{' (прежние заменены)' if replace else ''}.")
+
+
+@group.command("move")
+@click.argument("outage_id", type=int)
+@click.option("--start", required=True, help="Новое начало: ГГГГ-ММ-ДД ЧЧ:ММ (местное время).")
+@click.option("--end", required=True, help="Новое окончание: ГГГГ-ММ-ДД ЧЧ:ММ.")
+@pass_cli
+def move(cli: CliContext, outage_id: int, start: str, end: str) -> None:
+    """Перенести отключение (кампании-предупреждения о нём прочитают новое время)."""
+    try:
+        starts_at = parse_local_datetime(start, cli.settings.tz)
+        ends_at = parse_local_datetime(end, cli.settings.tz)
+    except OutageError as exc:
+        fail(str(exc))
+
+    async def go() -> bool:
+        async with open_store(cli) as store:
+            return await store.outages.move(outage_id, starts_at, ends_at)
+
+    try:
+        moved = run(go())
+    except OutageError as exc:
+        fail(str(exc))
+    if not moved:
+        fail(f"отключения {outage_id} нет")
+    click.echo(f"Отключение {outage_id} перенесено.")
 
 
 @group.command("remove")

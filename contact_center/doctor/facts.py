@@ -291,10 +291,15 @@ def system_timezone(etc: Path = Path("/etc")) -> str | None:
 
 
 def disk_free(settings: Settings) -> dict[str, int]:
-    """Free bytes where recordings (Asterisk's spool) and the sounds go."""
+    """Free bytes where recordings (CC_RECORDINGS_DIR), Asterisk's files and the sounds go."""
     out: dict[str, int] = {}
     devices: set[int] = set()
-    for path in (Path(settings.asterisk_runtime_dir), Path(settings.sounds_dir)):
+    places = (
+        settings.recordings_path,
+        Path(settings.asterisk_runtime_dir),
+        Path(settings.sounds_dir),
+    )
+    for path in places:
         existing = path
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent

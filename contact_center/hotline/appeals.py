@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contact_center.customers.models import Customer
 from contact_center.hotline.exceptions import AppealNotFound
 from contact_center.hotline.models import (
+    WRITTEN_SOURCES,
     Appeal,
     AppealSource,
     Appointment,
@@ -26,6 +27,9 @@ from contact_center.hotline.models import (
 )
 from contact_center.hotline.norms import CallMetrics, Report, build_report
 from contact_center.operators.models import Operator
+
+if TYPE_CHECKING:
+    from contact_center.hotline.standard_journal import StandardJournal
 
 APPLICANT_DEFAULT = "ФЛ"
 
@@ -69,7 +73,12 @@ class AppealService:
         source: AppealSource = AppealSource.HOTLINE,
         context: Mapping[str, Any] | None = None,
         answered_at: datetime | None = None,
+        applicant: str = APPLICANT_DEFAULT,
+        kind: str = "call",
+        **written: Any,
     ) -> AppealRef:
+        """Number and store a new appeal; `written`: the written appeal's columns
+        (applicant_name, text, classification...)."""
         year = arrived_at.astimezone(self._tz).year
         async with self._numbering:
             for _attempt in range(3):
@@ -77,10 +86,11 @@ class AppealService:
                     async with self._sessions() as session, session.begin():
                         seq = await self._next_seq(session, year)
                         appeal = Appeal(
-                            number=appeal_number(year, seq),
+                            number=appeal_number(year, seq, applicant),
                             year=year,
                             seq=seq,
-                            applicant=APPLICANT_DEFAULT,
+                            applicant=applicant,
+                            kind=kind,
                             uniqueid=uniqueid,
                             channel=channel,
                             caller_number=caller_number,
@@ -90,6 +100,7 @@ class AppealService:
                             source=AppealSource(source).value,
                             context=dict(context) if context is not None else None,
                             timeline=[],
+                            **written,
                         )
                         session.add(appeal)
                     return AppealRef(appeal.id, appeal.number)
@@ -112,6 +123,12 @@ class AppealService:
             await session.flush()
             seq = 1
         return int(seq)
+
+    def standard_journal(self) -> StandardJournal:
+        """The journal in the standard's form over the same tables."""
+        from contact_center.hotline.standard_journal import StandardJournal
+
+        return StandardJournal(self._sessions, self._tz)
 
     async def set(self, appeal_id: int, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
@@ -332,6 +349,53 @@ class AppealService:
             }
         return out
 
+    # ---------------------------------------------------------------- the operator's desk
+    async def recent_for_customer(
+        self, customer_id: int, *, limit: int = 5, exclude: int | None = None
+    ) -> list[Appeal]:
+        """The customer's latest appeals, newest first (what the screen-pop lists)."""
+        query = select(Appeal).where(Appeal.customer_id == customer_id)
+        if exclude is not None:
+            query = query.where(Appeal.id != exclude)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                query.order_by(Appeal.arrived_at.desc(), Appeal.id.desc()).limit(limit)
+            )
+            return list(rows.all())
+
+    async def messages_due(self, day: date, *, limit: int = 200) -> list[Appeal]:
+        """Recorded messages (out of hours, no operator in time) due by `day`, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Appeal)
+                .where(Appeal.kind == "message", Appeal.due_date <= day)
+                .order_by(Appeal.due_date, Appeal.arrived_at, Appeal.id)
+                .limit(limit)
+            )
+            return list(rows.all())
+
+    async def called_back(self, numbers: Sequence[str], since: datetime) -> dict[str, datetime]:
+        """Of `numbers`, those an operator reached since `since` (a call-back or an operator's
+        own call the customer answered), with the latest such call."""
+        if not numbers:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Appeal.caller_number, Appeal.arrived_at).where(
+                    Appeal.caller_number.in_(list(numbers)),
+                    Appeal.source.in_(
+                        [AppealSource.CALLBACK.value, AppealSource.OPERATOR_PHONE.value]
+                    ),
+                    Appeal.arrived_at >= since,
+                    Appeal.operator_answered_at.is_not(None),
+                )
+            )
+            out: dict[str, datetime] = {}
+            for number, at in rows.all():
+                if number not in out or at > out[number]:
+                    out[str(number)] = at
+            return out
+
     # ---------------------------------------------------------------- reports
     def _local_range(self, date_from: date, date_to: date) -> tuple[datetime, datetime]:
         start = datetime.combine(date_from, time(0), tzinfo=self._tz)
@@ -355,7 +419,12 @@ class AppealService:
                 await session.execute(
                     select(Appeal, Operator.code)
                     .outerjoin(Operator, Operator.id == Appeal.operator_id)
-                    .where(Appeal.arrived_at >= start, Appeal.arrived_at < end)
+                    .where(
+                        Appeal.arrived_at >= start,
+                        Appeal.arrived_at < end,
+                        # letters and visits have norms of their own (hotline.written)
+                        Appeal.source.not_in(WRITTEN_SOURCES),
+                    )
                 )
             ).all()
         calls = [

@@ -83,7 +83,8 @@ class QueueEventConsumer:
     async def settled(self, timeout: float = 5.0) -> None:
         """Return once every event received so far has been handled (at most `timeout`)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._events.join(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it may swallow a cancellation
+                await self._events.join()
 
     async def _consume(self) -> None:
         while True:

@@ -256,7 +256,8 @@ class HotlineCall:
             # the service is stopping (or this flow was cancelled): the dialplan takes the
             # caller over; bounded, so a slow link does not hold the stop up
             try:
-                await asyncio.wait_for(self._let_go("stopped"), LET_GO_LIMIT_S)
+                async with asyncio.timeout(LET_GO_LIMIT_S):
+                    await self._let_go("stopped")
             except Exception:
                 log.exception("hotline call %s: letting go at stop failed", self.uniqueid)
             raise

@@ -192,6 +192,10 @@ def register(
         if fmt not in ("csv", "xlsx"):
             raise ApiError(400, "формат: csv или xlsx", field="format")
         flt = journal_filter(request, max_limit=EXPORT_LIMIT)
+        if (request.arg("form") or "") == "standard":
+            # the standard's form (ch. 3 § 3): every appeal of the period, its 11 columns
+            made = await appeals.standard_journal().file(flt.date_from, flt.date_to, fmt)
+            return WebResponse.file(made.content, made.content_type, made.filename)
         if request.arg("limit") is None:
             flt = JournalFilter(
                 flt.date_from,

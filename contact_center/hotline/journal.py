@@ -23,6 +23,7 @@ STATUS_RU = {
     "message": "оставил сообщение",
     "self_service": "самообслуживание",
     "in_progress": "идёт",
+    "written": "письменное",
 }
 ENDED_BY_RU = {
     "caller": "абонент",
@@ -121,6 +122,8 @@ def parse_filter(
 
 def appeal_status(*, abandoned: bool, answered: bool, kind: str, ended: bool) -> str:
     """The appeal's outcome, first match wins (as `hotline appeals` prints it)."""
+    if kind == "written":
+        return "written"
     if abandoned:
         return "abandoned"
     if answered:
@@ -133,10 +136,12 @@ def appeal_status(*, abandoned: bool, answered: bool, kind: str, ended: bool) ->
 def _status_clause(status: str) -> ColumnElement[bool]:
     answered = Appeal.operator_answered_at.is_not(None)
     message = Appeal.kind == "message"
+    written = Appeal.kind == "written"
     ended = Appeal.ended_at.is_not(None)
-    not_abandoned = Appeal.abandoned.is_(False)
+    not_abandoned = and_(Appeal.abandoned.is_(False), not_(written))
     clauses: dict[str, ColumnElement[bool]] = {
-        "abandoned": Appeal.abandoned.is_(True),
+        "written": written,
+        "abandoned": and_(Appeal.abandoned.is_(True), not_(written)),
         "answered": and_(not_abandoned, answered),
         "message": and_(not_abandoned, not_(answered), message),
         "self_service": and_(not_abandoned, not_(answered), not_(message), ended),

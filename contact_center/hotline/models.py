@@ -60,6 +60,15 @@ class AppealSource(StrEnum):
     OPERATOR_PHONE = "operator-phone"
     # the desk rang the operator's phone, then the customer (OperatorService.call_back)
     CALLBACK = "callback"
+    # written appeals registered by hand (`appeal add`): e-mail, post, in person
+    EMAIL = "email"
+    POST = "post"
+    VISIT = "visit"
+
+
+# appeals that are no telephone call: the telephone norms leave them out, the written
+# norms (1 day to register and classify, 10 to answer) measure them
+WRITTEN_SOURCES = (AppealSource.EMAIL.value, AppealSource.POST.value, AppealSource.VISIT.value)
 
 
 class EndedBy(StrEnum):
@@ -141,6 +150,20 @@ class Appeal(Base):
     # the call's state transitions [[state, iso time], ...] and what was played, for audits
     timeline: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the journal's form (standard ch. 3 § 3): the applicant as written on a letter (column
+    # 3, 4; a call's come from the customer base), a written appeal's full text, when it
+    # was classified, to whom and when it went for execution (7, 9), when the applicant was
+    # answered and how (8), when the answer came back from the branch (10), a note (11)
+    applicant_name: Mapped[str] = mapped_column(Text, default="")
+    applicant_address: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    classified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    assigned_to: Mapped[str] = mapped_column(Text, default="")
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    reply_text: Mapped[str] = mapped_column(Text, default="")
+    response_received_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class JournalCounter(Base):

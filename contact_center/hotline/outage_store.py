@@ -45,6 +45,17 @@ class OutageService:
             session.add_all(_outage_row(r) for r in items)
         return len(items)
 
+    async def move(self, outage_id: int, starts_at: datetime, ends_at: datetime) -> bool:
+        """New times for a registered outage (campaigns warning of it read them out)."""
+        if ends_at <= starts_at:
+            raise OutageError("конец отключения раньше его начала")
+        async with self._sessions() as session, session.begin():
+            row = await session.get(Outage, outage_id)
+            if row is None:
+                return False
+            row.starts_at, row.ends_at = starts_at, ends_at
+        return True
+
     async def remove(self, outage_id: int) -> bool:
         async with self._sessions() as session, session.begin():
             result = await session.execute(delete(Outage).where(Outage.id == outage_id))

@@ -124,7 +124,8 @@ class SynthWorker:
         self.starts += 1
         assert proc.stdout is not None
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), self.config.start_timeout)
+            async with asyncio.timeout(self.config.start_timeout):
+                line = await proc.stdout.readline()
         except TimeoutError:
             await self._kill(proc)
             raise WorkerCrashed("TTS worker did not start in time") from None
@@ -164,9 +165,10 @@ class SynthWorker:
             try:
                 proc.stdin.write((json.dumps(payload, ensure_ascii=False) + "\n").encode())
                 await proc.stdin.drain()
-                reply = await asyncio.wait_for(
-                    self._read_reply(proc, request_id), self.config.timeout
-                )
+                # not wait_for: on 3.11 it swallows a cancellation that comes with the
+                # reply, and a call stopped mid-synthesis would be played on
+                async with asyncio.timeout(self.config.timeout):
+                    reply = await self._read_reply(proc, request_id)
             except TimeoutError:
                 log.warning(
                     "TTS worker pid %s hung for %.1f s; killing it", proc.pid, self.config.timeout

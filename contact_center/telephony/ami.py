@@ -24,9 +24,9 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from contact_center.settings import Settings
 from contact_center.tasks import TaskSet
@@ -40,6 +40,7 @@ from contact_center.telephony.exceptions import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # a handler may return a coroutine: it is then run as an owned task
 EventHandler = Callable[[Message], object]
@@ -92,7 +93,7 @@ class _Manager(Manager):
             self.config["port"],
             ssl=self.config["ssl"],
         )
-        task = self.loop.create_task(asyncio.wait_for(opening, self.link.config.connect_timeout))
+        task = self.loop.create_task(_within(opening, self.link.config.connect_timeout))
         task.add_done_callback(self.connection_made)
         self.connecting = task
         return task
@@ -212,7 +213,8 @@ class AmiLink:
         (the link is closed then). For one-shot commands; a service calls `start`."""
         first = self._open()
         try:
-            await asyncio.wait_for(asyncio.shield(first), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(first)
         except TimeoutError:
             await self.close()
             reason = f": {self._last_connect_error}" if self._last_connect_error else ""
@@ -660,6 +662,13 @@ class AmiLink:
         if started is not None and time.monotonic() - started > self.config.connect_timeout:
             self._connect_failed(TimeoutError("no reply to the AMI login"))
             self._abort_transport()
+
+
+async def _within(opening: Coroutine[Any, Any, T], seconds: float) -> T:
+    """`opening` with a time limit. Not wait_for: on 3.11 it swallows a cancellation (the
+    link closing) that comes with the connection made, which would then be used."""
+    async with asyncio.timeout(seconds):
+        return await opening
 
 
 def _headers(name: str, fields: Mapping[str, AmiField]) -> dict[str, str | list[str]]:

@@ -5,6 +5,8 @@ menu entries while the app is built; `serve` starts the Twisted site on top (`st
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -60,11 +62,16 @@ class WebConsole:
         return self.site.port
 
     async def start(self) -> None:
-        """Listen on host:port; the asyncio reactor goes onto the running loop first."""
-        install_reactor()
-        from contact_center.web.site import WebSite  # imports klein, hence the reactor
+        """Listen on host:port; the asyncio reactor goes onto the running loop first.
 
-        site = WebSite(
+        Twisted and klein are imported in a worker thread (the reactor itself is installed
+        here, on the loop, in between): about a second of CPU on a loaded machine that, on
+        the loop, held up the calls a restarted `serve` was taking up (bench/chaos.py)."""
+        await asyncio.to_thread(importlib.import_module, "twisted.internet.asyncioreactor")
+        install_reactor()
+        # klein imports twisted.internet.reactor: the one just installed
+        site_module = await asyncio.to_thread(importlib.import_module, "contact_center.web.site")
+        site = site_module.WebSite(
             self.routes,
             host=self.host,
             port=self.port,

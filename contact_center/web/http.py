@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contact_center.events import desk_prefix
 from contact_center.web.console import WebConsole
 from contact_center.web.routing import ApiError, EventStream, WebRequest, WebResponse
 
@@ -53,6 +54,10 @@ def register(web: WebConsole, *, checks: dict[str, HealthCheck]) -> None:
             if web.allowed(role, permission)
             for prefix in keys
         )
+        code = request.principal.operator_code
+        if code and web.allowed(role, "desk"):
+            # the operator's own screen-pops, never another operator's
+            prefixes += (desk_prefix(code),)
         if not prefixes:
             raise ApiError(403, "нет доступных событий")
 

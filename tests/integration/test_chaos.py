@@ -2,7 +2,8 @@
 
 It runs as a subprocess with its own private Asterisk and `serve`: kills of `serve`, an
 Asterisk restart, two freezes, `serve` started before Asterisk; an independent AMI observer
-counts the violations. Every metric must be printed and the sum must be 0.
+counts the violations. Every metric must be printed, the sum must be 0 and neither freeze
+may be skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ METRICS = (
     "unclosed_appeals",
     "retries_spent_without_call",
     "serve_exits_while_asterisk_down",
+    "freezes_skipped",
     "campaign_finished",
     "chaos_violations",
 )
@@ -78,4 +80,6 @@ def test_short_chaos_run_has_no_violations() -> None:
     missing = [name for name in METRICS if name not in figures]
     assert not missing, f"metrics not printed: {missing}\n{output[-6000:]}"
     assert figures["campaign_finished"] == 1, output[-6000:]
+    # both freezes happened: a run that froze nothing did not test the link's survival
+    assert figures["freezes_skipped"] == 0, output[-6000:]
     assert figures["chaos_violations"] == 0, output[-6000:]

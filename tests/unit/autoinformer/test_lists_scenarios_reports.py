@@ -178,5 +178,5 @@ def test_report_totals_agree_with_rows() -> None:
     assert (t.contacts, t.attempts, t.answered, t.notified) == (5, 7, 4, 2)
     assert (t.transferred, t.opted_out, t.callback, t.notified_share) == (1, 1, 1, 0.4)
     lines = to_csv(report).decode("utf-8-sig").splitlines()
-    assert lines[1] == "7 (913) 000-00-01;1;;;;оповещён;да;1;1;нет;"
+    assert lines[1] == "7 (913) 000-00-01;1;;;;оповещён;да;1;1;нет;;;"
     assert len(lines) == 1 + len(rows), "the totals are not rows"

@@ -78,9 +78,10 @@ def test_a_phone_only_csv_is_rows_only_in_russian() -> None:
         to_csv(report)
         == (
             "\ufeffТелефон;Лицевой счёт;ФИО;Адрес;Долг;Итог звонка;Оповещён;Попыток;Ответов;"
-            "Ждёт звонка оператора;Примечание\r\n"
-            "7 (913) 000-00-01;240001;;;;оповещён;да;2;1;нет;\r\n"
-            "7 (913) 000-00-02;'=1+1;;;;занято;нет;3;0;да;ждёт повтора\r\n"
+            "Ждёт звонка оператора;Примечание;Оповещение другим путём;"
+            "Звонки (время, номер — итог)\r\n"
+            "7 (913) 000-00-01;240001;;;;оповещён;да;2;1;нет;;;\r\n"
+            "7 (913) 000-00-02;'=1+1;;;;занято;нет;3;0;да;ждёт повтора;;\r\n"
         ).encode()
     )
 
@@ -107,6 +108,8 @@ def _expected_row(c: dict[str, Any]) -> list[object]:
         c["answered"],
         yes(c["callback"]),
         blank(c["note"]),
+        blank(c["follow_up_label"]),
+        blank("; ".join(call["at"] for call in c["calls"])),
         blank(c["email"]),
         blank(EMAIL_STATUS_RU.get(c["email_status"], c["email_status"])),
         c["email_attempts"],
@@ -176,3 +179,13 @@ async def test_the_service_gives_the_web_a_file_or_a_domain_error(tmp_path: Path
             await campaigns.report_file(campaign_id, "pdf")
         with pytest.raises(CampaignNotFound):
             await campaigns.report_file(campaign_id + 1, "xlsx")
+
+
+def test_the_json_keeps_the_codes_and_gives_the_russian_words_beside_them() -> None:
+    data = json.loads(to_json(build_report(CAMPAIGN, ROWS)))
+    for row in data["contacts"]:
+        assert row["status_label"] == STATUS_RU.get(row["status"], row["status"])
+        assert row["email_status_label"] == EMAIL_STATUS_RU.get(
+            row["email_status"], row["email_status"]
+        )
+    assert any(row["status_label"] != row["status"] for row in data["contacts"])

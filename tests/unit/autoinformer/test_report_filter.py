@@ -16,13 +16,15 @@ ROWS = [
     ReportRow("79130000004", "4", "transferred", False, 1, 1),
     ReportRow("79130000005", "5", "waiting", False, 0, 0),
     ReportRow("", "6", "", False, 0, 0, email="a@example.ru", email_status="accepted"),
+    # paid before the call: not called, and nobody to notify
+    ReportRow("79130000007", "7", "paid", False, 1, 0),
 ]
 
 
 @pytest.mark.parametrize(
     ("status", "accounts"),
     [
-        (None, ["1", "2", "3", "4", "5", "6"]),
+        (None, ["1", "2", "3", "4", "5", "6", "7"]),
         ("notified", ["1"]),
         ("not-notified", ["2", "3", "4", "5"]),
         ("not-reached", ["2", "5"]),
@@ -30,6 +32,7 @@ ROWS = [
         ("no-answer", ["2"]),
         ("no_answer", ["2"]),
         ("HUNG-UP", ["3"]),
+        ("paid", ["7"]),
     ],
 )
 def test_status_filter(status: str | None, accounts: list[str]) -> None:

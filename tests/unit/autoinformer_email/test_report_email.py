@@ -64,10 +64,10 @@ def test_csv_and_text_show_both_channels_side_by_side() -> None:
     report = build_report({"id": 1, "name": "n", "channel": "both", "status": "finished"}, ROWS)
     lines = to_csv(report).decode("utf-8-sig").splitlines()
     assert lines[1] == (
-        "7 (913) 000-00-01;1;;;;оповещён;да;1;1;нет;;a@x.ru;принято сервером;2;1;250;2.0.0 Ok;"
+        "7 (913) 000-00-01;1;;;;оповещён;да;1;1;нет;;;;a@x.ru;принято сервером;2;1;250;2.0.0 Ok;"
         "451 4.3.0 later;"
     )
-    assert lines[3] == ";3;;;;;;0;0;;;c@x.ru;принято сервером;1;0;;;;"
+    assert lines[3] == ";3;;;;;;0;0;;;;;c@x.ru;принято сервером;1;0;;;;"
     assert len(lines) == 1 + len(ROWS)
     text = to_text(report)
     assert "ответ сервера: 550 5.1.1 no such user" in text
@@ -80,6 +80,6 @@ def test_a_phone_only_report_keeps_its_columns() -> None:
     lines = to_csv(report).decode("utf-8-sig").splitlines()
     assert lines[0] == (
         "Телефон;Лицевой счёт;ФИО;Адрес;Долг;Итог звонка;Оповещён;Попыток;Ответов;"
-        "Ждёт звонка оператора;Примечание"
+        "Ждёт звонка оператора;Примечание;Оповещение другим путём;Звонки (время, номер — итог)"
     )
     assert "Итого: абонентов 1" in to_text(report)

@@ -210,3 +210,100 @@ def test_processes_numbering_appeals_at_once_never_share_a_journal_number(
     # each process's own numbers rise
     for ns in numbers:
         assert ns == sorted(ns)
+
+
+# the whole message heard: the contact is done, never claimed again
+HEARD = CallFacts("answered", played_to_end=True)
+
+
+async def claim_within_concurrency(
+    url: str, index: int, campaign_id: int, limit: int
+) -> tuple[int, int]:
+    """A dialer of its own node claiming for a shared campaign of concurrency `limit`: after
+    each claim it counts the campaign's open calls (every worker's), then ends a call of
+    its own now and then. Returns (its claims, the most open calls it ever saw)."""
+    engine = create_engine(url)
+    book = CallBook(session_factory(engine), node=f"node-{index}", instance=f"w{index}")
+    mine: list[int] = []
+    most = claims = 0
+    try:
+        plan = await book.plan(campaign_id)
+        assert plan is not None
+        while due := await book.due(campaign_id, utcnow(), 5):
+            claimed = await book.claim_many(plan, due, utcnow(), limit=limit)
+            claims += len(claimed)
+            mine += [attempt_id for _c, attempt_id, _ch in claimed]
+            async with session_factory(engine)() as session:
+                open_now = await session.scalar(
+                    select(func.count())
+                    .select_from(Attempt)
+                    .where(Attempt.campaign_id == campaign_id, Attempt.ended_at.is_(None))
+                )
+            most = max(most, int(open_now or 0))
+            if mine and (not claimed or len(mine) > 1):
+                await book.record(mine.pop(0), HEARD, utcnow())
+            await asyncio.sleep(0)
+        for attempt_id in mine:
+            await book.record(attempt_id, HEARD, utcnow())
+    finally:
+        await engine.dispose()
+    return claims, most
+
+
+def test_a_campaigns_concurrency_holds_across_workers(
+    pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    url = pg_database("concurrency")
+    campaign_id = asyncio.run(_campaign(url, tmp_path, 120))
+    results = run_in_processes(claim_within_concurrency, url, PROCESSES, campaign_id, 3)
+    assert sum(claims for claims, _most in results) == 120
+    # each worker alone would have held 3 of its own: together never more than 3
+    assert max(most for _claims, most in results) <= 3
+    assert sum(1 for claims, _most in results if claims) >= 2, results
+
+
+def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_they_ended(
+    any_database: NewDatabase, tmp_path: Path
+) -> None:
+    url = any_database("takeover")
+    campaign_id = asyncio.run(_campaign(url, tmp_path, 4))
+
+    async def scene() -> dict[str, list[int]]:
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        a = CallBook(sessions, node="node-a", instance="host-a:1")
+        b = CallBook(sessions, node="node-b", instance="host-b:2")
+        try:
+            plan = await a.plan(campaign_id)
+            assert plan is not None
+            due = await a.due(campaign_id, utcnow(), 4)
+            on_a = [i for _c, i, _ch in await a.claim_many(plan, due[:2], utcnow())]
+            on_b = [i for _c, i, _ch in await b.claim_many(plan, due[2:], utcnow())]
+            now = utcnow()
+            hour = timedelta(hours=1)
+            seen: dict[str, list[int]] = {}
+            # A restarts (a new process) while B lives: A's node's calls only
+            a2 = CallBook(sessions, node="node-a", instance="host-a:3")
+            seen["restart"] = [x.id for x in await a2.take_over(now, alive={"host-b:2"})]
+            # B's calls are another node's: not while B lives, nor before they must have
+            # ended, then once, to one worker
+            seen["b alive"] = [
+                x.id for x in await a2.take_over(now, alive={"host-b:2"}, ended_by=-hour)
+            ]
+            seen["too soon"] = [x.id for x in await a2.take_over(now, alive=(), ended_by=hour)]
+            seen["ended"] = [x.id for x in await a2.take_over(now, alive=(), ended_by=-hour)]
+            c = CallBook(sessions, node="node-c", instance="host-c:4")
+            seen["again"] = [
+                x.id for x in await c.take_over(now, alive={"host-a:3"}, ended_by=-hour)
+            ]
+            seen["on_a"], seen["on_b"] = on_a, on_b
+            return seen
+        finally:
+            await engine.dispose()
+
+    seen = asyncio.run(scene())
+    assert seen["restart"] == seen["on_a"]
+    assert seen["b alive"] == [] and seen["too soon"] == []
+    assert seen["ended"] == seen["on_b"]
+    # every open call is a2's now, and a2 lives: a third worker takes none
+    assert seen["again"] == []

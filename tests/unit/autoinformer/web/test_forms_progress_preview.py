@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import wave
 from datetime import datetime, timedelta
@@ -83,12 +84,33 @@ def test_the_form_reads_browser_times_as_local_and_every_option() -> None:
         ({"start": "вчера"}, "start"),
         ({"outage_start": "2026-13-40 10:00"}, "outage_start"),
         ({"decision_date": "32.12.2026"}, "decision_date"),
+        ({"outage_end": "завтра"}, "outage_end"),
+        ({"outage": "третье"}, "outage"),
+        ({"where": "debt>=много"}, "where"),
+        ({"where": "цвет=синий"}, "where"),
     ],
 )
 def test_a_bad_field_is_named(fields: dict[str, str], field: str) -> None:
     with pytest.raises(FieldError) as refused:
         campaign_spec(form(**fields), DEFAULTS)
     assert refused.value.field == field and refused.value.reason
+
+
+def test_the_list_source_fields_read_like_where_and_outage() -> None:
+    spec = campaign_spec(
+        form(
+            kind="outage",
+            outage="7",
+            where="address=ул. Ленина, д. 5, 7; ул. Чкалова\r\n\r\ndebt>=1000\n",
+            outage_end="2026-12-04T17:00",
+        ),
+        DEFAULTS,
+    )
+    assert spec.outage_id == 7
+    assert spec.outage_end == datetime(2026, 12, 4, 17, 0, tzinfo=KRS)
+    # one filter a line: the commas and semicolons of an address stay inside its filter
+    assert [f.key for f in spec.where] == ["address", "debt"]
+    assert len(spec.where[0].entries) == 2
 
 
 def test_counters_from_grouped_rows_match_campaign_status() -> None:
@@ -137,6 +159,10 @@ def test_progress_publishes_a_change_once_with_a_series_point() -> None:
         id, name, status, channel = 7, "x", "running", "phone"
         started_at = datetime.now(KRS) - timedelta(minutes=1)
         finished_at = None
+        # the dialer's pace as it stores it (autoinformer.phone.pacing.Pace)
+        pace = json.dumps(
+            {"asked": 10, "limit": 4, "reason": "operators", "free_operators": 2, "per_operator": 2}
+        )
 
     one = contact_counters([("waiting", None, False, False, None, 2)], attempts=0)
     progress._update(C(), one)  # type: ignore[arg-type]
@@ -146,6 +172,14 @@ def test_progress_publishes_a_change_once_with_a_series_point() -> None:
     assert [e[0] for e in hub.events] == ["campaign:7", "campaign:7"]
     assert [p["notified"] for p in progress.series(7)] == [0.0, 2.0]
     assert hub.events[-1][2]["point"]["attempts"] == 2.0
+    # codes stay codes, with the words a supervisor reads beside them
+    first, last = hub.events[0][2], hub.events[-1][2]
+    assert first["waiting_reasons_label"] == {"due": "на очереди"}
+    assert last["by_status_label"] == {"notified": "оповещён"}
+    assert last["status_label"] == "идёт"
+    assert last["concurrency"]["text"] == (
+        "одновременно 4 из 10: свободных операторов 2 (по 2 звонка на оператора)"
+    )
     # the wall-clock moment of publishing, for clients to measure delivery (bench/sse.py)
     assert abs(hub.events[-1][2]["ts"] - time.time()) < 5
     assert progress.contacts_by_status[7] == {"waiting": 0, "calling": 0, "notified": 2}

@@ -1,0 +1,197 @@
+"""A call a killed `serve` was in the middle of is carried on from what was stored, not
+started again: against the session's real Asterisk, `serve` killed with SIGKILL in a
+subprocess and started again (tests/integration/autoinformer/test_survival.py has the
+helpers and the wider kill test)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from autoinformer.models import Attempt, Campaign
+from autoinformer.phone.book import CallBook
+from autoinformer.phone.prerender import contact_values
+from contact_center.storage.database import create_engine, session_factory
+from tests.integration.autoinformer.conftest import SHORT_SCENARIO, World, WorldFactory
+from tests.integration.autoinformer.test_campaign_calls import (
+    TUESDAY_11,
+    attempts_of,
+    csv_of,
+    spec,
+)
+from tests.integration.autoinformer.test_survival import kill_9, observer, start_serve
+from tests.integration.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+# a long announcement: the service is killed while it plays
+ANNOUNCING = SHORT_SCENARIO.replace(
+    'operator = ""',
+    'operator = "Соединяю вас с оператором. Пожалуйста, оставайтесь на линии, '
+    'оператор ответит вам через несколько секунд."',
+)
+
+
+async def test_a_kill_during_the_transfer_announcement_puts_the_customer_through(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """The customer pressed 0 and hears «соединяю с оператором» when `serve` is killed:
+    the next run takes the stored key and puts them through to an operator; it does not
+    play the message again (which would leave them, having pressed once, with no operator)."""
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario(ANNOUNCING)
+        created = await w0.campaigns.create(spec("объявление"), list_data=csv_of("3104"))
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        settings = w0.settings
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+
+    async def attempt() -> Attempt | None:
+        async with sessions() as session:
+            return await session.scalar(select(Attempt).where(Attempt.campaign_id == cid))
+
+    try:
+        async with observer(settings) as obs:
+            await obs.sim(
+                SIM_CUSTOMER_PRESS_DELAY=1.0,
+                SIM_OPERATOR_ANSWER_DELAY=0.3,
+                SIM_OPERATOR_TALK_TIME=3,
+            )
+            serve = start_serve(settings, tmp_path / "serve.log")
+            try:
+
+                async def key_stored() -> Attempt | None:
+                    a = await attempt()
+                    return a if a is not None and a.digits == "0" else None
+
+                await wait_for(key_stored, 60, "the 0 to be stored", every=0.02)
+            finally:
+                kill_9(serve)
+            killed = await attempt()
+            assert killed is not None
+            # the kill came during the announcement: not in the queue yet, nothing decided
+            assert killed.queued_at is None and not killed.callback, "killed too late"
+            assert killed.ended_at is None and not killed.played_to_end
+            uid = killed.channel_id
+            assert uid not in obs.hangups, "the call ended with the kill"
+
+            serve = start_serve(settings, tmp_path / "serve2.log")
+            try:
+
+                async def finished() -> bool:
+                    async with sessions() as session:
+                        campaign = await session.get(Campaign, cid)
+                        return campaign is not None and campaign.status == "finished"
+
+                await wait_for(finished, 60, "the campaign to finish", every=0.2)
+            finally:
+                serve.send_signal(signal.SIGTERM)
+                try:
+                    serve.wait(timeout=20)
+                finally:
+                    kill_9(serve)
+            after = await attempt()
+            connected = uid in obs.agent_complete
+    finally:
+        await engine.dispose()
+    assert after is not None
+    assert (after.status, after.transferred, after.counted) == ("transferred", True, True)
+    assert "sim-operators" in after.operator
+    # the same call, put through: the operator talked to the customer to the end
+    assert connected
+    assert after.digits == "0"
+
+
+async def test_a_listener_cut_off_after_every_part_was_stored_is_notified_not_called_again(
+    world: WorldFactory,
+) -> None:
+    """A killed run had stored every part of the message as played (not yet the flag that
+    follows), then Asterisk was restarted and took the call down: the next run finds the
+    call gone on an Asterisk that is not the one that had it. Cut off by our side, but the
+    customer heard the whole message: notified, final, never called again (it was voided
+    and the customer called a second time)."""
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario()
+        created = await w0.campaigns.create(spec("все части"), list_data=csv_of("3201"))
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        book = CallBook(w0.campaigns.sessions)
+        plan = next(p for p in await book.active_plans() if p.id == cid)
+        now = w0.campaigns.clock.now()
+        contacts = await book.due(cid, now, 10)
+        scenario = await w0.campaigns.scenarios.by_id(plan.scenario_id)
+        values = contact_values(contacts[0])
+        parts = len(await w0.service.speech.render(scenario.message_for(values), values))
+        [(_contact, attempt_id, _channel)] = await book.claim_many(plan, contacts, now)
+        async with w0.campaigns.sessions() as session, session.begin():
+            await session.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt_id)
+                .values(
+                    answered_at=now,
+                    parts_total=parts,
+                    parts_played=parts,
+                    asterisk_boot="a run of Asterisk gone since",
+                )
+            )
+    w: World
+    async with world(now=TUESDAY_11) as w:
+        await w.wait_finished(cid, timeout=40)
+        attempts = await attempts_of(w, cid, counted_only=False)
+        report = await w.campaigns.report(cid)
+    assert [(a.id, a.counted, a.played_to_end) for a in attempts] == [(attempt_id, True, True)]
+    assert (report.rows[0].status, report.rows[0].notified) == ("notified", True)
+
+
+async def test_the_wait_for_a_key_begins_only_once_the_message_is_stored_as_heard(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """`serve` killed the moment the wait for a key after the message begins: the message
+    is stored as heard to its end already (the write goes first, ahead of the queued ones),
+    so whatever becomes of the call the customer is not called again. Under load the write
+    lagged the call by over a second and such a kill left a listener to be called again."""
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario()
+        created = await w0.campaigns.create(spec("до конца"), list_data=csv_of("3401"))
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        settings = w0.settings
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+
+    async def attempt() -> Attempt | None:
+        async with sessions() as session:
+            return await session.scalar(select(Attempt).where(Attempt.campaign_id == cid))
+
+    waits: list[str] = []
+    try:
+        async with observer(settings) as obs:
+            obs.link.on_event(
+                "AGIExecStart",
+                lambda e: (
+                    waits.append(str(e.get("Uniqueid")))
+                    if str(e.get("Command", "")).startswith("WAIT FOR DIGIT")
+                    else None
+                ),
+            )
+            serve = start_serve(settings, tmp_path / "serve.log")
+            try:
+
+                async def waiting() -> bool:
+                    return bool(waits)
+
+                await wait_for(waiting, 60, "the wait for a key", every=0.005)
+            finally:
+                kill_9(serve)
+            stored = await attempt()
+    finally:
+        await engine.dispose()
+    assert stored is not None and stored.channel_id == waits[0] and stored.ended_at is None
+    assert stored.played_to_end and stored.parts_played == stored.parts_total > 0
