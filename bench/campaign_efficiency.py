@@ -10,7 +10,15 @@ message played to its end: a положительный звонок). The call 
 measured length; the channel-bound limit is contacts x call time / concurrency, and
 efficiency = limit / elapsed.
 Prints elapsed, the limit, the service's CPU time and peak memory, Asterisk's CPU time,
-and last the line `efficiency: X`.
+and the line `efficiency: X`.
+
+The anchor, in the same run on the same Asterisk: the admin's way without this product.
+A small script (``callfile_baseline``) writes one call file a contact (``Channel:
+Local/{number}@sim-customers``, ``Application: Playback`` of the same rendered message)
+and renames it into Asterisk's ``spool/outgoing`` (pbx_spool, loaded for this), keeping at
+most ``--concurrency`` calls in flight: pbx_spool keeps a call's file in ``outgoing`` until
+the call is over, so the script counts the files there every 20 ms. Then the line
+``vs_callfiles: X`` (the project's contacts a minute / the call files' contacts a minute).
 """
 
 from __future__ import annotations
@@ -36,12 +44,14 @@ from autoinformer.campaigns.service import CampaignSpec
 from autoinformer.demo import longest_message
 from autoinformer.models import Attempt
 from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.prerender import contact_values
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from autoinformer.scheduling import Caps, retry_policy
 from contact_center.app import build_app
 from contact_center.clock import Clock
 from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.settings import Settings
+from contact_center.speech import Speech
 from contact_center.storage import migrate
 
 SCENARIO = """
@@ -77,7 +87,52 @@ def self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_pid: int) -> float:
+def callfile_baseline(
+    local: LocalAsterisk, numbers: list[str], sounds: list[str], concurrency: int
+) -> float:
+    """Seconds for call files to reach every number with at most `concurrency` calls at once."""
+    local.rx("module load pbx_spool.so")
+    outgoing = local.spool_dir / "outgoing"
+    staging = local.spool_dir / "callfiles"
+    for folder in (outgoing, staging):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    started = time.monotonic()
+    sent = 0
+    while True:
+        # pbx_spool keeps a call's file in outgoing/ until the call is over: the files there
+        # are the calls in flight
+        busy = len(os.listdir(outgoing))
+        if sent == len(numbers) and busy == 0:
+            break
+        while sent < len(numbers) and busy < concurrency:
+            name = f"bench-{sent}.call"
+            # written elsewhere, then renamed: Asterisk never reads a half-written file
+            (staging / name).write_text(
+                f"Channel: Local/{numbers[sent]}@sim-customers\n"
+                "MaxRetries: 0\nWaitTime: 10\n"
+                f"Application: Playback\nData: {'&'.join(sounds)}\n"
+            )
+            os.rename(staging / name, outgoing / name)
+            sent += 1
+            busy += 1
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def message_sounds(ai: Autoinformer, speech: Speech, campaign_id: int) -> list[str]:
+    """The sound names of the message the campaign's first contact hears (all hear the same)."""
+    campaign = await ai.campaigns.get(campaign_id)
+    scenario = await ai.campaigns.scenarios.by_id(campaign.scenario_id)
+    async for contact in ai.book.waiting(campaign_id):
+        values = contact_values(contact)
+        return list(await speech.render(scenario.message_for(values), values))
+    raise RuntimeError("the campaign has no contacts")
+
+
+async def run(
+    settings: Settings, args: argparse.Namespace, workdir: Path, ast_pid: int
+) -> tuple[float, float, list[str], list[str], float]:
     settings = settings.replace(clock_offset=Clock.at(CLOCK_AT).offset_s)
     plugin = AutoinformerPlugin(DialerConfig(tick=0.2, drain_timeout=0.0), http=False)
     async with build_app(settings, plugins=[plugin]).running(parts=False) as app:
@@ -100,6 +155,7 @@ async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_p
             list_data=("\n".join(rows) + "\n").encode(),
         )
         call_time = await longest_message(ai, app.speech, [created.campaign_id])
+        sounds = await message_sounds(ai, app.speech, created.campaign_id)
         await app.start_parts()
         try:
             cpu0, ast0 = self_cpu(), cpu_seconds(ast_pid)
@@ -148,7 +204,9 @@ async def run(settings: Settings, args: argparse.Namespace, workdir: Path, ast_p
             print("  " + " ".join(f"{(m - t0).total_seconds():7.3f}" for m in marks))
     if t.notified != t.contacts:
         print("WARNING: not every contact was notified", file=sys.stderr)
-    return limit / elapsed
+    # the numbers the project dialled (digits, as its dial strings carry them)
+    numbers = sorted({a.phone for a in attempts})
+    return limit / elapsed, elapsed, numbers, sounds, call_time
 
 
 def main() -> None:
@@ -170,11 +228,25 @@ def main() -> None:
         migrate.upgrade(settings.database_url, [AutoinformerPlugin()])
         pid = local.status(with_version=False).pid
         assert pid is not None
-        efficiency = asyncio.run(run(settings, args, workdir, pid))
+        efficiency, elapsed, numbers, sounds, call_time = asyncio.run(
+            run(settings, args, workdir, pid)
+        )
+        ast0 = cpu_seconds(pid)
+        baseline = callfile_baseline(local, numbers, sounds, args.concurrency)
+        baseline_cpu = cpu_seconds(pid) - ast0
     finally:
         local.stop(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
+    limit = args.contacts * call_time / args.concurrency
+    print(
+        f"call files (same Asterisk, contacts and message, at most {args.concurrency} in "
+        f"flight): elapsed {baseline:.2f} s, efficiency {limit / baseline:.3f}, "
+        f"Asterisk CPU {baseline_cpu:.2f} s"
+    )
+    ours_rate, base_rate = args.contacts / elapsed * 60, args.contacts / baseline * 60
+    print(f"contacts/min: project {ours_rate:.0f}, call files {base_rate:.0f}")
     print(f"efficiency: {efficiency:.3f}")
+    print(f"vs_callfiles: {ours_rate / base_rate:.3f}")
 
 
 if __name__ == "__main__":

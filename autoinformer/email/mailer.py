@@ -5,20 +5,30 @@ When: between the campaign's start and end, at any hour. A letter waits in the c
 mailbox until they read it, so the phone calling window (about waking people) does not
 apply; the end still does (an outage warning's end is its 24-hour cut-off).
 
-Each letter is sent at most once, across stops and restarts (sender.py's protocol):
+Each letter is sent at most once, across stops and restarts (sender.py's protocol), with
+the state commits batched (one commit a letter was most of a letter's time on SQLite):
 
-1. `claim`: the letter, still `queued`, gets a fresh Message-ID by compare-and-set on the
-   one it had: whoever holds the current Message-ID sends it, nobody else does;
-2. `before_data` (right before DATA, committed): `queued` -> `sending`, guarded by that
-   Message-ID; if it fails, nothing is sent;
-3. the result is stored: accepted (with the server's reply), failed (5xx, the reply),
-   unknown (the link broke during DATA), or deferred. Each deferral is stored as it
-   happens (`on_deferral`); a 4xx means the server did not take the letter, so the letter
-   goes back to `queued` at once and a crash during the back-off cannot lose it.
-   A result is committed together with the next letter's `sending` mark (one transaction
-   a letter instead of two: SQLite commits were half the time of a letter), or at the end
-   of the batch, or when the service stops. A hard crash in that moment leaves the letter
-   `sending`: reported `unknown`, never sent twice.
+1. `claim`, one commit for a batch of letters (``MailerConfig.batch``): each letter, still
+   `queued`, gets a fresh Message-ID by compare-and-set on the one it had (whoever holds the
+   current Message-ID sends it, nobody else does) and is marked `sending` in that same
+   commit, before any letter of the batch is sent;
+2. the letters are built while the one before is on the wire (``BuiltAhead``: one letter
+   at a time on the loop) and sent one after another; `before_data` only checks the letter
+   is still this batch's (a letter a 4xx put back in the queue is marked `sending` again,
+   committed, before its next DATA);
+3. the results (accepted with the server's reply, failed, unknown, deferred) are committed
+   together in the next batch's claim (the same transaction, written before it selects),
+   at the end of a pass that took nothing, or when the service stops: one commit a batch.
+   Each deferral is stored as it happens (`on_deferral`); a 4xx means the server did not
+   take the letter, so the letter goes back to `queued` at once and a crash during the
+   back-off cannot lose it. Letters of the batch that were never handed to DATA (the
+   service stopped, the server went away, the settings were refused) go back to `queued`
+   in that same commit.
+
+A hard crash between the batch's `sending` commit and its results leaves the whole batch
+`sending`: the letters sent and those not yet sent alike are reported `unknown` ("delivery
+not confirmed") and none is sent again. That is the price of one commit a batch instead of
+one a letter; a smaller batch makes it smaller.
 
 On start, letters left in `sending` by the previous run may have been taken by the server:
 they become `unknown` ("delivery not confirmed") and are not resent. A deferred letter gets
@@ -32,6 +42,7 @@ the campaign with the reason in its status, instead of failing every address.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -51,10 +62,12 @@ from contact_center.privacy import mask_email
 from contact_center.settings import Settings
 from contact_center.tasks import TaskSet
 
+from .ahead import Built, BuiltAhead
 from .book import LetterBook, QueuedLetter, Write
 from .exceptions import EmailChannelError, SmtpSetupError
-from .mime import compose_notice, message_id_domain
+from .mime import message_id_domain
 from .sender import Deferral, DeliveryResult, SmtpSender
+from .wire import WireLetter, compose_letter
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +133,10 @@ class Mailer:
         self._backoff = 0.0
         # results decided but not yet committed (see the module docstring, step 3)
         self._unsaved: list[Write] = []
+        # the batch's letters not yet handed to DATA, and letters a deferral put back to
+        # `queued` (they are marked `sending` again before their next DATA)
+        self._untouched: dict[int, QueuedLetter] = {}
+        self._requeued: set[int] = set()
         self.stats = MailerStats()
 
     # ------------------------------------------------------------------ life cycle
@@ -154,9 +171,12 @@ class Mailer:
                 log.exception("mailer: %d results could not be stored", len(self._unsaved))
 
     async def _flush(self) -> None:
-        writes = list(self._unsaved)
-        await self._book.write(writes)
-        del self._unsaved[: len(writes)]
+        writes = self._take_unsaved()
+        try:
+            await self._book.write(writes)
+        except BaseException:
+            self._unsaved[:0] = writes
+            raise
 
     async def _pass_once(self) -> bool:
         if not self._recovered:
@@ -199,28 +219,43 @@ class Mailer:
             if scenario.email is None:  # refused at creation; a guard for hand-made rows
                 await self._book.pause(plan.id, "в сценарии кампании нет письма ([email])", now)
                 continue
-            letters, closed = await self._book.claim(plan, now, self.config.batch, self._domain)
+            letters, closed = await self._book.claim(
+                plan, now, self.config.batch, self._domain, before=self._take_unsaved()
+            )
             if not letters and not closed:
                 await self._finish_if_done(plan, now)
                 continue
             busy = True
+            # taken and `sending`, not yet handed to DATA: put back if the batch stops early
+            self._untouched = {letter.id: letter for letter in letters}
             try:
-                for letter in letters:
-                    if self._stopping:
-                        break
-                    verdict = await self._send(plan, scenario, letter)
-                    if verdict in ("setup", "unavailable"):
-                        break
+                build = functools.partial(self._build, plan, scenario)
+                async with BuiltAhead(letters, build, depth=4) as ahead:
+                    async for built in ahead:
+                        if self._stopping:
+                            break
+                        verdict = await self._send(plan, built)
+                        if verdict in ("setup", "unavailable"):
+                            break
             finally:
-                # before the next claim: a letter queued again must not be taken early
-                await self._flush()
+                # stored with the next claim, in its transaction and before its select (a
+                # letter queued again is never taken early), or at the end of an idle pass,
+                # or when the mailer stops: one commit a batch
+                self._unsaved.extend(self._book.release(left) for left in self._untouched.values())
+                self._untouched = {}
+        if not busy and self._unsaved:
+            await self._flush()
         return busy
+
+    def _take_unsaved(self) -> list[Write]:
+        writes, self._unsaved = self._unsaved, []
+        return writes
 
     async def _finish_if_done(self, plan: Plan, now: datetime) -> None:
         if await self._book.finish_if_done(plan.id, now):
             log.info("campaign %d finished", plan.id)
 
-    async def _send(self, plan: Plan, scenario: Scenario, letter: QueuedLetter) -> str:
+    def _build(self, plan: Plan, scenario: Scenario, letter: QueuedLetter) -> WireLetter:
         assert scenario.email is not None
         fields = letter_fields(
             address=letter.address,
@@ -229,33 +264,53 @@ class Mailer:
             name=letter.name,
             values=letter.values,
         )
-        try:
-            message = compose_notice(
-                template=scenario.email,
-                contact=fields,
-                to_address=letter.address,
-                to_name=letter.name or None,
-                kind=plan.kind,
-                settings=self._settings,
-                contact_id=letter.id,
-                message_id=letter.message_id,
-            )
-        except (EmailChannelError, ValueError) as exc:
+        return compose_letter(
+            template=scenario.email,
+            contact=fields,
+            to_address=letter.address,
+            to_name=letter.name or None,
+            kind=plan.kind,
+            settings=self._settings,
+            contact_id=letter.id,
+            message_id=letter.message_id,
+        )
+
+    async def _send(self, plan: Plan, built: Built[QueuedLetter, WireLetter]) -> str:
+        letter = built.item
+        if built.error is not None:
+            exc = built.error
+            if not isinstance(exc, EmailChannelError | ValueError):
+                raise exc
             log.warning("letter %d to %s cannot be built: %s", letter.id, _masked(letter), exc)
             reason = f"письмо не собрать: {exc}"
-            self._unsaved.append(self._book.fail_unsendable(letter, reason, self._now()))
+            self._decided(letter, self._book.fail_unsendable(letter, reason, self._now()))
             self._count("failed")
             return "failed"
+        message = built.result
+        assert message is not None
 
         async def before_data(message_id: str) -> None:
-            earlier = list(self._unsaved)
-            held = await self._book.mark_sending(letter.id, message_id, self._now(), before=earlier)
-            del self._unsaved[: len(earlier)]
+            # the batch's claim marked it `sending`; only a letter a deferral put back in the
+            # queue is marked again (committed) before its next DATA
+            self._untouched.pop(letter.id, None)
+            if letter.id not in self._requeued:
+                return
+            earlier = self._take_unsaved()
+            try:
+                held = await self._book.mark_sending(
+                    letter.id, message_id, self._now(), before=earlier
+                )
+            except BaseException:
+                self._unsaved[:0] = earlier
+                raise
+            self._requeued.discard(letter.id)
             if not held:
                 raise LetterTaken(f"letter {letter.id} is no longer held by {message_id}")
 
         async def on_deferral(deferral: Deferral) -> None:
             await self._book.record_deferral(letter.id, letter.message_id, deferral)
+            if deferral.code is not None or deferral.phase != "data":
+                self._requeued.add(letter.id)  # record_deferral put it back to `queued`
 
         try:
             result = await self._sender.send(
@@ -269,11 +324,14 @@ class Mailer:
             return "setup"
         except LetterTaken:
             log.info("letter %d was taken by another mailer; not sent here", letter.id)
+            self._untouched.pop(letter.id, None)
             return "taken"
+        finally:
+            self._requeued.discard(letter.id)
         now = self._now()
         if result.status == "deferred" and all(d.code is None for d in result.deferrals):
             # no reply at all, only lost or refused connections: the server is away
-            self._unsaved.append(self._book.requeue(letter, result))
+            self._decided(letter, self._book.requeue(letter, result))
             self._server_away()
             log.warning(
                 "SMTP server %s:%d cannot be reached; letters wait %.0f s",
@@ -284,8 +342,9 @@ class Mailer:
             return "unavailable"
         self._backoff = 0.0
         status, next_at, rounds = self._verdict(plan, letter, result, now)
-        self._unsaved.append(
-            self._book.record(letter, result, now, status=status, next_at=next_at, rounds=rounds)
+        self._decided(
+            letter,
+            self._book.record(letter, result, now, status=status, next_at=next_at, rounds=rounds),
         )
         self._count(status if next_at is None else "deferred-again")
         return result.status
@@ -303,6 +362,10 @@ class Mailer:
         if plan.end_at is not None and when >= plan.end_at:
             return ("not_reached_in_time" if plan.kind == "outage" else "deferred"), None, rounds
         return "deferred", when, rounds
+
+    def _decided(self, letter: QueuedLetter, write: Write) -> None:
+        self._untouched.pop(letter.id, None)
+        self._unsaved.append(write)
 
     def _server_away(self) -> None:
         self._backoff = min(

@@ -338,6 +338,54 @@ def build_message(
     return msg
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeParts:
+    """What a notice letter is built from once its template is rendered for a contact."""
+
+    content: RenderedEmail
+    sender: Address
+    message_id: str
+    list_unsubscribe: str
+    tz: dt.tzinfo
+
+
+def notice_parts(
+    *,
+    template: EmailTemplate,
+    contact: Mapping[str, Any],
+    to_address: str,
+    kind: str,
+    settings: Settings,
+    contact_id: int | None = None,
+    message_id: str | None = None,
+) -> NoticeParts:
+    """Render ``template`` for ``contact`` with its signed unsubscribe link (see
+    :func:`compose_notice`)."""
+    if contact_id is not None:
+        token = make_unsubscribe_token(
+            secret=settings.unsubscribe_secret, kind=kind, contact_id=contact_id
+        )
+    else:
+        token = make_unsubscribe_token(
+            secret=settings.unsubscribe_secret, kind=kind, address=to_address
+        )
+    url = unsubscribe_url(settings.unsubscribe_base_url, token)
+    content = template.render(contact, extra={"unsubscribe_url": url})
+    sender = parse_mailbox(settings.smtp_from)
+    return NoticeParts(
+        content=content,
+        sender=sender,
+        message_id=message_id or new_message_id(domain=sender.domain),
+        list_unsubscribe=list_unsubscribe_value(url=url, mailto=sender.addr_spec, token=token),
+        tz=_zone(settings.timezone),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def compose_notice(
     *,
     template: EmailTemplate,
@@ -355,25 +403,25 @@ def compose_notice(
     The link opts ``contact_id`` (or, without one, ``to_address``) out of ``kind``; the
     template sees it as ``{{ unsubscribe_url }}``. Pass the ``message_id`` you stored for
     this contact (a resend after a restart must reuse it); without one a new id is made.
+    Bulk senders use :func:`autoinformer.email.wire.compose_letter` (the same letter as
+    bytes, several times faster).
     """
-    if contact_id is not None:
-        token = make_unsubscribe_token(
-            secret=settings.unsubscribe_secret, kind=kind, contact_id=contact_id
-        )
-    else:
-        token = make_unsubscribe_token(
-            secret=settings.unsubscribe_secret, kind=kind, address=to_address
-        )
-    url = unsubscribe_url(settings.unsubscribe_base_url, token)
-    content = template.render(contact, extra={"unsubscribe_url": url})
-    sender = parse_mailbox(settings.smtp_from)
+    parts = notice_parts(
+        template=template,
+        contact=contact,
+        to_address=to_address,
+        kind=kind,
+        settings=settings,
+        contact_id=contact_id,
+        message_id=message_id,
+    )
     return build_message(
-        content=content,
-        sender=sender,
+        content=parts.content,
+        sender=parts.sender,
         to_address=to_address,
         to_name=to_name,
-        message_id=message_id or new_message_id(domain=sender.domain),
-        list_unsubscribe=list_unsubscribe_value(url=url, mailto=sender.addr_spec, token=token),
+        message_id=parts.message_id,
+        list_unsubscribe=parts.list_unsubscribe,
         date=date,
-        tz=ZoneInfo(settings.timezone),
+        tz=parts.tz,
     )

@@ -79,6 +79,7 @@ from contact_center.privacy import mask_email
 
 from .exceptions import SmtpSetupError, SmtpUnavailableError
 from .mime import POLICY
+from .wire import WireLetter
 
 if TYPE_CHECKING:
     from contact_center.settings import Settings
@@ -375,22 +376,28 @@ class SmtpSender:
 
     async def send(
         self,
-        message: EmailMessage,
+        message: EmailMessage | WireLetter,
         *,
         before_data: BeforeData | None = None,
         on_deferral: OnDeferral | None = None,
     ) -> DeliveryResult:
-        """Hand one letter (one To address, a Message-ID) to the server, retrying as the
+        """Hand one letter (one To address, a Message-ID; an EmailMessage, or a WireLetter
+        already in bytes) to the server, retrying as the
         module docstring says. ``before_data(message_id)`` runs right before each DATA;
         ``on_deferral(deferral)`` after each temporary failure. Exceptions from either
         callback, and cancellation, abort the send (nothing more is sent for this letter)
         and propagate; :class:`SmtpSetupError` propagates too."""
-        message_id = str(message.get("Message-ID", "")).strip()
+        if isinstance(message, WireLetter):
+            message_id, recipient = message.message_id, message.recipient
+            envelope_from = self.envelope_from or message.envelope_from
+            data = message.data
+        else:
+            message_id = str(message.get("Message-ID", "")).strip()
+            recipient = _single_recipient(message)
+            envelope_from = self.envelope_from or _sender_address(message)
+            data = message.as_bytes(policy=POLICY)
         if not message_id:
             raise ValueError("the letter has no Message-ID (store one before sending)")
-        recipient = _single_recipient(message)
-        envelope_from = self.envelope_from or _sender_address(message)
-        data = message.as_bytes(policy=POLICY)
         deferrals: list[Deferral] = []
         async with self._lock:
             attempt = 0

@@ -42,6 +42,7 @@ subject and the text are not (they are not HTML). Everything here is pure: no I/
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -288,6 +289,33 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+# plain values whose text a filter may remember (the same date, office phone or amount
+# appears in the subject, the text and the HTML, and in every letter of a campaign)
+_MEMO_TYPES: Final = (str, int, Decimal, dt.date, dt.time)
+_MEMO_SIZE: Final = 4096
+
+
+def _remembering(fn: Callable[..., str]) -> Callable[..., str]:
+    """``fn`` with its results for plain values kept (the filters are pure functions of
+    their arguments); errors are not kept, and anything else (Undefined, Markup, floats)
+    is passed straight through."""
+
+    @functools.lru_cache(maxsize=_MEMO_SIZE, typed=True)
+    def remembered(value: Any, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> str:
+        return fn(value, *args, **dict(kwargs))
+
+    def plain(item: Any) -> bool:
+        return type(item) in _MEMO_TYPES or item is None or type(item) is bool
+
+    @functools.wraps(fn)
+    def call(value: Any, *args: Any, **kwargs: Any) -> str:
+        if plain(value) and all(map(plain, args)) and all(map(plain, kwargs.values())):
+            return remembered(value, args, tuple(sorted(kwargs.items())))
+        return fn(value, *args, **kwargs)
+
+    return call
+
+
 def _environment(*, autoescape: bool) -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
@@ -298,10 +326,11 @@ def _environment(*, autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=False,
         auto_reload=False,
     )
-    env.filters.update(FILTERS)
+    env.filters.update({name: _REMEMBERING[name] for name in FILTERS})
     return env
 
 
+_REMEMBERING: Final = {name: _remembering(fn) for name, fn in FILTERS.items()}
 _TEXT_ENV: Final = _environment(autoescape=False)
 _HTML_ENV: Final = _environment(autoescape=True)
 

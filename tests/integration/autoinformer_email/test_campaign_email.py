@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import tomllib
 import urllib.error
 import urllib.request
@@ -50,6 +51,7 @@ from tests.integration.waiting import wait_for
 from .conftest import MailServer
 
 T = TypeVar("T")
+PROJECT = Path(__file__).resolve().parents[3]
 NBSP = "\u00a0"
 SECRET = "test-secret-for-links"
 
@@ -592,3 +594,91 @@ async def test_one_click_unsubscribe_opts_the_address_out_and_the_next_campaign_
         ),
     )
     assert other_kind.letters == 1, "the opt-out is for that kind of notice only"
+
+
+# --- a hard crash with a batch marked `sending` ------------------------------------------
+
+
+async def test_a_crash_after_the_batch_is_marked_sending_leaves_its_letters_unknown_not_resent(
+    desk: Desk,
+) -> None:
+    # the whole batch of ten is marked `sending` in one commit before its first letter; the
+    # 4th letter's reply never comes in time, and the mailer's process is killed (SIGKILL:
+    # no flush, no clean-up) while three letters are sent and six not yet
+    desk.server.data_delays.extend([0.0] * 3 + [30.0])
+    campaign_id = await desk.campaign(people(25))
+    await desk.campaigns.start(campaign_id)
+    url = desk.settings.database_url
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.autoinformer_email.mailer_process",
+        url,
+        str(desk.server.port),
+        "10",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=PROJECT,
+    )
+    try:
+        assert process.stdout is not None
+        assert await asyncio.wait_for(process.stdout.readline(), 30) == b"started\n"
+
+        async def fourth_in_data() -> bool:
+            letters = await desk.letters(campaign_id)
+            marked = [letter.state for letter in letters[:10]] == ["sending"] * 10
+            return marked and len(desk.server.received) >= 4
+
+        await wait_for(fourth_in_data, 30, "the batch marked sending and the 4th letter in DATA")
+        before_crash = await desk.letters(campaign_id)
+        assert all(letter.state == "queued" for letter in before_crash[10:]), "one batch only"
+    finally:
+        process.kill()  # the crash
+        await process.wait()
+    sent_before = {str(m["Message-ID"]) for m in desk.server.messages()}
+    assert len(sent_before) == 4
+
+    desk.mailer()  # the service starts again
+    st = await desk.finished(campaign_id)
+
+    letters = await desk.letters(campaign_id)
+    got = [str(m["Message-ID"]) for m in desk.server.messages()]
+    assert len(got) == len(set(got)), "no letter sent twice"
+    first, rest = letters[:10], letters[10:]
+    # the batch's letters, sent (four) or never handed to DATA (six), are all `unknown`,
+    # as the rule for `sending` after a crash says: none of them goes out again
+    assert [letter.status for letter in first] == ["unknown"] * 10
+    assert all("доставка не подтверждена" in letter.reply for letter in first)
+    assert {letter.message_id for letter in first[:4]} == sent_before
+    assert not {letter.message_id for letter in first[4:]} & set(got), "not sent after restart"
+    assert [letter.status for letter in rest] == ["accepted"] * 15
+    assert set(got) == sent_before | {letter.message_id for letter in rest}
+    assert st.email is not None and st.email.unknown == 10 and st.email.accepted == 15
+
+
+async def test_a_stop_in_mid_batch_puts_the_letters_not_yet_sent_back_in_the_queue(
+    desk: Desk,
+) -> None:
+    # a graceful stop while the 4th letter of a batch of ten is in DATA: that one stays
+    # `sending` (its reply came too late: unknown after the restart), the six after it were
+    # never handed to DATA and go back to `queued`, and are sent after the restart
+    desk.server.data_delays.extend([0.0] * 3 + [3.0])
+    campaign_id = await desk.campaign(people(10))
+    await desk.campaigns.start(campaign_id)
+    first = desk.mailer(dataclasses.replace(FAST, drain_timeout=0.2))
+
+    async def fourth_in_data() -> bool:
+        return len(desk.server.received) >= 4
+
+    await wait_for(fourth_in_data, 10, "the 4th letter in DATA")
+    await first.stop()
+    states = [letter.state for letter in await desk.letters(campaign_id)]
+    assert states == ["done"] * 3 + ["sending"] + ["queued"] * 6
+
+    desk.mailer()
+    st = await desk.finished(campaign_id)
+    letters = await desk.letters(campaign_id)
+    got = [str(m["Message-ID"]) for m in desk.server.messages()]
+    assert len(got) == len(set(got)) == 10, "each letter once, the six after the restart"
+    assert [letter.status for letter in letters].count("accepted") == 9
+    assert letters[3].status == "unknown"
+    assert st.email is not None and st.email.unknown == 1
