@@ -26,8 +26,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoinformer.campaigns.list_writer import letter_row
 from autoinformer.campaigns.scenario_store import ScenarioStore
 from autoinformer.exceptions import CampaignNotFound, CampaignRefused
+from autoinformer.lists import ListLetter
 from autoinformer.models import Campaign, CampaignContact, Letter, OptOut
 from autoinformer.scheduling import STATUS_RU
 from contact_center.clock import Clock
@@ -162,9 +164,18 @@ class FollowUpService:
             letters_campaign_id = None
             if mailed:
                 letters_campaign_id = await _letters_campaign(session, campaign, now)
+                letters = [
+                    ListLetter(
+                        line=c.line,
+                        address=addresses[c.account],
+                        account=c.account,
+                        name=c.name,
+                        values=json.loads(c.values or "{}"),
+                    )
+                    for c in mailed
+                ]
                 await session.execute(
-                    insert(Letter),
-                    [_letter(letters_campaign_id, c, addresses[c.account]) for c in mailed],
+                    insert(Letter), [letter_row(letters_campaign_id, None, x) for x in letters]
                 )
             for contact in contacts:
                 if contact.account in addresses:
@@ -237,22 +248,3 @@ async def _letters_campaign(session: AsyncSession, original: Campaign, now: Any)
     session.add(row)
     await session.flush()
     return row.id
-
-
-def _letter(campaign_id: int, contact: CampaignContact, address: str) -> dict[str, Any]:
-    return {
-        "campaign_id": campaign_id,
-        "contact_id": None,
-        "line": contact.line,
-        "address": address,
-        "account": contact.account,
-        "name": contact.name,
-        "values": contact.values or json.dumps({}),
-        "state": "queued",
-        "status": None,
-        "attempts": 0,
-        "deferrals": 0,
-        "rounds": 0,
-        "reply": "",
-        "last_deferral": "",
-    }

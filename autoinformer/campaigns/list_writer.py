@@ -79,7 +79,7 @@ async def _flush(
         ids = {phone: contact_id for phone, contact_id in found}
     await session.execute(
         insert(Letter),
-        [_letter_values(campaign_id, ids.get(letter.phone), letter) for letter in letters],
+        [letter_row(campaign_id, ids.get(letter.phone), letter) for letter in letters],
     )
     written.letters += len(letters)
     letters.clear()
@@ -104,7 +104,8 @@ def _contact_values(campaign_id: int, c: ListContact) -> dict[str, Any]:
     }
 
 
-def _letter_values(campaign_id: int, contact_id: int | None, letter: ListLetter) -> dict[str, Any]:
+def letter_row(campaign_id: int, contact_id: int | None, letter: ListLetter) -> dict[str, Any]:
+    """A queued letter's row for `insert(Letter)`."""
     return {
         "campaign_id": campaign_id,
         "contact_id": contact_id,
