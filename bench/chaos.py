@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import os
 import random
@@ -128,6 +129,10 @@ class Call:
     # the sound of the STREAM FILE that just ended: its result (AsyncAGIExec) comes next,
     # under our CommandID, which AGIExecEnd does not carry (it has Asterisk's own)
     stream_ended: str | None = None
+    # AGIExecEnd and AsyncAGIExec are sent by different threads and may cross: a result
+    # that comes while its command has not ended yet waits here for the end
+    in_command: bool = False
+    early_result: str | None = None
 
 
 @dataclass
@@ -213,6 +218,8 @@ class Observer:
 
     def _agi_start(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call:
+            call.in_command = True
         if call and call.agi_open is None:
             call.agi_open = self._at(e)
 
@@ -220,8 +227,15 @@ class Observer:
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call is None:
             return
-        name, call.stream_ended = call.stream_ended, None
         result = unquote(str(e.get("Result", "")))
+        if call.in_command:
+            call.early_result = result  # its command's AGIExecEnd is still on its way
+            return
+        self._pair(call, result)
+
+    @staticmethod
+    def _pair(call: Call, result: str) -> None:
+        name, call.stream_ended = call.stream_ended, None
         if name is not None and re.match(r"200 result=0(\s|$)", result.strip()):
             call.heard.add(name)
 
@@ -231,6 +245,10 @@ class Observer:
             words = str(e.get("Command", "")).split()
             streamed = [w.upper() for w in words[:2]] == ["STREAM", "FILE"] and len(words) > 2
             call.stream_ended = words[2].strip('"') if streamed else None
+            call.in_command = False
+            if call.early_result is not None:
+                result, call.early_result = call.early_result, None
+                self._pair(call, result)
         if call and call.agi_open is not None:
             call.busy.append((call.agi_open, self._at(e)))
             call.agi_open = None
@@ -412,7 +430,13 @@ def create_campaign(run: Run, name: str, listing: Path, *, concurrency: int) -> 
 
 
 async def observe(settings: Settings, observer: Observer) -> AmiLink:
-    link = AmiLink(AmiConfig.from_settings(settings))
+    # back at once after the Asterisk restart: calls the service places before the
+    # observer has reconnected are calls it never sees (a 10 s back-off missed whole
+    # redials, and with them every message heard through: "cannot judge")
+    config = dataclasses.replace(
+        AmiConfig.from_settings(settings), reconnect_min=0.1, reconnect_max=0.25
+    )
+    link = AmiLink(config)
     observer.attach(link)
     await link.connect(timeout=60)
     return link
