@@ -48,7 +48,9 @@ async def menu_delay(speech: Speech) -> float:
     """Seconds after the answer at which a caller's key lands in the greeting (the recording
     warning before it is played without listening for keys; the greeting takes the main
     menu's keys)."""
-    return round(await prompt_seconds(speech, ["recording_warning"]) + 1.0, 2)
+    # 2 s into the greeting: 20 callers at once on a loaded machine start their warnings
+    # late, and a key pressed while the warning still plays is not heard
+    return round(await prompt_seconds(speech, ["recording_warning"]) + 2.0, 2)
 
 
 @dataclass(slots=True)
