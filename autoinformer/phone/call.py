@@ -739,9 +739,14 @@ class CallFlow:
                         if digit:
                             break
                         p.parts_played = max(p.parts_played, index + 1)
-                        journal.changed()
+                        if index + 1 < len(names) or p.played_to_end:
+                            # the last part's count goes with the flush just below
+                            journal.changed()
                     first = 0
                     if digit is None:
+                        if scenario.wait_digit <= 0 and scenario.replies.get("goodbye") is None:
+                            # the customer hears nothing more: the next call may start
+                            self._live.closing(call.attempt_id)
                         if not p.played_to_end:
                             p.played_to_end = True
                             # stored before the call goes on (a wait for a key, a goodbye:
@@ -778,6 +783,7 @@ class CallFlow:
                 await self._transfer(call, channel)
             elif p.played_to_end:
                 await self._say(channel, scenario.replies.get("goodbye"))
+            self._live.closing(call.attempt_id)
             await self._hangup(channel)
         except ChannelGone:
             pass  # the customer hung up: what was played so far is in `progress`

@@ -17,6 +17,13 @@ Safety rules it keeps (issue 5, DESIGN.md):
   is never in two calls, whichever campaign), and never again once notified (final state);
 - a scenario that offers 0 is paced by the free operators of queue `operators`; when none
   is free the customer hears so and the contact is marked for an operator's call-back;
+- calls start as slots free up, not in passes: each pass claims a few contacts more than
+  the free slots (`_reserve_size`, committed with their ChannelIds like any claim) and a
+  call that frees its slot, or starts closing (autoinformer.phone.live), launches the
+  next one at once, with no query in between. Claimed ahead, they hold their campaign's
+  concurrency on PostgreSQL like a call; ones not dialed soon (a pause, a stop, the
+  link down) are voided, and a crash leaves them to the start's adoption (never sent:
+  voided, no retry spent);
 - a campaign's phrases are rendered before its first call (autoinformer.phone.prerender);
 - a list from the customer base is called with the data as they stand at dial time
   (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
@@ -30,7 +37,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import takewhile
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -59,6 +68,22 @@ from contact_center.telephony.exceptions import TelephonyError
 from contact_center.telephony.originate import Originator
 
 log = logging.getLogger(__name__)
+
+# a contact claimed ahead and not dialed for this long goes back (seconds): its checks
+# (the calling window, the customer base) were made at the claim
+RESERVE_TTL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A contact claimed ahead of a free slot (see the module docstring)."""
+
+    plan: Plan
+    scenario: Scenario
+    contact: DueContact
+    attempt_id: int
+    channel_id: str
+    at: float  # monotonic
 
 
 class Dialer:
@@ -96,8 +121,11 @@ class Dialer:
         self._gate = DialGate()
         self._calls = TaskSet("autoinformer-calls")
         self._aux = TaskSet("autoinformer-aux")
-        # a call ending wakes the next pass at once: its slot is free
-        self._live = LiveCalls(on_release=self._loop.wake)
+        # a call ending launches a call claimed ahead and wakes the next pass: its slot is free
+        self._live = LiveCalls(on_release=self._slot_freed)
+        self._reserve: dict[int, list[_Claimed]] = {}
+        # each campaign's limit as the last pass computed it (for launches between passes)
+        self._limits: dict[int, int] = {}
         self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
         self._fresh = FreshData(book)
@@ -135,6 +163,7 @@ class Dialer:
         """Stop dialing; give calls in progress `drain_timeout` to finish, hang up the rest
         (their attempts are recorded, or left open for the next start to reconcile)."""
         self._loop.stop()
+        await self._void_reserve(None, "the dialer stopped before it was dialed")
         tasks = self._live.tasks()
         if tasks and self.config.drain_timeout > 0:
             await asyncio.wait(tasks, timeout=self.config.drain_timeout)
@@ -241,7 +270,9 @@ class Dialer:
         # nobody can be called while the link is down or Asterisk refuses Originates:
         # hold the list instead of claiming it and handing it back
         dialing = self._link.connected and self._gate.open
-        for plan in await self._plans():
+        plans = await self._plans()
+        await self._drop_stale_reserve(plans, dialing)
+        for plan in plans:
             if plan.end_at is not None and now >= plan.end_at:
                 closed = await self._book.finish_at_end(plan, now)
                 if closed:
@@ -298,17 +329,29 @@ class Dialer:
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
         limit = await self._limit(plan, scenario)
+        self._limits[plan.id] = limit
         slots = limit - self._live.count(plan.id)
         if self._gate.probing:
             # Asterisk refused the last Originate: one call to see whether it takes them again
             slots = min(slots, 1 - self._gate.in_flight)
-        if slots <= 0:
+        reserve = self._reserve.setdefault(plan.id, [])
+        while reserve and slots > 0:
+            self._launch(reserve.pop(0))
+            slots -= 1
+        wanted = max(0, slots) + max(0, self._reserve_size(scenario, limit) - len(reserve))
+        if slots < 0 or wanted <= 0:
             return
+        # numbers claimed ahead are as good as in a call
+        ahead = {c.contact.phone for c in reserve}
         ready: list[DueContact] = []
-        for contact in await self._book.due(plan.id, now, slots * 2 + 5):
-            if len(ready) >= slots:
+        for contact in await self._book.due(plan.id, now, wanted * 2 + 5):
+            if len(ready) >= wanted:
                 break
-            if self._live.in_call(contact.phone) or any(c.phone == contact.phone for c in ready):
+            if (
+                self._live.in_call(contact.phone)
+                or contact.phone in ahead
+                or any(c.phone == contact.phone for c in ready)
+            ):
                 continue  # this number is in a call of ours right now
             tz = _zone(contact.timezone, plan.tz)
             opens = next_call_time(now, tz, plan.windows, self._calendar)
@@ -338,13 +381,76 @@ class Dialer:
         if self._stopping or not ready:
             return
         claimed = await self._book.claim_many(plan, ready, now, limit=limit)
+        at = time.monotonic()
         for contact, attempt_id, channel_id in claimed:
-            entry = self._live.add(attempt_id, plan.id, contact.id, contact.phone)
-            entry.task = self._calls.spawn(
-                self._flow.run(plan, scenario, contact, attempt_id, channel_id),
-                name=f"call-{attempt_id}",
-            )
-            self.stats.launched += 1
+            reserve.append(_Claimed(plan, scenario, contact, attempt_id, channel_id, at))
+        # calls ended while the claim was being committed have left their slots free too
+        self._launch_reserved()
+
+    def _reserve_size(self, scenario: Scenario, limit: int) -> int:
+        """Contacts to keep claimed ahead: the slots freed in the last second (about what
+        frees while a pass claims more, and taken well within RESERVE_TTL), at most an
+        eighth of the calls. None for a campaign paced by its free operators (that pace is
+        asked for on each pass) or while Asterisk is being probed."""
+        if scenario.offers_operator or self._gate.probing:
+            return 0
+        since = time.monotonic() - 1.0
+        freed = sum(1 for _ in takewhile(lambda at: at >= since, reversed(self._live.freed)))
+        return min(limit // 8, freed)
+
+    def _launch(self, claimed: _Claimed) -> None:
+        contact = claimed.contact
+        entry = self._live.add(claimed.attempt_id, claimed.plan.id, contact.id, contact.phone)
+        entry.task = self._calls.spawn(
+            self._flow.run(
+                claimed.plan, claimed.scenario, contact, claimed.attempt_id, claimed.channel_id
+            ),
+            name=f"call-{claimed.attempt_id}",
+        )
+        self.stats.launched += 1
+
+    def _slot_freed(self) -> None:
+        self._launch_reserved()
+        self._loop.wake()
+
+    def _launch_reserved(self) -> None:
+        """Calls claimed ahead take the slots free now (no query: see the docstring)."""
+        if self._stopping or not self._link.connected or not self._gate.open:
+            return
+        if self._gate.probing:
+            return  # one call at a time, by the pass
+        for campaign_id, reserve in self._reserve.items():
+            limit = self._limits.get(campaign_id, 0)
+            while reserve and self._live.count(campaign_id) < limit:
+                self._launch(reserve.pop(0))
+
+    async def _drop_stale_reserve(self, plans: list[Plan], dialing: bool) -> None:
+        """Contacts claimed ahead that will not be dialed soon wait again (voided: no
+        retry spent): their campaign stopped dialing, or they waited too long."""
+        if not any(self._reserve.values()):
+            return
+        dialable = {
+            p.id
+            for p in plans
+            if p.status == "running" and (p.end_at is None or self._clock.now() < p.end_at)
+        }
+        oldest = time.monotonic() - RESERVE_TTL
+        for campaign_id, reserve in self._reserve.items():
+            if not reserve:
+                continue
+            if dialing and campaign_id in dialable and reserve[0].at >= oldest:
+                continue
+            await self._void_reserve(campaign_id, "claimed ahead and not dialed in time")
+
+    async def _void_reserve(self, campaign_id: int | None, reason: str) -> None:
+        for cid in [campaign_id] if campaign_id is not None else list(self._reserve):
+            dropped, self._reserve[cid] = self._reserve.get(cid, []), []
+            for claimed in dropped:
+                try:
+                    await self._book.void(claimed.attempt_id, self._clock.now(), reason)
+                except SQLAlchemyError:
+                    # left open: the next start adopts it (never sent: voided then)
+                    log.exception("attempt %d: could not be voided", claimed.attempt_id)
 
     # ------------------------------------------------------------------ speech ahead
     def _ready(self, plan: Plan) -> bool:

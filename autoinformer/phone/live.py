@@ -3,12 +3,19 @@ included: which numbers are in a call right now and how many calls each campaign
 
 An entry lives exactly as long as its call's task: an adopted call holds its campaign's
 slot while its channel really exists, and frees it the moment the channel is gone.
+
+A call whose customer will hear nothing more (the message over, nothing left but storing
+that and hanging up) is `closing`: it hands its campaign's slot to the next call at once,
+so that call's Originate goes out while this one is being hung up (issue 14: a slot sat
+idle for the flush, the hang-up and the next claim). Its number stays in a call, and its
+channel still counts against the trunk's channels (`total`) until it is released.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +28,7 @@ class LiveCall:
     phone: str
     task: asyncio.Task[Any] | None = None
     released: bool = False
+    closing: bool = False
 
 
 class LiveCalls:
@@ -28,6 +36,10 @@ class LiveCalls:
         self._calls: dict[int, LiveCall] = {}  # attempt id -> call
         self._phones: set[str] = set()
         self._per_campaign: dict[int, int] = defaultdict(int)
+        # calls closing (see the module docstring): their channels, no campaign's slot
+        self._closing = 0
+        # when campaign slots were freed (monotonic), newest last: the dialer's pace of ends
+        self.freed: deque[float] = deque(maxlen=1024)
         # a freed slot is a reason for the dialer's next pass now
         self._on_release = on_release
 
@@ -48,8 +60,20 @@ class LiveCalls:
         return self._per_campaign.get(campaign_id, 0)
 
     def total(self) -> int:
-        """Calls of every campaign (the trunk's channels they hold)."""
-        return sum(self._per_campaign.values())
+        """Calls of every campaign, closing ones included (the trunk's channels they hold)."""
+        return sum(self._per_campaign.values()) + self._closing
+
+    def closing(self, attempt_id: int) -> None:
+        """The customer will hear nothing more on this call: its campaign's slot is free
+        for the next call now, its number and its channel stay taken until `release`."""
+        call = self._calls.get(attempt_id)
+        if call is None or call.released or call.closing:
+            return
+        call.closing = True
+        self._per_campaign[call.campaign_id] -= 1
+        self.freed.append(time.monotonic())
+        self._closing += 1
+        self._on_release()
 
     def tasks(self) -> list[asyncio.Task[Any]]:
         return [call.task for call in self._calls.values() if call.task is not None]
@@ -61,7 +85,11 @@ class LiveCalls:
         if call is not None and not call.released:
             call.released = True
             self._phones.discard(call.phone)
-            self._per_campaign[call.campaign_id] -= 1
+            if call.closing:
+                self._closing -= 1
+            else:
+                self._per_campaign[call.campaign_id] -= 1
+                self.freed.append(time.monotonic())
         self._on_release()
 
     def forget(self, attempt_id: int) -> None:
