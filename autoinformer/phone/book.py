@@ -489,12 +489,21 @@ class CallBook:
     async def _record_in(
         self, session: AsyncSession, attempt_id: int, facts: CallFacts, now: datetime, error: str
     ) -> str:
-        attempt = await session.get(Attempt, attempt_id)
-        if attempt is None:
+        # the attempt and its contact in one statement (a batch closes dozens of calls,
+        # each statement a trip to the database's thread); the campaign is usually in the
+        # session already, from the batch's earlier calls
+        found = (
+            await session.execute(
+                select(Attempt, CampaignContact)
+                .join(CampaignContact, CampaignContact.id == Attempt.contact_id)
+                .where(Attempt.id == attempt_id)
+            )
+        ).first()
+        if found is None:
             raise LookupError(f"attempt {attempt_id} is gone")
-        contact = await session.get(CampaignContact, attempt.contact_id)
+        attempt, contact = found.tuple()
         campaign = await session.get(Campaign, attempt.campaign_id)
-        assert contact is not None and campaign is not None
+        assert campaign is not None
         if attempt.ended_at is not None:
             # closed already (by whoever saw the call end first): counted once
             return contact.status or attempt.status or ""

@@ -727,15 +727,19 @@ class CallFlow:
         journal = call.journal
         repeats = scenario.repeats
         action: str | None = resume
+        recording: asyncio.Future[None] | None = None
         try:
             if not p.recording:
-                await self._record(call, channel)
+                recording = await self._record(call, channel)
             first = start
             digit: str | None = pressed
             while resume is None:
                 if digit is None:
                     for index in range(first, len(names)):
                         digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
+                        if recording is not None:
+                            await recording  # answered long before this part ended
+                            recording = None
                         if digit:
                             break
                         p.parts_played = max(p.parts_played, index + 1)
@@ -787,23 +791,51 @@ class CallFlow:
             await self._hangup(channel)
         except ChannelGone:
             pass  # the customer hung up: what was played so far is in `progress`
+        finally:
+            if recording is not None:
+                recording.cancel()
 
-    async def _record(self, call: _Call, channel: AgiChannel) -> None:
+    async def _record(self, call: _Call, channel: AgiChannel) -> asyncio.Future[None]:
         """Record the call, as the hotline does (MixMonitor runs until the channel ends):
         the proof of notification a customer disputing a notice is shown. A recording that
-        cannot start does not stop the message."""
+        cannot start does not stop the message.
+
+        MixMonitor and the question of its file name are queued at once, ahead of the
+        message, and the message does not wait for their answers: AsyncAGI runs a
+        channel's queued commands back to back, while a command sent after the last one's
+        answer waits for the channel's next frame (20 ms each, two per call). Returns what
+        stores the file name once Asterisk told it."""
         local = self._clock.now().astimezone(call.plan.tz)
         name = f"autoinformer/{local:%Y/%m/%d}/c{call.plan.id}-a{call.attempt_id}.wav"
+        started = asyncio.ensure_future(channel.exec("MixMonitor", name))
+        asked = asyncio.ensure_future(channel.get_variable("MIXMONITOR_FILENAME"))
+        # each sends its command in its first step, before it waits: both are queued, in
+        # this order, before the caller sends the message's first part
+        await asyncio.sleep(0)
+        return asyncio.ensure_future(self._recorded(call, name, started, asked))
+
+    async def _recorded(
+        self,
+        call: _Call,
+        name: str,
+        started: asyncio.Future[int],
+        asked: asyncio.Future[str | None],
+    ) -> None:
         try:
-            await channel.exec("MixMonitor", name)
-            path = await channel.get_variable("MIXMONITOR_FILENAME") or name
-        except ChannelGone:
-            raise
+            await started
+            path = await asked or name
         except TelephonyError as exc:
-            if _asterisk_away(exc):
-                raise
-            log.warning("attempt %d: the call is not recorded: %s", call.attempt_id, exc)
+            if asked.done() and not asked.cancelled():
+                asked.exception()  # read: the same trouble as MixMonitor's
+            asked.cancel()
+            # a hang-up or Asterisk going away stops the message as well: said there
+            if not isinstance(exc, ChannelGone) and not _asterisk_away(exc):
+                log.warning("attempt %d: the call is not recorded: %s", call.attempt_id, exc)
             return
+        except asyncio.CancelledError:
+            started.cancel()
+            asked.cancel()
+            raise
         call.progress.recording = path
         call.journal.changed()
 

@@ -396,7 +396,7 @@ class Dialer:
             return 0
         since = time.monotonic() - 1.0
         freed = sum(1 for _ in takewhile(lambda at: at >= since, reversed(self._live.freed)))
-        return min(limit // 8, freed)
+        return min(limit // 2, freed)
 
     def _launch(self, claimed: _Claimed) -> None:
         contact = claimed.contact
