@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy import Boolean, Integer, Text, bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,7 +44,7 @@ from autoinformer.scheduling import (
     status_at_end,
 )
 from autoinformer.writer import BatchedWriter
-from contact_center.storage.base import utcnow
+from contact_center.storage.base import UtcDateTime, utcnow
 from contact_center.storage.database import affected_rows
 from contact_center.telephony.originate import new_channel_id
 
@@ -92,6 +92,61 @@ def _progress_of(a: Attempt) -> CallProgress:
         recording=a.recording_path,
         message=a.message,
     )
+
+
+def _note_statement() -> Any:
+    """The UPDATE `CallBook.note` runs, built once (it runs several times a call: building
+    and keying a statement each time was most of its cost). Nothing already stored is
+    taken back: a flag stays set, a count never drops, a text or a time once stored stays,
+    an empty value stores nothing."""
+
+    def kept(column: Any, name: str) -> Any:
+        value = bindparam(name, type_=Text)
+        return case((value != "", value), else_=column)
+
+    flags = {
+        name: getattr(Attempt, name) | bindparam(name, type_=Boolean)
+        for name in ("played_to_end", "confirmed", "transferred", "callback", "opted_out")
+    }
+    parts_played = bindparam("parts_played", type_=Integer)
+    parts_total = bindparam("parts_total", type_=Integer)
+    return (
+        update(Attempt)
+        .where(Attempt.id == bindparam("attempt_id", type_=Integer), Attempt.ended_at.is_(None))
+        .values(
+            parts_played=case(
+                (Attempt.parts_played > parts_played, Attempt.parts_played), else_=parts_played
+            ),
+            parts_total=case((parts_total > 0, parts_total), else_=Attempt.parts_total),
+            digits=case(
+                (
+                    func.length(Attempt.digits) > bindparam("digits_len", type_=Integer),
+                    Attempt.digits,
+                ),
+                else_=bindparam("digits", type_=Text),
+            ),
+            operator=kept(Attempt.operator, "operator"),
+            asterisk_boot=kept(Attempt.asterisk_boot, "asterisk_boot"),
+            recording_path=kept(Attempt.recording_path, "recording_path"),
+            message=kept(Attempt.message, "message"),
+            queued_at=case(
+                (
+                    bindparam("queued", type_=Boolean),
+                    func.coalesce(Attempt.queued_at, bindparam("now", type_=UtcDateTime)),
+                ),
+                else_=Attempt.queued_at,
+            ),
+            answered_at=func.coalesce(
+                Attempt.answered_at, bindparam("answered_at", type_=UtcDateTime)
+            ),
+            **flags,
+        )
+        # plain rows: no objects of the session to bring up to date
+        .execution_options(synchronize_session=False)
+    )
+
+
+_NOTE = _note_statement()
 
 
 class CallBook:
@@ -360,39 +415,27 @@ class CallBook:
         now: datetime,
         answered_at: datetime | None,
     ) -> None:
-        # nothing already stored is taken back (a flag stays set, a count never drops)
-        values: dict[str, Any] = {
-            "parts_played": case(
-                (Attempt.parts_played > p.parts_played, Attempt.parts_played),
-                else_=p.parts_played,
-            ),
-        }
-        if p.digits:
-            values["digits"] = case(
-                (func.length(Attempt.digits) > len(p.digits[:32]), Attempt.digits),
-                else_=p.digits[:32],
-            )
-        if p.parts_total:
-            values["parts_total"] = p.parts_total
-        for flag in ("played_to_end", "confirmed", "transferred", "callback", "opted_out"):
-            if getattr(p, flag):
-                values[flag] = True
-        if p.operator:
-            values["operator"] = p.operator[:128]
-        if p.asterisk_boot:
-            values["asterisk_boot"] = p.asterisk_boot[:32]
-        if p.recording:
-            values["recording_path"] = p.recording
-        if p.message:
-            values["message"] = p.message
-        if p.queued:
-            values["queued_at"] = func.coalesce(Attempt.queued_at, now)
-        if answered_at is not None:
-            values["answered_at"] = func.coalesce(Attempt.answered_at, answered_at)
         result = await session.execute(
-            update(Attempt)
-            .where(Attempt.id == ref.attempt_id, Attempt.ended_at.is_(None))
-            .values(**values)
+            _NOTE,
+            {
+                "attempt_id": ref.attempt_id,
+                "parts_played": p.parts_played,
+                "parts_total": p.parts_total,
+                "digits": p.digits[:32],
+                "digits_len": len(p.digits[:32]),
+                "played_to_end": p.played_to_end,
+                "confirmed": p.confirmed,
+                "transferred": p.transferred,
+                "callback": p.callback,
+                "opted_out": p.opted_out,
+                "operator": p.operator[:128],
+                "asterisk_boot": p.asterisk_boot[:32],
+                "recording_path": p.recording,
+                "message": p.message,
+                "queued": p.queued,
+                "now": now,
+                "answered_at": answered_at,
+            },
         )
         if not affected_rows(result) or not p.decided:
             # closed meanwhile (the close had all of it), or nothing decided yet: a message
@@ -501,7 +544,7 @@ class CallBook:
         ).first()
         if found is None:
             raise LookupError(f"attempt {attempt_id} is gone")
-        attempt, contact = found.tuple()
+        attempt, contact = found
         campaign = await session.get(Campaign, attempt.campaign_id)
         assert campaign is not None
         if attempt.ended_at is not None:
