@@ -17,10 +17,12 @@ Asterisk is voided (`void`): the contact waits again without having spent a retr
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -149,6 +151,51 @@ def _note_statement() -> Any:
 _NOTE = _note_statement()
 
 
+def _note_params(
+    ref: CallRef, p: CallProgress, now: datetime, answered_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "attempt_id": ref.attempt_id,
+        "parts_played": p.parts_played,
+        "parts_total": p.parts_total,
+        "digits": p.digits[:32],
+        "digits_len": len(p.digits[:32]),
+        "played_to_end": p.played_to_end,
+        "confirmed": p.confirmed,
+        "transferred": p.transferred,
+        "callback": p.callback,
+        "opted_out": p.opted_out,
+        "operator": p.operator[:128],
+        "asterisk_boot": p.asterisk_boot[:32],
+        "recording_path": p.recording,
+        "message": p.message,
+        "queued": p.queued,
+        "now": now,
+        "answered_at": answered_at,
+    }
+
+
+# attempt id, facts, now, error (CallBook.record)
+_RecordRow = tuple[int, CallFacts, datetime, str]
+
+
+@dataclass(slots=True)
+class _RecordGroup:
+    """Calls waiting to be closed by one write (CallBook.record), as _NoteGroup."""
+
+    rows: list[_RecordRow] = field(default_factory=list)
+    task: asyncio.Future[Any] | None = None
+
+
+@dataclass(slots=True)
+class _NoteGroup:
+    """Notes waiting for one write (CallBook.note): their rows and the write that takes
+    them (None: none queued yet; a write takes the rows when it runs)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    task: asyncio.Future[Any] | None = None
+
+
 class CallBook:
     """The dialer's persistence (see the module docstring). Its writer is shared with the
     mailer's LetterBook and the unsubscribe endpoint: one writer per process."""
@@ -158,6 +205,9 @@ class CallBook:
     ) -> None:
         self._sessions = sessions
         self._writer = BatchedWriter(sessions)
+        # progress notes waiting for a write: [ordinary, urgent]
+        self._notes = (_NoteGroup(), _NoteGroup())
+        self._records = _RecordGroup()
         # stored on each claimed attempt: the Asterisk node of the call and this process
         self.node = node
         self.instance = instance
@@ -402,10 +452,35 @@ class CallBook:
         rows read: this runs a few times per call, beside every other call's. `urgent`: the
         call waits for it (a decisive moment), so it goes before the queued writes."""
 
-        async def op(session: AsyncSession) -> None:
-            await self._note_in(session, ref, progress, now, answered_at)
+        if progress.decided:
 
-        await self._writer.run(op, urgent=urgent)
+            async def op(session: AsyncSession) -> None:
+                await self._note_in(session, ref, progress, now, answered_at)
+
+            await self._writer.run(op, urgent=urgent)
+            return
+        # nothing decided: one row to update, no more. The notes waiting meanwhile go in
+        # one statement (executemany): a trip to the database's thread for all of them,
+        # not one each (at 100 calls at once these trips queued the writes for seconds)
+        group = self._notes[urgent]
+        group.rows.append(_note_params(ref, progress, now, answered_at))
+        if group.task is None:
+            group.task = asyncio.ensure_future(
+                self._writer.run(functools.partial(self._run_notes, group, []), urgent=urgent)
+            )
+        # shielded: a call cancelled while it waits does not take the others' notes along
+        await asyncio.shield(group.task)
+
+    async def _run_notes(
+        self, group: _NoteGroup, rows: list[dict[str, Any]], session: AsyncSession
+    ) -> None:
+        if not rows:
+            # the group's rows are this write's from now on (kept for the writer's one by
+            # one retry of a failed batch); notes from here on wait for the next write
+            rows.extend(group.rows)
+            group.rows, group.task = [], None
+        connection = await session.connection()
+        await connection.execute(_NOTE, rows)
 
     async def _note_in(
         self,
@@ -415,28 +490,7 @@ class CallBook:
         now: datetime,
         answered_at: datetime | None,
     ) -> None:
-        result = await session.execute(
-            _NOTE,
-            {
-                "attempt_id": ref.attempt_id,
-                "parts_played": p.parts_played,
-                "parts_total": p.parts_total,
-                "digits": p.digits[:32],
-                "digits_len": len(p.digits[:32]),
-                "played_to_end": p.played_to_end,
-                "confirmed": p.confirmed,
-                "transferred": p.transferred,
-                "callback": p.callback,
-                "opted_out": p.opted_out,
-                "operator": p.operator[:128],
-                "asterisk_boot": p.asterisk_boot[:32],
-                "recording_path": p.recording,
-                "message": p.message,
-                "queued": p.queued,
-                "now": now,
-                "answered_at": answered_at,
-            },
-        )
+        result = await session.execute(_NOTE, _note_params(ref, p, now, answered_at))
         if not affected_rows(result) or not p.decided:
             # closed meanwhile (the close had all of it), or nothing decided yet: a message
             # heard to its end is closed within seconds, and the attempt row says it
@@ -524,24 +578,64 @@ class CallBook:
         """Close an attempt, move its contact on (final, retry, cancelled, not in time);
         returns the contact's new status."""
 
-        async def op(session: AsyncSession) -> str:
-            return await self._record_in(session, attempt_id, facts, now, error)
+        # the calls ending meanwhile are closed in one write that reads all their
+        # attempts and contacts in one statement and stores them in one per table (at
+        # 100 calls at once, a write per call with three trips to the database's thread
+        # each fell seconds behind, and a campaign ends only once all are stored)
+        group = self._records
+        index = len(group.rows)
+        group.rows.append((attempt_id, facts, now, error))
+        if group.task is None:
+            group.task = asyncio.ensure_future(
+                self._writer.run(functools.partial(self._run_records, group, []))
+            )
+        results = await asyncio.shield(group.task)
+        result = results[index]
+        if isinstance(result, Exception):
+            raise result
+        return str(result)
 
-        return str(await self._writer.run(op))
+    async def _run_records(
+        self, group: _RecordGroup, rows: list[_RecordRow], session: AsyncSession
+    ) -> list[str | Exception]:
+        if not rows:
+            # as in _run_notes: the rows are this write's, kept for a retry
+            rows.extend(group.rows)
+            group.rows, group.task = [], None
+        ids = sorted({row[0] for row in rows})
+        # no autoflush: the changes of the lot are flushed together at the commit
+        with session.no_autoflush:
+            found = {
+                attempt.id: (attempt, contact)
+                for attempt, contact in (
+                    await session.execute(
+                        select(Attempt, CampaignContact)
+                        .join(CampaignContact, CampaignContact.id == Attempt.contact_id)
+                        .where(Attempt.id.in_(ids))
+                    )
+                )
+            }
+            results: list[str | Exception] = []
+            for attempt_id, facts, now, error in rows:
+                try:
+                    results.append(
+                        await self._record_in(
+                            session, attempt_id, facts, now, error, found.get(attempt_id)
+                        )
+                    )
+                except LookupError as exc:
+                    results.append(exc)
+        return results
 
     async def _record_in(
-        self, session: AsyncSession, attempt_id: int, facts: CallFacts, now: datetime, error: str
+        self,
+        session: AsyncSession,
+        attempt_id: int,
+        facts: CallFacts,
+        now: datetime,
+        error: str,
+        found: tuple[Attempt, CampaignContact] | None,
     ) -> str:
-        # the attempt and its contact in one statement (a batch closes dozens of calls,
-        # each statement a trip to the database's thread); the campaign is usually in the
-        # session already, from the batch's earlier calls
-        found = (
-            await session.execute(
-                select(Attempt, CampaignContact)
-                .join(CampaignContact, CampaignContact.id == Attempt.contact_id)
-                .where(Attempt.id == attempt_id)
-            )
-        ).first()
         if found is None:
             raise LookupError(f"attempt {attempt_id} is gone")
         attempt, contact = found

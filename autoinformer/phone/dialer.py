@@ -388,15 +388,16 @@ class Dialer:
         self._launch_reserved()
 
     def _reserve_size(self, scenario: Scenario, limit: int) -> int:
-        """Contacts to keep claimed ahead: the slots freed in the last second (about what
-        frees while a pass claims more, and taken well within RESERVE_TTL), at most an
-        eighth of the calls. None for a campaign paced by its free operators (that pace is
-        asked for on each pass) or while Asterisk is being probed."""
+        """Contacts to keep claimed ahead: the slots freed in the last second, about what
+        frees while a pass claims more, and taken well within RESERVE_TTL (calls that
+        started together end together: a wave of ends is served from it, not by a claim
+        while the slots wait). None for a campaign paced by its free operators (that pace
+        is asked for on each pass) or while Asterisk is being probed."""
         if scenario.offers_operator or self._gate.probing:
             return 0
         since = time.monotonic() - 1.0
         freed = sum(1 for _ in takewhile(lambda at: at >= since, reversed(self._live.freed)))
-        return min(limit // 2, freed)
+        return min(limit, freed)
 
     def _launch(self, claimed: _Claimed) -> None:
         contact = claimed.contact

@@ -8,7 +8,9 @@ A call whose customer will hear nothing more (the message over, nothing left but
 that and hanging up) is `closing`: it hands its campaign's slot to the next call at once,
 so that call's Originate goes out while this one is being hung up (issue 14: a slot sat
 idle for the flush, the hang-up and the next claim). Its number stays in a call, and its
-channel still counts against the trunk's channels (`total`) until it is released.
+channel still counts against the trunk's channels (`total`) until it is released. A
+campaign has at most a tenth of its calls closing (at least one): a database too slow to
+store what they heard keeps their slots, rather than let channels pile up behind it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class LiveCalls:
         self._per_campaign: dict[int, int] = defaultdict(int)
         # calls closing (see the module docstring): their channels, no campaign's slot
         self._closing = 0
+        self._closing_per_campaign: dict[int, int] = defaultdict(int)
         # when campaign slots were freed (monotonic), newest last: the dialer's pace of ends
         self.freed: deque[float] = deque(maxlen=1024)
         # a freed slot is a reason for the dialer's next pass now
@@ -69,8 +72,13 @@ class LiveCalls:
         call = self._calls.get(attempt_id)
         if call is None or call.released or call.closing:
             return
+        cid = call.campaign_id
+        closing = self._closing_per_campaign[cid]
+        if closing >= max(1, (self._per_campaign[cid] + closing) // 10):
+            return  # it keeps its slot until it is released
         call.closing = True
-        self._per_campaign[call.campaign_id] -= 1
+        self._closing_per_campaign[cid] += 1
+        self._per_campaign[cid] -= 1
         self.freed.append(time.monotonic())
         self._closing += 1
         self._on_release()
@@ -87,6 +95,7 @@ class LiveCalls:
             self._phones.discard(call.phone)
             if call.closing:
                 self._closing -= 1
+                self._closing_per_campaign[call.campaign_id] -= 1
             else:
                 self._per_campaign[call.campaign_id] -= 1
                 self.freed.append(time.monotonic())
