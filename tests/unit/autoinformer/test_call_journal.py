@@ -247,3 +247,71 @@ async def test_open_attempts_carry_what_the_call_stored(env: Env) -> None:
         "0",
     )
     assert await env.book.is_open(opened.channel_id)
+
+
+async def test_notes_of_calls_at_once_share_a_write_and_each_keeps_its_own(env: Env) -> None:
+    refs = await env.claim(3)
+    now = env.clock.now()
+    progresses = [
+        CallProgress(parts_total=2, parts_played=1, asterisk_boot="b1"),
+        CallProgress(parts_total=2, parts_played=2, played_to_end=True, recording="/r/2.wav"),
+        CallProgress(parts_total=2, digits="1"),
+    ]
+    await asyncio.gather(
+        *(
+            env.book.note(ref, p, now, answered_at=now if i else None)
+            for i, (ref, p) in enumerate(zip(refs, progresses, strict=True))
+        )
+    )
+    first, second, third = [await env.attempt(ref.attempt_id) for ref in refs]
+    assert (first.parts_played, first.asterisk_boot, first.answered_at) == (1, "b1", None)
+    assert (second.parts_played, second.played_to_end, second.recording_path) == (
+        2,
+        True,
+        "/r/2.wav",
+    )
+    assert second.answered_at is not None
+    assert (third.digits, third.parts_played, third.played_to_end) == ("1", 0, False)
+    # an empty value stores nothing, a count never drops
+    await env.book.note(refs[1], CallProgress(parts_total=2, parts_played=1), now)
+    second = await env.attempt(refs[1].attempt_id)
+    assert (second.parts_played, second.played_to_end, second.recording_path) == (
+        2,
+        True,
+        "/r/2.wav",
+    )
+
+
+async def test_calls_ending_together_are_closed_each_with_its_own_result(env: Env) -> None:
+    refs = await env.claim(3)
+    now = env.clock.now()
+    statuses = await asyncio.gather(
+        env.book.record(refs[0].attempt_id, CallFacts("answered", played_to_end=True), now),
+        env.book.record(refs[1].attempt_id, CallFacts("busy"), now),
+        env.book.record(refs[2].attempt_id, CallFacts("answered", opted_out=True), now),
+        # a call closed twice in the same write is counted once
+        env.book.record(refs[2].attempt_id, CallFacts("failed"), now),
+    )
+    assert statuses[0] == "notified"
+    assert statuses[1] == "busy"
+    assert statuses[2] == statuses[3] == "opted_out"
+    contacts = [await env.contact(ref.contact_id) for ref in refs]
+    assert [(c.state, c.status) for c in contacts] == [
+        ("done", "notified"),
+        ("waiting", "busy"),
+        ("done", "opted_out"),
+    ]
+    for ref in refs:
+        assert (await env.attempt(ref.attempt_id)).ended_at is not None
+
+
+async def test_a_gone_attempt_fails_alone_among_calls_closed_together(env: Env) -> None:
+    [ref] = await env.claim()
+    now = env.clock.now()
+    results = await asyncio.gather(
+        env.book.record(10**9, CallFacts("busy"), now),
+        env.book.record(ref.attempt_id, CallFacts("answered", played_to_end=True), now),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], LookupError)
+    assert results[1] == "notified"

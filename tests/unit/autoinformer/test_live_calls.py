@@ -1,0 +1,52 @@
+"""The dialer's calls in progress: a closing call hands its campaign's slot over at once,
+keeps its number and its channel until released, and only a tenth of a campaign's calls
+may be closing at a time."""
+
+from __future__ import annotations
+
+from autoinformer.phone.live import LiveCalls
+
+
+def live_with(calls: int, campaign_id: int = 7) -> tuple[LiveCalls, list[int]]:
+    woken: list[int] = []
+    live = LiveCalls(on_release=lambda: woken.append(1))
+    for attempt_id in range(calls):
+        live.add(attempt_id, campaign_id, 100 + attempt_id, f"7913000{attempt_id:04d}")
+    return live, woken
+
+
+def test_a_closing_call_frees_its_slot_and_keeps_its_number_and_channel() -> None:
+    live, woken = live_with(10)
+    live.closing(3)
+    assert woken  # the next call may start now
+    assert live.count(7) == 9
+    assert live.in_call("79130000003")
+    assert live.total() == 10  # its channel still counts against the trunk
+    live.closing(3)  # twice is once
+    assert live.count(7) == 9
+    live.release(3)
+    assert (live.count(7), live.total()) == (9, 9)
+    assert not live.in_call("79130000003")
+
+
+def test_at_most_a_tenth_of_a_campaigns_calls_close_at_once() -> None:
+    live, _woken = live_with(20)
+    for attempt_id in range(5):
+        live.closing(attempt_id)
+    # two of twenty hand their slots over; the others keep them until released
+    assert live.count(7) == 18
+    live.release(0)
+    live.closing(4)  # nineteen calls: one closing at a time, and call 1 is
+    assert (live.count(7), live.total()) == (18, 19)
+    live.release(1)
+    live.closing(4)
+    assert (live.count(7), live.total()) == (17, 18)
+
+
+def test_a_campaign_with_few_calls_may_still_have_one_closing() -> None:
+    live, _woken = live_with(2)
+    live.closing(0)
+    live.closing(1)
+    assert live.count(7) == 1
+    live.release(1)  # released without closing: its slot
+    assert (live.count(7), live.total()) == (0, 1)
