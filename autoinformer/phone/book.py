@@ -514,17 +514,24 @@ class CallBook:
         if p.opted_out:
             await _add_opt_out(session, ref.phone, ref.kind, ref.campaign_id)
 
-    async def void(self, attempt_id: int, now: datetime, reason: str) -> None:
+    async def void(
+        self, attempt_id: int, now: datetime, reason: str, *, unclaim: bool = False
+    ) -> None:
         """Not an attempt: the Originate never reached Asterisk, the call vanished
         unanswered while nobody could see it, or it was cut off mid-message by our side
         (a restart). The row stays for the record with `counted` false (an answer it had
         stays too, for the frequency caps); the contact waits again with its retries
-        untouched."""
+        untouched. `unclaim`: a claim handed back before its Originate was ever sent (a
+        contact claimed ahead, not needed): no row is kept, as if never claimed."""
 
         async def op(session: AsyncSession) -> None:
             attempt = await session.get(Attempt, attempt_id)
             if attempt is None or attempt.ended_at is not None:
                 return
+            if unclaim and (attempt.asterisk_boot or attempt.answered_at is not None):
+                unclaim_row = False  # it was sent after all: kept as a voided attempt
+            else:
+                unclaim_row = unclaim
             attempt.ended_at = now
             attempt.counted = False
             attempt.outcome = "not_sent"
@@ -541,6 +548,8 @@ class CallBook:
                     Attempt.id != attempt_id,
                 )
             )
+            if unclaim_row:
+                await session.delete(attempt)
             if contact.state != "calling":
                 return
             if campaign.status == "cancelled":

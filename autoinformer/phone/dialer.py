@@ -22,8 +22,8 @@ Safety rules it keeps (issue 5, DESIGN.md):
   call that frees its slot, or starts closing (autoinformer.phone.live), launches the
   next one at once, with no query in between. Claimed ahead, they hold their campaign's
   concurrency on PostgreSQL like a call; ones not dialed soon (a pause, a stop, the
-  link down) are voided, and a crash leaves them to the start's adoption (never sent:
-  voided, no retry spent);
+  link down) are handed back (no attempt kept, no retry spent), and a crash leaves them
+  to the start's adoption (never sent: voided, no retry spent);
 - a campaign's phrases are rendered before its first call (autoinformer.phone.prerender);
 - a list from the customer base is called with the data as they stand at dial time
   (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
@@ -56,7 +56,7 @@ from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_co
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
-from autoinformer.scheduling import CAP_LOOKBACK, cap_release, next_call_time
+from autoinformer.scheduling import CAP_LOOKBACK, CallingWindows, cap_release, next_call_time
 from contact_center.calendar import WorkingDays
 from contact_center.clock import Clock
 from contact_center.hotline.handoffs import Handoffs
@@ -126,6 +126,7 @@ class Dialer:
         self._reserve: dict[int, list[_Claimed]] = {}
         # each campaign's limit as the last pass computed it (for launches between passes)
         self._limits: dict[int, int] = {}
+        self._windows: dict[tuple[int, CallingWindows, str, int], bool] = {}
         self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
         self._fresh = FreshData(book)
@@ -354,11 +355,15 @@ class Dialer:
             ):
                 continue  # this number is in a call of ours right now
             tz = _zone(contact.timezone, plan.tz)
-            opens = next_call_time(now, tz, plan.windows, self._calendar)
-            if opens is None or opens > now:
+            if not self._window_open(plan, tz, now):
+                opens = next_call_time(now, tz, plan.windows, self._calendar)
                 until = opens or (plan.end_at or now + timedelta(days=1))
                 await self._book.defer(contact.id, until, "window")
                 continue
+            if len(ready) >= slots and not self._window_open(
+                plan, tz, now + timedelta(seconds=RESERVE_TTL)
+            ):
+                continue  # claimed ahead, it could be dialed after its window closed
             if not plan.caps.none:
                 answered = await self._book.answered_times(
                     contact.phone, plan.kind, now - CAP_LOOKBACK
@@ -386,6 +391,20 @@ class Dialer:
             reserve.append(_Claimed(plan, scenario, contact, attempt_id, channel_id, at))
         # calls ended while the claim was being committed have left their slots free too
         self._launch_reserved()
+
+    def _window_open(self, plan: Plan, tz: ZoneInfo, at: datetime) -> bool:
+        """Whether `at` is in the campaign's calling window in `tz`. Windows are whole
+        minutes: the answer holds for the minute, and is kept for it (the calendar's look-up
+        cost about half a millisecond a contact)."""
+        minute = int(at.timestamp()) // 60
+        key = (plan.id, plan.windows, tz.key, minute)
+        found = self._windows.get(key)
+        if found is None:
+            if len(self._windows) > 1024:
+                self._windows.clear()
+            opens = next_call_time(at, tz, plan.windows, self._calendar)
+            found = self._windows[key] = opens is not None and opens <= at
+        return found
 
     def _reserve_size(self, scenario: Scenario, limit: int) -> int:
         """Contacts to keep claimed ahead: the slots freed in the last second, about what
@@ -420,9 +439,13 @@ class Dialer:
             return
         if self._gate.probing:
             return  # one call at a time, by the pass
+        now = self._clock.now()
         for campaign_id, reserve in self._reserve.items():
             limit = self._limits.get(campaign_id, 0)
             while reserve and self._live.count(campaign_id) < limit:
+                end_at = reserve[0].plan.end_at
+                if end_at is not None and now >= end_at:
+                    break  # the campaign's end came: the pass closes it
                 self._launch(reserve.pop(0))
 
     async def _drop_stale_reserve(self, plans: list[Plan], dialing: bool) -> None:
@@ -448,7 +471,9 @@ class Dialer:
             dropped, self._reserve[cid] = self._reserve.get(cid, []), []
             for claimed in dropped:
                 try:
-                    await self._book.void(claimed.attempt_id, self._clock.now(), reason)
+                    await self._book.void(
+                        claimed.attempt_id, self._clock.now(), reason, unclaim=True
+                    )
                 except SQLAlchemyError:
                     # left open: the next start adopts it (never sent: voided then)
                     log.exception("attempt %d: could not be voided", claimed.attempt_id)

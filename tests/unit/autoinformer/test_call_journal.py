@@ -315,3 +315,19 @@ async def test_a_gone_attempt_fails_alone_among_calls_closed_together(env: Env) 
     )
     assert isinstance(results[0], LookupError)
     assert results[1] == "notified"
+
+
+async def test_a_claim_handed_back_unsent_leaves_no_attempt_and_spends_no_retry(env: Env) -> None:
+    kept, handed_back = await env.claim(2)
+    now = env.clock.now()
+    # one went out (its Asterisk noted as the Originate was sent): voided, kept on record
+    await env.book.note(kept, CallProgress(asterisk_boot="boot-1"), now)
+    for ref in (kept, handed_back):
+        await env.book.void(ref.attempt_id, now, "claimed ahead, not needed", unclaim=True)
+    async with env.campaigns.sessions() as session:
+        ids = set(await session.scalars(select(Attempt.id)))
+    assert ids == {kept.attempt_id}
+    assert not (await env.attempt(kept.attempt_id)).counted
+    for ref in (kept, handed_back):
+        contact = await env.contact(ref.contact_id)
+        assert (contact.state, contact.attempts) == ("waiting", 0)
