@@ -389,6 +389,10 @@ class Dialer:
         at = time.monotonic()
         for contact, attempt_id, channel_id in claimed:
             reserve.append(_Claimed(plan, scenario, contact, attempt_id, channel_id, at))
+        if self._stopping:
+            # stop() handed the reserve back while this claim was being committed
+            await self._void_reserve(plan.id, "the dialer stopped before it was dialed")
+            return
         # calls ended while the claim was being committed have left their slots free too
         self._launch_reserved()
 
@@ -449,8 +453,8 @@ class Dialer:
                 self._launch(reserve.pop(0))
 
     async def _drop_stale_reserve(self, plans: list[Plan], dialing: bool) -> None:
-        """Contacts claimed ahead that will not be dialed soon wait again (voided: no
-        retry spent): their campaign stopped dialing, or they waited too long."""
+        """Contacts claimed ahead that will not be dialed soon are handed back (no retry
+        spent): their campaign stopped dialing, or they waited too long."""
         if not any(self._reserve.values()):
             return
         dialable = {
@@ -459,7 +463,7 @@ class Dialer:
             if p.status == "running" and (p.end_at is None or self._clock.now() < p.end_at)
         }
         oldest = time.monotonic() - RESERVE_TTL
-        for campaign_id, reserve in self._reserve.items():
+        for campaign_id, reserve in list(self._reserve.items()):
             if not reserve:
                 continue
             if dialing and campaign_id in dialable and reserve[0].at >= oldest:
@@ -476,7 +480,7 @@ class Dialer:
                     )
                 except SQLAlchemyError:
                     # left open: the next start adopts it (never sent: voided then)
-                    log.exception("attempt %d: could not be voided", claimed.attempt_id)
+                    log.exception("attempt %d: could not be handed back", claimed.attempt_id)
 
     # ------------------------------------------------------------------ speech ahead
     def _ready(self, plan: Plan) -> bool:
