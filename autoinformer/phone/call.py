@@ -50,7 +50,7 @@ from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
 from contact_center.speech import Message, MessageError, PromptPart, Speech, SynthesisError
 from contact_center.tasks import TaskSet
-from contact_center.telephony.agi import AgiChannel, AgiServer
+from contact_center.telephony.agi import AgiChannel, AgiServer, DbKey
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import (
     AmiActionError,
@@ -66,6 +66,9 @@ from contact_center.telephony.originate import CAUSE_OUTCOME, OriginateResult, O
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
+# AstDB family of the marks the last part of a message leaves when it ends (`_play`); keyed
+# by the call's ChannelId, unique across databases sharing one Asterisk
+HEARD_FAMILY = "cc-heard"
 # how often an adopted call's channel is looked at (a Hangup event wakes it sooner)
 POLL = 1.0
 # the longest a lost driver's last command may keep a channel busy (a queue call)
@@ -584,6 +587,8 @@ class CallFlow:
             # MixMonitor on the same file would garble both
             with contextlib.suppress(TelephonyError):
                 p.recording = await channel.get_variable("MIXMONITOR_FILENAME") or ""
+        if not p.heard and await self._heard_by_asterisk(call):
+            await call.journal.flush()
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
         # a key pressed during the lost driver's last prompt or wait ended that command
         # with the digit as its result, which nobody read: it is the customer's answer
@@ -609,6 +614,8 @@ class CallFlow:
         if call.answered:
             if p.received or p.decided or p.transferred:
                 return _End(p.facts(), "" if seen else "ended while nobody drove it")
+            if await self._heard_by_asterisk(call):
+                return _End(p.facts(), "heard to its end while nobody drove it")
             if stayed_up:
                 return _End(p.facts(), "hung up mid-message while nobody drove it")
             # cut off mid-message while we could not see it, and Asterisk may have gone
@@ -624,6 +631,21 @@ class CallFlow:
             # it rang out unanswered while nobody watched (busy and congestion end as fast)
             return _End(CallFacts("no_answer"), "ended unanswered while nobody watched")
         return _End(void=True, error="unanswered, and its end was not seen: not counted")
+
+    async def _heard_by_asterisk(self, call: _Call) -> bool:
+        """Did the last part end while nobody heard it (Asterisk's mark, see `_play`)? Then
+        the customer heard the whole message: noted in the call's progress."""
+        try:
+            heard = await _heard_key(call).exists(self._link)
+        except (TelephonyError, ValueError):
+            return False
+        if heard:
+            p = call.progress
+            p.played_to_end = True
+            p.parts_played = max(p.parts_played, p.parts_total, len(call.names))
+            call.journal.changed(urgent=True)
+            log.info("attempt %d: its last part ended while nobody drove it", call.attempt_id)
+        return heard
 
     # ------------------------------------------------------------------ stopping
     async def _interrupted(self, call: _Call) -> _End:
@@ -735,7 +757,14 @@ class CallFlow:
             while resume is None:
                 if digit is None:
                     for index in range(first, len(names)):
-                        digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
+                        # the last part leaves Asterisk's own mark when it ends: the one
+                        # record of it when its end came while nobody could hear it
+                        mark = _heard_key(call) if index == len(names) - 1 else None
+                        digit = await channel.stream_file(
+                            names[index], escape_digits=ALL_KEYS, mark=mark
+                        )
+                        if mark is not None:
+                            channel.forget(mark)  # heard here: not needed
                         if digit:
                             break
                         p.parts_played = max(p.parts_played, index + 1)
@@ -903,6 +932,10 @@ class CallFlow:
     @staticmethod
     def _who(call: _Call) -> str:
         return mask_phone(call.contact.phone)
+
+
+def _heard_key(call: _Call) -> DbKey:
+    return DbKey(HEARD_FAMILY, call.channel_id)
 
 
 def transfer_context(
