@@ -176,6 +176,9 @@ async def test_a_transfer_on_a_dialer_node_reaches_an_operator_on_the_hotline_no
     assert attempt.transferred and attempt.digits == "0"
     assert attempt.operator == str(connect["Interface"])
     assert row.status == "transferred" and row.notified
+    # the operators are the hotline node's: the dialer node never put them in its own queue
+    members = await dialer.link.action_list("QueueStatus", Queue="operators")
+    assert [e for e in members if e.get("Event") == "QueueMember"] == []
 
 
 async def test_the_dialer_node_paces_by_the_hotline_nodes_free_operators(
