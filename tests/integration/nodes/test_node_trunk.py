@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,15 +54,16 @@ class Node:
 class Nodes:
     hotline: Node
     dialer: Node
+    # a second dialer node, for the pacing across workers
+    dialer2: Node
 
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     secrets_dir = tmp_path_factory.mktemp("node-secrets")
     (secrets_dir / NODE_TRUNK_SECRET_FILE).write_text(secrets.token_hex(16) + "\n")
-    hotline_port, dialer_port = baresip.free_port(), baresip.free_port()
-    while dialer_port == hotline_port:
-        dialer_port = baresip.free_port()
+    hotline_port = baresip.free_port()
+    dialer_port = free_other_port(hotline_port)
     common = {"sip_bind": "127.0.0.1", "asterisk_secrets_dir": secrets_dir}
     hotline = asterisk_settings(
         short_runtime_dir(tmp_path_factory, "hl"),
@@ -80,16 +82,30 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
         node="dialer-1",
         **common,
     )
+    dialer2 = asterisk_settings(
+        short_runtime_dir(tmp_path_factory, "dl2"),
+        sip_port=free_other_port(hotline_port, dialer_port),
+        hotline_node=f"127.0.0.1:{hotline_port}",
+        sim_operators=0,
+        node="dialer-2",
+        **common,
+    )
     started: list[LocalAsterisk] = []
     try:
-        for settings in (hotline, dialer):
+        for settings in (hotline, dialer, dialer2):
             local = LocalAsterisk(settings)
             local.start(timeout=30)
             started.append(local)
-        yield Nodes(Node(hotline, started[0]), Node(dialer, started[1]))
+        yield Nodes(*(Node(s.settings, s) for s in started))
     finally:
         for local in started:
             local.stop(timeout=15)
+
+
+def free_other_port(*taken: int) -> int:
+    while (port := baresip.free_port()) in taken:
+        pass
+    return port
 
 
 @dataclass
@@ -98,6 +114,7 @@ class Services:
     dialer: App
     campaigns: CampaignService
     database: str
+    shared: dict[str, object]
 
 
 @pytest.fixture
@@ -120,7 +137,7 @@ async def services(
         # the sim customer presses 0 half a second into the message
         await d.link.action("Setvar", Variable="SIM_CUSTOMER_PRESS_DELAY", Value="0.5")
         try:
-            yield Services(h, d, d.part(Autoinformer).campaigns, db)
+            yield Services(h, d, d.part(Autoinformer).campaigns, db, shared)
         finally:
             await d.stop_parts()
 
@@ -182,7 +199,7 @@ async def test_a_transfer_on_a_dialer_node_reaches_an_operator_on_the_hotline_no
 
 
 async def test_the_dialer_node_paces_by_the_hotline_nodes_free_operators(
-    services: Services, tmp_path: Path
+    services: Services, nodes: Nodes, tmp_path: Path
 ) -> None:
     path = tmp_path / "test-debt.toml"
     # customers who listen and never press: the calls stay up while the pace is read
@@ -202,4 +219,44 @@ async def test_the_dialer_node_paces_by_the_hotline_nodes_free_operators(
     # 3 calls per free operator (the scenario's calls_per_free_operator)
     assert pace.free_operators == 1  # type: ignore[attr-defined]
     assert pace.limit == 3 and pace.reason == "operators"  # type: ignore[attr-defined]
+
+    async def open_calls() -> int:
+        async with services.dialer.sessions() as session:
+            rows = await session.scalars(
+                select(Attempt.node).where(
+                    Attempt.campaign_id == created.campaign_id, Attempt.ended_at.is_(None)
+                )
+            )
+            return len(rows.all())
+
+    # a second worker on its own dialer node joins the same campaign (the same PostgreSQL)
+    second = build_app(
+        nodes.dialer2.settings.replace(**services.shared), plugins=[AutoinformerPlugin(FAST)]
+    )
+    async with second.running() as d2:
+        try:
+            await wait_for(lambda: _at_least(open_calls, 3), 20, "three calls up")
+            # both workers pass every 0.2 s: over the next 3 s (about 15 passes each, the
+            # customers listen 30 s) the campaign's limit holds for the two together
+            seen = await _most_within(open_calls, 3.0)
+            st = await services.campaigns.status(created.campaign_id)
+        finally:
+            await d2.stop_parts()
+    assert seen == 3
+    assert st.pace is not None and st.pace.limit == 3
     await services.campaigns.pause(created.campaign_id)
+
+
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await count() >= n
+
+
+async def _most_within(count: Callable[[], Awaitable[int]], seconds: float) -> int:
+    """The largest value `count` gives over `seconds` (an observation window: what must not
+    happen is looked for all through it, not waited for)."""
+    most = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        most = max(most, await count())
+        await asyncio.sleep(0.05)
+    return most
