@@ -24,7 +24,7 @@ from autoinformer.campaigns.service import CampaignService
 from autoinformer.email.book import LetterBook
 from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.phone.book import CallBook
-from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.config import NODE_TRUNK_DIAL, DialerConfig
 from autoinformer.phone.dialer import Dialer
 from autoinformer.proof import ProofService
 from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
@@ -153,6 +153,14 @@ class Autoinformer:
                     self._dialer_config,
                     call_hard_limit=settings.call_hard_limit,
                     max_channels=self._dialer_config.max_channels or settings.dial_channels,
+                    operators_trunk=self._dialer_config.operators_trunk
+                    or (NODE_TRUNK_DIAL if settings.hotline_node else ""),
+                ),
+                # the operators on the hotline node: their states in the shared database
+                free_operators=(
+                    (lambda: app.hotline.appeals.free_operators(app.clock.now()))
+                    if settings.hotline_node
+                    else None
                 ),
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,

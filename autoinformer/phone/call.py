@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -881,7 +881,15 @@ class CallFlow:
             p.queued = True
             await call.journal.flush()
             timeout = int(self.config.queue_timeout)
-            await channel.exec("Queue", f"{self.config.queue},,,,{timeout}", timeout=timeout + 7200)
+            # with an operator: no hard limit (as in [operators-queue]); a conversation
+            # past CC_CALL_HARD_LIMIT was cut by Asterisk mid-sentence
+            await channel.set_variable("TIMEOUT(absolute)", "0")
+            if self.config.operators_trunk:
+                await self._put_through(call, channel, timeout)
+            else:
+                await channel.exec(
+                    "Queue", f"{self.config.queue},,,,{timeout}", timeout=timeout + 7200
+                )
         except ChannelGone:
             pass
         finally:
@@ -895,6 +903,44 @@ class CallFlow:
         if not channel.gone:
             with contextlib.suppress(ChannelGone):
                 await self._say(channel, scenario.replies.get("operator_busy"))
+
+    async def _put_through(self, call: _Call, channel: AgiChannel, timeout: int) -> None:
+        """The operators are on the hotline node: dial its queue over the node trunk.
+        The appeal's id goes along (X-CC-Handoff, see [node-trunk-headers]): the hotline
+        node's service moves the appeal to its own channel, so its desk shows the context.
+        The hotline node answers the trunk call only when an operator answers, so the
+        answer (DialEnd ANSWER on our channel) is "put through"; it is stored at once."""
+        answered = _DialAnswer(channel.uniqueid, lambda: self._operator_answered(call, ""))
+        remove = self._link.on_event("DialEnd", answered.on_dial_end)
+        try:
+            key = str(call.appeal_id) if call.appeal_id is not None else ""
+            await channel.set_variable("__CC_HANDOFF", key)
+            await channel.exec(
+                "Dial",
+                f"{self.config.operators_trunk},{timeout},b(node-trunk-headers^s^1)",
+                timeout=timeout + 7200,
+            )
+            if not call.progress.transferred:
+                status = await channel.get_variable("DIALSTATUS")
+                if status == "ANSWER":
+                    self._operator_answered(call, "")
+        finally:
+            remove()
+            if call.progress.transferred and self._handoffs is not None:
+                await self._note_remote_operator(call)
+
+    async def _note_remote_operator(self, call: _Call) -> None:
+        """Who answered on the hotline node, from the shared database (the appeal's
+        operator, written there by that node's service); the trunk's name otherwise."""
+        p = call.progress
+        interface = ""
+        if self._handoffs is not None and call.appeal_id is not None:
+            try:
+                interface = await self._handoffs.operator_interface(call.appeal_id)
+            except SQLAlchemyError:
+                log.warning("attempt %d: the operator's name was not read", call.attempt_id)
+        p.operator = interface or p.operator or self.config.operators_trunk
+        call.journal.changed()
 
     async def _register_transfer(self, call: _Call, channel: AgiChannel) -> None:
         """The transfer is an appeal like a hotline call: the queue events time it, the
@@ -925,7 +971,7 @@ class CallFlow:
             return
         ended_by = EndedBy.OPERATOR if p.transferred else EndedBy.SYSTEM
         try:
-            await self._handoffs.close(call.channel_id, ended_by=ended_by)
+            await self._handoffs.close(call.channel_id, ended_by=ended_by, appeal_id=call.appeal_id)
         except SQLAlchemyError:
             log.exception("attempt %d: the transfer's appeal was not closed", call.attempt_id)
 
@@ -936,6 +982,26 @@ class CallFlow:
 
 def _heard_key(call: _Call) -> DbKey:
     return DbKey(HEARD_FAMILY, call.channel_id)
+
+
+class _DialAnswer:
+    """The far end answered our channel's Dial (DialEnd, DialStatus ANSWER): noted at once
+    in the event callback, which must not raise (see ami.py)."""
+
+    def __init__(self, uniqueid: str, on_answer: Callable[[], None]) -> None:
+        self._uniqueid = uniqueid
+        self._on_answer = on_answer
+        self.seen = False
+
+    def on_dial_end(self, event: Any) -> None:
+        if self.seen or str(event.get("Uniqueid", "")) != self._uniqueid:
+            return
+        if str(event.get("DialStatus", "")) == "ANSWER":
+            self.seen = True
+            try:
+                self._on_answer()
+            except Exception:
+                log.exception("call %s: the operator's answer was not noted", self._uniqueid)
 
 
 def transfer_context(

@@ -76,6 +76,7 @@ class Dialer:
         config: DialerConfig | None = None,
         handoffs: Handoffs | None = None,
         live_instances: Callable[[], Awaitable[Collection[str]]] | None = None,
+        free_operators: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._book = book
         self._scenarios = scenarios
@@ -92,7 +93,8 @@ class Dialer:
             tick=self.config.tick,
             expected=(SQLAlchemyError, TelephonyError, OSError),
         )
-        self._desk = OperatorDesk(link, self.config.queue)
+        # the operators on another node (free_operators: the shared database) or on ours
+        self._desk = OperatorDesk(link, self.config.queue, counter=free_operators)
         self._gate = DialGate()
         self._calls = TaskSet("autoinformer-calls")
         self._aux = TaskSet("autoinformer-aux")
