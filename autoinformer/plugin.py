@@ -33,9 +33,16 @@ from autoinformer.web.forms import Defaults
 from autoinformer.web.metrics import CampaignMetrics
 from autoinformer.web.progress import CampaignProgress
 from contact_center.plugins import Schema
-from contact_center.service_state import instance_name, live_instances, service_status_line
+from contact_center.service_state import (
+    ami_address_of,
+    instance_name,
+    live_instances,
+    service_status_line,
+)
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
+from contact_center.telephony.ami import AmiConfig
+from contact_center.telephony.peers import PeerAsterisks
 
 if TYPE_CHECKING:
     from contact_center.app import App
@@ -165,6 +172,11 @@ class Autoinformer:
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,
                 live_instances=lambda: live_instances(app.sessions, app.clock.now()),
+                # a dead worker's node, asked about its calls (the nodes share the AMI login)
+                peers=lambda: PeerAsterisks(
+                    AmiConfig.from_settings(settings),
+                    lambda instance: ami_address_of(app.sessions, instance),
+                ),
             )
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(

@@ -442,7 +442,9 @@ def build_app(
         originator=originator,
         speech=speech,
         hotline=hotline,
-        state=ServiceStateReporter(sessions, link, clock),
+        state=ServiceStateReporter(
+            sessions, link, clock, ami_address=f"{settings.ami_host}:{settings.ami_port}"
+        ),
         events=events,
         web=web,
         users=users,

@@ -184,6 +184,40 @@ class CallFlow:
         call.deadline = attempt.orphan_deadline
         await self._drive(call, self._adopt_orphan(call))
 
+    async def close_taken(
+        self,
+        plan: Plan,
+        scenario: Scenario,
+        contact: DueContact,
+        attempt: OpenAttempt,
+        peer: AmiLink | None,
+    ) -> None:
+        """A call a dead worker placed on another node, over by now (that Asterisk ends it
+        at its hard limit): closed with what was stored, and with what that node's Asterisk
+        (`peer`, None if it cannot be asked) says of it."""
+        call = self._call(plan, scenario, contact, attempt.id, attempt.channel_id, attempt.progress)
+        call.answered = attempt.answered
+        await self._finish(call, await self._judge_taken(call, peer))
+
+    async def _judge_taken(self, call: _Call, peer: AmiLink | None) -> _End:
+        p = call.progress
+        if p.received or p.decided or p.transferred:
+            return _End(p.facts(), "ended while its worker was dead")
+        if peer is None:
+            return _End(void=True, error="its worker died, its node cannot be asked: not counted")
+        if await self._heard_by_asterisk(call, peer):
+            return _End(p.facts(), "heard to its end while its worker was dead")
+        try:
+            boot = await peer.asterisk_boot()
+        except TelephonyError:
+            boot = ""
+        if not boot or boot != p.asterisk_boot:
+            return _End(void=True, error="its worker died, its node restarted since: not counted")
+        # the node stayed up: the call ended by the customer's doing or at the hard limit
+        if call.answered:
+            return _End(p.facts(), "cut mid-message while its worker was dead")
+        return _End(CallFacts("no_answer"), "ended unanswered while its worker was dead")
+
     def _call(
         self,
         plan: Plan,
@@ -632,11 +666,12 @@ class CallFlow:
             return _End(CallFacts("no_answer"), "ended unanswered while nobody watched")
         return _End(void=True, error="unanswered, and its end was not seen: not counted")
 
-    async def _heard_by_asterisk(self, call: _Call) -> bool:
-        """Did the last part end while nobody heard it (Asterisk's mark, see `_play`)? Then
-        the customer heard the whole message: noted in the call's progress."""
+    async def _heard_by_asterisk(self, call: _Call, link: AmiLink | None = None) -> bool:
+        """Did the last part end while nobody heard it (the mark `_play` has Asterisk leave;
+        `link`: the node the call was on, ours by default)? Then the customer heard the
+        whole message: noted in the call's progress."""
         try:
-            heard = await _heard_key(call).exists(self._link)
+            heard = await _heard_key(call).exists(link or self._link)
         except (TelephonyError, ValueError):
             return False
         if heard:

@@ -35,6 +35,9 @@ class DialerConfig:
     ring_timeout_max: float = 120.0
     # how often a worker looks for calls of workers that stopped (several workers)
     takeover_interval: float = 15.0
+    # a dead worker's call on another node is taken this long after it started (None: the
+    # longest ring + call_hard_limit + 30 s, by when that node's Asterisk has ended it)
+    takeover_after: float | None = None
     # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
     # CC_DIAL_CHANNELS when this is 0)
     max_channels: int = 0

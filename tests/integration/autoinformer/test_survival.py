@@ -163,11 +163,13 @@ def serve_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_serve(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_serve(
+    settings: Settings, log: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-c", "from contact_center.cli import main; main()", "serve"],
-            env=serve_env(settings),
+            env=serve_env(settings) | (extra or {}),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -8,10 +8,9 @@ reaches the hotline node's desk; the dialer records the transfer on the attempt.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +23,14 @@ from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from contact_center.app import App, build_app
 from contact_center.clock import Clock
-from contact_center.devtools.asterisk_config import NODE_TRUNK_SECRET_FILE
-from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.hotline.models import Appeal
-from contact_center.settings import PROJECT_ROOT, Settings
+from contact_center.settings import PROJECT_ROOT
 from contact_center.storage import migrate
 from contact_center.telephony._panoramisk import Message
 from tests.conftest import NewDatabase
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO
 from tests.integration.autoinformer.test_campaign_calls import TUESDAY_11, csv_of, spec
-from tests.integration.conftest import asterisk_settings, short_runtime_dir
-from tests.integration.sip import baresip
+from tests.integration.nodes.conftest import Nodes
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,70 +38,6 @@ pytestmark = pytest.mark.integration
 FAST = DialerConfig(tick=0.2, orphan_grace=30.0, drain_timeout=0.0, queue_timeout=20.0)
 # a transfer is notified as soon as an operator took it: the outcome is the dialer's alone
 ANSWERED = SHORT_SCENARIO.replace("[keys]", 'transfer_counts_as = "answered"\n\n[keys]')
-
-
-@dataclass
-class Node:
-    settings: Settings
-    local: LocalAsterisk
-
-
-@dataclass
-class Nodes:
-    hotline: Node
-    dialer: Node
-    # a second dialer node, for the pacing across workers
-    dialer2: Node
-
-
-@pytest.fixture(scope="module")
-def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
-    secrets_dir = tmp_path_factory.mktemp("node-secrets")
-    (secrets_dir / NODE_TRUNK_SECRET_FILE).write_text(secrets.token_hex(16) + "\n")
-    hotline_port = baresip.free_port()
-    dialer_port = free_other_port(hotline_port)
-    common = {"sip_bind": "127.0.0.1", "asterisk_secrets_dir": secrets_dir}
-    hotline = asterisk_settings(
-        short_runtime_dir(tmp_path_factory, "hl"),
-        sip_port=hotline_port,
-        dialer_nodes="127.0.0.1",
-        sim_operators=1,
-        sim_operator_answer_delay=0.3,
-        sim_operator_talk_time=1.5,
-        **common,
-    )
-    dialer = asterisk_settings(
-        short_runtime_dir(tmp_path_factory, "dl"),
-        sip_port=dialer_port,
-        hotline_node=f"127.0.0.1:{hotline_port}",
-        sim_operators=0,
-        node="dialer-1",
-        **common,
-    )
-    dialer2 = asterisk_settings(
-        short_runtime_dir(tmp_path_factory, "dl2"),
-        sip_port=free_other_port(hotline_port, dialer_port),
-        hotline_node=f"127.0.0.1:{hotline_port}",
-        sim_operators=0,
-        node="dialer-2",
-        **common,
-    )
-    started: list[LocalAsterisk] = []
-    try:
-        for settings in (hotline, dialer, dialer2):
-            local = LocalAsterisk(settings)
-            local.start(timeout=30)
-            started.append(local)
-        yield Nodes(*(Node(s.settings, s) for s in started))
-    finally:
-        for local in started:
-            local.stop(timeout=15)
-
-
-def free_other_port(*taken: int) -> int:
-    while (port := baresip.free_port()) in taken:
-        pass
-    return port
 
 
 @dataclass
