@@ -486,9 +486,19 @@ class AgiServer:
         )
         self._commands[command.id] = command
         try:
-            await self._write(command)
-            if then is not None and command.sent is _Sent.QUEUED:
+            if then is not None and self._link.connected:
+                # both written in the same turn of the loop, in this order (each write is
+                # synchronous up to the socket): a kill cannot fall between them, as it
+                # could between the first's acknowledgement and a later write
+                writing = asyncio.ensure_future(self._write(command))
                 self.send_later(channel, then)
+                try:
+                    await writing
+                except asyncio.CancelledError:
+                    writing.cancel()
+                    raise
+            else:
+                await self._write(command)
             return await self._result(command, timeout)
         finally:
             self._commands.pop(command.id, None)
