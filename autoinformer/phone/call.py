@@ -798,8 +798,6 @@ class CallFlow:
                         digit = await channel.stream_file(
                             names[index], escape_digits=ALL_KEYS, mark=mark
                         )
-                        if mark is not None:
-                            channel.forget(mark)  # heard here: not needed
                         if digit:
                             break
                         p.parts_played = max(p.parts_played, index + 1)
@@ -812,6 +810,9 @@ class CallFlow:
                             # silence or nearly): a kill from here on must not leave a
                             # customer who heard it all to be called again
                             await journal.flush()
+                            # only now: until the flush, Asterisk's mark is the one record
+                            # (a key that cut the last part leaves it, meaning the same)
+                            channel.forget(_heard_key(call))
                         if scenario.wait_digit > 0:
                             digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:
