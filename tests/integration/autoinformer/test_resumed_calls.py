@@ -5,17 +5,15 @@ helpers and the wider kill test)."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from autoinformer.models import Attempt, Campaign
+from autoinformer.models import Attempt
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.prerender import contact_values
 from contact_center.storage.database import create_engine, session_factory
-from contact_center.telephony._panoramisk import Message
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO, World, WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
@@ -23,7 +21,13 @@ from tests.integration.autoinformer.test_campaign_calls import (
     csv_of,
     spec,
 )
-from tests.integration.autoinformer.test_survival import kill_9, observer, start_serve
+from tests.integration.autoinformer.test_survival import (
+    AgiCommands,
+    kill_9,
+    observer,
+    serve_until_finished,
+    start_serve,
+)
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -81,21 +85,7 @@ async def test_a_kill_during_the_transfer_announcement_puts_the_customer_through
             uid = killed.channel_id
             assert uid not in obs.hangups, "the call ended with the kill"
 
-            serve = start_serve(settings, tmp_path / "serve2.log")
-            try:
-
-                async def finished() -> bool:
-                    async with sessions() as session:
-                        campaign = await session.get(Campaign, cid)
-                        return campaign is not None and campaign.status == "finished"
-
-                await wait_for(finished, 60, "the campaign to finish", every=0.2)
-            finally:
-                serve.send_signal(signal.SIGTERM)
-                try:
-                    serve.wait(timeout=20)
-                finally:
-                    kill_9(serve)
+            await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
             after = await attempt()
             connected = uid in obs.agent_complete
     finally:
@@ -222,69 +212,37 @@ async def _kill_during_the_last_part(
             )
             return list(rows)
 
-    streams: list[tuple[str, str]] = []  # (Uniqueid, STREAM FILE command) as started
-    marks: list[str] = []
-    names: dict[str, str] = {}
-
-    def on_exec(event: Message) -> None:
-        get = event.get
-        command = str(get("Command", ""))
-        names[str(get("Uniqueid"))] = str(get("Channel"))
-        if command.startswith("STREAM FILE"):
-            streams.append((str(get("Uniqueid")), command))
-        elif command.startswith("DATABASE PUT cc-heard"):
-            marks.append(str(get("Uniqueid")))
-
+    agi = AgiCommands()
     try:
         async with observer(settings) as obs:
-            obs.link.on_event("AGIExecStart", on_exec)
+            obs.link.on_event("AGIExecStart", agi.on_exec)
             serve = start_serve(settings, tmp_path / "serve.log")
             try:
 
                 async def last_part_started() -> bool:
-                    rows = await attempts()
-                    if not rows or rows[0].parts_total < 2:
-                        return False
-                    a = rows[0]
-                    return a.parts_played == a.parts_total - 1 and any(
-                        uid == a.channel_id for uid, _ in streams[a.parts_total - 1 :]
-                    )
+                    return agi.last_part_started(await attempts())
 
                 await wait_for(last_part_started, 60, "the last part to start", every=0.005)
             finally:
                 kill_9(serve)
             [killed] = await attempts()
             uid = killed.channel_id
-            last = [cmd for u, cmd in streams if u == uid][-1]
+            last = [cmd for u, cmd in agi.streams if u == uid][-1]
 
             async def marked() -> bool:
-                return uid in marks
+                return uid in agi.marks
 
             await wait_for(marked, 30, "the last part to end in Asterisk")
             if hang_up:
-                await obs.link.action("Hangup", Channel=names[uid])
+                await obs.link.action("Hangup", Channel=agi.names[uid])
 
                 async def gone() -> bool:
                     return uid in obs.hangups
 
                 await wait_for(gone, 10, "the customer to hang up")
-            serve = start_serve(settings, tmp_path / "serve2.log")
-            try:
-
-                async def finished() -> bool:
-                    async with sessions() as session:
-                        campaign = await session.get(Campaign, cid)
-                        return campaign is not None and campaign.status == "finished"
-
-                await wait_for(finished, 60, "the campaign to finish", every=0.2)
-            finally:
-                serve.send_signal(signal.SIGTERM)
-                try:
-                    serve.wait(timeout=20)
-                finally:
-                    kill_9(serve)
+            await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
             after = await attempts()
-            replays = sum(1 for u, cmd in streams if u == uid and cmd == last)
+            replays = sum(1 for u, cmd in agi.streams if u == uid and cmd == last)
     finally:
         await engine.dispose()
     return killed, after, replays

@@ -3,15 +3,23 @@ package: a hotline node with the operators, two dialer nodes (issue 14)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from autoinformer.plugin import AutoinformerPlugin
+from contact_center.clock import Clock
 from contact_center.devtools.asterisk_config import NODE_TRUNK_SECRET_FILE
 from contact_center.devtools.local_asterisk import LocalAsterisk
-from contact_center.settings import Settings
+from contact_center.settings import PROJECT_ROOT, Settings
+from contact_center.storage import migrate
+from tests.conftest import NewDatabase
+from tests.integration.autoinformer.test_campaign_calls import TUESDAY_11
 from tests.integration.conftest import asterisk_settings, short_runtime_dir
 from tests.integration.sip import baresip
 
@@ -84,3 +92,18 @@ def free_other_port(*taken: int) -> int:
     while (port := baresip.free_port()) in taken:
         pass
     return port
+
+
+async def shared_settings(pg_database: NewDatabase, name: str, tmp_path: Path) -> dict[str, object]:
+    """What every node's service shares: a new PostgreSQL database (migrated), the clock
+    at Tuesday 11:00, IVR scripts, no web console."""
+    db = pg_database(name)
+    await asyncio.to_thread(migrate.upgrade, db, [AutoinformerPlugin()])
+    ivr_dir = tmp_path / "ivr"
+    shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr_dir)
+    return {
+        "database_url": db,
+        "clock_offset": Clock.at(TUESDAY_11).offset_s,
+        "http_port": 0,
+        "ivr_scripts_dir": ivr_dir,
+    }

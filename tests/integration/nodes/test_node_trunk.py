@@ -8,7 +8,6 @@ reaches the hotline node's desk; the dialer records the transfer on the attempt.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,15 +21,12 @@ from autoinformer.models import Attempt
 from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from contact_center.app import App, build_app
-from contact_center.clock import Clock
 from contact_center.hotline.models import Appeal
-from contact_center.settings import PROJECT_ROOT
-from contact_center.storage import migrate
 from contact_center.telephony._panoramisk import Message
 from tests.conftest import NewDatabase
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO
-from tests.integration.autoinformer.test_campaign_calls import TUESDAY_11, csv_of, spec
-from tests.integration.nodes.conftest import Nodes
+from tests.integration.autoinformer.test_campaign_calls import csv_of, spec
+from tests.integration.nodes.conftest import Nodes, shared_settings
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,16 +49,8 @@ class Services:
 async def services(
     nodes: Nodes, pg_database: NewDatabase, tmp_path: Path
 ) -> AsyncIterator[Services]:
-    db = pg_database("nodes")
-    await asyncio.to_thread(migrate.upgrade, db, [AutoinformerPlugin()])
-    ivr_dir = tmp_path / "ivr"
-    shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr_dir)
-    shared = {
-        "database_url": db,
-        "clock_offset": Clock.at(TUESDAY_11).offset_s,
-        "http_port": 0,
-        "ivr_scripts_dir": ivr_dir,
-    }
+    shared = await shared_settings(pg_database, "nodes", tmp_path)
+    db = str(shared["database_url"])
     hotline = build_app(nodes.hotline.settings.replace(**shared), plugins=[])
     dialer = build_app(nodes.dialer.settings.replace(**shared), plugins=[AutoinformerPlugin(FAST)])
     async with hotline.running() as h, dialer.running() as d:

@@ -4,8 +4,6 @@ Asterisk nodes, one PostgreSQL; the dead worker is a real `serve` process."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,16 @@ from autoinformer.models import Attempt, Campaign
 from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
 from contact_center.app import build_app
-from contact_center.clock import Clock
-from contact_center.settings import PROJECT_ROOT
-from contact_center.storage import migrate
-from contact_center.telephony._panoramisk import Message
 from tests.conftest import NewDatabase
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO
-from tests.integration.autoinformer.test_campaign_calls import TUESDAY_11, csv_of, spec
-from tests.integration.autoinformer.test_survival import kill_9, observer, start_serve
-from tests.integration.nodes.conftest import Nodes
+from tests.integration.autoinformer.test_campaign_calls import csv_of, spec
+from tests.integration.autoinformer.test_survival import (
+    AgiCommands,
+    kill_9,
+    observer,
+    start_serve,
+)
+from tests.integration.nodes.conftest import Nodes, shared_settings
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,33 +41,12 @@ async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_ca
     its end, then the customer hangs up. Worker 2, on the other node, takes the attempt
     over: node 1's Asterisk says (its AstDB mark) that the message was heard, so the
     contact is notified and not called again from node 2."""
-    db = pg_database("takeover")
-    await asyncio.to_thread(migrate.upgrade, db, [AutoinformerPlugin()])
-    ivr_dir = tmp_path / "ivr"
-    shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr_dir)
-    shared = {
-        "database_url": db,
-        "clock_offset": Clock.at(TUESDAY_11).offset_s,
-        "http_port": 0,
-        "ivr_scripts_dir": ivr_dir,
-        "hotline_node": "",
-    }
+    shared = await shared_settings(pg_database, "takeover", tmp_path) | {"hotline_node": ""}
     node1 = nodes.dialer.settings.replace(**shared)
     worker2 = build_app(
         nodes.dialer2.settings.replace(**shared), plugins=[AutoinformerPlugin(TAKES_OVER)]
     )
-    streams: list[tuple[str, str]] = []
-    marks: list[str] = []
-    names: dict[str, str] = {}
-
-    def on_exec(event: Message) -> None:
-        command = str(event.get("Command", ""))
-        uid = str(event.get("Uniqueid"))
-        names[uid] = str(event.get("Channel"))
-        if command.startswith("STREAM FILE"):
-            streams.append((uid, command))
-        elif command.startswith("DATABASE PUT cc-heard"):
-            marks.append(uid)
+    agi = AgiCommands()
 
     async with worker2.running(parts=False) as w2:
         campaigns = w2.part(Autoinformer).campaigns
@@ -87,18 +65,12 @@ async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_ca
                 return list(rows)
 
         async with observer(node1) as obs:
-            obs.link.on_event("AGIExecStart", on_exec)
+            obs.link.on_event("AGIExecStart", agi.on_exec)
             worker1 = start_serve(node1, tmp_path / "worker1.log", {"CC_NODE": "dialer-1"})
             try:
 
                 async def last_part_started() -> bool:
-                    rows = await attempts()
-                    if not rows or rows[0].parts_total < 2:
-                        return False
-                    a = rows[0]
-                    return a.parts_played == a.parts_total - 1 and any(
-                        uid == a.channel_id for uid, _ in streams[a.parts_total - 1 :]
-                    )
+                    return agi.last_part_started(await attempts())
 
                 await wait_for(last_part_started, 60, "the last part to start", every=0.005)
             finally:
@@ -108,10 +80,10 @@ async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_ca
             assert killed.node == "dialer-1" and not killed.played_to_end
 
             async def marked() -> bool:
-                return uid in marks
+                return uid in agi.marks
 
             await wait_for(marked, 30, "the last part to end on node 1")
-            await obs.link.action("Hangup", Channel=names[uid])
+            await obs.link.action("Hangup", Channel=agi.names[uid])
 
             async def gone() -> bool:
                 return uid in obs.hangups
