@@ -28,7 +28,12 @@ test-tools:
 		scripts/install-test-tools; \
 	fi
 
+# bytecode compiled here, by whoever installs: the service's own user cannot write
+# __pycache__ under /opt/contact-center, and compiling every module at each start costs a
+# restarted `serve` (and the `db upgrade` before it) about 0.5 s while answered customers
+# wait in silence; compileall skips what is up to date
 venv: $(STAMP)
+	$(BIN)/python -m compileall -q contact_center autoinformer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -24,7 +24,7 @@ from autoinformer.campaigns.service import CampaignService
 from autoinformer.email.book import LetterBook
 from autoinformer.email.mailer import Mailer, MailerConfig
 from autoinformer.phone.book import CallBook
-from autoinformer.phone.config import DialerConfig
+from autoinformer.phone.config import NODE_TRUNK_DIAL, DialerConfig
 from autoinformer.phone.dialer import Dialer
 from autoinformer.proof import ProofService
 from autoinformer.unsubscribe import Unsubscribes, unsubscribe_paths
@@ -33,9 +33,16 @@ from autoinformer.web.forms import Defaults
 from autoinformer.web.metrics import CampaignMetrics
 from autoinformer.web.progress import CampaignProgress
 from contact_center.plugins import Schema
-from contact_center.service_state import instance_name, live_instances, service_status_line
+from contact_center.service_state import (
+    ami_address_of,
+    instance_name,
+    live_instances,
+    service_status_line,
+)
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel
+from contact_center.telephony.ami import AmiConfig
+from contact_center.telephony.peers import PeerAsterisks
 
 if TYPE_CHECKING:
     from contact_center.app import App
@@ -153,10 +160,23 @@ class Autoinformer:
                     self._dialer_config,
                     call_hard_limit=settings.call_hard_limit,
                     max_channels=self._dialer_config.max_channels or settings.dial_channels,
+                    operators_trunk=self._dialer_config.operators_trunk
+                    or (NODE_TRUNK_DIAL if settings.hotline_node else ""),
+                ),
+                # the operators on the hotline node: their states in the shared database
+                free_operators=(
+                    (lambda: app.hotline.appeals.free_operators(app.clock.now()))
+                    if settings.hotline_node
+                    else None
                 ),
                 # a transfer to the operators is an appeal like a hotline call
                 handoffs=app.handoffs,
                 live_instances=lambda: live_instances(app.sessions, app.clock.now()),
+                # a dead worker's node, asked about its calls (the nodes share the AMI login)
+                peers=lambda: PeerAsterisks(
+                    AmiConfig.from_settings(settings),
+                    lambda instance: ami_address_of(app.sessions, instance),
+                ),
             )
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(

@@ -547,11 +547,14 @@ async def bench(args: argparse.Namespace) -> list[Result]:
     nodes: list[Node] = []
     try:
         pg.start()
+        # one AMI login on both nodes, as a deployment has it: a worker asks a dead one's
+        # node about its calls (README "Several dialer workers")
+        ami_secret = secrets.token_hex(16)
         for i in (1, 2):
             settings = Settings().replace(
                 asterisk_runtime_dir=workdir / f"a{i}",
                 ami_port=free_port(),
-                ami_secret=secrets.token_hex(16),
+                ami_secret=ami_secret,
                 dial_template="Local/{number}@sim-customers",
             )
             local = LocalAsterisk(settings, sip_port=0)

@@ -36,7 +36,7 @@ from contact_center.events import EventHub
 from contact_center.hotline import http as hotline_http
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.board import HotlineBoard
-from contact_center.hotline.handoffs import Handoffs
+from contact_center.hotline.handoffs import HANDOFF_FLOW, HandoffReceiver, Handoffs
 from contact_center.hotline.ivr_library import IvrLibrary
 from contact_center.hotline.journal import AppealJournal
 from contact_center.hotline.metrics import HotlineMetrics
@@ -123,6 +123,8 @@ class App:
         self.handoffs = Handoffs(
             hotline.appeals, customers, clock, default_region=settings.default_region
         )
+        # transfers from dialer nodes over the node trunk (CC_DIALER_NODES)
+        self.handoff_receiver = HandoffReceiver(hotline.appeals, link)
         # operators calling customers: AGI flow operator-phone and the desk's call-back
         self.phones = OperatorPhones(
             link=link,
@@ -440,7 +442,9 @@ def build_app(
         originator=originator,
         speech=speech,
         hotline=hotline,
-        state=ServiceStateReporter(sessions, link, clock),
+        state=ServiceStateReporter(
+            sessions, link, clock, ami_address=f"{settings.ami_host}:{settings.ami_port}"
+        ),
         events=events,
         web=web,
         users=users,
@@ -448,6 +452,8 @@ def build_app(
     )
     # dialplan context [operator-phones] -> AGI(agi:async,operator-phone,<digits>)
     agi.register_flow(FLOW, app.phones.handle_call)
+    # dialplan context [from-dialer-nodes] (the hotline node's end of the node trunk)
+    agi.register_flow(HANDOFF_FLOW, app.handoff_receiver.handle_call)
     for plugin in plugins:
         app.parts[plugin.name] = plugin.build(app)
     _register_web(app)

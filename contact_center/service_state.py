@@ -49,6 +49,9 @@ class ServiceStateRow(Base):
     ami_since: Mapped[datetime] = mapped_column(UtcDateTime)
     ami_error: Mapped[str] = mapped_column(Text, default="")
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # host:port of the Asterisk AMI this process drives (another worker asks it about this
+    # one's calls once this one is dead)
+    ami_address: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,10 @@ class ServiceStateReporter:
         *,
         interval: float = HEARTBEAT_INTERVAL,
         instance: str | None = None,
+        ami_address: str = "",
     ) -> None:
         self._sessions = sessions
+        self.ami_address = ami_address
         self._link = link
         self._clock = clock
         self.interval = interval
@@ -146,6 +151,7 @@ class ServiceStateReporter:
                 row.ami_since = self._ami_since
                 row.ami_error = error
                 row.stopped_at = now if stopped else None
+                row.ami_address = self.ami_address
             self.writes += 1
         except (SQLAlchemyError, OSError) as exc:
             mono = time.monotonic()
@@ -156,6 +162,13 @@ class ServiceStateReporter:
                     "(contact-center db upgrade)?",
                     str(exc).splitlines()[0][:200],
                 )
+
+
+async def ami_address_of(sessions: async_sessionmaker[AsyncSession], instance: str) -> str:
+    """The AMI address (host:port) a `serve` process stored; "" if unknown."""
+    async with sessions() as session:
+        row = await session.get(ServiceStateRow, instance)
+    return row.ami_address if row is not None else ""
 
 
 async def read_states(sessions: async_sessionmaker[AsyncSession]) -> list[ServiceState]:

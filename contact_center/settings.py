@@ -100,6 +100,14 @@ class Settings:
     # ("" -> "<host name>:<AMI port>", one name per Asterisk on a host); a worker adopts the
     # open calls of its node after a restart
     node: str = ""
+    # several Asterisk nodes (issue 14), over the node trunk (PJSIP between nodes, password
+    # in <asterisk_secrets_dir>/node_trunk.secret). On a dialer node: the hotline node's SIP
+    # ("host" or "host:port"): transfers to an operator go there and the pacing counts the
+    # free operators from the shared database ("": the operators are on this node). On the
+    # hotline node: the dialer nodes' addresses or networks (comma-separated) it takes
+    # transfers from ("": none).
+    hotline_node: str = ""
+    dialer_nodes: str = ""
     # seconds an answered campaign call may last before Asterisk hangs it up itself
     # (TIMEOUT(absolute); lifted when the customer joins the operators' queue): a call whose
     # worker died ends by this bound, and another worker then closes its attempt
@@ -270,6 +278,35 @@ def _validate_sip(s: Settings) -> None:
             "CC_SIP_EXTERNAL_ADDRESS, or phones inside would get the outside address"
         )
     rtp_range(s.rtp_ports)
+    _validate_node_trunk(s)
+
+
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?")
+
+
+def _validate_node_trunk(s: Settings) -> None:
+    import ipaddress
+
+    if s.hotline_node:
+        host, colon, port = (
+            s.hotline_node.rpartition(":") if ":" in s.hotline_node else (s.hotline_node, "", "")
+        )
+        if not _HOST.fullmatch(host) or (colon and not (port.isdigit() and 0 < int(port) < 65536)):
+            raise SettingsError(
+                "CC_HOTLINE_NODE: the hotline node's SIP address, host or host:port "
+                f"(e.g. hotline:5060): {s.hotline_node[:60]!r}"
+            )
+    for net in filter(None, (n.strip() for n in s.dialer_nodes.split(","))):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"CC_DIALER_NODES: addresses or networks of the dialer nodes: not one: {net!r}"
+            ) from None
+    if (s.hotline_node or s.dialer_nodes.strip()) and not s.sip_port:
+        raise SettingsError(
+            "CC_SIP_PORT: the node trunk (CC_HOTLINE_NODE, CC_DIALER_NODES) needs SIP, not 0"
+        )
 
 
 _CALLER_ID = re.compile(r"\+?\d{3,15}")

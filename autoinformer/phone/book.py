@@ -22,7 +22,7 @@ import functools
 import json
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -76,6 +76,9 @@ class OpenAttempt:
     answered: bool
     progress: CallProgress
     orphan_deadline: datetime | None = None
+    # taken over from another worker: the node and `serve` process that placed the call
+    placed_on: str = ""
+    placed_by: str = ""
 
 
 def _progress_of(a: Attempt) -> CallProgress:
@@ -800,17 +803,25 @@ class CallBook:
             chosen = chosen.where(~own_node, Attempt.started_at < now - ended_by)
         if others:
             chosen = chosen.where(Attempt.instance.not_in(others))
+        placing = chosen.add_columns(Attempt.node, Attempt.instance)
         async with self._writer.transaction() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # two workers looking at one dead worker's calls: each row goes to one
-                chosen = chosen.with_for_update(skip_locked=True)
+                placing = placing.with_for_update(skip_locked=True)
+            placed = {row[0]: (row[1], row[2]) for row in await session.execute(placing)}
+            if not placed:
+                return []
             rows = await session.scalars(
                 update(Attempt)
-                .where(Attempt.id.in_(chosen.scalar_subquery()))
+                .where(Attempt.id.in_(list(placed)))
                 .values(node=self.node, instance=self.instance)
                 .returning(Attempt)
             )
-            return sorted((_open_attempt(a) for a in rows), key=lambda a: a.id)
+            taken = [
+                replace(_open_attempt(a), placed_on=placed[a.id][0], placed_by=placed[a.id][1])
+                for a in rows
+            ]
+            return sorted(taken, key=lambda a: a.id)
 
     async def is_open(self, channel_id: str) -> bool:
         """Whether a call with this ChannelId is one of ours not closed yet."""

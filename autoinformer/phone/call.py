@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +50,7 @@ from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
 from contact_center.speech import Message, MessageError, PromptPart, Speech, SynthesisError
 from contact_center.tasks import TaskSet
-from contact_center.telephony.agi import AgiChannel, AgiServer
+from contact_center.telephony.agi import AgiChannel, AgiServer, DbKey
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import (
     AmiActionError,
@@ -66,6 +66,9 @@ from contact_center.telephony.originate import CAUSE_OUTCOME, OriginateResult, O
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
+# AstDB family of the marks the last part of a message leaves when it ends (`_play`); keyed
+# by the call's ChannelId, unique across databases sharing one Asterisk
+HEARD_FAMILY = "cc-heard"
 # how often an adopted call's channel is looked at (a Hangup event wakes it sooner)
 POLL = 1.0
 # the longest a lost driver's last command may keep a channel busy (a queue call)
@@ -180,6 +183,40 @@ class CallFlow:
         call.claim = claim
         call.deadline = attempt.orphan_deadline
         await self._drive(call, self._adopt_orphan(call))
+
+    async def close_taken(
+        self,
+        plan: Plan,
+        scenario: Scenario,
+        contact: DueContact,
+        attempt: OpenAttempt,
+        peer: AmiLink | None,
+    ) -> None:
+        """A call a dead worker placed on another node, over by now (that Asterisk ends it
+        at its hard limit): closed with what was stored, and with what that node's Asterisk
+        (`peer`, None if it cannot be asked) says of it."""
+        call = self._call(plan, scenario, contact, attempt.id, attempt.channel_id, attempt.progress)
+        call.answered = attempt.answered
+        await self._finish(call, await self._judge_taken(call, peer))
+
+    async def _judge_taken(self, call: _Call, peer: AmiLink | None) -> _End:
+        p = call.progress
+        if p.received or p.decided or p.transferred:
+            return _End(p.facts(), "ended while its worker was dead")
+        if peer is None:
+            return _End(void=True, error="its worker died, its node cannot be asked: not counted")
+        if await self._heard_by_asterisk(call, peer):
+            return _End(p.facts(), "heard to its end while its worker was dead")
+        try:
+            boot = await peer.asterisk_boot()
+        except TelephonyError:
+            boot = ""
+        if not boot or boot != p.asterisk_boot:
+            return _End(void=True, error="its worker died, its node restarted since: not counted")
+        # the node stayed up: the call ended by the customer's doing or at the hard limit
+        if call.answered:
+            return _End(p.facts(), "cut mid-message while its worker was dead")
+        return _End(CallFacts("no_answer"), "ended unanswered while its worker was dead")
 
     def _call(
         self,
@@ -584,6 +621,8 @@ class CallFlow:
             # MixMonitor on the same file would garble both
             with contextlib.suppress(TelephonyError):
                 p.recording = await channel.get_variable("MIXMONITOR_FILENAME") or ""
+        if not p.heard and await self._heard_by_asterisk(call):
+            await call.journal.flush()
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
         # a key pressed during the lost driver's last prompt or wait ended that command
         # with the digit as its result, which nobody read: it is the customer's answer
@@ -609,6 +648,8 @@ class CallFlow:
         if call.answered:
             if p.received or p.decided or p.transferred:
                 return _End(p.facts(), "" if seen else "ended while nobody drove it")
+            if await self._heard_by_asterisk(call):
+                return _End(p.facts(), "heard to its end while nobody drove it")
             if stayed_up:
                 return _End(p.facts(), "hung up mid-message while nobody drove it")
             # cut off mid-message while we could not see it, and Asterisk may have gone
@@ -624,6 +665,22 @@ class CallFlow:
             # it rang out unanswered while nobody watched (busy and congestion end as fast)
             return _End(CallFacts("no_answer"), "ended unanswered while nobody watched")
         return _End(void=True, error="unanswered, and its end was not seen: not counted")
+
+    async def _heard_by_asterisk(self, call: _Call, link: AmiLink | None = None) -> bool:
+        """Did the last part end while nobody heard it (the mark `_play` has Asterisk leave;
+        `link`: the node the call was on, ours by default)? Then the customer heard the
+        whole message: noted in the call's progress."""
+        try:
+            heard = await _heard_key(call).exists(link or self._link)
+        except (TelephonyError, ValueError):
+            return False
+        if heard:
+            p = call.progress
+            p.played_to_end = True
+            p.parts_played = max(p.parts_played, p.parts_total, len(call.names))
+            call.journal.changed(urgent=True)
+            log.info("attempt %d: its last part ended while nobody drove it", call.attempt_id)
+        return heard
 
     # ------------------------------------------------------------------ stopping
     async def _interrupted(self, call: _Call) -> _End:
@@ -736,7 +793,12 @@ class CallFlow:
             while resume is None:
                 if digit is None:
                     for index in range(first, len(names)):
-                        digit = await channel.stream_file(names[index], escape_digits=ALL_KEYS)
+                        # the last part leaves Asterisk's own mark when it ends: the one
+                        # record of it when its end came while nobody could hear it
+                        mark = _heard_key(call) if index == len(names) - 1 else None
+                        digit = await channel.stream_file(
+                            names[index], escape_digits=ALL_KEYS, mark=mark
+                        )
                         if recording is not None:
                             await recording  # answered long before this part ended
                             recording = None
@@ -757,6 +819,9 @@ class CallFlow:
                             # silence or nearly): a kill from here on must not leave a
                             # customer who heard it all to be called again
                             await journal.flush()
+                            # only now: until the flush, Asterisk's mark is the one record
+                            # (a key that cut the last part leaves it, meaning the same)
+                            channel.forget(_heard_key(call))
                         if scenario.wait_digit > 0:
                             digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:
@@ -890,7 +955,15 @@ class CallFlow:
             p.queued = True
             await call.journal.flush()
             timeout = int(self.config.queue_timeout)
-            await channel.exec("Queue", f"{self.config.queue},,,,{timeout}", timeout=timeout + 7200)
+            # with an operator: no hard limit (as in [operators-queue]); a conversation
+            # past CC_CALL_HARD_LIMIT was cut by Asterisk mid-sentence
+            await channel.set_variable("TIMEOUT(absolute)", "0")
+            if self.config.operators_trunk:
+                await self._put_through(call, channel, timeout)
+            else:
+                await channel.exec(
+                    "Queue", f"{self.config.queue},,,,{timeout}", timeout=timeout + 7200
+                )
         except ChannelGone:
             pass
         finally:
@@ -904,6 +977,44 @@ class CallFlow:
         if not channel.gone:
             with contextlib.suppress(ChannelGone):
                 await self._say(channel, scenario.replies.get("operator_busy"))
+
+    async def _put_through(self, call: _Call, channel: AgiChannel, timeout: int) -> None:
+        """The operators are on the hotline node: dial its queue over the node trunk.
+        The appeal's id goes along (X-CC-Handoff, see [node-trunk-headers]): the hotline
+        node's service moves the appeal to its own channel, so its desk shows the context.
+        The hotline node answers the trunk call only when an operator answers, so the
+        answer (DialEnd ANSWER on our channel) is "put through"; it is stored at once."""
+        answered = _DialAnswer(channel.uniqueid, lambda: self._operator_answered(call, ""))
+        remove = self._link.on_event("DialEnd", answered.on_dial_end)
+        try:
+            key = str(call.appeal_id) if call.appeal_id is not None else ""
+            await channel.set_variable("__CC_HANDOFF", key)
+            await channel.exec(
+                "Dial",
+                f"{self.config.operators_trunk},{timeout},b(node-trunk-headers^s^1)",
+                timeout=timeout + 7200,
+            )
+            if not call.progress.transferred:
+                status = await channel.get_variable("DIALSTATUS")
+                if status == "ANSWER":
+                    self._operator_answered(call, "")
+        finally:
+            remove()
+            if call.progress.transferred and self._handoffs is not None:
+                await self._note_remote_operator(call)
+
+    async def _note_remote_operator(self, call: _Call) -> None:
+        """Who answered on the hotline node, from the shared database (the appeal's
+        operator, written there by that node's service); the trunk's name otherwise."""
+        p = call.progress
+        interface = ""
+        if self._handoffs is not None and call.appeal_id is not None:
+            try:
+                interface = await self._handoffs.operator_interface(call.appeal_id)
+            except SQLAlchemyError:
+                log.warning("attempt %d: the operator's name was not read", call.attempt_id)
+        p.operator = interface or p.operator or self.config.operators_trunk
+        call.journal.changed()
 
     async def _register_transfer(self, call: _Call, channel: AgiChannel) -> None:
         """The transfer is an appeal like a hotline call: the queue events time it, the
@@ -934,13 +1045,37 @@ class CallFlow:
             return
         ended_by = EndedBy.OPERATOR if p.transferred else EndedBy.SYSTEM
         try:
-            await self._handoffs.close(call.channel_id, ended_by=ended_by)
+            await self._handoffs.close(call.channel_id, ended_by=ended_by, appeal_id=call.appeal_id)
         except SQLAlchemyError:
             log.exception("attempt %d: the transfer's appeal was not closed", call.attempt_id)
 
     @staticmethod
     def _who(call: _Call) -> str:
         return mask_phone(call.contact.phone)
+
+
+def _heard_key(call: _Call) -> DbKey:
+    return DbKey(HEARD_FAMILY, call.channel_id)
+
+
+class _DialAnswer:
+    """The far end answered our channel's Dial (DialEnd, DialStatus ANSWER): noted at once
+    in the event callback, which must not raise (see ami.py)."""
+
+    def __init__(self, uniqueid: str, on_answer: Callable[[], None]) -> None:
+        self._uniqueid = uniqueid
+        self._on_answer = on_answer
+        self.seen = False
+
+    def on_dial_end(self, event: Any) -> None:
+        if self.seen or str(event.get("Uniqueid", "")) != self._uniqueid:
+            return
+        if str(event.get("DialStatus", "")) == "ANSWER":
+            self.seen = True
+            try:
+                self._on_answer()
+            except Exception:
+                log.exception("call %s: the operator's answer was not noted", self._uniqueid)
 
 
 def transfer_context(

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+# what a transfer dials when the operators are on the hotline node (pjsip.conf `hotline-node`,
+# the hotline node's [from-dialer-nodes] takes extension `operators`)
+NODE_TRUNK_DIAL = "PJSIP/operators@hotline-node"
+
 
 @dataclass(slots=True)
 class DialerConfig:
@@ -12,6 +16,9 @@ class DialerConfig:
     queue: str = "operators"
     # seconds a transferred customer may wait in the queue before the call-back fallback
     queue_timeout: float = 30.0
+    # the operators are on another Asterisk node (CC_HOTLINE_NODE): a transfer dials this
+    # over the node trunk instead of queueing here ("": the queue on this node)
+    operators_trunk: str = ""
     tick: float = 0.5
     # a call found live after a restart or a link drop that cannot be driven (answered,
     # not in AsyncAGI, not with an operator) is hung up this long after it was first seen;
@@ -28,6 +35,9 @@ class DialerConfig:
     ring_timeout_max: float = 120.0
     # how often a worker looks for calls of workers that stopped (several workers)
     takeover_interval: float = 15.0
+    # a dead worker's call on another node is taken this long after it started (None: the
+    # longest ring + call_hard_limit + 30 s, by when that node's Asterisk has ended it)
+    takeover_after: float | None = None
     # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
     # CC_DIAL_CHANNELS when this is 0)
     max_channels: int = 0

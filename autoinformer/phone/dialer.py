@@ -47,7 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from autoinformer.campaigns.plan import Plan
 from autoinformer.campaigns.scenario_store import ScenarioStore
 from autoinformer.loop import PassLoop
-from autoinformer.phone.book import CallBook, DueContact
+from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.fresh import FreshData
@@ -66,6 +66,7 @@ from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import TelephonyError
 from contact_center.telephony.originate import Originator
+from contact_center.telephony.peers import PeerAsterisks
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class Dialer:
         config: DialerConfig | None = None,
         handoffs: Handoffs | None = None,
         live_instances: Callable[[], Awaitable[Collection[str]]] | None = None,
+        free_operators: Callable[[], Awaitable[int]] | None = None,
+        peers: Callable[[], PeerAsterisks] | None = None,
     ) -> None:
         self._book = book
         self._scenarios = scenarios
@@ -117,7 +120,8 @@ class Dialer:
             tick=self.config.tick,
             expected=(SQLAlchemyError, TelephonyError, OSError),
         )
-        self._desk = OperatorDesk(link, self.config.queue)
+        # the operators on another node (free_operators: the shared database) or on ours
+        self._desk = OperatorDesk(link, self.config.queue, counter=free_operators)
         self._gate = DialGate()
         self._calls = TaskSet("autoinformer-calls")
         self._aux = TaskSet("autoinformer-aux")
@@ -148,6 +152,8 @@ class Dialer:
         )
         # the `serve` processes alive now (service_state): whose calls are not to be taken
         self._live_instances = live_instances
+        # links to other workers' nodes, to ask about a dead worker's calls
+        self._peers = peers
         self._next_takeover = 0.0
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         # each campaign's effective concurrency as last stored (campaign status shows it)
@@ -210,21 +216,21 @@ class Dialer:
         now = self._clock.now()
         alive = await self._live_instances() if self._live_instances is not None else ()
         # rung, then answered and cut by Asterisk at the hard limit, with a margin
-        ended_by = timedelta(
-            seconds=self.config.ring_timeout_max + self.config.call_hard_limit + 30
-        )
+        after = self.config.takeover_after
+        if after is None:
+            after = self.config.ring_timeout_max + self.config.call_hard_limit + 30
+        ended_by = timedelta(seconds=after)
         taken = await self._book.take_over(now, alive=alive, ended_by=None if start else ended_by)
         attempts = [a for a in taken if self._live.get(a.id) is None]
         if not attempts:
             return
+        if not start:
+            await self._close_taken(attempts)
+            return
         # claimed before Asterisk is asked: a call answered meanwhile comes to us, not to
         # the "nobody waits for it" hang-up
         claims = {a.id: self._agi.claim(a.channel_id) for a in attempts}
-        log.warning(
-            "adopting %d calls left open by %s",
-            len(attempts),
-            "a previous run" if start else "a worker that stopped",
-        )
+        log.warning("adopting %d calls left open by a previous run", len(attempts))
         scenarios: dict[int, Scenario] = {}
         for attempt in attempts:
             plan = await self._book.plan(attempt.campaign_id)
@@ -242,6 +248,29 @@ class Dialer:
                 name=f"adopted-{attempt.id}",
             )
             self.stats.reconciled += 1
+
+    async def _close_taken(self, attempts: list[OpenAttempt]) -> None:
+        """A dead worker's calls on other nodes: over there by now; each is closed with
+        what its node's Asterisk says of it, and its contact goes on here."""
+        log.warning("closing %d calls of a worker that stopped on another node", len(attempts))
+        peers = self._peers() if self._peers is not None else None
+        try:
+            scenarios: dict[int, Scenario] = {}
+            for attempt in attempts:
+                plan = await self._book.plan(attempt.campaign_id)
+                contact = await self._book.contact_fields(attempt.contact_id)
+                if plan is None or contact is None:  # deleted meanwhile
+                    continue
+                if plan.scenario_id not in scenarios:
+                    scenarios[plan.scenario_id] = await self._scenarios.by_id(plan.scenario_id)
+                peer = await peers.link_for(attempt.placed_by) if peers is not None else None
+                await self._flow.close_taken(
+                    plan, scenarios[plan.scenario_id], contact, attempt, peer
+                )
+                self.stats.reconciled += 1
+        finally:
+            if peers is not None:
+                await peers.close()
 
     async def owns_call(self, channel: AgiChannel) -> bool:
         """An answered campaign call reached AsyncAGI with no claim waiting for it: is it

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import TelephonyError
@@ -142,16 +144,28 @@ def _calls_word(value: float) -> str:
 
 class OperatorDesk:
     """Free operators of the queue, from AMI QueueSummary (Available minus callers already
-    waiting), cached for a second; transfers in flight are counted as taken.
+    waiting), or from `counter` when the operators are on another node, cached for a
+    second; transfers in flight are counted as taken.
 
     It also notes which operator answered each of the dialer's transfers (AMI AgentConnect).
     Only calls announced with `expect` are noted, and each is dropped by `answered_by` when
     its transfer ends: the hotline's own calls connect operators all day long.
     """
 
-    def __init__(self, link: AmiLink, queue: str, *, ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        link: AmiLink,
+        queue: str,
+        *,
+        ttl: float = 1.0,
+        counter: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
         self._link = link
         self._queue = queue
+        # the operators are on another node: their free count from the shared database
+        # (what every worker reads, so the campaign's limit, which claims check against
+        # the open calls of all workers, is the same everywhere)
+        self._counter = counter
         self._ttl = ttl
         self._cached: tuple[float, int] | None = None
         self._failing = False
@@ -168,14 +182,17 @@ class OperatorDesk:
         if fresh or self._cached is None or now - self._cached[0] > self._ttl:
             available = 0
             try:
-                events = await self._link.action_list("QueueSummary", Queue=self._queue)
-                for event in events:
-                    if str(event.get("Queue", "")) == self._queue:
-                        available = _int(event.get("Available")) - _int(event.get("Callers"))
-            except TelephonyError as exc:
+                if self._counter is not None:
+                    available = await self._counter()
+                else:
+                    events = await self._link.action_list("QueueSummary", Queue=self._queue)
+                    for event in events:
+                        if str(event.get("Queue", "")) == self._queue:
+                            available = _int(event.get("Available")) - _int(event.get("Callers"))
+            except (TelephonyError, SQLAlchemyError) as exc:
                 # once per outage, not once per pass
                 if not self._failing:
-                    log.warning("QueueSummary failed: %s", exc)
+                    log.warning("free operators not known: %s", exc)
                 self._failing = True
             else:
                 self._failing = False

@@ -19,6 +19,8 @@ from contact_center.settings import Settings, rtp_range
 SIM_DIR = "sim"
 # the files holding SIP passwords: read from settings.asterisk_secrets_dir, copied as they are
 SECRET_FILES = ("pjsip_trunk.conf", "pjsip_operators.conf")
+# the node trunk's password (one line), read from settings.asterisk_secrets_dir
+NODE_TRUNK_SECRET_FILE = "node_trunk.secret"
 _PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 _IF_LINE = re.compile(r"^\s*;\s*@(IF|ENDIF) ([A-Z_]+)@\s*$")
 # what must not appear in a value written into a config file (comments, new lines)
@@ -116,7 +118,39 @@ def network_flags(settings: Settings, sip_port: int) -> set[str]:
     flags = {"SIP"} if sip_port else set()
     if sip_port and settings.sip_external_address:
         flags.add("NAT")
+    if settings.hotline_node:
+        flags.add("HOTLINE_NODE")
+    if settings.dialer_nodes.strip():
+        flags.add("DIALER_NODES")
     return flags
+
+
+def node_trunk_values(settings: Settings) -> dict[str, str]:
+    """The node trunk's placeholders (pjsip.conf: endpoints `hotline-node` on a dialer node,
+    `dialer-nodes` on the hotline node); none when no trunk is configured. Raises
+    AsteriskError when the password file is missing or unusable."""
+    if not (settings.hotline_node or settings.dialer_nodes.strip()):
+        return {}
+    path = Path(settings.asterisk_secrets_dir) / NODE_TRUNK_SECRET_FILE
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise AsteriskError(
+            f"нет пароля межузловой линии {path} ({exc.strerror}): он нужен, когда заданы "
+            "CC_HOTLINE_NODE или CC_DIALER_NODES; запишите в файл одну строку, одинаковую "
+            "на всех узлах"
+        ) from None
+    if len(secret) < 16 or not re.fullmatch(r"[A-Za-z0-9_\-.+/=]+", secret):
+        raise AsteriskError(
+            f"пароль межузловой линии в {path}: не короче 16 символов, латинские буквы, "
+            "цифры и _-.+/="
+        )
+    nets = ",".join(n.strip() for n in settings.dialer_nodes.split(",") if n.strip())
+    return {
+        "HOTLINE_NODE": settings.hotline_node or "-",
+        "DIALER_NODES": nets or "-",
+        "NODE_TRUNK_SECRET": secret,
+    }
 
 
 def _render_text(
@@ -200,6 +234,7 @@ def render_for_container(
         "AMI_SECRET": settings.ami_secret,
         "AMI_PERMIT": ami_permit,
         **network_values(settings, "0.0.0.0", sip_port),
+        **node_trunk_values(settings),
         "QUEUE_WRAPUPTIME": str(int(queue_wrapup_time)),
         "SIM_OPERATOR_ANSWER_DELAY": wait_seconds(settings.sim_operator_answer_delay),
         "SIM_OPERATOR_TALK_TIME": wait_seconds(settings.sim_operator_talk_time),

@@ -21,6 +21,7 @@ REQUIRED_MODULES = {
     "res_pjsip.so": "SIP (PJSIP)",
     "chan_pjsip.so": "SIP-каналы",
     "app_mixmonitor.so": "запись разговоров",
+    "func_db.so": "отметка о прослушанном сообщении (AstDB)",
     "format_wav.so": "звуковые файлы WAV",
     "codec_alaw.so": "кодек G.711 A-law",
     "codec_ulaw.so": "кодек G.711 μ-law",

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,12 +26,17 @@ from contact_center.hotline.models import (
     JournalCounter,
 )
 from contact_center.hotline.norms import CallMetrics, Report, build_report
-from contact_center.operators.models import Operator
+from contact_center.operators.models import Operator, OperatorState
 
 if TYPE_CHECKING:
     from contact_center.hotline.standard_journal import StandardJournal
 
 APPLICANT_DEFAULT = "ФЛ"
+# free_operators: a transfer registered this long ago and not in the queue yet is still on
+# its way (announced, dialing over the node trunk); a caller in the queue longer than
+# WAITING_LIMIT_S is a record its service never closed (the longest queue wait is shorter)
+PENDING_TRANSFER_S = 60.0
+WAITING_LIMIT_S = 3600.0
 
 
 def appeal_number(year: int, seq: int, applicant: str = APPLICANT_DEFAULT) -> str:
@@ -144,6 +149,62 @@ class AppealService:
     async def by_uniqueid(self, uniqueid: str) -> Appeal | None:
         async with self._sessions() as session:
             return await session.scalar(select(Appeal).where(Appeal.uniqueid == uniqueid))
+
+    async def free_operators(self, now: datetime) -> int:
+        """Operators free to take one more call, as the shared database has them (the
+        hotline node's service writes the states; workers on other nodes pace by this):
+        available operators, less the callers waiting in the queue, less the transfers
+        registered in the last PENDING_TRANSFER_S and not yet in it (on their way over the
+        node trunk from any dialer node)."""
+        async with self._sessions() as session:
+            available = await session.scalar(
+                select(func.count())
+                .select_from(Operator)
+                .where(Operator.state == OperatorState.AVAILABLE.value)
+            )
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(Appeal)
+                .where(
+                    Appeal.ended_at.is_(None),
+                    Appeal.operator_answered_at.is_(None),
+                    or_(
+                        and_(
+                            Appeal.queue_entered_at.is_not(None),
+                            Appeal.queue_left_at.is_(None),
+                            Appeal.arrived_at >= now - timedelta(seconds=WAITING_LIMIT_S),
+                        ),
+                        and_(
+                            Appeal.source == AppealSource.TRANSFER.value,
+                            Appeal.queue_entered_at.is_(None),
+                            Appeal.arrived_at >= now - timedelta(seconds=PENDING_TRANSFER_S),
+                        ),
+                    ),
+                )
+            )
+        return max(0, int(available or 0) - int(waiting or 0))
+
+    async def operator_interface(self, appeal_id: int) -> str:
+        """The queue member interface of the operator who answered the appeal ("" none)."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Operator.interface)
+                .join(Appeal, Appeal.operator_id == Operator.id)
+                .where(Appeal.id == appeal_id)
+            )
+        return found or ""
+
+    async def move_to_channel(self, appeal_id: int, uniqueid: str, channel: str) -> bool:
+        """Make the open appeal `appeal_id` the appeal of call `uniqueid` (a transfer that
+        crossed to another Asterisk node, where the call has a new channel): the queue events
+        and the screen-pop there find it by that channel. False if no open appeal has that id."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(Appeal)
+                .where(Appeal.id == appeal_id, Appeal.ended_at.is_(None))
+                .values(uniqueid=uniqueid, channel=channel)
+            )
+        return bool(getattr(result, "rowcount", 0))
 
     async def by_number(self, number: str) -> Appeal | None:
         async with self._sessions() as session:

@@ -11,20 +11,30 @@ whoever registers a handoff closes it when its call ends (`close`, idempotent).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from contact_center.clock import Clock
 from contact_center.customers.services import CustomerService
 from contact_center.hotline.appeals import AppealRef, AppealService
-from contact_center.hotline.models import AppealSource, EndedBy
+from contact_center.hotline.exceptions import AppealNotFound
+from contact_center.hotline.models import Appeal, AppealSource, EndedBy
+from contact_center.hotline.recovery import release
 from contact_center.privacy import mask_phone
+from contact_center.telephony.agi import AgiChannel
+from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.exceptions import TelephonyError
 from contact_center.telephony.numbers import InvalidPhoneNumber, normalize_phone
 
 log = logging.getLogger(__name__)
 
+# AGI flow of dialplan context [from-dialer-nodes]: a transfer arriving over the node trunk
+HANDOFF_FLOW = "handoff"
 # a context is shown on a screen and stored in a JSON column: keep it small
 CONTEXT_MAX_BYTES = 8192
 
@@ -91,9 +101,24 @@ class Handoffs:
         )
         return ref
 
-    async def close(self, uniqueid: str, *, ended_by: EndedBy, note: str = "") -> bool:
-        """Close the appeal of the call `uniqueid` (if it has one and it is open)."""
-        appeal = await self._appeals.by_uniqueid(uniqueid)
+    async def operator_interface(self, appeal_id: int) -> str:
+        """The queue member interface of the operator who answered the appeal ("" none)."""
+        return await self._appeals.operator_interface(appeal_id)
+
+    async def close(
+        self, uniqueid: str, *, ended_by: EndedBy, note: str = "", appeal_id: int | None = None
+    ) -> bool:
+        """Close the appeal of the call `uniqueid` (if it has one and it is open), or the
+        appeal `appeal_id` when the caller knows it (a transfer to another node moved the
+        appeal to that node's channel: `adopt`)."""
+        appeal: Appeal | None
+        if appeal_id is not None:
+            try:
+                appeal = await self._appeals.get(appeal_id)
+            except AppealNotFound:
+                appeal = None
+        else:
+            appeal = await self._appeals.by_uniqueid(uniqueid)
         if appeal is None or appeal.ended_at is not None:
             return False
         now = self._clock.now()
@@ -102,6 +127,41 @@ class Handoffs:
         return await self._appeals.close(
             appeal.id, ended_at=now, ended_by=ended_by.value, more_timeline=more
         )
+
+
+class HandoffReceiver:
+    """The hotline node's end of the node trunk: AGI flow `handoff` (dialplan context
+    [from-dialer-nodes]). A dialer node registered the transfer's appeal in the shared
+    database and sent its id over the trunk (X-CC-Handoff); the appeal is moved to this
+    node's channel before the call enters the queue, so QueueCallerJoin, AgentConnect, the
+    operator's steps and the screen-pop find it here as they would on one node. Then the
+    dialplan takes the call on (AGI `ASYNCAGI BREAK`) into the queue."""
+
+    def __init__(self, appeals: AppealService, link: AmiLink) -> None:
+        self._appeals = appeals
+        self._link = link
+        self.received = 0
+
+    async def handle_call(self, channel: AgiChannel) -> None:
+        key = channel.env.get("agi_arg_2", "")
+        try:
+            if key.isdigit():
+                moved = await self._appeals.move_to_channel(
+                    int(key), channel.uniqueid, channel.channel
+                )
+                if moved:
+                    self.received += 1
+                else:
+                    log.warning("node trunk call %s: no open appeal %s", channel.uniqueid, key)
+            else:
+                log.warning("node trunk call %s came without a handoff key", channel.uniqueid)
+        except SQLAlchemyError:
+            # the customer still reaches an operator; only the screen-pop lacks the context
+            log.exception("node trunk call %s: appeal %s not taken over", channel.uniqueid, key)
+        finally:
+            # no AGI reply comes for it: sent as an AMI action, as the hotline's release does
+            with contextlib.suppress(TelephonyError):
+                await release(self._link, channel.channel, done=False)
 
 
 def _checked_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -116,7 +116,8 @@ class HotlineService:
         # with the link down this still takes up the appeals a previous run left open; the
         # link's first connection checks them against Asterisk (_on_connection)
         await self._reconcile(startup=True)
-        self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
+        if not self.operators_elsewhere:
+            self._tasks.spawn(self._sweep(), name="hotline-wrapup-limits")
         self._tasks.spawn(self._watch_files(), name="hotline-file-watch")
         self._started = True
 
@@ -179,10 +180,18 @@ class HotlineService:
         if up and self._started:
             self._tasks.spawn(self._reconcile(), name="hotline-reconcile")
 
+    @property
+    def operators_elsewhere(self) -> bool:
+        """The operators' queue is on the hotline node (CC_HOTLINE_NODE), not on this one:
+        their states in the shared database are that node's service's to keep, and this
+        node's queue is never made to match them."""
+        return bool(self.settings.hotline_node)
+
     async def _reconcile(self, *, startup: bool = False) -> None:
         try:
-            for note in await self.operators.reconcile():
-                log.info("operators: %s", note)
+            if not self.operators_elsewhere:
+                for note in await self.operators.reconcile():
+                    log.info("operators: %s", note)
         except AmiNotSent as exc:
             log.warning("operators not reconciled with the queue (%s); the next link does", exc)
         except Exception:

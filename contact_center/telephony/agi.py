@@ -147,12 +147,25 @@ class AgiChannel:
         await self._checked("ANSWER")
 
     async def stream_file(
-        self, name: str, *, escape_digits: str = "", timeout: float = 300.0
+        self,
+        name: str,
+        *,
+        escape_digits: str = "",
+        timeout: float = 300.0,
+        mark: DbKey | None = None,
     ) -> str | None:
-        """Play a sound by name (no extension); return the digit that interrupted it, if any."""
+        """Play a sound by name (no extension); return the digit that interrupted it, if any.
+
+        `mark`: an AstDB key Asterisk sets itself once the sound ended while the channel is
+        up (played out, or cut by a key), queued right behind it; a call hung up during the
+        sound drops it with the queue. Asterisk keeps AstDB across its restarts, so the end
+        is on record even when nobody was driving the call (read it with `DbKey.exists`)."""
         _check_sound_name(name)
         escape = "".join(ch for ch in escape_digits if ch in DIGITS)
-        result = await self._checked(f'STREAM FILE {_quote(name)} "{escape}"', timeout=timeout)
+        then = None if mark is None else f"DATABASE PUT {mark.family} {mark.key} 1"
+        result = await self._checked(
+            f'STREAM FILE {_quote(name)} "{escape}"', timeout=timeout, then=then
+        )
         digit = result.digit
         if digit:
             self.digits_heard.append(digit)
@@ -213,6 +226,12 @@ class AgiChannel:
         result = await self._checked(f"EXEC {application} {_quote(args)}", timeout=timeout)
         return result.value
 
+    def forget(self, mark: DbKey) -> None:
+        """Delete an AstDB key in the background (owned by the server; a call that ended
+        meanwhile leaves it, which only costs a row in Asterisk's database)."""
+        if not self.gone:
+            self._server.send_later(self, f"DATABASE DEL {mark.family} {mark.key}")
+
     async def hangup(self) -> None:
         if self.gone:
             return
@@ -221,8 +240,12 @@ class AgiChannel:
         except ChannelGone:
             pass
 
-    async def _checked(self, text: str, *, timeout: float = 30.0) -> AgiResult:
-        result = await self.command(text, timeout=timeout)
+    async def _checked(
+        self, text: str, *, timeout: float = 30.0, then: str | None = None
+    ) -> AgiResult:
+        if self.gone:
+            raise ChannelGone(f"call {self.uniqueid} left AGI")
+        result = await self._server._command(self, text, timeout=timeout, then=then)
         if result.code != 200:
             if result.code == 511:
                 self.gone = True
@@ -231,6 +254,27 @@ class AgiChannel:
         if result.result == "-1":
             raise ChannelGone(f"call {self.uniqueid} hung up during {text.split(' ')[0]}")
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class DbKey:
+    """A key of Asterisk's own database (AstDB, func_db): family/key."""
+
+    family: str
+    key: str
+
+    def __post_init__(self) -> None:
+        for part in (self.family, self.key):
+            if not re.fullmatch(r"[A-Za-z0-9_\-]{1,100}", part):
+                raise ValueError(f"bad AstDB key part {part!r}")
+
+    async def exists(self, link: AmiLink) -> bool:
+        """Is the key set? Read with AMI Getvar of DB_EXISTS, which needs no channel and no
+        `system` class (DB() itself counts as dangerous from AMI and is refused)."""
+        reply = await link.action(
+            "Getvar", Variable=f"DB_EXISTS({self.family}/{self.key})", timeout=5
+        )
+        return str(reply.get("Value", "")) == "1"
 
 
 def _check_sound_name(name: str) -> None:
@@ -432,16 +476,44 @@ class AgiServer:
         return self._down_total + ongoing
 
     # ------------------------------------------------------------ commands
-    async def _command(self, channel: AgiChannel, text: str, *, timeout: float) -> AgiResult:
+    async def _command(
+        self, channel: AgiChannel, text: str, *, timeout: float, then: str | None = None
+    ) -> AgiResult:
+        """`then`: a command queued right behind this one once Asterisk acknowledged it
+        (so it runs after it, in Asterisk, whether or not anyone reads either result)."""
         command = _Command(
             uuid.uuid4().hex, channel, text, asyncio.get_running_loop().create_future()
         )
         self._commands[command.id] = command
         try:
-            await self._write(command)
+            if then is not None and self._link.connected:
+                # both written in the same turn of the loop, in this order (each write is
+                # synchronous up to the socket): a kill cannot fall between them, as it
+                # could between the first's acknowledgement and a later write
+                writing = asyncio.ensure_future(self._write(command))
+                self.send_later(channel, then)
+                try:
+                    await writing
+                except asyncio.CancelledError:
+                    writing.cancel()
+                    raise
+            else:
+                await self._write(command)
             return await self._result(command, timeout)
         finally:
             self._commands.pop(command.id, None)
+
+    def send_later(self, channel: AgiChannel, text: str) -> None:
+        """Queue a command whose result nobody waits for (owned; failures are logged)."""
+        self._tasks.spawn(self._quietly(channel, text), name="agi-send-later")
+
+    async def _quietly(self, channel: AgiChannel, text: str) -> None:
+        try:
+            await self._command(channel, text, timeout=30.0)
+        except ChannelGone:
+            pass
+        except TelephonyError as exc:
+            log.info("AGI %s on call %s: %s", text.split(" ")[0], channel.uniqueid, exc)
 
     async def _write(self, command: _Command) -> None:
         """Put the command in the channel's AGI queue, waiting for the link if it is down;

@@ -122,3 +122,91 @@ def test_the_image_builds_the_prompts_into_the_folder_the_volume_starts_from() -
     user = next(i for i, ln in enumerate(lines) if ln.startswith("USER cc"))
     assert sounds_env < build and user < build  # built as the service's user, where it reads
     assert "sounds:/app/sounds" in SERVICES["service"]["volumes"]
+
+
+def _dialer_nodes() -> list[str]:
+    return sorted(
+        name
+        for name, svc in SERVICES.items()
+        if "CC_HOTLINE_NODE" in (svc.get("environment") or {}) and not name.endswith("-config")
+    )
+
+
+def test_the_layout_has_a_hotline_node_several_dialer_nodes_and_one_database() -> None:
+    hotline = SERVICES["service"]["environment"]
+    assert hotline["CC_NODE"] == "hotline" and "CC_HOTLINE_NODE" not in hotline
+    # the hotline node takes the node trunk from the compose networks, where the dialers are
+    assert hotline["CC_DIALER_NODES"] == "${CC_DIALER_NODES:-172.16.0.0/12}"
+    assert (
+        SERVICES["asterisk-config"]["environment"]["CC_DIALER_NODES"]
+        == (hotline["CC_DIALER_NODES"])
+    )
+    dialers = _dialer_nodes()
+    assert len(dialers) >= 2
+    names, asterisks, sip_ports, rtp = set(), set(), set(), set()
+    for name in dialers:
+        svc = SERVICES[name]
+        env = svc["environment"]
+        # one PostgreSQL shared by every worker
+        assert env["CC_DATABASE_URL"] == hotline["CC_DATABASE_URL"]
+        assert "@postgres:5432/" in env["CC_DATABASE_URL"]
+        # its own Asterisk (its own AMI host, rendered from its own config step) and name
+        ami = env["CC_AMI_HOST"]
+        assert ami in SERVICES and ami != "asterisk"
+        assert svc["depends_on"][ami]["condition"] == "service_started"
+        config = SERVICES[f"{ami}-config"]
+        assert config["environment"] == env
+        etc = next(v.split(":")[0] for v in config["volumes"] if v.endswith(":/rendered"))
+        assert f"{etc}:/etc/asterisk:ro" in SERVICES[ami]["volumes"]
+        assert etc in COMPOSE["volumes"]
+        names.add(env["CC_NODE"])
+        asterisks.add(ami)
+        sip_ports.add(env["CC_SIP_PORT"])
+        rtp.add(env["CC_RTP_PORTS"])
+        port = env["CC_SIP_PORT"]
+        assert f"{port}:{port}/udp" in SERVICES[ami]["ports"]
+        assert not any("5038" in str(p) for p in SERVICES[ami]["ports"])
+        # the node trunk points at the hotline node's Asterisk, on the hotline's SIP port
+        assert env["CC_HOTLINE_NODE"] == "asterisk:${CC_SIP_PORT:-5060}"
+        # the operators are the hotline node's: none simulated here, and one migrator
+        assert env["CC_SIM_OPERATORS"] == "0"
+        assert "db upgrade" not in " ".join(svc["command"])
+        assert svc["depends_on"]["service"]["condition"] == "service_healthy"
+        # the same password file on every node
+        assert env["CC_ASTERISK_SECRETS_DIR"] == "/secrets"
+        assert "./secrets:/secrets:ro" in config["volumes"]
+    assert len(names) == len(asterisks) == len(sip_ports) == len(dialers)
+    assert "hotline" not in names and "5060" not in sip_ports
+    assert "./secrets:/secrets:ro" in SERVICES["asterisk-config"]["volumes"]
+    assert "healthcheck" in SERVICES["service"]
+
+
+def test_the_node_trunk_renders_on_both_ends(tmp_path: Path) -> None:
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "node_trunk.secret").write_text("0123456789abcdef0123\n")
+    dialer = SERVICES[_dialer_nodes()[0]]["environment"]
+    hotline = SERVICES["service"]["environment"]
+    rendered = {}
+    for name, env in (
+        ("hotline", {"CC_DIALER_NODES": "172.16.0.0/12"}),
+        ("dialer", {"CC_HOTLINE_NODE": "asterisk:5060", "CC_SIP_PORT": dialer["CC_SIP_PORT"]}),
+        ("single", {}),
+    ):
+        result = CliRunner().invoke(
+            main,
+            ["asterisk", "render-config", str(tmp_path / name), "--no-sim"],
+            env={"CC_AMI_SECRET": "x", "CC_ASTERISK_SECRETS_DIR": str(secrets_dir), **env},
+        )
+        assert result.exit_code == 0, result.output
+        rendered[name] = (tmp_path / name / "pjsip.conf").read_text(encoding="utf-8")
+    assert hotline["CC_DIALER_NODES"].endswith("172.16.0.0/12}")
+    assert "[dialer-nodes](node-trunk-endpoint)" in rendered["hotline"]
+    assert "match = 172.16.0.0/12" in rendered["hotline"]
+    assert "password = 0123456789abcdef0123" in rendered["hotline"]
+    assert "[hotline-node]" not in rendered["hotline"]
+    assert "contact = sip:asterisk:5060" in rendered["dialer"]
+    assert "password = 0123456789abcdef0123" in rendered["dialer"]
+    assert "[dialer-nodes]" not in rendered["dialer"]
+    # one node, nothing configured: no node trunk and no password needed
+    assert "[hotline-node]" not in rendered["single"] and "[dialer-nodes]" not in rendered["single"]

@@ -5,13 +5,12 @@ helpers and the wider kill test)."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from autoinformer.models import Attempt, Campaign
+from autoinformer.models import Attempt
 from autoinformer.phone.book import CallBook
 from autoinformer.phone.prerender import contact_values
 from contact_center.storage.database import create_engine, session_factory
@@ -22,7 +21,13 @@ from tests.integration.autoinformer.test_campaign_calls import (
     csv_of,
     spec,
 )
-from tests.integration.autoinformer.test_survival import kill_9, observer, start_serve
+from tests.integration.autoinformer.test_survival import (
+    AgiCommands,
+    kill_9,
+    observer,
+    serve_until_finished,
+    start_serve,
+)
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -80,21 +85,7 @@ async def test_a_kill_during_the_transfer_announcement_puts_the_customer_through
             uid = killed.channel_id
             assert uid not in obs.hangups, "the call ended with the kill"
 
-            serve = start_serve(settings, tmp_path / "serve2.log")
-            try:
-
-                async def finished() -> bool:
-                    async with sessions() as session:
-                        campaign = await session.get(Campaign, cid)
-                        return campaign is not None and campaign.status == "finished"
-
-                await wait_for(finished, 60, "the campaign to finish", every=0.2)
-            finally:
-                serve.send_signal(signal.SIGTERM)
-                try:
-                    serve.wait(timeout=20)
-                finally:
-                    kill_9(serve)
+            await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
             after = await attempt()
             connected = uid in obs.agent_complete
     finally:
@@ -195,3 +186,89 @@ async def test_the_wait_for_a_key_begins_only_once_the_message_is_stored_as_hear
         await engine.dispose()
     assert stored is not None and stored.channel_id == waits[0] and stored.ended_at is None
     assert stored.played_to_end and stored.parts_played == stored.parts_total > 0
+
+
+async def _kill_during_the_last_part(
+    world: WorldFactory, database: str, tmp_path: Path, number: str, *, hang_up: bool
+) -> tuple[Attempt | None, list[Attempt], int]:
+    """`serve` killed as the message's last part starts; Asterisk plays it to its end with
+    nobody driving the call (and the customer then hangs up, with `hang_up`). A new run
+    finishes the campaign. Returns the attempt when killed, all attempts after, and how
+    many times the last part was started on the call."""
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False) as w0:
+        await w0.scenario()
+        created = await w0.campaigns.create(spec("последняя часть"), list_data=csv_of(number))
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        settings = w0.settings
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+
+    async def attempts() -> list[Attempt]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(Attempt).where(Attempt.campaign_id == cid).order_by(Attempt.id)
+            )
+            return list(rows)
+
+    agi = AgiCommands()
+    try:
+        async with observer(settings) as obs:
+            obs.link.on_event("AGIExecStart", agi.on_exec)
+            serve = start_serve(settings, tmp_path / "serve.log")
+            try:
+
+                async def last_part_started() -> bool:
+                    return agi.last_part_started(await attempts())
+
+                await wait_for(last_part_started, 60, "the last part to start", every=0.005)
+            finally:
+                kill_9(serve)
+            [killed] = await attempts()
+            uid = killed.channel_id
+            last = [cmd for u, cmd in agi.streams if u == uid][-1]
+
+            async def marked() -> bool:
+                return uid in agi.marks
+
+            await wait_for(marked, 30, "the last part to end in Asterisk")
+            if hang_up:
+                await obs.link.action("Hangup", Channel=agi.names[uid])
+
+                async def gone() -> bool:
+                    return uid in obs.hangups
+
+                await wait_for(gone, 10, "the customer to hang up")
+            await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
+            after = await attempts()
+            replays = sum(1 for u, cmd in agi.streams if u == uid and cmd == last)
+    finally:
+        await engine.dispose()
+    return killed, after, replays
+
+
+async def test_a_listener_who_hung_up_after_a_last_part_nobody_drove_is_notified(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """The last part played to its end while `serve` was dead, then the customer hung up:
+    Asterisk's own mark says the message was heard, so the contact is notified and never
+    called again (it counted as an attempt cut mid-message, and was called once more)."""
+    killed, after, _ = await _kill_during_the_last_part(
+        world, database, tmp_path, "3501", hang_up=True
+    )
+    assert killed is not None and not killed.played_to_end
+    assert [(a.counted, a.played_to_end, a.status) for a in after] == [(True, True, "notified")]
+
+
+async def test_a_call_adopted_after_its_last_part_ended_unheard_is_not_played_again(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """The last part ended while `serve` was dead and the customer stays: the next run
+    takes Asterisk's mark and goes on to the goodbye, rather than playing the part again."""
+    killed, after, replays = await _kill_during_the_last_part(
+        world, database, tmp_path, "3601", hang_up=False
+    )
+    assert killed is not None and not killed.played_to_end
+    assert [(a.counted, a.played_to_end, a.status) for a in after] == [(True, True, "notified")]
+    assert replays == 1

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.models import Attempt, Campaign, CampaignContact, OptOut
 from autoinformer.phone.book import CallBook
@@ -33,6 +34,7 @@ from autoinformer.scheduling import retry_policy
 from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.settings import Settings
 from contact_center.storage.database import create_engine, session_factory
+from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.exceptions import AmiActionError
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO, World, WorldFactory
@@ -143,6 +145,35 @@ async def observer(settings: Settings) -> AsyncIterator[Observer]:
         await link.close()
 
 
+@dataclass
+class AgiCommands:
+    """The AGI commands Asterisk starts (AGIExecStart), as an observer sees them: the
+    sounds streamed and the last parts' AstDB marks, by Uniqueid."""
+
+    streams: list[tuple[str, str]] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def on_exec(self, event: Message) -> None:
+        command = str(event.get("Command", ""))
+        uid = str(event.get("Uniqueid"))
+        self.names[uid] = str(event.get("Channel"))
+        if command.startswith("STREAM FILE"):
+            self.streams.append((uid, command))
+        elif command.startswith("DATABASE PUT cc-heard"):
+            self.marks.append(uid)
+
+    def last_part_started(self, attempts: list[Attempt]) -> bool:
+        """The (only) attempt's message is at its last part: every other part stored as
+        played, and that many sounds and one more streamed on its call."""
+        if not attempts or attempts[0].parts_total < 2:
+            return False
+        a = attempts[0]
+        return a.parts_played == a.parts_total - 1 and any(
+            uid == a.channel_id for uid, _ in self.streams[a.parts_total - 1 :]
+        )
+
+
 def serve_env(settings: Settings) -> dict[str, str]:
     """`contact-center serve` in a subprocess with these settings."""
     env = dict(os.environ)
@@ -163,11 +194,13 @@ def serve_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_serve(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_serve(
+    settings: Settings, log: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-c", "from contact_center.cli import main; main()", "serve"],
-            env=serve_env(settings),
+            env=serve_env(settings) | (extra or {}),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -181,6 +214,31 @@ def kill_9(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+async def serve_until_finished(
+    settings: Settings,
+    log: Path,
+    sessions: async_sessionmaker[AsyncSession],
+    campaign_id: int,
+    timeout: float = 60,
+) -> None:
+    """`serve` started again and run until the campaign is finished, then stopped."""
+    serve = start_serve(settings, log)
+    try:
+
+        async def finished() -> bool:
+            async with sessions() as session:
+                campaign = await session.get(Campaign, campaign_id)
+                return campaign is not None and campaign.status == "finished"
+
+        await wait_for(finished, timeout, "the campaign to finish", every=0.2)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=20)
+        finally:
+            kill_9(serve)
 
 
 def by_phone(attempts: list[Attempt]) -> dict[str, list[Attempt]]:
@@ -637,21 +695,7 @@ async def test_calls_that_end_while_serve_is_dead_are_attempts_when_asterisk_sta
             return all(uid in obs.hangups for uid in uids)
 
         await wait_for(both_ended, 20, "both calls to end with no service running")
-        serve = start_serve(settings, tmp_path / "serve2.log")
-        try:
-
-            async def campaign_finished() -> bool:
-                async with sessions() as session:
-                    campaign = await session.get(Campaign, cid)
-                    return campaign is not None and campaign.status == "finished"
-
-            await wait_for(campaign_finished, 60, "the campaign to finish", every=0.2)
-        finally:
-            serve.send_signal(signal.SIGTERM)
-            try:
-                serve.wait(timeout=20)
-            finally:
-                kill_9(serve)
+        await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
     after = await attempts()
     await engine.dispose()
     got = {k: [(a.status, a.counted) for a in v] for k, v in after.items()}

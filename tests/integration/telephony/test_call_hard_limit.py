@@ -54,3 +54,24 @@ async def test_without_a_limit_the_call_stays_until_hung_up(
     await asyncio.sleep(3)  # longer than the limit above: nothing may end it meanwhile
     assert not channel.gone
     await channel.hangup()
+
+
+async def test_a_call_put_through_to_an_operator_has_its_limit_lifted(
+    originator: Originator, agi: AgiServer
+) -> None:
+    """What the dialer does before it queues a customer (CallFlow._transfer): a talk with an
+    operator is not cut at the campaign call's limit."""
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    await originator.originate(
+        number="79130000001",
+        channel_id=channel_id,
+        context="autoinformer",
+        ring_timeout=5,
+        variables={"CC_CALL_LIMIT": "2"},
+    )
+    channel = await asyncio.wait_for(call, 10)
+    await channel.set_variable("TIMEOUT(absolute)", "0")
+    await asyncio.sleep(3)  # past the limit: nothing may end the call meanwhile
+    assert not channel.gone
+    await channel.hangup()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from autoinformer.loop import PassLoop, give_way
 from autoinformer.phone.pacing import OperatorDesk
@@ -130,3 +131,27 @@ def test_the_desk_notes_operators_only_for_its_own_transfers() -> None:
     assert desk.watched == 0  # each entry dropped when its transfer ended
     desk.close()
     assert link.handlers["AgentConnect"] == []
+
+
+async def test_with_the_operators_on_another_node_the_desk_counts_them_from_the_database() -> None:
+    link = FakeLink()
+    counts = [2]
+    asked: list[int] = []
+
+    async def free_in_database() -> int:
+        asked.append(1)
+        if counts[0] < 0:
+            raise SQLAlchemyError("the database went away")
+        return counts[0]
+
+    desk = OperatorDesk(cast(AmiLink, link), "operators", ttl=60, counter=free_in_database)
+    assert await desk.free() == 2
+    # never this node's QueueSummary (FakeLink has no action_list: it would raise)
+    desk.in_flight = 1  # a transfer of ours on its way: taken
+    counts[0] = 5
+    assert await desk.free() == 1  # cached within the ttl
+    assert await desk.free(fresh=True) == 4
+    counts[0] = -1
+    assert await desk.free(fresh=True) == 0  # unknown: nobody is offered
+    assert len(asked) == 3
+    desk.close()
