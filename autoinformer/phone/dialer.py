@@ -208,7 +208,8 @@ class Dialer:
         """Every attempt a previous run on this node left open becomes a call of this run
         (CallFlow.adopt) before anything is dialed: its number stays busy and it holds its
         campaign's slot for exactly as long as its channel exists. Later, the attempts of
-        a worker that died on another node, once their calls must have ended there."""
+        a worker that died on another node, once their calls must have ended there: those
+        are closed (`_close_taken`), not driven."""
         if start:
             released = await self._book.release_stray_calling()
             if released:
@@ -233,21 +234,30 @@ class Dialer:
         log.warning("adopting %d calls left open by a previous run", len(attempts))
         scenarios: dict[int, Scenario] = {}
         for attempt in attempts:
-            plan = await self._book.plan(attempt.campaign_id)
-            contact = await self._book.contact_fields(attempt.contact_id)
-            if plan is None or contact is None:  # deleted meanwhile
+            found = await self._call_of(attempt, scenarios)
+            if found is None:
                 self._agi.release(attempt.channel_id)
                 continue
-            if plan.scenario_id not in scenarios:
-                scenarios[plan.scenario_id] = await self._scenarios.by_id(plan.scenario_id)
+            plan, scenario, contact = found
             entry = self._live.add(attempt.id, plan.id, contact.id, contact.phone)
             entry.task = self._calls.spawn(
-                self._flow.adopt(
-                    plan, scenarios[plan.scenario_id], contact, attempt, claims[attempt.id]
-                ),
+                self._flow.adopt(plan, scenario, contact, attempt, claims[attempt.id]),
                 name=f"adopted-{attempt.id}",
             )
             self.stats.reconciled += 1
+
+    async def _call_of(
+        self, attempt: OpenAttempt, scenarios: dict[int, Scenario]
+    ) -> tuple[Plan, Scenario, DueContact] | None:
+        """An open attempt's campaign, scenario (cached in `scenarios`) and contact; None if
+        the campaign or the contact was deleted meanwhile."""
+        plan = await self._book.plan(attempt.campaign_id)
+        contact = await self._book.contact_fields(attempt.contact_id)
+        if plan is None or contact is None:
+            return None
+        if plan.scenario_id not in scenarios:
+            scenarios[plan.scenario_id] = await self._scenarios.by_id(plan.scenario_id)
+        return plan, scenarios[plan.scenario_id], contact
 
     async def _close_taken(self, attempts: list[OpenAttempt]) -> None:
         """A dead worker's calls on other nodes: over there by now; each is closed with
@@ -257,16 +267,11 @@ class Dialer:
         try:
             scenarios: dict[int, Scenario] = {}
             for attempt in attempts:
-                plan = await self._book.plan(attempt.campaign_id)
-                contact = await self._book.contact_fields(attempt.contact_id)
-                if plan is None or contact is None:  # deleted meanwhile
+                found = await self._call_of(attempt, scenarios)
+                if found is None:
                     continue
-                if plan.scenario_id not in scenarios:
-                    scenarios[plan.scenario_id] = await self._scenarios.by_id(plan.scenario_id)
                 peer = await peers.link_for(attempt.placed_by) if peers is not None else None
-                await self._flow.close_taken(
-                    plan, scenarios[plan.scenario_id], contact, attempt, peer
-                )
+                await self._flow.close_taken(*found, attempt, peer)
                 self.stats.reconciled += 1
         finally:
             if peers is not None:

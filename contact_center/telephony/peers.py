@@ -22,18 +22,12 @@ CONNECT_TIMEOUT = 5.0
 
 
 class PeerAsterisks:
-    """AMI links to other nodes for one piece of work (`async with`): closed after it."""
+    """AMI links to other nodes for one piece of work; `close` when it is done."""
 
     def __init__(self, config: AmiConfig, address_of: Callable[[str], Awaitable[str]]) -> None:
         self._config = config
         self._address_of = address_of
         self._links: dict[str, AmiLink | None] = {}
-
-    async def __aenter__(self) -> PeerAsterisks:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def link_for(self, instance: str) -> AmiLink | None:
         """A link to the Asterisk the `serve` process `instance` drove; None if that is not
@@ -44,13 +38,13 @@ class PeerAsterisks:
             return None
         if address in self._links:
             return self._links[address]
-        link: AmiLink | None = AmiLink(replace(self._config, host=host, port=int(port)))
-        assert link is not None
+        link = AmiLink(replace(self._config, host=host, port=int(port)))
         try:
             await link.connect(timeout=CONNECT_TIMEOUT)
         except TelephonyError as exc:
             log.warning("the Asterisk at %s cannot be asked about its calls: %s", address, exc)
-            link = None
+            self._links[address] = None
+            return None
         self._links[address] = link
         return link
 
