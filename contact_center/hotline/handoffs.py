@@ -145,7 +145,7 @@ class HandoffReceiver:
     async def handle_call(self, channel: AgiChannel) -> None:
         key = channel.env.get("agi_arg_2", "")
         try:
-            if key.isdigit():
+            if key.isascii() and key.isdigit():
                 moved = await self._appeals.move_to_channel(
                     int(key), channel.uniqueid, channel.channel
                 )
