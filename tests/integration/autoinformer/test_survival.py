@@ -430,6 +430,10 @@ async def test_an_orphan_nobody_can_drive_is_hung_up_at_its_stored_deadline(
                 update(Attempt).where(Attempt.id == attempt_id).values(orphan_deadline=deadline)
             )
     async with observer(asterisk.settings) as obs:
+        # listening before the Originate: its answer can come in the same read as the reply
+        answered = asyncio.ensure_future(
+            obs.link.wait_event("Newstate", lambda e: e.get("Uniqueid") == orphan_id, timeout=10)
+        )
         # answered, and parked in the dialplan (Wait), not in AsyncAGI
         await obs.link.action(
             "Originate",
@@ -442,7 +446,7 @@ async def test_an_orphan_nobody_can_drive_is_hung_up_at_its_stored_deadline(
             OtherChannelId=f"{orphan_id}-b",
             Timeout="4000",
         )
-        await obs.link.wait_event("Newstate", lambda e: e.get("Uniqueid") == orphan_id, timeout=10)
+        await answered
         w: World
         async with world(now=TUESDAY_11, config=config) as w:
             started = time.monotonic()
