@@ -24,12 +24,17 @@ and renames it into Asterisk's ``spool/outgoing`` (pbx_spool, loaded for this), 
 most ``--concurrency`` calls in flight: pbx_spool keeps a call's file in ``outgoing`` until
 the call is over, so the script counts the files there every 20 ms. Then the line
 ``vs_callfiles: X`` (the project's contacts a minute / the call files' contacts a minute).
+
+BENCH_PHASES=1 also prints where each call's channel time went, from Asterisk's own event
+timestamps (dial to answer, answer to AsyncAGI, AsyncAGI to the first command, the gaps
+between commands, the last command to the Hangup) and the events the service received.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import resource
 import secrets
@@ -39,8 +44,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -129,6 +136,76 @@ def callfile_baseline(
     return time.monotonic() - started
 
 
+class CallPhases:
+    """Where each call's channel time goes, by Asterisk's own event timestamps
+    (manager.conf timestampevents): our leg's Newchannel, its answer, AsyncAGI start, each
+    AGI command's start and end, and its Hangup (BENCH_PHASES=1)."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, float]] = {}
+        self.commands: dict[str, list[tuple[str, float, float]]] = {}
+        self._open: dict[tuple[str, str], tuple[str, float]] = {}
+        self.names: Counter[str] = Counter()
+
+    def see(self, event: Any) -> None:
+        name, stamp = event.get("Event"), event.get("Timestamp")
+        self.names[name] += 1
+        uid = event.get("Uniqueid", "")
+        if stamp is None or not uid.startswith("cc-") or uid.endswith("-b"):
+            return
+        at = float(stamp)
+        marks = self.calls.setdefault(uid, {})
+        if name == "Newchannel":
+            marks["new"] = at
+        elif name == "Newstate" and event.get("ChannelState") == "6":
+            marks.setdefault("up", at)
+        elif name == "AsyncAGIStart":
+            marks["agi"] = at
+        elif name == "AGIExecStart":
+            self._open[(uid, event.get("CommandId", ""))] = (event.get("Command", ""), at)
+        elif name == "AGIExecEnd":
+            opened = self._open.pop((uid, event.get("CommandId", "")), None)
+            if opened:
+                self.commands.setdefault(uid, []).append((opened[0], opened[1], at))
+        elif name == "Hangup":
+            marks["end"] = at
+
+    def report(self, concurrency: int) -> None:
+        whole = [m for m in self.calls.values() if {"new", "up", "agi", "end"} <= m.keys()]
+        if not whole:
+            print("phases: no complete call seen")
+            return
+        t0 = min(m["new"] for m in whole)
+        t1 = max(m["end"] for m in whole)
+        busy = sum(m["end"] - m["new"] for m in whole)
+        print(
+            f"phases over {len(whole)} calls: channels held {busy / ((t1 - t0) * concurrency):.1%}"
+            f" of {concurrency} x {t1 - t0:.2f} s (first Newchannel to last Hangup)"
+        )
+
+        def show(label: str, values: list[float]) -> None:
+            if values:
+                values = sorted(values)
+                p95 = values[int(len(values) * 0.95) - 1]
+                mean = statistics.mean(values)
+                print(f"  {label}: mean {mean * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
+
+        show("dial to answer", [m["up"] - m["new"] for m in whole])
+        show("answer to AsyncAGI", [m["agi"] - m["up"] for m in whole])
+        firsts, lasts, gaps = [], [], []
+        for uid, m in self.calls.items():
+            runs = sorted(self.commands.get(uid, []), key=lambda c: c[1])
+            if not runs or "agi" not in m or "end" not in m:
+                continue
+            firsts.append(runs[0][1] - m["agi"])
+            lasts.append(m["end"] - runs[-1][2])
+            gaps += [b[1] - a[2] for a, b in itertools.pairwise(runs)]
+        show("AsyncAGI to first command", firsts)
+        show("between commands", gaps)
+        show("last command to Hangup", lasts)
+        print("  events:", ", ".join(f"{n} {c}" for n, c in self.names.most_common()))
+
+
 async def message_sounds(ai: Autoinformer, speech: Speech, campaign_id: int) -> list[str]:
     """The sound names of the message the campaign's first contact hears (all hear the same)."""
     campaign = await ai.campaigns.get(campaign_id)
@@ -173,6 +250,9 @@ async def run(
         call_time = await longest_message(ai, app.speech, [created.campaign_id])
         sounds = await message_sounds(ai, app.speech, created.campaign_id)
         await app.start_parts()
+        phases = CallPhases()
+        if os.environ.get("BENCH_PHASES"):
+            app.link.on_event("*", phases.see)
         try:
             # what the running service costs with no campaign (the hotline's board and
             # sweeps, the mailer's and the dialer's passes): per second, not per call
@@ -240,6 +320,8 @@ async def run(
             assert a.answered_at is not None and a.ended_at is not None
             marks = (a.started_at, a.answered_at, a.ended_at)
             print("  " + " ".join(f"{(m - t0).total_seconds():7.3f}" for m in marks))
+    if os.environ.get("BENCH_PHASES"):
+        phases.report(args.concurrency)
     if t.notified != t.contacts:
         print("WARNING: not every contact was notified", file=sys.stderr)
     # the numbers the project dialled (digits, as its dial strings carry them)

@@ -18,6 +18,7 @@ service stops with that message rather than run without ever being able to call.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
@@ -270,6 +271,10 @@ class App:
                 raise
             self._started.append(part)
             log.info("plugin %s started", name)
+        # what start-up made lives as long as the service: out of the collector's sight, a
+        # full collection no longer walks it (bench/campaign_efficiency.py at 50 channels:
+        # the loop stalled up to 185 ms in each; after this, 20-30 ms)
+        gc.freeze()
 
     async def stop_parts(self) -> None:
         """The plugins' parts, in reverse order of starting."""

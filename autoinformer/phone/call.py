@@ -38,6 +38,7 @@ from autoinformer.campaigns.plan import Plan
 from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.live import LiveCalls
+from autoinformer.phone.marks import HEARD_FAMILY, HeardMarks, forget_variables
 from autoinformer.phone.pacing import DialGate, OperatorDesk
 from autoinformer.phone.prerender import contact_values
 from autoinformer.phone.progress import CallJournal, CallProgress, CallRef
@@ -66,9 +67,6 @@ from contact_center.telephony.originate import CAUSE_OUTCOME, OriginateResult, O
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
-# AstDB family of the marks the last part of a message leaves when it ends (`_play`); keyed
-# by the call's ChannelId, unique across databases sharing one Asterisk
-HEARD_FAMILY = "cc-heard"
 # how often an adopted call's channel is looked at (a Hangup event wakes it sooner)
 POLL = 1.0
 # the longest a lost driver's last command may keep a channel busy (a queue call)
@@ -106,6 +104,10 @@ class _Call:
     cut_by_us: bool = False
     # the appeal of its transfer to an operator (this run's; adopted calls look it up)
     appeal_id: int | None = None
+    # earlier calls' heard marks its dialplan deletes once answered (HeardMarks)
+    forgetting: list[str] = field(default_factory=list)
+    # its last part was sent with a heard mark (AstDB): to be deleted once it is closed
+    marked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +139,11 @@ class CallFlow:
         channels: AsteriskChannels,
         aux: TaskSet,
         stats: DialerStats,
+        marks: HeardMarks,
         handoffs: Handoffs | None = None,
     ) -> None:
         self._book = book
+        self._marks = marks
         self._link = link
         self._agi = agi
         self._originator = originator
@@ -287,6 +291,7 @@ class CallFlow:
                 await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             if claim.done() and not claim.cancelled():
                 channel = claim.result()
+                call.forgetting = []  # its dialplan deleted them on its way to AGI
                 self._gate.sent()
             else:
                 try:
@@ -317,6 +322,7 @@ class CallFlow:
                     # the answer, and the call would be played on while the service stops
                     async with asyncio.timeout(self.config.agi_timeout):
                         channel = await claim
+                    call.forgetting = []
                 except TimeoutError:
                     self._agi.release(call.channel_id)
                     await self._channels.hang_up_all(call.channel_id)
@@ -343,6 +349,7 @@ class CallFlow:
         # by it (ended on the Asterisk still up: an attempt); unstored, it was voided and
         # the number called once more than the policy allows
         call.journal.changed(urgent=True)
+        call.forgetting = self._marks.take()
         try:
             return await self._originator.originate(
                 number=number,
@@ -353,6 +360,7 @@ class CallFlow:
                     "CC_CAMPAIGN": str(call.plan.id),
                     "CC_ATTEMPT": str(call.attempt_id),
                     "CC_CALL_LIMIT": str(int(self.config.call_hard_limit)),
+                    **forget_variables(call.forgetting),
                 },
             )
         except OriginateNotSent:
@@ -675,6 +683,8 @@ class CallFlow:
         except (TelephonyError, ValueError):
             return False
         if heard:
+            # on our node: ours to delete once the attempt is closed
+            call.marked = call.marked or link is None
             p = call.progress
             p.played_to_end = True
             p.parts_played = max(p.parts_played, p.parts_total, len(call.names))
@@ -727,12 +737,18 @@ class CallFlow:
     async def _finish(self, call: _Call, end: _End) -> None:
         attempt_id = call.attempt_id
         self._live.release(attempt_id)
+        if call.forgetting:
+            # never answered (or not known to be): its dialplan deleted nothing
+            self._marks.give_back(call.forgetting)
+            call.forgetting = []
         if not end.leave_open:
             await self._close_transfer(call)
         try:
+            closed = False
             if end.void:
                 await self._book.void(attempt_id, self._clock.now(), end.error)
                 self.stats.voided += 1
+                closed = True
             elif end.facts is not None and not end.leave_open:
                 await call.journal.settle()
                 status = await self._book.record(
@@ -740,6 +756,10 @@ class CallFlow:
                 )
                 self.stats.by_status[status] += 1
                 self.stats.finished += 1
+                closed = True
+            if closed and call.marked:
+                # the attempt is closed: its mark says nothing anyone will ask for
+                self._marks.stored(call.channel_id)
         except Exception:
             # the attempt stays open in the database: the next start adopts it
             log.exception("attempt %d: result could not be stored", attempt_id)
@@ -785,6 +805,7 @@ class CallFlow:
         repeats = scenario.repeats
         action: str | None = resume
         recording: asyncio.Future[None] | None = None
+        hung_up = False
         try:
             if not p.recording:
                 recording = await self._record(call, channel)
@@ -796,6 +817,7 @@ class CallFlow:
                         # the last part leaves Asterisk's own mark when it ends: the one
                         # record of it when its end came while nobody could hear it
                         mark = _heard_key(call) if index == len(names) - 1 else None
+                        call.marked = call.marked or mark is not None
                         digit = await channel.stream_file(
                             names[index], escape_digits=ALL_KEYS, mark=mark
                         )
@@ -811,8 +833,14 @@ class CallFlow:
                     first = 0
                     if digit is None:
                         if scenario.wait_digit <= 0 and scenario.replies.get("goodbye") is None:
-                            # the customer hears nothing more: the next call may start
+                            # the customer hears nothing more: the next call may start, and
+                            # this one ends now rather than after the write below (the
+                            # mark, written right behind the last part, records it until
+                            # then: the write only waits for it)
                             self._live.closing(call.attempt_id)
+                            if not p.played_to_end and await channel.marked():
+                                await self._hangup(channel)
+                                hung_up = True
                         if not p.played_to_end:
                             p.played_to_end = True
                             # stored before the call goes on (a wait for a key, a goodbye:
@@ -821,7 +849,6 @@ class CallFlow:
                             await journal.flush()
                             # only now: until the flush, Asterisk's mark is the one record
                             # (a key that cut the last part leaves it, meaning the same)
-                            channel.forget(_heard_key(call))
                         if scenario.wait_digit > 0:
                             digit = await channel.wait_for_digit(scenario.wait_digit)
                 if digit is None:
@@ -853,7 +880,8 @@ class CallFlow:
             elif p.played_to_end:
                 await self._say(channel, scenario.replies.get("goodbye"))
             self._live.closing(call.attempt_id)
-            await self._hangup(channel)
+            if not hung_up:
+                await self._hangup(channel)
         except ChannelGone:
             pass  # the customer hung up: what was played so far is in `progress`
         finally:

@@ -52,6 +52,7 @@ from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
+from autoinformer.phone.marks import HeardMarks
 from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_concurrency
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
@@ -134,6 +135,8 @@ class Dialer:
         self._channels = channels = AsteriskChannels(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
         self._fresh = FreshData(book)
+        # heard marks of closed attempts, deleted by the next calls' dialplan
+        self.marks = HeardMarks()
         self._flow = CallFlow(
             book=book,
             link=link,
@@ -148,6 +151,7 @@ class Dialer:
             channels=channels,
             aux=self._aux,
             stats=self.stats,
+            marks=self.marks,
             handoffs=handoffs,
         )
         # the `serve` processes alive now (service_state): whose calls are not to be taken

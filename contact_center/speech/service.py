@@ -265,7 +265,23 @@ class Speech:
         :class:`SynthesisError` (a phrase could not be synthesized).
         """
         parts = self.resolve(message, contact or {})
+        ready = [self._ready_name(p) for p in parts]
+        if all(name is not None for name in ready):
+            # every part on disk (the usual case: a campaign's phrases are rendered before
+            # its calls): no task per part, and the call's Originate goes out in this step
+            self.stats.hits += sum(1 for p in parts if not isinstance(p, PromptPart))
+            return [name for name in ready if name is not None]
         return list(await asyncio.gather(*(self._part_name(p) for p in parts)))
+
+    def _ready_name(self, part: Part) -> str | None:
+        """The part's Asterisk name if its file is there already (a `stat`, no waiting)."""
+        if isinstance(part, PromptPart):
+            path = prompt_path(self.sounds_dir, part.name)
+            return self.playback_name(path) if path.is_file() else None
+        if not part.text or not part.text.strip():
+            return None  # `say` gives the error
+        cached = self.cache.lookup(part.text)
+        return None if cached is None else self.playback_name(cached)
 
     async def _part_name(self, part: Part) -> str:
         if isinstance(part, PromptPart):

@@ -125,6 +125,8 @@ class AgiChannel:
         self.uniqueid = env.get("agi_uniqueid", "")
         self.gone = False
         self.digits_heard: list[str] = []
+        # the AstDB mark queued behind the last sound (stream_file(mark=...)), as it goes
+        self._marking: asyncio.Task[AgiResult | None] | None = None
         # wall-clock time (epoch) the channel came to be, for a call picked up from
         # CoreShowChannels after a reconnect (it waited unseen meanwhile); None: now
         self.entered_at = entered_at
@@ -225,6 +227,21 @@ class AgiChannel:
             raise ValueError(f"bad application name {application!r}")
         result = await self._checked(f"EXEC {application} {_quote(args)}", timeout=timeout)
         return result.value
+
+    async def marked(self, *, timeout: float = 2.0) -> bool:
+        """Wait for the mark queued behind the last `stream_file(mark=...)` to be written
+        (it runs right after the sound, before anything sent later); False if there was
+        none, it failed, or it did not come within `timeout`."""
+        marking = self._marking
+        if marking is None:
+            return False
+        try:
+            async with asyncio.timeout(timeout):
+                result = await asyncio.shield(marking)
+        except TimeoutError:
+            return False
+        # DATABASE PUT: 200 result=1 written, result=0 not
+        return result is not None and result.code == 200 and result.result == "1"
 
     def forget(self, mark: DbKey) -> None:
         """Delete an AstDB key in the background (owned by the server; a call that ended
@@ -491,7 +508,7 @@ class AgiServer:
                 # synchronous up to the socket): a kill cannot fall between them, as it
                 # could between the first's acknowledgement and a later write
                 writing = asyncio.ensure_future(self._write(command))
-                self.send_later(channel, then)
+                channel._marking = self.send_later(channel, then)
                 try:
                     await writing
                 except asyncio.CancelledError:
@@ -503,17 +520,19 @@ class AgiServer:
         finally:
             self._commands.pop(command.id, None)
 
-    def send_later(self, channel: AgiChannel, text: str) -> None:
-        """Queue a command whose result nobody waits for (owned; failures are logged)."""
-        self._tasks.spawn(self._quietly(channel, text), name="agi-send-later")
+    def send_later(self, channel: AgiChannel, text: str) -> asyncio.Task[AgiResult | None]:
+        """Queue a command whose result nobody needs to wait for (owned; failures are
+        logged); the task gives its result, None if it failed."""
+        return self._tasks.spawn(self._quietly(channel, text), name="agi-send-later")
 
-    async def _quietly(self, channel: AgiChannel, text: str) -> None:
+    async def _quietly(self, channel: AgiChannel, text: str) -> AgiResult | None:
         try:
-            await self._command(channel, text, timeout=30.0)
+            return await self._command(channel, text, timeout=30.0)
         except ChannelGone:
-            pass
+            return None
         except TelephonyError as exc:
             log.info("AGI %s on call %s: %s", text.split(" ")[0], channel.uniqueid, exc)
+            return None
 
     async def _write(self, command: _Command) -> None:
         """Put the command in the channel's AGI queue, waiting for the link if it is down;
