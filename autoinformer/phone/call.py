@@ -108,6 +108,9 @@ class _Call:
     forgetting: list[str] = field(default_factory=list)
     # its last part was sent with a heard mark (AstDB): to be deleted once it is closed
     marked: bool = False
+    # the recording its dialplan starts before AGI (CC_RECORDING), relative to Asterisk's
+    # monitor folder; "" for a call that did not (an adopted one: `_record` starts it)
+    recording_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +353,7 @@ class CallFlow:
         # the number called once more than the policy allows
         call.journal.changed(urgent=True)
         call.forgetting = self._marks.take()
+        call.recording_name = self._recording_name(call)
         try:
             return await self._originator.originate(
                 number=number,
@@ -360,6 +364,7 @@ class CallFlow:
                     "CC_CAMPAIGN": str(call.plan.id),
                     "CC_ATTEMPT": str(call.attempt_id),
                     "CC_CALL_LIMIT": str(int(self.config.call_hard_limit)),
+                    "CC_RECORDING": call.recording_name,
                     **forget_variables(call.forgetting),
                 },
             )
@@ -808,7 +813,10 @@ class CallFlow:
         hung_up = False
         try:
             if not p.recording:
-                recording = await self._record(call, channel)
+                if call.recording_name:
+                    recording = asyncio.ensure_future(self._recording_started(call, channel))
+                else:
+                    recording = await self._record(call, channel)
             first = start
             digit: str | None = pressed
             while resume is None:
@@ -888,18 +896,38 @@ class CallFlow:
             if recording is not None:
                 recording.cancel()
 
+    def _recording_name(self, call: _Call) -> str:
+        local = self._clock.now().astimezone(call.plan.tz)
+        return f"autoinformer/{local:%Y/%m/%d}/c{call.plan.id}-a{call.attempt_id}.wav"
+
+    async def _recording_started(self, call: _Call, channel: AgiChannel) -> None:
+        """The call's dialplan started MixMonitor before AGI ([autoinformer], CC_RECORDING):
+        its file's full path, asked over AMI while the message plays (no AGI command, so
+        the message's first part is the call's first command)."""
+        try:
+            path = await self._channels.variable(channel.channel, "MIXMONITOR_FILENAME")
+        except TelephonyError as exc:
+            if not _asterisk_away(exc):
+                log.warning("attempt %d: recording's file not known: %s", call.attempt_id, exc)
+            return
+        if not path:
+            log.warning("attempt %d: the call is not recorded (no MixMonitor)", call.attempt_id)
+            return
+        call.progress.recording = path
+        call.journal.changed()
+
     async def _record(self, call: _Call, channel: AgiChannel) -> asyncio.Future[None]:
-        """Record the call, as the hotline does (MixMonitor runs until the channel ends):
-        the proof of notification a customer disputing a notice is shown. A recording that
-        cannot start does not stop the message.
+        """Record an adopted call whose dialplan did not (a new call's starts MixMonitor
+        before AGI: `_recording_started`), as the hotline does (MixMonitor runs until the
+        channel ends): the proof of notification a customer disputing a notice is shown. A
+        recording that cannot start does not stop the message.
 
         MixMonitor and the question of its file name are queued at once, ahead of the
         message, and the message does not wait for their answers: AsyncAGI runs a
         channel's queued commands back to back, while a command sent after the last one's
         answer waits for the channel's next frame (20 ms each, two per call). Returns what
         stores the file name once Asterisk told it."""
-        local = self._clock.now().astimezone(call.plan.tz)
-        name = f"autoinformer/{local:%Y/%m/%d}/c{call.plan.id}-a{call.attempt_id}.wav"
+        name = self._recording_name(call)
         started = asyncio.ensure_future(channel.exec("MixMonitor", name))
         asked = asyncio.ensure_future(channel.get_variable("MIXMONITOR_FILENAME"))
         # each sends its command in its first step, before it waits: both are queued, in
