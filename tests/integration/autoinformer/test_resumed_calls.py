@@ -26,6 +26,7 @@ from tests.integration.autoinformer.test_campaign_calls import (
 from tests.integration.autoinformer.test_survival import (
     AgiCommands,
     kill_9,
+    kill_as_last_part_starts,
     observer,
     serve_until_finished,
     start_serve,
@@ -221,16 +222,7 @@ async def _kill_during_the_last_part(
     try:
         async with observer(settings) as obs:
             obs.link.on_event("AGIExecStart", agi.on_exec)
-            serve = start_serve(settings, tmp_path / "serve.log")
-            try:
-
-                async def last_part_started() -> bool:
-                    return agi.last_part_started(await attempts())
-
-                await wait_for(last_part_started, 60, "the last part to start", every=0.005)
-            finally:
-                kill_9(serve)
-            [killed] = await attempts()
+            killed = await kill_as_last_part_starts(settings, tmp_path / "serve.log", agi, attempts)
             uid = killed.channel_id
             last = [cmd for u, cmd in agi.streams if u == uid][-1]
 

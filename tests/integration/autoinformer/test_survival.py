@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -210,6 +210,28 @@ def start_serve(
         )
 
 
+async def kill_as_last_part_starts(
+    settings: Settings,
+    log: Path,
+    agi: AgiCommands,
+    attempts: Callable[[], Awaitable[list[Attempt]]],
+    extra: dict[str, str] | None = None,
+) -> Attempt:
+    """A `serve` started and SIGKILLed the moment its one call's last part starts (`agi`
+    listening to that node); that call's attempt as the kill left it."""
+    serve = start_serve(settings, log, extra)
+    try:
+
+        async def last_part_started() -> bool:
+            return agi.last_part_started(await attempts())
+
+        await wait_for(last_part_started, 60, "the last part to start", every=0.005)
+    finally:
+        kill_9(serve)
+    [killed] = await attempts()
+    return killed
+
+
 def kill_9(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -345,21 +367,7 @@ async def test_serve_killed_mid_campaign_loses_nothing_and_nobody_waits_in_silen
 
         # the next run is a fresh `serve` process: its start-up is part of the silence
         restart = time.monotonic()
-        serve = start_serve(settings, tmp_path / "serve2.log")
-        try:
-
-            async def campaign_finished() -> bool:
-                async with sessions() as session:
-                    campaign = await session.get(Campaign, cid)
-                    return campaign is not None and campaign.status == "finished"
-
-            await wait_for(campaign_finished, 60, "the campaign to finish", every=0.2)
-        finally:
-            serve.send_signal(signal.SIGTERM)
-            try:
-                serve.wait(timeout=20)
-            finally:
-                kill_9(serve)
+        await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
     await engine.dispose()
     async with world(start_plugin=False, settings={"clock_offset": settings.clock_offset}) as w:
         after = by_phone(await attempts_of(w, cid, counted_only=False))

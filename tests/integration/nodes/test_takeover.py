@@ -18,9 +18,8 @@ from tests.integration.autoinformer.conftest import SHORT_SCENARIO
 from tests.integration.autoinformer.test_campaign_calls import csv_of, spec
 from tests.integration.autoinformer.test_survival import (
     AgiCommands,
-    kill_9,
+    kill_as_last_part_starts,
     observer,
-    start_serve,
 )
 from tests.integration.nodes.conftest import Nodes, shared_settings
 from tests.integration.waiting import wait_for
@@ -66,16 +65,9 @@ async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_ca
 
         async with observer(node1) as obs:
             obs.link.on_event("AGIExecStart", agi.on_exec)
-            worker1 = start_serve(node1, tmp_path / "worker1.log", {"CC_NODE": "dialer-1"})
-            try:
-
-                async def last_part_started() -> bool:
-                    return agi.last_part_started(await attempts())
-
-                await wait_for(last_part_started, 60, "the last part to start", every=0.005)
-            finally:
-                kill_9(worker1)
-            [killed] = await attempts()
+            killed = await kill_as_last_part_starts(
+                node1, tmp_path / "worker1.log", agi, attempts, {"CC_NODE": "dialer-1"}
+            )
             uid = killed.channel_id
             assert killed.node == "dialer-1" and not killed.played_to_end
 
