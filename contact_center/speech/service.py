@@ -209,9 +209,9 @@ class Speech:
     async def prompt(self, name: str) -> str:
         """The Asterisk name of a fixed prompt: ``cc/ru/<name>`` once built; before
         ``sounds build`` has run, its text is synthesized into the cache instead."""
-        built = prompt_path(self.sounds_dir, name)
-        if built.is_file():
-            return self.playback_name(built)
+        built = self._built_prompt(name)
+        if built is not None:
+            return built
         if name not in self.prompts:
             raise MessageError(f"неизвестная подсказка: {name!r}")
         if name not in self._warned_prompts:
@@ -276,12 +276,16 @@ class Speech:
     def _ready_name(self, part: Part) -> str | None:
         """The part's Asterisk name if its file is there already (a `stat`, no waiting)."""
         if isinstance(part, PromptPart):
-            path = prompt_path(self.sounds_dir, part.name)
-            return self.playback_name(path) if path.is_file() else None
+            return self._built_prompt(part.name)
         if not part.text or not part.text.strip():
             return None  # `say` gives the error
         cached = self.cache.lookup(part.text)
         return None if cached is None else self.playback_name(cached)
+
+    def _built_prompt(self, name: str) -> str | None:
+        """The Asterisk name of a prompt `sounds build` has made, None before."""
+        built = prompt_path(self.sounds_dir, name)
+        return self.playback_name(built) if built.is_file() else None
 
     async def _part_name(self, part: Part) -> str:
         if isinstance(part, PromptPart):

@@ -243,12 +243,6 @@ class AgiChannel:
         # DATABASE PUT: 200 result=1 written, result=0 not
         return result is not None and result.code == 200 and result.result == "1"
 
-    def forget(self, mark: DbKey) -> None:
-        """Delete an AstDB key in the background (owned by the server; a call that ended
-        meanwhile leaves it, which only costs a row in Asterisk's database)."""
-        if not self.gone:
-            self._server.send_later(self, f"DATABASE DEL {mark.family} {mark.key}")
-
     async def hangup(self) -> None:
         if self.gone:
             return
