@@ -126,7 +126,7 @@ class Call:
     bridge_open: float | None = None
     # sounds streamed to their end (AGI result 0: no key, no hang-up), by name
     heard: set[str] = field(default_factory=set)
-    # the sound of the STREAM FILE that just ended: its result (AsyncAGIExec) comes next,
+    # the sound of the (CONTROL) STREAM FILE that just ended: its result (AsyncAGIExec) comes next,
     # under our CommandID, which AGIExecEnd does not carry (it has Asterisk's own)
     stream_ended: str | None = None
     # AGIExecEnd and AsyncAGIExec are sent by different threads and may cross: a result
@@ -242,9 +242,7 @@ class Observer:
     def _agi_end(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call:
-            words = str(e.get("Command", "")).split()
-            streamed = [w.upper() for w in words[:2]] == ["STREAM", "FILE"] and len(words) > 2
-            call.stream_ended = words[2].strip('"') if streamed else None
+            call.stream_ended = streamed_sound(str(e.get("Command", "")))
             call.in_command = False
             if call.early_result is not None:
                 result, call.early_result = call.early_result, None
@@ -652,6 +650,17 @@ def cut_by_asterisk_stop(call: Call, stops: list[tuple[float, float]]) -> bool:
 
 def _covered(call: Call, moment: float) -> bool:
     return any(a <= moment <= (b if b is not None else moment) for a, b in call.busy)
+
+
+def streamed_sound(command: str) -> str | None:
+    """The sound an AGI command plays: STREAM FILE, or CONTROL STREAM FILE for a sound
+    that takes keys."""
+    words = command.split()
+    if words[:1] == ["CONTROL"]:
+        words = words[1:]
+    if [w.upper() for w in words[:2]] == ["STREAM", "FILE"] and len(words) > 2:
+        return words[2].strip('"')
+    return None
 
 
 def finished_business(call: Call, kind: str, message: list[str]) -> bool:

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -96,8 +95,6 @@ class _Call:
     channel: AgiChannel | None = None
     claim: asyncio.Future[AgiChannel] | None = None
     answered: bool = False
-    # since when AGI results on the channel are not this run's driver's (monotonic)
-    lost_at: float = 0.0
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
     # this run hung the call up as one nobody can drive (its end is our doing)
@@ -445,7 +442,6 @@ class CallFlow:
         """The AMI link dropped (or Asterisk stopped answering) mid-call: the call itself
         goes on; once the link is back, find out what became of it."""
         self.stats.recovered += 1
-        call.lost_at = time.monotonic()
         await self._wait_link()
         return await self._adopt(call)
 
@@ -623,6 +619,12 @@ class CallFlow:
                 await self._hangup(channel)
                 outcome = "answered" if p.received or p.decided else "failed"
                 return _End(p.facts(outcome), "" if call.names else "message not rendered")
+            # a key pressed during the lost driver's last prompt or wait ended that command
+            # with the key as its result, which nobody may have read: it is the customer's
+            # answer (a key that settles the call was stored before it was acted on, and
+            # is handled above or just below; one that was ignored or repeated for may
+            # count again)
+            lost = await channel.last_key()
         except ChannelGone:
             return await self._ended_unseen(call, seen=True)
         except TelephonyError as exc:
@@ -637,15 +639,12 @@ class CallFlow:
         if not p.heard and await self._heard_by_asterisk(call):
             await call.journal.flush()
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
-        # a key pressed during the lost driver's last prompt or wait ended that command
-        # with the digit as its result, which nobody read: it is the customer's answer
-        lost = self._channels.digits_since(call.channel_id, call.lost_at)
-        if not lost and _transfer_asked(call.scenario, p):
+        if _transfer_asked(call.scenario, p):
             # the lost driver was putting the customer through (announcing it, or setting
             # the call up for the queue): the key is stored, so the transfer goes on
             # rather than the message starting again
             return await self._answered(call, channel, start, resume="operator")
-        return await self._answered(call, channel, start, lost[0] if lost else None)
+        return await self._answered(call, channel, start, lost)
 
     async def _ended_unseen(self, call: _Call, *, seen: bool = False) -> _End:
         """The call's channels are gone and its end was not watched by a driver."""

@@ -26,9 +26,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from contact_center.telephony.agi import DIGITS, parse_agi_result
 from contact_center.telephony.ami import AmiLink
-from contact_center.telephony.exceptions import AgiCommandError, AmiActionError, TelephonyError
+from contact_center.telephony.exceptions import AmiActionError, TelephonyError
 
 UP = 6
 
@@ -68,12 +67,7 @@ class AsteriskChannels:
         self._listing: asyncio.Future[dict[str, ChannelInfo]] | None = None
         self._causes: OrderedDict[str, int] = OrderedDict()
         self._ended: dict[str, asyncio.Event] = {}
-        # keys AGI commands on our channels returned, with when (see digits_since)
-        self._digits: OrderedDict[str, list[tuple[float, str]]] = OrderedDict()
-        self._unsubscribe = [
-            link.on_event("Hangup", self._on_hangup),
-            link.on_event("AsyncAGIExec", self._on_agi_exec),
-        ]
+        self._unsubscribe = [link.on_event("Hangup", self._on_hangup)]
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -166,27 +160,6 @@ class AsteriskChannels:
         finally:
             if self._ended.get(channel_id) is event and not event.is_set():
                 del self._ended[channel_id]
-
-    def digits_since(self, channel_id: str, since: float) -> list[str]:
-        """Keys that AGI commands on our leg returned since `since` (monotonic). For a
-        call whose driver was lost these are the lost driver's commands: a key pressed
-        during its last prompt ended that prompt, and its result reached no one."""
-        return [d for t, d in self._digits.get(channel_id, ()) if t >= since]
-
-    def _on_agi_exec(self, event: Any) -> None:
-        uid = str(event.get("Uniqueid", "") or "")
-        if not uid.startswith("cc-"):
-            return
-        try:
-            digit = parse_agi_result(str(event.get("Result", ""))).digit
-        except AgiCommandError:
-            return
-        if digit is None or digit not in DIGITS:
-            return  # a prompt played out, a variable set, a hang-up
-        self._digits.setdefault(uid, []).append((time.monotonic(), digit))
-        self._digits.move_to_end(uid)
-        while len(self._digits) > self._memory:
-            self._digits.popitem(last=False)
 
     def _on_hangup(self, event: Any) -> None:
         uid = str(event.get("Uniqueid", "") or "")

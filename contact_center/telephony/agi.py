@@ -18,6 +18,11 @@ reconnect, each call that had commands out is reconciled:
   (`AgiResult.recovered`; e.g. after `EXEC Queue` the flow reads QUEUESTATUS as it does
   anyway). A command whose AGI action got no acknowledgement (written just as the link
   dropped) and has no result by then never reached the queue: it is sent again.
+- a customer's key is never among the lost: a sound that takes keys, and a wait for a
+  key (silence that takes keys), are played with CONTROL STREAM FILE, which leaves how
+  it ended in the channel (CPLAYBACKSTATUS, CPLAYBACKSTOPKEY). Asterisk keeps that with
+  the call, so a key pressed while nobody listened is read back after a reconnect, and
+  by a new driver of the call after a restart (`AgiChannel.last_key`).
 - a command issued while the link is down is sent once it is back;
 - a call that entered AsyncAGI while the link was down (its AsyncAGIStart went to nobody)
   is picked up from CoreShowChannels and routed like any other.
@@ -56,10 +61,18 @@ FlowHandler = Callable[["AgiChannel"], Awaitable[None]]
 _RESULT = re.compile(r"^(?P<code>\d{3})[ -](?:result=(?P<result>-?\d*)\s*)?(?P<rest>.*)$", re.S)
 _SAFE_ARG = re.compile(r"[^\r\n\"]*")
 DIGITS = "0123456789*#"
+DIGITS_SET = frozenset(DIGITS)
 
 
 # a read: asking again gives the answer that was lost with the link
 _REREAD = ("GET VARIABLE", "GET FULL VARIABLE", "CHANNEL STATUS", "NOOP")
+_KEYED_SOUND = "CONTROL STREAM FILE"
+# how the last CONTROL STREAM FILE ended, and the key that stopped it, in one read
+_LAST_KEY = 'GET FULL VARIABLE "${CPLAYBACKSTATUS}|${CPLAYBACKSTOPKEY}"'
+# a stock prompt of exactly 10 s of silence (Asterisk's core sounds, the Russian ones our
+# install requires and the English alike): a wait for a key plays it from an offset
+SILENCE = "silence/10"
+SILENCE_MS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,25 +174,49 @@ class AgiChannel:
         `mark`: an AstDB key Asterisk sets itself once the sound ended while the channel is
         up (played out, or cut by a key), queued right behind it; a call hung up during the
         sound drops it with the queue. Asterisk keeps AstDB across its restarts, so the end
-        is on record even when nobody was driving the call (read it with `DbKey.exists`)."""
+        is on record even when nobody was driving the call (read it with `DbKey.exists`).
+
+        A sound that takes keys is played with CONTROL STREAM FILE: like STREAM FILE, but
+        Asterisk also keeps how it ended in the channel, so the key is not lost with a
+        result nobody read (the module docstring). Its fast-forward and rewind keys are
+        A and B, which phones do not have: every key of the pad stops it."""
         _check_sound_name(name)
         escape = "".join(ch for ch in escape_digits if ch in DIGITS)
         then = None if mark is None else f"DATABASE PUT {mark.family} {mark.key} 1"
-        result = await self._checked(
-            f'STREAM FILE {_quote(name)} "{escape}"', timeout=timeout, then=then
-        )
+        if escape:
+            command = f'CONTROL STREAM FILE {_quote(name)} "{escape}" 0 A B'
+        else:
+            command = f'STREAM FILE {_quote(name)} ""'
+        result = await self._checked(command, timeout=timeout, then=then)
         digit = result.digit
         if digit:
             self.digits_heard.append(digit)
         return digit
 
     async def wait_for_digit(self, timeout_s: float) -> str | None:
-        ms = max(1, int(timeout_s * 1000))
-        result = await self._checked(f"WAIT FOR DIGIT {ms}", timeout=timeout_s + 10)
-        digit = result.digit
-        if digit:
-            self.digits_heard.append(digit)
-        return digit
+        """Wait up to `timeout_s` for one key of the pad: silence that takes keys, played
+        from an offset of the stock 10 s one (a longer wait in pieces), so Asterisk keeps
+        a key pressed while nobody listened as it does a sound's (module docstring)."""
+        left = max(1, int(timeout_s * 1000))
+        while left > 0:
+            piece = min(left, SILENCE_MS)
+            result = await self._checked(
+                f'CONTROL STREAM FILE {SILENCE} "{DIGITS}" 0 A B "" {SILENCE_MS - piece}',
+                timeout=piece / 1000 + 10,
+            )
+            digit = result.digit
+            if digit:
+                self.digits_heard.append(digit)
+                return digit
+            left -= piece
+        return None
+
+    async def last_key(self) -> str | None:
+        """The key that stopped the last sound or wait that takes keys on this channel,
+        whoever drove it (None: it played out): a driver that takes over a call from a
+        lost one finds the key that one never read. It may be a key the lost driver did
+        act on: look at what it stored first."""
+        return _last_key(await self.command(_LAST_KEY))
 
     async def get_data(self, prompt: str, *, timeout_s: float = 5.0, max_digits: int = 20) -> str:
         """Play `prompt` and collect up to `max_digits` digits ('#' ends input)."""
@@ -328,6 +365,13 @@ def _lost_result(command: _Command) -> AgiResult:
     if command.verb == "GET" and command.text.startswith("GET DATA"):
         return AgiResult(200, "", "(timeout)", recovered=True)
     return AgiResult(200, "0", "", recovered=True)
+
+
+def _last_key(result: AgiResult) -> str | None:
+    """The `_LAST_KEY` read: the key that stopped the last keyed sound, None if it ended
+    otherwise (played out, an error) or there was none."""
+    status, key = [*result.data.split("|"), ""][:2]
+    return key if status == "USERSTOPPED" and key in DIGITS_SET else None
 
 
 def _duration_s(raw: str) -> float | None:
@@ -508,6 +552,10 @@ class AgiServer:
                 except asyncio.CancelledError:
                     writing.cancel()
                     raise
+            elif then is not None:
+                channel._marking = None
+                await self._write(command)  # once the link is back
+                channel._marking = self.send_later(channel, then)
             else:
                 await self._write(command)
             return await self._result(command, timeout)
@@ -702,10 +750,32 @@ class AgiServer:
                     command.verb,
                     channel.uniqueid,
                 )
-                self._settle(command, _lost_result(command))
+                if command.text.startswith(_KEYED_SOUND):
+                    self._tasks.spawn(self._recover_key(command), name="agi-recover-key")
+                else:
+                    self._settle(command, _lost_result(command))
             elif command.sent in (_Sent.QUEUED, _Sent.MAYBE):
                 log.info("AGI %s on call %s sent again", command.verb, channel.uniqueid)
                 self._tasks.spawn(self._rewrite(command), name="agi-resend")
+
+    async def _recover_key(self, command: _Command) -> None:
+        """A sound that takes keys ran while nobody listened: how it ended is in the
+        channel (it was the last such sound: the flow waited for its result)."""
+        try:
+            result = await self._command(command.channel, _LAST_KEY, timeout=10)
+        except ChannelGone as exc:
+            self._settle(command, exc)
+            return
+        except TelephonyError:
+            self._settle(command, _lost_result(command))
+            return
+        stopped = _last_key(result)
+        if stopped:
+            log.info(
+                "AGI call %s: the key that stopped a sound, read back", command.channel.uniqueid
+            )
+        value = str(ord(stopped)) if stopped else "0"
+        self._settle(command, AgiResult(200, value, "", recovered=True))
 
     def _adopt(self, listing: list[Message]) -> None:
         """Calls that entered AsyncAGI while the link was down: their start went to nobody."""

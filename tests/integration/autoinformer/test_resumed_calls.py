@@ -5,7 +5,9 @@ helpers and the wider kill test)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select, update
@@ -16,6 +18,7 @@ from autoinformer.phone.book import CallBook
 from autoinformer.phone.prerender import contact_values
 from contact_center.settings import Settings
 from contact_center.storage.database import create_engine, session_factory
+from contact_center.telephony.agi import SILENCE
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO, World, WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
@@ -25,6 +28,7 @@ from tests.integration.autoinformer.test_campaign_calls import (
 )
 from tests.integration.autoinformer.test_survival import (
     AgiCommands,
+    Observer,
     kill_9,
     kill_as_last_part_starts,
     observer,
@@ -184,7 +188,7 @@ async def test_the_wait_for_a_key_begins_only_once_the_message_is_stored_as_hear
                 "AGIExecStart",
                 lambda e: (
                     waits.append(str(e.get("Uniqueid")))
-                    if str(e.get("Command", "")).startswith("WAIT FOR DIGIT")
+                    if str(e.get("Command", "")).startswith(f"CONTROL STREAM FILE {SILENCE}")
                     else None
                 ),
             )
@@ -205,12 +209,16 @@ async def test_the_wait_for_a_key_begins_only_once_the_message_is_stored_as_hear
 
 
 async def _kill_during_the_last_part(
-    world: WorldFactory, database: str, tmp_path: Path, number: str, *, hang_up: bool
+    world: WorldFactory,
+    database: str,
+    tmp_path: Path,
+    number: str,
+    meanwhile: Callable[[Observer, AgiCommands, str], Awaitable[None]],
 ) -> tuple[Attempt | None, list[Attempt], int]:
-    """`serve` killed as the message's last part starts; Asterisk plays it to its end with
-    nobody driving the call (and the customer then hangs up, with `hang_up`). A new run
-    finishes the campaign. Returns the attempt when killed, all attempts after, and how
-    many times the last part was started on the call."""
+    """`serve` killed as the message's last part starts; `meanwhile` (given the observer,
+    the AGI commands seen and the call's Uniqueid) is what happens on the call with nobody
+    driving it. A new run finishes the campaign. Returns the attempt when killed, all
+    attempts after, and how many times the last part was started on the call."""
     cid, settings = await _started_campaign(world, "последняя часть", number)
     engine = create_engine(database)
     sessions = session_factory(engine)
@@ -225,24 +233,35 @@ async def _kill_during_the_last_part(
             killed = await kill_as_last_part_starts(settings, tmp_path / "serve.log", agi, attempts)
             uid = killed.channel_id
             last = [cmd for u, cmd in agi.streams if u == uid][-1]
-
-            async def marked() -> bool:
-                return uid in agi.marks
-
-            await wait_for(marked, 30, "the last part to end in Asterisk")
-            if hang_up:
-                await obs.link.action("Hangup", Channel=agi.names[uid])
-
-                async def gone() -> bool:
-                    return uid in obs.hangups
-
-                await wait_for(gone, 10, "the customer to hang up")
+            await meanwhile(obs, agi, uid)
             await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
             after = await attempts()
             replays = sum(1 for u, cmd in agi.streams if u == uid and cmd == last)
     finally:
         await engine.dispose()
     return killed, after, replays
+
+
+def _last_part_ends(
+    *, then_hang_up: bool
+) -> Callable[[Observer, AgiCommands, str], Awaitable[None]]:
+    """Asterisk plays the last part to its end (its mark comes), and the customer then
+    hangs up (`then_hang_up`) or stays."""
+
+    async def meanwhile(obs: Observer, agi: AgiCommands, uid: str) -> None:
+        async def marked() -> bool:
+            return uid in agi.marks
+
+        await wait_for(marked, 30, "the last part to end in Asterisk")
+        if then_hang_up:
+            await obs.link.action("Hangup", Channel=agi.names[uid])
+
+            async def gone() -> bool:
+                return uid in obs.hangups
+
+            await wait_for(gone, 10, "the customer to hang up")
+
+    return meanwhile
 
 
 async def test_a_listener_who_hung_up_after_a_last_part_nobody_drove_is_notified(
@@ -252,7 +271,7 @@ async def test_a_listener_who_hung_up_after_a_last_part_nobody_drove_is_notified
     Asterisk's own mark says the message was heard, so the contact is notified and never
     called again (it counted as an attempt cut mid-message, and was called once more)."""
     killed, after, _ = await _kill_during_the_last_part(
-        world, database, tmp_path, "3501", hang_up=True
+        world, database, tmp_path, "3501", _last_part_ends(then_hang_up=True)
     )
     assert killed is not None and not killed.played_to_end
     assert [(a.counted, a.played_to_end, a.status) for a in after] == [(True, True, "notified")]
@@ -264,8 +283,38 @@ async def test_a_call_adopted_after_its_last_part_ended_unheard_is_not_played_ag
     """The last part ended while `serve` was dead and the customer stays: the next run
     takes Asterisk's mark and goes on to the goodbye, rather than playing the part again."""
     killed, after, replays = await _kill_during_the_last_part(
-        world, database, tmp_path, "3601", hang_up=False
+        world, database, tmp_path, "3601", _last_part_ends(then_hang_up=False)
     )
     assert killed is not None and not killed.played_to_end
     assert [(a.counted, a.played_to_end, a.status) for a in after] == [(True, True, "notified")]
     assert replays == 1
+
+
+async def test_a_key_pressed_while_no_service_ran_is_the_customers_answer(
+    world: WorldFactory, database: str, tmp_path: Path
+) -> None:
+    """`serve` killed as the last part starts, and the customer presses 9 during it: the
+    part stops and its result, with the key, goes to nobody. The next run reads the key
+    Asterisk kept in the channel: the customer opted out and is not called again. (The CI
+    chaos run found such a customer called again: a kill while Asterisk was frozen.)"""
+
+    async def presses_9(obs: Observer, agi: AgiCommands, uid: str) -> None:
+        # the customer's half of the call sends the key towards ours
+        far = agi.names[uid][:-1] + "2"
+        await obs.link.action("PlayDTMF", Channel=far, Digit="9", Duration="120")
+
+        async def stopped_by_the_key() -> bool:
+            return any("result=57" in unquote(r) for _, r in obs.execs[uid])
+
+        await wait_for(stopped_by_the_key, 10, "the key to stop the part")
+
+    killed, after, _ = await _kill_during_the_last_part(
+        world, database, tmp_path, "3701", presses_9
+    )
+    assert killed is not None and not killed.opted_out
+    assert [(a.counted, a.opted_out, a.digits, a.status) for a in after] == [
+        (True, True, "9", "opted_out")
+    ]
+    async with world(start_plugin=False) as w:
+        opted_out = await w.campaigns.opted_out_phones("debt")
+    assert any(phone.endswith("3701") for phone in opted_out)

@@ -158,7 +158,7 @@ class AgiCommands:
         command = str(event.get("Command", ""))
         uid = str(event.get("Uniqueid"))
         self.names[uid] = str(event.get("Channel"))
-        if command.startswith("STREAM FILE"):
+        if command.startswith(("STREAM FILE", "CONTROL STREAM FILE")):
             self.streams.append((uid, command))
         elif command.startswith("DATABASE PUT cc-heard"):
             self.marks.append(uid)
