@@ -221,6 +221,7 @@ class App:
         self._running = True
         try:
             await self.calendar.reload()
+            await self._own_silence()
             self.link.start()
             if report_state:
                 self._reporting = True
@@ -258,6 +259,19 @@ class App:
         except BaseException:
             await self.stop()
             raise
+
+    async def _own_silence(self) -> None:
+        """Waits for a key play the service's own silence (written now if missing): the
+        stock one the AGI server falls back to is not in every Asterisk."""
+        try:
+            self.agi.silence = await self.speech.silence()
+        except OSError as exc:
+            log.warning(
+                "silence for key waits not written in %s (%s); using Asterisk's stock %s",
+                self.speech.sounds_dir,
+                exc,
+                self.agi.silence,
+            )
 
     async def start_parts(self) -> None:
         for name, part in self.parts.items():

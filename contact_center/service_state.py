@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, String, Text, delete, or_, select
+from sqlalchemy import Boolean, String, Text, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contact_center.storage.base import Base, UtcDateTime
+from contact_center.telephony.exceptions import TelephonyError
 
 if TYPE_CHECKING:  # the storage models import this module: keep it light
     from contact_center.clock import Clock
@@ -52,6 +53,9 @@ class ServiceStateRow(Base):
     # host:port of the Asterisk AMI this process drives (another worker asks it about this
     # one's calls once this one is dead)
     ami_address: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # the run of Asterisk (AmiLink.asterisk_boot) seen up at heartbeat_at, "" while the
+    # link is down: a later run learns from it that an Asterisk run was alive then
+    asterisk_boot: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +126,20 @@ class ServiceStateReporter:
             self._wake.clear()
             await self._write()
 
+    async def _asterisk_boot(self) -> str:
+        # asked once per connection (AmiLink caches it); a link that drops meanwhile says
+        # nothing of the run
+        try:
+            return await self._link.asterisk_boot()
+        except TelephonyError:
+            return ""
+
     async def mark_stopped(self) -> None:
         if self._started_at is not None:
             await self._write(stopped=True)
 
     async def _write(self, *, prune: bool = False, stopped: bool = False) -> None:
+        boot = await self._asterisk_boot() if self._ami_up else ""
         now = self._clock.now()
         error = "" if self._ami_up else self._link.last_error[:500]
         try:
@@ -152,6 +165,7 @@ class ServiceStateReporter:
                 row.ami_error = error
                 row.stopped_at = now if stopped else None
                 row.ami_address = self.ami_address
+                row.asterisk_boot = boot[:64]
             self.writes += 1
         except (SQLAlchemyError, OSError) as exc:
             mono = time.monotonic()
@@ -162,6 +176,21 @@ class ServiceStateReporter:
                     "(contact-center db upgrade)?",
                     str(exc).splitlines()[0][:200],
                 )
+
+
+async def asterisk_seen_up(
+    sessions: async_sessionmaker[AsyncSession], boot: str
+) -> datetime | None:
+    """The latest moment any `serve` (alive, or killed: its row stays) wrote a heartbeat
+    with this run of Asterisk up; None if none did."""
+    if not boot:
+        return None
+    async with sessions() as session:
+        return await session.scalar(
+            select(func.max(ServiceStateRow.heartbeat_at)).where(
+                ServiceStateRow.asterisk_boot == boot, ServiceStateRow.ami_up.is_(True)
+            )
+        )
 
 
 async def ami_address_of(sessions: async_sessionmaker[AsyncSession], instance: str) -> str:

@@ -46,6 +46,7 @@ from autoinformer.scheduling import (
     status_at_end,
 )
 from autoinformer.writer import BatchedWriter
+from contact_center.service_state import asterisk_seen_up
 from contact_center.storage.base import UtcDateTime, utcnow
 from contact_center.storage.database import affected_rows
 from contact_center.telephony.originate import new_channel_id
@@ -76,6 +77,7 @@ class OpenAttempt:
     answered: bool
     progress: CallProgress
     orphan_deadline: datetime | None = None
+    started_at: datetime | None = None
     # taken over from another worker: the node and `serve` process that placed the call
     placed_on: str = ""
     placed_by: str = ""
@@ -565,6 +567,10 @@ class CallBook:
 
         await self._writer.run(op)
 
+    async def asterisk_seen_up(self, boot: str) -> datetime | None:
+        """The latest heartbeat of any `serve` with this Asterisk run up (service_state)."""
+        return await asterisk_seen_up(self._sessions, boot)
+
     async def keep_orphan_deadline(self, attempt_id: int, deadline: datetime) -> datetime:
         """The instant a call nobody can drive is hung up: `deadline` the first time any
         run asks, the stored one ever after (a restart never pushes it back)."""
@@ -874,6 +880,7 @@ def _open_attempt(a: Attempt) -> OpenAttempt:
         a.answered_at is not None,
         _progress_of(a),
         a.orphan_deadline,
+        a.started_at,
     )
 
 

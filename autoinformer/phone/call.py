@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 ALL_KEYS = "0123456789*#"
 # how often an adopted call's channel is looked at (a Hangup event wakes it sooner)
 POLL = 1.0
+# from a claim to the end of its ring time: the Originate's own way there, with room
+RING_MARGIN = 5.0
 # the longest a lost driver's last command may keep a channel busy (a queue call)
 PROBE_LIMIT = 4 * 3600.0
 LOST_LINK = (AmiConnectionError, AmiTimeout)
@@ -97,6 +99,8 @@ class _Call:
     answered: bool = False
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
+    # when its attempt was claimed, just before the Originate (Attempt.started_at)
+    started_at: datetime | None = None
     # this run hung the call up as one nobody can drive (its end is our doing)
     cut_by_us: bool = False
     # the appeal of its transfer to an operator (this run's; adopted calls look it up)
@@ -169,6 +173,7 @@ class CallFlow:
     ) -> None:
         """A new call: the attempt was just claimed."""
         call = self._call(plan, scenario, contact, attempt_id, channel_id, CallProgress())
+        call.started_at = self._clock.now()
         await self._drive(call, self._dial(call))
 
     async def adopt(
@@ -186,6 +191,7 @@ class CallFlow:
         call.answered = attempt.answered
         call.claim = claim
         call.deadline = attempt.orphan_deadline
+        call.started_at = attempt.started_at
         await self._drive(call, self._adopt_orphan(call))
 
     async def close_taken(
@@ -676,7 +682,28 @@ class CallFlow:
         if stayed_up:
             # it rang out unanswered while nobody watched (busy and congestion end as fast)
             return _End(CallFacts("no_answer"), "ended unanswered while nobody watched")
+        if await self._rang_out_before_restart(call):
+            return _End(
+                CallFacts("no_answer"), "rang out while nobody watched, before Asterisk restarted"
+            )
         return _End(void=True, error="unanswered, and its end was not seen: not counted")
+
+    async def _rang_out_before_restart(self, call: _Call) -> bool:
+        """Was the Asterisk run that had the call seen up (a heartbeat of any `serve`, a
+        killed one's included) after its ring time was over? Then it rang out (or was
+        refused) on that run, before the restart cut anything: an attempt. Had the customer
+        answered, the call would have waited in AsyncAGI for whoever saw it next; an
+        answer nobody stored is taken for no answer, which spends a retry rather than
+        calling once more than the policy allows."""
+        boot = call.progress.asterisk_boot
+        if not boot or call.started_at is None:
+            return False
+        try:
+            seen = await self._book.asterisk_seen_up(boot)
+        except SQLAlchemyError:
+            return False
+        rang_until = call.started_at + timedelta(seconds=call.plan.ring_timeout + RING_MARGIN)
+        return seen is not None and seen > rang_until
 
     async def _heard_by_asterisk(self, call: _Call, link: AmiLink | None = None) -> bool:
         """Did the last part end while nobody heard it (the mark `_play` has Asterisk leave;

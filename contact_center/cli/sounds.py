@@ -33,7 +33,8 @@ def _catalog() -> PromptCatalog:
 )
 @pass_cli
 def build(cli: CliContext, force: bool, workers: int | None) -> None:
-    """Синтезировать подсказки в sounds/ru/<имя>.wav (8 кГц, моно)."""
+    """Синтезировать подсказки в sounds/ru/<имя>.wav (8 кГц, моно) и тишину для ожидания
+    клавиши (sounds/silence/10s.wav)."""
     from contact_center.speech.synth import SynthesisError
 
     catalog = _catalog()
@@ -42,9 +43,12 @@ def build(cli: CliContext, force: bool, workers: int | None) -> None:
     async def go() -> None:
         async with cli.app(speech_workers=count) as app:
             report = await app.speech.build_prompts(force=force)
+            # the silence waits for a key play (`serve` writes it too if missing)
+            silence = await app.speech.silence()
         click.echo(
             f"Подсказки собраны в {report.directory}: всего {len(catalog)}, "
-            f"записано {len(report.written)}, без изменений {len(report.unchanged)}."
+            f"записано {len(report.written)}, без изменений {len(report.unchanged)}; "
+            f"тишина для ожидания клавиши: {silence}."
         )
 
     try:

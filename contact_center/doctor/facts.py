@@ -29,6 +29,7 @@ from contact_center.doctor.checks import (
 from contact_center.plugins import Plugin
 from contact_center.settings import Settings
 from contact_center.speech.prompts import PromptCatalog, PromptError, prompt_path
+from contact_center.speech.silence import silence_path
 from contact_center.storage import migrate
 
 TIMEOUT = 5.0
@@ -195,7 +196,11 @@ def prompt_facts(settings: Settings) -> tuple[int, tuple[str, ...]]:
     except PromptError:
         return 0, ("(файл подсказок не читается)",)
     missing = tuple(n for n in catalog if not prompt_path(settings.sounds_dir, n).is_file())
-    return len(catalog), missing
+    # the silence waits for a key play, built with the prompts
+    silence = silence_path(settings.sounds_dir)
+    if not silence.is_file():
+        missing += (str(silence.relative_to(settings.sounds_dir).with_suffix("")),)
+    return len(catalog) + 1, missing
 
 
 async def database_facts(

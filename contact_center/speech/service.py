@@ -34,6 +34,7 @@ from contact_center.speech.message import (
 )
 from contact_center.speech.phrases import DEFAULT_AREA_CODES
 from contact_center.speech.prompts import PromptCatalog, prompt_path
+from contact_center.speech.silence import ensure_silence
 from contact_center.speech.synth import (
     DEFAULT_ENGINE,
     DEFAULT_RATE,
@@ -245,6 +246,12 @@ class Speech:
             unchanged=tuple(sorted(unchanged, key=order.__getitem__)),
             directory=prompt_path(self.sounds_dir, "x").parent,
         )
+
+    async def silence(self) -> str:
+        """The Asterisk name of the silence a wait for a key plays, written first if it is
+        not there (`speech.silence`)."""
+        path, _written = await asyncio.to_thread(ensure_silence, self.sounds_dir)
+        return self.playback_name(path)
 
     # --- messages --------------------------------------------------------------------------
 

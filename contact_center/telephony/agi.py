@@ -69,8 +69,9 @@ _REREAD = ("GET VARIABLE", "GET FULL VARIABLE", "CHANNEL STATUS", "NOOP")
 _KEYED_SOUND = "CONTROL STREAM FILE"
 # how the last CONTROL STREAM FILE ended, and the key that stopped it, in one read
 _LAST_KEY = 'GET FULL VARIABLE "${CPLAYBACKSTATUS}|${CPLAYBACKSTOPKEY}"'
-# a stock prompt of exactly 10 s of silence (Asterisk's core sounds, the Russian ones our
-# install requires and the English alike): a wait for a key plays it from an offset
+# what a wait for a key plays, from an offset: 10 s of silence. The service gives the
+# AGI server its own (AgiServer.silence, contact_center.speech.silence); this stock one of
+# Asterisk's core sounds serves where none is given (tests, tools)
 SILENCE = "silence/10"
 SILENCE_MS = 10_000
 
@@ -194,14 +195,16 @@ class AgiChannel:
         return digit
 
     async def wait_for_digit(self, timeout_s: float) -> str | None:
-        """Wait up to `timeout_s` for one key of the pad: silence that takes keys, played
-        from an offset of the stock 10 s one (a longer wait in pieces), so Asterisk keeps
-        a key pressed while nobody listened as it does a sound's (module docstring)."""
+        """Wait up to `timeout_s` for one key of the pad: silence that takes keys
+        (`AgiServer.silence`, 10 s, played from an offset; a longer wait in pieces), so
+        Asterisk keeps a key pressed while nobody listened as it does a sound's (module
+        docstring)."""
         left = max(1, int(timeout_s * 1000))
         while left > 0:
             piece = min(left, SILENCE_MS)
             result = await self._checked(
-                f'CONTROL STREAM FILE {SILENCE} "{DIGITS}" 0 A B "" {SILENCE_MS - piece}',
+                f'CONTROL STREAM FILE {_quote(self._server.silence)} "{DIGITS}" 0 A B "" '
+                f"{SILENCE_MS - piece}",
                 timeout=piece / 1000 + 10,
             )
             digit = result.digit
@@ -389,8 +392,11 @@ class AgiServer:
     flow, unless someone claimed its Uniqueid first (an Originate waiting for its own call).
     """
 
-    def __init__(self, link: AmiLink) -> None:
+    def __init__(self, link: AmiLink, *, silence: str = SILENCE) -> None:
         self._link = link
+        # the sound a wait for a key plays (AgiChannel.wait_for_digit): 10 s of silence
+        _check_sound_name(silence)
+        self.silence = silence
         self._flows: dict[str, FlowHandler] = {}
         self._claims: dict[str, asyncio.Future[AgiChannel]] = {}
         self._channels: dict[str, AgiChannel] = {}

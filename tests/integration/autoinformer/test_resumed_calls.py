@@ -18,7 +18,6 @@ from autoinformer.phone.book import CallBook
 from autoinformer.phone.prerender import contact_values
 from contact_center.settings import Settings
 from contact_center.storage.database import create_engine, session_factory
-from contact_center.telephony.agi import SILENCE
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO, World, WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
@@ -188,7 +187,7 @@ async def test_the_wait_for_a_key_begins_only_once_the_message_is_stored_as_hear
                 "AGIExecStart",
                 lambda e: (
                     waits.append(str(e.get("Uniqueid")))
-                    if str(e.get("Command", "")).startswith(f"CONTROL STREAM FILE {SILENCE}")
+                    if str(e.get("Command", "")).startswith('CONTROL STREAM FILE "cc/silence/10s"')
                     else None
                 ),
             )

@@ -29,9 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.models import Attempt, Campaign, CampaignContact, OptOut
 from autoinformer.phone.book import CallBook
+from autoinformer.phone.call import RING_MARGIN
 from autoinformer.phone.config import DialerConfig
 from autoinformer.scheduling import retry_policy
 from contact_center.devtools.local_asterisk import LocalAsterisk
+from contact_center.service_state import ServiceStateRow
 from contact_center.settings import Settings
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.telephony._panoramisk import Message
@@ -656,6 +658,84 @@ async def test_asterisk_restart_mid_campaign_spends_no_retry(
 
 
 # --------------------------------------------------------------------------- E
+async def test_a_call_that_rang_out_unwatched_before_asterisk_restarted_is_an_attempt(
+    world: WorldFactory, database: str, own_asterisk: AsteriskFixture, tmp_path: Path
+) -> None:
+    """`serve` killed while a customer's phone rings (nobody answers); the call rings out
+    with no service running; a `serve` then sees that Asterisk up (its heartbeat) and is
+    killed before it closes the attempt; Asterisk is restarted. The next run cannot see
+    the call any more, but the heartbeat says its Asterisk was up past the ring time: it
+    rang out there, one attempt spent. (Without such a heartbeat nothing says the restart
+    did not cut its ringing: it was voided and dialled again, and a chaos run called a
+    customer once more than the policy allows this way.)"""
+    one_try = retry_policy(["busy=1/1s", "no_answer=1/1s", "failed=1/1s", "hung_up=1/1s"])
+    w0: World
+    async with world(now=TUESDAY_11, start_plugin=False, settings=on_own(own_asterisk)) as w0:
+        await w0.scenario(LONG_SCENARIO, "test-long")
+        created = await w0.campaigns.create(
+            spec("до перезапуска", scenario="test-long", retry=one_try),
+            list_data=csv_of("1703"),
+        )
+        cid = created.campaign_id
+        await w0.campaigns.start(cid)
+        settings = w0.settings
+        clock = w0.campaigns.clock
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+
+    async def attempts() -> list[Attempt]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(Attempt).where(Attempt.campaign_id == cid).order_by(Attempt.id)
+            )
+            return list(rows)
+
+    try:
+        async with observer(settings) as obs:
+            serve = start_serve(settings, tmp_path / "serve.log")
+            try:
+
+                async def placed() -> Attempt | None:
+                    got = await attempts()
+                    return got[0] if got and got[0].asterisk_boot else None
+
+                first = await wait_for(placed, 60, "the call to ring", every=0.05)
+            finally:
+                kill_9(serve)
+
+            async def rang_out() -> bool:
+                return first.channel_id in obs.hangups
+
+            await wait_for(rang_out, 20, "the call to ring out with no service running")
+        # what a `serve` killed before it closed the attempt leaves behind, once the ring
+        # time (with the margin for the Originate's own way) is over
+        assert first.started_at is not None
+        over = first.started_at + timedelta(seconds=3 + RING_MARGIN + 0.2)
+        await asyncio.sleep(max(0.0, (over - clock.now()).total_seconds()))
+        now = clock.now()
+        async with sessions() as session, session.begin():
+            session.add(
+                ServiceStateRow(
+                    instance="killed-serve:1",
+                    started_at=now,
+                    heartbeat_at=now,
+                    ami_up=True,
+                    ami_since=now,
+                    asterisk_boot=first.asterisk_boot,
+                )
+            )
+        local = own_asterisk.local
+        await asyncio.to_thread(local.stop, 15)
+        await asyncio.sleep(1.1)  # the boot time has whole seconds: a new run is another
+        await asyncio.to_thread(local.start, 30)
+        await serve_until_finished(settings, tmp_path / "serve2.log", sessions, cid)
+        after = await attempts()
+    finally:
+        await engine.dispose()
+    assert [(a.status, a.counted) for a in after] == [("no_answer", True)]
+    assert after[0].error == "rang out while nobody watched, before Asterisk restarted"
+
+
 async def test_calls_that_end_while_serve_is_dead_are_attempts_when_asterisk_stayed_up(
     world: WorldFactory, database: str, tmp_path: Path
 ) -> None:

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from contact_center.speech.cache import asterisk_name
+from contact_center.speech.silence import ensure_silence
 from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiConfig, AmiLink
 from contact_center.telephony.originate import Originator
@@ -132,3 +134,26 @@ async def test_a_new_driver_of_the_call_learns_the_key_nobody_read(
     taken = AgiChannel(agi, channel.channel, dict(channel.env))
     assert await taken.last_key() == "0"
     await taken.hangup()
+
+
+async def test_a_wait_plays_the_services_own_silence(
+    asterisk: AsteriskFixture,
+    link: AmiLink,
+    originator: Originator,
+    agi: AgiServer,
+    customer: AmiLink,
+) -> None:
+    """What `serve` gives its AGI server (App start): its own silence, in the sounds folder
+    Asterisk sees as `cc/`; a missing file would end the call at once."""
+    sounds = asterisk.settings.sounds_dir
+    path, _ = ensure_silence(sounds)
+    agi.silence = asterisk_name(path, sounds)
+    assert agi.silence == "cc/silence/10s"
+    channel = await _answered(originator, agi)
+    started = time.monotonic()
+    assert await channel.wait_for_digit(0.8) is None
+    assert 0.75 <= time.monotonic() - started < 1.8
+    pressing = asyncio.ensure_future(_press(customer, channel, "3", 0.3))
+    assert await channel.wait_for_digit(5) == "3"
+    await pressing
+    await channel.hangup()

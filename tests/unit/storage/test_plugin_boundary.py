@@ -89,7 +89,7 @@ def test_the_plugins_tables_come_from_the_plugins_migrations(tmp_path: Path) -> 
     assert {"customers", "hotline_appeals", "operators"} <= _tables(core_only)
     assert not {t for t in _tables(core_only) if t.startswith("ai_")}
     assert {"ai_campaigns", "ai_contacts", "ai_letters"} <= _tables(both)
-    assert migrate.current_revision(f"sqlite+aiosqlite:///{both}") == "0004, a0009, h0003"
+    assert migrate.current_revision(f"sqlite+aiosqlite:///{both}") == "0005, a0009, h0003"
 
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), ("db", "current")])

@@ -47,7 +47,8 @@ def test_the_migrated_schema_matches_the_models(tmp_path: Path) -> None:
 def test_the_core_keeps_one_line_of_revisions() -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite://"))
     core_heads = [h for h in script.get_heads() if not script.get_revision(h).branch_labels]
-    assert core_heads == ["0004"]
+    assert core_heads == ["0005"]
+    assert script.get_revision("0005").down_revision == "0004"
     assert script.get_revision("0004").down_revision == "0003"
     assert script.get_revision("0003").down_revision == "0002"
 
