@@ -62,3 +62,18 @@ def test_a_mark_key_that_could_break_the_agi_command_is_refused() -> None:
     for family, key in (("cc heard", "1"), ("cc", "a b"), ("cc", ""), ("cc", "x\n1")):
         with pytest.raises(ValueError, match="AstDB key"):
             DbKey(family, key)
+
+
+async def test_a_sound_sent_while_the_link_is_down_still_gets_its_mark_behind_it(
+    link: AmiLink, originator: Originator, agi: AgiServer
+) -> None:
+    """The last part asked for while the AMI link is down goes out once it is back, and
+    its mark is queued right behind it then (not left out)."""
+    channel = await _answered(originator, agi)
+    key = _key()
+    link.drop(reconnect_in=1.0)
+    assert not link.connected
+    assert await asyncio.wait_for(channel.stream_file("beep", mark=key), 15) is None
+    assert await channel.marked()
+    assert await key.exists(link)
+    await channel.hangup()
