@@ -159,6 +159,8 @@ class Autoinformer:
                 config=replace(
                     self._dialer_config,
                     call_hard_limit=settings.call_hard_limit,
+                    dialplan_message=self._dialer_config.dialplan_message
+                    and settings.dialplan_message,
                     max_channels=self._dialer_config.max_channels or settings.dial_channels,
                     operators_trunk=self._dialer_config.operators_trunk
                     or (NODE_TRUNK_DIAL if settings.hotline_node else ""),

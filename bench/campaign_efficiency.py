@@ -139,7 +139,8 @@ def callfile_baseline(
 class CallPhases:
     """Where each call's channel time goes, by Asterisk's own event timestamps
     (manager.conf timestampevents): our leg's Newchannel, its answer, AsyncAGI start, each
-    AGI command's start and end, and its Hangup (BENCH_PHASES=1)."""
+    AGI command's start and end, the end of the message its dialplan played (CCPlayed),
+    and its Hangup (BENCH_PHASES=1)."""
 
     def __init__(self) -> None:
         self.calls: dict[str, dict[str, float]] = {}
@@ -161,6 +162,8 @@ class CallPhases:
             marks.setdefault("up", at)
         elif name == "AsyncAGIStart":
             marks["agi"] = at
+        elif name == "UserEvent" and event.get("UserEvent") == "CCPlayed":
+            marks["played"] = at
         elif name == "AGIExecStart":
             self._open[(uid, event.get("CommandId", ""))] = (event.get("Command", ""), at)
         elif name == "AGIExecEnd":
@@ -171,7 +174,7 @@ class CallPhases:
             marks["end"] = at
 
     def report(self, concurrency: int) -> None:
-        whole = [m for m in self.calls.values() if {"new", "up", "agi", "end"} <= m.keys()]
+        whole = [m for m in self.calls.values() if {"new", "up", "end"} <= m.keys()]
         if not whole:
             print("phases: no complete call seen")
             return
@@ -191,7 +194,12 @@ class CallPhases:
                 print(f"  {label}: mean {mean * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
 
         show("dial to answer", [m["up"] - m["new"] for m in whole])
-        show("answer to AsyncAGI", [m["agi"] - m["up"] for m in whole])
+        show("answer to AsyncAGI", [m["agi"] - m["up"] for m in whole if "agi" in m])
+        # the dialplan played the message itself (autoinformer/phone/played.py)
+        by_dialplan = [m for m in whole if "played" in m]
+        show("answer to the dialplan's end", [m["played"] - m["up"] for m in by_dialplan])
+        show("the dialplan's end to Hangup", [m["end"] - m["played"] for m in by_dialplan])
+        show("answer to Hangup", [m["end"] - m["up"] for m in whole])
         firsts, lasts, gaps = [], [], []
         for uid, m in self.calls.items():
             runs = sorted(self.commands.get(uid, []), key=lambda c: c[1])

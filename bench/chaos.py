@@ -133,6 +133,11 @@ class Call:
     # that comes while its command has not ended yet waits here for the end
     in_command: bool = False
     early_result: str | None = None
+    # the message's parts its dialplan played to their end before AGI or its end
+    # (autoinformer/phone/played.py), and since when it plays them (its answer): confirmed
+    # as heard time by the AsyncAGIStart that says how far it got, or by CCPlayed
+    dialplan_played: int = 0
+    dialplan_open: float | None = None
 
 
 @dataclass
@@ -170,6 +175,8 @@ class Observer:
             "AGIExecStart": self._agi_start,
             "AGIExecEnd": self._agi_end,
             "AsyncAGIExec": self._agi_result,
+            "AsyncAGIStart": self._agi_enter,
+            "UserEvent": self._user_event,
             "BridgeEnter": self._bridge_enter,
             "BridgeLeave": self._bridge_leave,
         }
@@ -196,6 +203,8 @@ class Observer:
         call = self.calls.get(str(e.get("Uniqueid", "")))
         if call and str(e.get("ChannelStateDesc")) == "Up" and call.answered is None:
             call.answered = self._at(e)
+            # a new call's dialplan plays the message as soon as it is answered
+            call.dialplan_open = call.answered
 
     def _hangup(self, e: Any) -> None:
         at = self._at(e)
@@ -206,6 +215,10 @@ class Observer:
             self._close(call, at)
 
     def _close(self, call: Call, at: float) -> None:
+        if call.dialplan_open is not None:
+            # cut mid-message (an Asterisk stop: no `h` extension ran): it was playing
+            call.busy.append((call.dialplan_open, at))
+            call.dialplan_open = None
         if call.agi_open is not None:
             call.busy.append((call.agi_open, at))
             call.agi_open = None
@@ -215,6 +228,28 @@ class Observer:
         call.bridged_with_operator = [
             (a, b if b is not None else at) for a, b in call.bridged_with_operator
         ]
+
+    def _agi_enter(self, e: Any) -> None:
+        call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call is None or call.dialplan_open is None:
+            return
+        # agi_arg_2: the parts its dialplan played; none: it played nothing (silence)
+        found = re.search(r"agi_arg_2: (\d+)", unquote(str(e.get("Env", ""))))
+        if found:
+            call.busy.append((call.dialplan_open, self._at(e)))
+            call.dialplan_played = max(call.dialplan_played, int(found.group(1)))
+        call.dialplan_open = None
+
+    def _user_event(self, e: Any) -> None:
+        call = self.calls.get(str(e.get("Uniqueid", "")))
+        if call is None or str(e.get("UserEvent", "")) != "CCPlayed":
+            return
+        if call.dialplan_open is not None:
+            call.busy.append((call.dialplan_open, self._at(e)))
+            call.dialplan_open = None
+        played = str(e.get("Played", ""))
+        if played.isdigit():
+            call.dialplan_played = max(call.dialplan_played, int(played))
 
     def _agi_start(self, e: Any) -> None:
         call = self.calls.get(str(e.get("Uniqueid", "")))
@@ -680,7 +715,9 @@ def finished_business(call: Call, kind: str, message: list[str]) -> bool:
         # every part of the message streamed to its end on this call (by one driver or
         # by a lost one and the next); time with an AGI command running is no measure:
         # it includes the wait for a key after the message
-        return bool(message) and all(name in call.heard for name in message)
+        return bool(message) and all(
+            index < call.dialplan_played or name in call.heard for index, name in enumerate(message)
+        )
     return False
 
 
@@ -692,7 +729,8 @@ def _timeline(call: Call, t0: float) -> str:
     ops = " ".join(f"op[{rel(a)},{rel(b)}]" for a, b in call.bridged_with_operator)
     return (
         f"{call.uniqueid} created {rel(call.created)} answered {rel(call.answered)} "
-        f"ended {rel(call.ended)} busy {spans} {ops} heard {len(call.heard)} sounds"
+        f"ended {rel(call.ended)} busy {spans} {ops} heard {len(call.heard)} sounds "
+        f"(and {call.dialplan_played} parts by its dialplan)"
     )
 
 

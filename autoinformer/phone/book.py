@@ -676,6 +676,7 @@ class CallBook:
         attempt.digits = facts.digits[:32]
         attempt.transferred = facts.transferred
         attempt.operator = str(extra.get("operator", "") or attempt.operator)[:128]
+        attempt.recording_path = str(extra.get("recording", "") or attempt.recording_path)
         attempt.callback = facts.callback
         opted_out_before = attempt.opted_out
         attempt.opted_out = facts.opted_out

@@ -39,6 +39,7 @@ from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.marks import HEARD_FAMILY, HeardMarks, forget_variables
 from autoinformer.phone.pacing import DialGate, OperatorDesk
+from autoinformer.phone.played import DialplanPlays, DialplanStart, Played, message_variables
 from autoinformer.phone.prerender import contact_values
 from autoinformer.phone.progress import CallJournal, CallProgress, CallRef
 from autoinformer.phone.reconcile import AsteriskChannels, ChannelInfo
@@ -112,6 +113,8 @@ class _Call:
     # the recording its dialplan starts before AGI (CC_RECORDING), relative to Asterisk's
     # monitor folder; "" for a call that did not (an adopted one: `_record` starts it)
     recording_name: str = ""
+    # its dialplan plays the message before AGI (CC_PARTS: autoinformer/phone/played.py)
+    dialplan_plays: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +147,12 @@ class CallFlow:
         aux: TaskSet,
         stats: DialerStats,
         marks: HeardMarks,
+        plays: DialplanPlays,
         handoffs: Handoffs | None = None,
     ) -> None:
         self._book = book
         self._marks = marks
+        self._plays = plays
         self._link = link
         self._agi = agi
         self._originator = originator
@@ -278,12 +283,12 @@ class CallFlow:
             log.warning("attempt %d to %s failed: %s", call.attempt_id, self._who(call), exc)
             return _End(CallFacts("failed"), f"{type(exc).__name__}: {exc}")
         call.claim = claim = self._agi.claim(call.channel_id)
+        played = self._plays.expect(call.channel_id)
         dialing = asyncio.ensure_future(self._originate(call, number))
-        channel: AgiChannel | None = None
         try:
-            # the call's AsyncAGI start means it was answered: play at once instead of
-            # waiting for the OriginateResponse, which may come a moment later
-            first: set[asyncio.Future[Any]] = {dialing, claim}
+            # the call's AsyncAGI start (or its dialplan's end) means it was answered: go
+            # on at once instead of waiting for the OriginateResponse, which may come later
+            first: set[asyncio.Future[Any]] = {dialing, claim, played}
             self._gate.in_flight += 1
             try:
                 done, _ = await asyncio.wait(
@@ -295,11 +300,7 @@ class CallFlow:
                 # a refusal comes at once: this Originate was taken, Asterisk dials again
                 self._gate.sent()
                 await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
-            if claim.done() and not claim.cancelled():
-                channel = claim.result()
-                call.forgetting = []  # its dialplan deleted them on its way to AGI
-                self._gate.sent()
-            else:
+            if not (_taken(claim) or _taken(played)):
                 try:
                     result = await dialing
                 except OriginateNotSent as exc:
@@ -323,23 +324,73 @@ class CallFlow:
                 if not result.answered:
                     self._agi.release(call.channel_id)
                     return _End(CallFacts(result.outcome.value))
-                try:
-                    # not wait_for: on 3.11 it swallows a stop's cancellation that comes with
-                    # the answer, and the call would be played on while the service stops
-                    async with asyncio.timeout(self.config.agi_timeout):
-                        channel = await claim
-                    call.forgetting = []
-                except TimeoutError:
-                    self._agi.release(call.channel_id)
-                    await self._channels.hang_up_all(call.channel_id)
-                    call.answered = True
-                    call.journal.answered()
-                    return _End(
-                        call.progress.facts(), "answered but the call never reached AsyncAGI"
-                    )
+                call.answered = True
+                call.journal.answered()
+                ended = await self._after_answer(call, claim, played)
+                if ended is not None:
+                    return ended
+            else:
+                self._gate.sent()
+            # answered: its dialplan deleted the marks on its way
+            call.forgetting = []
+            if _taken(claim):
+                channel = claim.result()
+                start = DialplanStart.from_env(channel.env) if call.dialplan_plays else None
+                if start is None:
+                    return await self._answered(call, channel)
+                call.progress.parts_played = max(call.progress.parts_played, start.played)
+                return await self._answered(call, channel, start.played, start.key)
+            self._agi.release(call.channel_id)
+            return self._played_out(call, played.result())
         finally:
             self._settle(dialing)
-        return await self._answered(call, channel)
+            self._plays.release(call.channel_id)
+
+    async def _after_answer(
+        self, call: _Call, claim: asyncio.Future[AgiChannel], played: asyncio.Future[Played]
+    ) -> _End | None:
+        """The Originate says answered: wait for the call's AsyncAGI start or, when its
+        dialplan plays the message, for that to end (in AGI or with the call). None: one
+        of them came."""
+        # the dialplan plays for as long as the message lasts; Asterisk ends the call at its
+        # hard limit at the latest (its `h` extension tells)
+        limit = self.config.agi_timeout
+        if call.dialplan_plays:
+            limit += self.config.call_hard_limit
+        connection = self._link.reconnects
+        waited = 0.0
+        either: set[asyncio.Future[Any]] = {claim, played}
+        while not (_taken(claim) or _taken(played)):
+            if claim.cancelled() or waited >= limit:
+                self._agi.release(call.channel_id)
+                await self._channels.hang_up_all(call.channel_id)
+                return _End(call.progress.facts(), "answered but the call never reached AsyncAGI")
+            if self._link.reconnects != connection or not self._link.connected:
+                # its events may have gone with the link: ask Asterisk about the call
+                return await self._recover(call)
+            if self._channels.hung_up(call.channel_id):
+                # ended with no word from its dialplan (the event precedes the Hangup)
+                return await self._ended_unseen(call, seen=True)
+            await asyncio.wait(either, timeout=POLL, return_when=asyncio.FIRST_COMPLETED)
+            waited += POLL
+        return None
+
+    def _played_out(self, call: _Call, played: Played) -> _End:
+        """The dialplan played the message and ended the call with no AGI: the whole of it
+        (its heard mark left), or up to the customer's hang-up."""
+        p = call.progress
+        if not call.answered:
+            call.answered = True
+            call.journal.answered()
+        if played.recording:
+            p.recording = played.recording
+        p.parts_played = max(p.parts_played, played.played)
+        if played.heard:
+            p.played_to_end = True
+            p.parts_played = max(p.parts_played, len(call.names))
+        self._live.closing(call.attempt_id)
+        call.journal.changed()
+        return _End(p.facts())
 
     async def _originate(self, call: _Call, number: str) -> OriginateResult:
         # which run of Asterisk this goes to ("" unknown: the link is down, or dropped)
@@ -369,6 +420,7 @@ class CallFlow:
                     "CC_CALL_LIMIT": str(int(self.config.call_hard_limit)),
                     "CC_RECORDING": call.recording_name,
                     **forget_variables(call.forgetting),
+                    **self._message_variables(call),
                 },
             )
         except OriginateNotSent:
@@ -379,6 +431,18 @@ class CallFlow:
             # channel was made
             call.progress.asterisk_boot = ""
             raise OriginateNotSent(exc.message or str(exc)) from exc
+
+    def _message_variables(self, call: _Call) -> dict[str, str]:
+        """The message for the call's dialplan to play (autoinformer/phone/played.py)."""
+        if not self.config.dialplan_message:
+            return {}
+        scenario = call.scenario
+        end = scenario.wait_digit <= 0 and scenario.replies.get("goodbye") is None
+        variables = message_variables(call.names, mark=_heard_key(call).key, end=end)
+        call.dialplan_plays = bool(variables)
+        # its last part leaves the heard mark: deleted once the attempt is closed
+        call.marked = call.marked or call.dialplan_plays
+        return variables
 
     async def _answered(
         self,
@@ -496,6 +560,10 @@ class CallFlow:
                 state = await self._probe(call, own)
                 if state == "idle":
                     return await self._continue(call)
+                if state == "stray" and not p.queued and await self._dialplan_playing(own):
+                    # its dialplan plays the message: AGI (or its end) comes after it
+                    await self._channels.wait_end(call.channel_id, POLL)
+                    continue
                 undriveable = state == "stray" and not p.queued and await self._past_deadline(call)
                 if state == "deadline" or undriveable:
                     log.warning(
@@ -511,6 +579,15 @@ class CallFlow:
         finally:
             if p.queued:
                 self._desk.answered_by(call.channel_id)
+
+    async def _dialplan_playing(self, own: ChannelInfo) -> bool:
+        """Is the channel's dialplan playing its message, before AGI (CC_PARTS)?"""
+        try:
+            if await self._channels.variable(own.name, "CC_AGI"):
+                return False
+            return bool(await self._channels.variable(own.name, "CC_PARTS"))
+        except TelephonyError:
+            return False
 
     async def _await_answer(self, call: _Call) -> AgiChannel | None:
         claim = call.claim
@@ -642,6 +719,13 @@ class CallFlow:
             # MixMonitor on the same file would garble both
             with contextlib.suppress(TelephonyError):
                 p.recording = await channel.get_variable("MIXMONITOR_FILENAME") or ""
+        # parts its dialplan played before AGI (CC_PARTS), which nobody may have stored
+        played = ""
+        with contextlib.suppress(TelephonyError):
+            played = await self._channels.variable(channel.channel, "CC_PLAYED")
+        if played.isdigit() and int(played) > p.parts_played:
+            p.parts_played = min(int(played), len(call.names))
+            call.journal.changed()
         if not p.heard and await self._heard_by_asterisk(call):
             await call.journal.flush()
         start = len(call.names) if p.played_to_end else min(p.parts_played, len(call.names))
@@ -894,6 +978,7 @@ class CallFlow:
                     repeats -= 1
                     action = None
                     digit = None
+                    first = 0  # again from the start, wherever the key came
                     continue
                 if action in ("repeat", "ignore"):
                     action = None
@@ -1179,6 +1264,10 @@ def transfer_context(
         "account": contact.account,
         "values": {str(k): str(v) for k, v in contact.values.items()},
     }
+
+
+def _taken(future: asyncio.Future[Any]) -> bool:
+    return future.done() and not future.cancelled()
 
 
 def _transfer_asked(scenario: Scenario, p: CallProgress) -> bool:

@@ -41,6 +41,10 @@ class DialerConfig:
     # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
     # CC_DIAL_CHANNELS when this is 0)
     max_channels: int = 0
+    # the call's dialplan plays the message itself (autoinformer/phone/played.py); off:
+    # every part is an AGI command, as before (a comparison, an Asterisk without
+    # app_controlplayback)
+    dialplan_message: bool = True
 
 
 @dataclass(slots=True)

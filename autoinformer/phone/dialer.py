@@ -54,6 +54,7 @@ from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.marks import HeardMarks
 from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_concurrency
+from autoinformer.phone.played import DialplanPlays
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
 from autoinformer.scenarios import Scenario
@@ -133,6 +134,7 @@ class Dialer:
         self._limits: dict[int, int] = {}
         self._windows: dict[tuple[int, CallingWindows, str, int], bool] = {}
         self._channels = channels = AsteriskChannels(link)
+        self._plays = plays = DialplanPlays(link)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
         self._fresh = FreshData(book)
         # heard marks of closed attempts, deleted by the next calls' dialplan
@@ -152,6 +154,7 @@ class Dialer:
             aux=self._aux,
             stats=self.stats,
             marks=self.marks,
+            plays=plays,
             handoffs=handoffs,
         )
         # the `serve` processes alive now (service_state): whose calls are not to be taken
@@ -184,6 +187,7 @@ class Dialer:
             task.cancel()
         self._desk.close()
         self._channels.close()
+        self._plays.close()
 
     @property
     def _stopping(self) -> bool:

@@ -86,6 +86,9 @@ class CallProgress:
                 "parts_played": self.parts_played,
                 "parts_total": self.parts_total,
                 "operator": self.operator,
+                # stored with the close too: a call its dialplan played and ended tells its
+                # recording only at the end (autoinformer/phone/played.py)
+                "recording": self.recording,
             },
         )
 

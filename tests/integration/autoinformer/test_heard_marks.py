@@ -5,12 +5,13 @@ is stored), and each mark of a closed attempt is deleted by a later call's dialp
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
 from autoinformer.phone.marks import HEARD_FAMILY
 from contact_center.telephony.agi import DbKey
-from tests.integration.autoinformer.conftest import World, WorldFactory
+from tests.integration.autoinformer.conftest import FAST, World, WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
     attempts_of,
@@ -34,11 +35,13 @@ goodbye = ""
 """
 
 
+@pytest.mark.parametrize("by_dialplan", [True, False], ids=["dialplan", "agi"])
 async def test_every_mark_of_a_closed_attempt_is_deleted_by_a_later_call_or_waits_for_one(
-    world: WorldFactory,
+    world: WorldFactory, by_dialplan: bool
 ) -> None:
     w: World
-    async with world(now=TUESDAY_11) as w:
+    config = replace(FAST, dialplan_message=by_dialplan)
+    async with world(now=TUESDAY_11, config=config) as w:
         await w.scenario(LAST_WORDS, name="marks")
         created = await w.campaigns.create(
             spec("метки", scenario="marks", concurrency=1),
@@ -63,9 +66,14 @@ async def test_every_mark_of_a_closed_attempt_is_deleted_by_a_later_call_or_wait
     # the earlier calls' marks went with the later calls
     assert marked[:3] == [False, False, False]
     assert marked[-1]
-    # hung up as the message ended, by AMI: nothing ran on the channel after its mark (no
-    # AGI DATABASE DEL, which needed the channel up until the result was stored)
     for a in attempts:
-        assert commands[a.channel_id][-1] == f"DATABASE PUT {HEARD_FAMILY} {a.channel_id} 1"
+        if by_dialplan:
+            # the dialplan played the message, left the mark and hung up: no AGI at all
+            assert commands[a.channel_id] == []
+        else:
+            # hung up as the message ended, by AMI: nothing ran on the channel after its
+            # mark (no AGI DATABASE DEL, which needed the channel up until the result was
+            # stored)
+            assert commands[a.channel_id][-1] == f"DATABASE PUT {HEARD_FAMILY} {a.channel_id} 1"
         assert a.answered_at is not None and a.ended_at is not None
         assert (a.ended_at - a.answered_at).total_seconds() < seconds + 1.0

@@ -118,10 +118,12 @@ class Observer:
 
     def silence_after(self, uid: str, killed: float) -> float:
         """The longest the customer heard nothing because the driver was lost: from the
-        kill (or the end of the prompt then playing) to the next run's first command.
-        A prompt's result says `endpos=`; the next run's first command (its NOOP) does not."""
+        kill (or the end of the prompt then playing, or of the message its dialplan was
+        playing: its AsyncAGIStart) to the next run's first command. A prompt's result
+        says `endpos=`; the next run's first command (its NOOP) does not."""
         after = [(t, r) for t, r in self.execs[uid] if t >= killed]
-        quiet_from = killed
+        entered = [t for t in self.starts[uid] if t >= killed]
+        quiet_from = max([killed, *entered[:1]])
         for t, result in after:
             if "endpos" in result:
                 quiet_from = t  # the lost driver's prompt ended here: silence from now
@@ -220,8 +222,10 @@ async def kill_as_last_part_starts(
     extra: dict[str, str] | None = None,
 ) -> Attempt:
     """A `serve` started and SIGKILLed the moment its one call's last part starts (`agi`
-    listening to that node); that call's attempt as the kill left it."""
-    serve = start_serve(settings, log, extra)
+    listening to that node); that call's attempt as the kill left it. Its message is
+    played by AGI commands (CC_DIALPLAN_MESSAGE=no), as for a repeat or an adopted call: a
+    driver lost mid-part (a message its dialplan plays has none: test_dialplan_message)."""
+    serve = start_serve(settings, log, AGI_PARTS | (extra or {}))
     try:
 
         async def last_part_started() -> bool:
@@ -232,6 +236,10 @@ async def kill_as_last_part_starts(
         kill_9(serve)
     [killed] = await attempts()
     return killed
+
+
+# every part of a new call's message an AGI command, as before the dialplan played it
+AGI_PARTS = {"CC_DIALPLAN_MESSAGE": "no"}
 
 
 def kill_9(proc: subprocess.Popen[bytes]) -> None:
