@@ -26,8 +26,10 @@ the call is over, so the script counts the files there every 20 ms. Then the lin
 ``vs_callfiles: X`` (the project's contacts a minute / the call files' contacts a minute).
 
 BENCH_PHASES=1 also prints where each call's channel time went, from Asterisk's own event
-timestamps (dial to answer, answer to AsyncAGI, AsyncAGI to the first command, the gaps
-between commands, the last command to the Hangup) and the events the service received.
+timestamps (dial to answer; a message the dialplan played: answer to its end (CCPlayed)
+and to the Hangup; AGI: answer to AsyncAGI, to the first command, the gaps between
+commands, the last command to the Hangup), how the channels fill (the first calls' start,
+each end to the next start, the last calls' tail) and the events the service received.
 """
 
 from __future__ import annotations
@@ -193,6 +195,22 @@ class CallPhases:
                 mean = statistics.mean(values)
                 print(f"  {label}: mean {mean * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
 
+        starts = sorted(m["new"] for m in whole)
+        ends = sorted(m["end"] for m in whole)
+        if len(starts) > concurrency:
+            # how the channels fill: the first `concurrency` calls' start, each later
+            # call's start after the end that freed its channel, the last calls' tail
+            print(
+                f"  the first {concurrency} calls started within "
+                f"{(starts[concurrency - 1] - starts[0]) * 1000:.0f} ms; "
+                f"the last call ended {(ends[-1] - starts[-1]) * 1000:.0f} ms after the "
+                f"last start, {(ends[-1] - ends[-concurrency]) * 1000:.0f} ms after the "
+                f"{concurrency}th-last end"
+            )
+            show(
+                "an end to the next start",
+                [b - a for a, b in zip(ends, starts[concurrency:], strict=False) if b >= a],
+            )
         show("dial to answer", [m["up"] - m["new"] for m in whole])
         show("answer to AsyncAGI", [m["agi"] - m["up"] for m in whole if "agi" in m])
         # the dialplan played the message itself (autoinformer/phone/played.py)
