@@ -53,7 +53,13 @@ from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.marks import HeardMarks
-from autoinformer.phone.pacing import DialGate, OperatorDesk, Pace, effective_concurrency
+from autoinformer.phone.pacing import (
+    DialGate,
+    OperatorDesk,
+    Pace,
+    effective_concurrency,
+    operator_share,
+)
 from autoinformer.phone.played import DialplanPlays
 from autoinformer.phone.prerender import Prerenderer, PrerenderSummary
 from autoinformer.phone.reconcile import AsteriskChannels
@@ -165,6 +171,8 @@ class Dialer:
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         # each campaign's effective concurrency as last stored (campaign status shows it)
         self._paces: dict[int, Pace] = {}
+        # the running campaigns whose scenario offers an operator (they share the free ones)
+        self._operator_campaigns: list[int] = []
         self._plans_cache: tuple[float, list[Plan]] | None = None
         self._reconciled = asyncio.Event()
 
@@ -315,6 +323,14 @@ class Dialer:
         dialing = self._link.connected and self._gate.open
         plans = await self._plans()
         await self._drop_stale_reserve(plans, dialing)
+        self._operator_campaigns = [
+            plan.id
+            for plan in plans
+            if plan.status == "running"
+            and now >= plan.start_at
+            and (plan.end_at is None or now < plan.end_at)
+            and (await self._scenarios.by_id(plan.scenario_id)).offers_operator
+        ]
         for plan in plans:
             if plan.end_at is not None and now >= plan.end_at:
                 closed = await self._book.finish_at_end(plan, now)
@@ -347,10 +363,15 @@ class Dialer:
     async def _limit(self, plan: Plan, scenario: Scenario) -> int:
         # keep answered calls in proportion to the operators who could take a transfer,
         # and every campaign's calls within the trunk's channels
+        free = await self._desk.free() if scenario.offers_operator else 0
         pace = effective_concurrency(
             plan.concurrency,
             offers_operator=scenario.offers_operator,
-            free_operators=await self._desk.free() if scenario.offers_operator else 0,
+            # campaigns that offer an operator share the free ones (every worker splits
+            # them alike): two such campaigns must not both count on the same operator
+            free_operators=operator_share(free, plan.id, self._operator_campaigns),
+            operator_campaigns=max(1, len(self._operator_campaigns)),
+            free_in_all=free,
             per_operator=scenario.calls_per_free_operator,
             channels=self.config.max_channels,
             channels_elsewhere=self._live.total() - self._live.count(plan.id),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,10 @@ class Pace:
     per_operator: float | None = None
     channels: int | None = None
     channels_elsewhere: int | None = None
+    # the free operators are shared by this many running campaigns that offer one
+    # (`free_operators` is this campaign's share of `free_in_all`)
+    operator_campaigns: int | None = None
+    free_in_all: int | None = None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,8 @@ class Pace:
             "per_operator": self.per_operator,
             "channels": self.channels,
             "channels_elsewhere": self.channels_elsewhere,
+            "operator_campaigns": self.operator_campaigns,
+            "free_in_all": self.free_in_all,
         }
 
     @classmethod
@@ -58,7 +64,21 @@ class Pace:
             per_operator=data.get("per_operator"),
             channels=data.get("channels"),
             channels_elsewhere=data.get("channels_elsewhere"),
+            operator_campaigns=data.get("operator_campaigns"),
+            free_in_all=data.get("free_in_all"),
         )
+
+
+def operator_share(free: int, campaign_id: int, campaigns: Collection[int]) -> int:
+    """The free operators one of several running campaigns that offer an operator may count
+    on (pure): split evenly, the remainder to the lowest campaign ids, so every worker that
+    sees the same campaigns splits them the same way and together they never promise the
+    same operator twice. A campaign alone (or not among them) has them all."""
+    ids = sorted(set(campaigns))
+    if len(ids) <= 1 or campaign_id not in ids:
+        return free
+    n, index = len(ids), ids.index(campaign_id)
+    return free // n + (1 if index < free % n else 0)
 
 
 def effective_concurrency(
@@ -71,10 +91,14 @@ def effective_concurrency(
     per_operator: float = 2.0,
     channels: int = 0,
     channels_elsewhere: int = 0,
+    operator_campaigns: int = 1,
+    free_in_all: int | None = None,
 ) -> Pace:
     """The calls a campaign may have at once (pure): `asked` (its --concurrency), capped
     - by the free operators when its scenario offers 0: `per_operator` calls per free
       operator, at least one (who presses 0 with nobody free is promised a call-back);
+      `free_operators` is its share when `operator_campaigns` campaigns offer one
+      (`operator_share` of `free_in_all`);
     - by the trunk's `channels` (0: no limit) less the calls of other campaigns;
     - to nothing while the AMI link is down, to one while Asterisk refuses Originates.
     The reason named is the cap that holds (the tightest; the link and Asterisk first)."""
@@ -100,6 +124,10 @@ def effective_concurrency(
         per_operator=per_operator if offers_operator else None,
         channels=channels or None,
         channels_elsewhere=channels_elsewhere if channels else None,
+        operator_campaigns=operator_campaigns
+        if offers_operator and operator_campaigns > 1
+        else None,
+        free_in_all=free_in_all if offers_operator and operator_campaigns > 1 else None,
     )
 
 
@@ -117,6 +145,12 @@ def pace_text(pace: Pace) -> str:
         free = pace.free_operators or 0
         per = _number(pace.per_operator or 0)
         operators = f"свободных операторов {free}" if free else "свободных операторов нет"
+        if pace.operator_campaigns:
+            n = pace.operator_campaigns
+            operators = (
+                f"свободных операторов {pace.free_in_all or 0}, на эту кампанию {free}: "
+                f"их делят {n} {_campaigns_word(n)}"
+            )
         return f"{head}: {operators} (по {per} {_calls_word(pace.per_operator or 0)} на оператора)"
     if pace.reason == "channels":
         return (
@@ -128,6 +162,16 @@ def pace_text(pace: Pace) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:g}".replace(".", ",")
+
+
+def _campaigns_word(n: int) -> str:
+    """«их делят N кампании/кампаний» (nominative after a numeral: 2 кампании, 5 кампаний,
+    21 кампания)."""
+    if n % 10 == 1 and n % 100 != 11:
+        return "кампания"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return "кампании"
+    return "кампаний"
 
 
 def _calls_word(value: float) -> str:

@@ -167,6 +167,51 @@ async def test_the_dialer_node_paces_by_the_hotline_nodes_free_operators(
     await services.campaigns.pause(created.campaign_id)
 
 
+async def test_campaigns_that_offer_an_operator_share_the_free_ones(
+    services: Services, tmp_path: Path
+) -> None:
+    """Two running campaigns offer an operator and one is free (on the hotline node): the
+    first (the lower id) counts on them, 3 calls; the other on none, 1 call (who presses 0
+    is promised a call-back). Before, each counted on the same operator: 6 calls."""
+    path = tmp_path / "test-debt.toml"
+    path.write_text(SHORT_SCENARIO.replace("wait_digit = 2", "wait_digit = 30"), encoding="utf-8")
+    await services.campaigns.scenarios.add_file(path)
+    ids: list[int] = []
+    for name, numbers in (("первая", range(1, 5)), ("вторая", range(5, 9))):
+        created = await services.campaigns.create(
+            spec(name, concurrency=10), list_data=csv_of(*(f"{n}1" for n in numbers), debt="10")
+        )
+        ids.append(created.campaign_id)
+    try:
+        for cid in ids:
+            await services.campaigns.start(cid)
+
+        async def shared() -> list[object] | None:
+            paces = [(await services.campaigns.status(cid)).pace for cid in ids]
+            if all(p is not None and p.operator_campaigns == 2 for p in paces):
+                return list(paces)
+            return None
+
+        first, second = await wait_for(shared, 20, "both campaigns' shared pace")
+        assert (first.free_in_all, first.free_operators, first.limit) == (1, 1, 3)  # type: ignore[attr-defined]
+        assert (second.free_in_all, second.free_operators, second.limit) == (1, 0, 1)  # type: ignore[attr-defined]
+
+        async def open_calls() -> int:
+            async with services.dialer.sessions() as session:
+                rows = await session.scalars(
+                    select(Attempt.id).where(
+                        Attempt.campaign_id.in_(ids), Attempt.ended_at.is_(None)
+                    )
+                )
+                return len(rows.all())
+
+        await wait_for(lambda: _at_least(open_calls, 4), 20, "four calls up")
+        assert await _most_within(open_calls, 3.0) == 4
+    finally:
+        for cid in ids:
+            await services.campaigns.pause(cid)
+
+
 async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
     return await count() >= n
 
