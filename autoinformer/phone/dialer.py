@@ -474,14 +474,20 @@ class Dialer:
         return found
 
     def _reserve_size(self, scenario: Scenario, limit: int) -> int:
-        """Contacts to keep claimed ahead: the slots freed in the last second, about what
-        frees while a pass claims more, and taken well within RESERVE_TTL (calls that
-        started together end together: a wave of ends is served from it, not by a claim
-        while the slots wait). None for a campaign paced by its free operators (that pace
+        """Contacts to keep claimed ahead: the slots freed over the last one and a half
+        typical calls (at least a second, at most a second short of RESERVE_TTL), what the
+        next wave of ends will free, taken well within RESERVE_TTL (calls that started
+        together end together: a wave of ends is served from it, not by a claim while the
+        slots wait). None for a campaign paced by its free operators (that pace
         is asked for on each pass) or while Asterisk is being probed."""
         if scenario.offers_operator or self._gate.probing:
             return 0
-        since = time.monotonic() - 1.0
+        # over one and a half calls' time: calls that started together end together, and
+        # the last wave of ends, all of it, is what the next wave needs (a second's worth
+        # left the reserve empty as each wave began, its slots waiting for a claim the
+        # database held up behind the wave's results)
+        window = min(RESERVE_TTL - 1.0, max(1.0, 1.5 * self._live.typical_hold()))
+        since = time.monotonic() - window
         freed = sum(1 for _ in takewhile(lambda at: at >= since, reversed(self._live.freed)))
         return min(limit, freed)
 

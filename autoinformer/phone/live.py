@@ -31,6 +31,8 @@ class LiveCall:
     task: asyncio.Task[Any] | None = None
     released: bool = False
     closing: bool = False
+    # when it took its slot (monotonic)
+    started: float = 0.0
 
 
 class LiveCalls:
@@ -43,11 +45,13 @@ class LiveCalls:
         self._closing_per_campaign: dict[int, int] = defaultdict(int)
         # when campaign slots were freed (monotonic), newest last: the dialer's pace of ends
         self.freed: deque[float] = deque(maxlen=1024)
+        # how long recent calls held their campaign's slot (seconds), newest last
+        self.held: deque[float] = deque(maxlen=64)
         # a freed slot is a reason for the dialer's next pass now
         self._on_release = on_release
 
     def add(self, attempt_id: int, campaign_id: int, contact_id: int, phone: str) -> LiveCall:
-        call = LiveCall(campaign_id, contact_id, phone)
+        call = LiveCall(campaign_id, contact_id, phone, started=time.monotonic())
         self._calls[attempt_id] = call
         self._phones.add(phone)
         self._per_campaign[campaign_id] += 1
@@ -79,7 +83,7 @@ class LiveCalls:
         call.closing = True
         self._closing_per_campaign[cid] += 1
         self._per_campaign[cid] -= 1
-        self.freed.append(time.monotonic())
+        self._freed_now(call)
         self._closing += 1
         self._on_release()
 
@@ -98,8 +102,19 @@ class LiveCalls:
                 self._closing_per_campaign[call.campaign_id] -= 1
             else:
                 self._per_campaign[call.campaign_id] -= 1
-                self.freed.append(time.monotonic())
+                self._freed_now(call)
         self._on_release()
+
+    def typical_hold(self) -> float:
+        """The median time recent calls held their slot (0 before any ended)."""
+        if not self.held:
+            return 0.0
+        return sorted(self.held)[len(self.held) // 2]
+
+    def _freed_now(self, call: LiveCall) -> None:
+        now = time.monotonic()
+        self.freed.append(now)
+        self.held.append(now - call.started)
 
     def forget(self, attempt_id: int) -> None:
         self.release(attempt_id)

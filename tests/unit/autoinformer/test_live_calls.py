@@ -4,6 +4,9 @@ may be closing at a time."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from autoinformer.phone import live as live_module
 from autoinformer.phone.live import LiveCalls
 
 
@@ -50,3 +53,17 @@ def test_a_campaign_with_few_calls_may_still_have_one_closing() -> None:
     assert live.count(7) == 1
     live.release(1)  # released without closing: its slot
     assert (live.count(7), live.total()) == (0, 1)
+
+
+def test_the_typical_hold_is_the_median_time_calls_kept_their_slot(monkeypatch: Any) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(live_module.time, "monotonic", lambda: clock[0])
+    live, _woken = live_with(5)
+    assert live.typical_hold() == 0.0  # none ended yet
+    for attempt_id, held in enumerate([2.0, 2.25, 9.0]):
+        clock[0] = 100.0 + held
+        if attempt_id == 1:
+            live.closing(attempt_id)  # a slot handed over counts from then
+        live.release(attempt_id)
+    assert live.typical_hold() == 2.25
+    assert len(live.freed) == 3  # one end each, a closing call's release not again
