@@ -112,9 +112,9 @@ class Settings:
     # (TIMEOUT(absolute); lifted when the customer joins the operators' queue): a call whose
     # worker died ends by this bound, and another worker then closes its attempt
     call_hard_limit: float = 900.0
-    # a campaign call's dialplan plays the message itself (app_controlplayback), with no
-    # round trip to the service before or between its parts; "no": every part is an AGI
-    # command (an Asterisk without ControlPlayback)
+    # a campaign call's dialplan plays the message itself (app_controlplayback; AGI where
+    # Asterisk lacks it), with no round trip to the service before or between its parts;
+    # "no": every part is an AGI command
     dialplan_message: bool = True
     # the utility's outbound caller ID on every call it places (campaigns, call-backs, operator
     # phones dialing out): digits as the carrier expects them. Without one a PJSIP INVITE goes

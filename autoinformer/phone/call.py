@@ -371,7 +371,12 @@ class CallFlow:
             if self._channels.hung_up(call.channel_id):
                 # ended with no word from its dialplan (the event precedes the Hangup)
                 return await self._ended_unseen(call, seen=True)
-            await asyncio.wait(either, timeout=POLL, return_when=asyncio.FIRST_COMPLETED)
+            # a wait that was given up (stopping) must not wake this loop at once, again
+            either = {f for f in either if not f.cancelled()}
+            if either:
+                await asyncio.wait(either, timeout=POLL, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(POLL)
             waited += POLL
         return None
 

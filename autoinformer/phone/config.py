@@ -42,8 +42,8 @@ class DialerConfig:
     # CC_DIAL_CHANNELS when this is 0)
     max_channels: int = 0
     # the call's dialplan plays the message itself (autoinformer/phone/played.py); off:
-    # every part is an AGI command, as before (a comparison, an Asterisk without
-    # app_controlplayback)
+    # every part is an AGI command, as before (a comparison; an Asterisk without
+    # app_controlplayback falls back to that by itself)
     dialplan_message: bool = True
 
 

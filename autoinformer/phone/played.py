@@ -18,6 +18,9 @@ as for AGI's CONTROL STREAM FILE), and Asterisk leaves the heard mark behind the
   call went to AGI (CC_AGI=1): that event is how the service learns a call it never
   drove is over (`DialplanPlays`). Lost with a dropped link, the call is asked about as
   any other (its mark says whether it was heard).
+
+An Asterisk without app_controlplayback (IFMODULE) plays nothing and enters AGI at once
+with 0 parts played: the service plays them all, as before.
 """
 
 from __future__ import annotations

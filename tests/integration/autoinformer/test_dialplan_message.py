@@ -33,6 +33,7 @@ from tests.integration.autoinformer.test_survival import (
     serve_until_finished,
     start_serve,
 )
+from tests.integration.conftest import AsteriskFixture
 from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,29 @@ async def test_the_message_plays_with_no_agi_command_before_or_between_its_parts
     assert f"agi_arg_2%3A%20{attempt.parts_total}%0A" in commands.entered[uid]
     assert "agi_arg_3%3A%20SUCCESS%0A" in commands.entered[uid]
     assert attempt.recording_path.endswith(".wav")
+
+
+async def test_an_asterisk_without_controlplayback_has_agi_play_the_message(
+    world: WorldFactory, asterisk: AsteriskFixture
+) -> None:
+    """An Asterisk image without app_controlplayback: the dialplan plays nothing and
+    says so (agi_arg_2 0); the service plays every part by AGI, as before."""
+    asterisk.local.rx("module unload app_controlplayback.so")
+    commands = Commands()
+    w: World
+    try:
+        async with world(now=TUESDAY_11) as w:
+            w.service.link.on_event("*", commands.on)
+            cid = await _long_campaign(w, "без ControlPlayback", "4401")
+            await w.campaigns.start(cid)
+            await w.wait_finished(cid, timeout=60)
+            [attempt] = await attempts_of(w, cid)
+    finally:
+        asterisk.local.rx("module load app_controlplayback.so")
+    assert attempt.status == "notified" and attempt.played_to_end
+    uid = attempt.channel_id
+    assert "agi_arg_2%3A%200%0A" in commands.entered[uid]
+    assert len(commands.sounds(uid)) == attempt.parts_total > 5
 
 
 async def test_a_customer_who_hangs_up_mid_message_has_the_parts_heard_stored(
