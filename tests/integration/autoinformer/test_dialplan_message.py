@@ -69,6 +69,18 @@ async def _long_campaign(w: World, name: str, number: str) -> int:
     return created.campaign_id
 
 
+async def _one_listener(world: WorldFactory, commands: Commands, name: str, number: str) -> Attempt:
+    """A campaign of one listener run to its end, `commands` watching; its attempt."""
+    w: World
+    async with world(now=TUESDAY_11) as w:
+        w.service.link.on_event("*", commands.on)
+        cid = await _long_campaign(w, name, number)
+        await w.campaigns.start(cid)
+        await w.wait_finished(cid, timeout=60)
+        [attempt] = await attempts_of(w, cid)
+    return attempt
+
+
 def _names(attempt: Attempt) -> list[str]:
     return [part["sound"] for part in json.loads(attempt.message)]
 
@@ -79,13 +91,7 @@ async def test_the_message_plays_with_no_agi_command_before_or_between_its_parts
     """A listener hears every part from the dialplan; the service's first command is the
     wait for a key after it, told by AGI how far the dialplan got."""
     commands = Commands()
-    w: World
-    async with world(now=TUESDAY_11) as w:
-        w.service.link.on_event("*", commands.on)
-        cid = await _long_campaign(w, "диалплан", "4101")
-        await w.campaigns.start(cid)
-        await w.wait_finished(cid, timeout=60)
-        [attempt] = await attempts_of(w, cid)
+    attempt = await _one_listener(world, commands, "диалплан", "4101")
     assert attempt.status == "notified" and attempt.played_to_end
     assert attempt.parts_played == attempt.parts_total > 5
     uid = attempt.channel_id
@@ -104,14 +110,8 @@ async def test_an_asterisk_without_controlplayback_has_agi_play_the_message(
     says so (agi_arg_2 0); the service plays every part by AGI, as before."""
     asterisk.local.rx("module unload app_controlplayback.so")
     commands = Commands()
-    w: World
     try:
-        async with world(now=TUESDAY_11) as w:
-            w.service.link.on_event("*", commands.on)
-            cid = await _long_campaign(w, "без ControlPlayback", "4401")
-            await w.campaigns.start(cid)
-            await w.wait_finished(cid, timeout=60)
-            [attempt] = await attempts_of(w, cid)
+        attempt = await _one_listener(world, commands, "без ControlPlayback", "4401")
     finally:
         asterisk.local.rx("module load app_controlplayback.so")
     assert attempt.status == "notified" and attempt.played_to_end
