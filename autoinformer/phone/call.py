@@ -394,7 +394,7 @@ class CallFlow:
             p.played_to_end = True
             p.parts_played = max(p.parts_played, len(call.names))
         self._live.closing(call.attempt_id)
-        call.journal.changed()
+        # all of it goes with the close (the facts carry the parts and the recording)
         return _End(p.facts())
 
     async def _originate(self, call: _Call, number: str) -> OriginateResult:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from contact_center.speech.numbers import plural_form
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import TelephonyError
 
@@ -149,7 +150,7 @@ def pace_text(pace: Pace) -> str:
             n = pace.operator_campaigns
             operators = (
                 f"свободных операторов {pace.free_in_all or 0}, на эту кампанию {free}: "
-                f"их делят {n} {_campaigns_word(n)}"
+                f"их делят {n} {plural_form(n, 'кампания', 'кампании', 'кампаний')}"
             )
         return f"{head}: {operators} (по {per} {_calls_word(pace.per_operator or 0)} на оператора)"
     if pace.reason == "channels":
@@ -162,16 +163,6 @@ def pace_text(pace: Pace) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:g}".replace(".", ",")
-
-
-def _campaigns_word(n: int) -> str:
-    """«их делят N кампании/кампаний» (nominative after a numeral: 2 кампании, 5 кампаний,
-    21 кампания)."""
-    if n % 10 == 1 and n % 100 != 11:
-        return "кампания"
-    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return "кампании"
-    return "кампаний"
 
 
 def _calls_word(value: float) -> str:

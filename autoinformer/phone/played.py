@@ -26,7 +26,6 @@ with 0 parts played: the service plays them all, as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -131,5 +130,4 @@ class DialplanPlays:
             return
         future = self._waiting.pop(str(event.get("Uniqueid", "") or ""), None)
         if future is not None and not future.done():
-            with contextlib.suppress(asyncio.InvalidStateError):
-                future.set_result(Played.from_event(event))
+            future.set_result(Played.from_event(event))
