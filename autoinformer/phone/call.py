@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -115,6 +116,8 @@ class _Call:
     recording_name: str = ""
     # its dialplan plays the message before AGI (CC_PARTS: autoinformer/phone/played.py)
     dialplan_plays: bool = False
+    # how long its message plays (seconds; None: unknown)
+    seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,7 @@ class CallFlow:
         message = call.scenario.message_for(values)
         call.names = await self._speech.render(message, values)
         call.progress.parts_total = len(call.names)
+        call.seconds = self._speech.seconds(call.names)
         # what is played, kept with the attempt for its proof of notification
         texts = [
             self._speech.prompts.text(part.name) if isinstance(part, PromptPart) else part.text
@@ -326,6 +330,7 @@ class CallFlow:
                     return _End(CallFacts(result.outcome.value))
                 call.answered = True
                 call.journal.answered()
+                self._expect_end(call)
                 ended = await self._after_answer(call, claim, played)
                 if ended is not None:
                     return ended
@@ -345,6 +350,14 @@ class CallFlow:
         finally:
             self._settle(dialing)
             self._plays.release(call.channel_id)
+
+    def _expect_end(self, call: _Call) -> None:
+        """Answered: when the call should end, for the dialer to claim its slot's next
+        contact ahead (calls that start together end together, the first wave too)."""
+        if call.seconds is None:
+            return
+        wait = max(0.0, call.scenario.wait_digit)
+        self._live.expect_end(call.attempt_id, time.monotonic() + call.seconds + wait)
 
     async def _after_answer(
         self, call: _Call, claim: asyncio.Future[AgiChannel], played: asyncio.Future[Played]

@@ -33,6 +33,8 @@ class LiveCall:
     closing: bool = False
     # when it took its slot (monotonic)
     started: float = 0.0
+    # when it is expected to end (monotonic): answered, its message's length from then
+    ends: float | None = None
 
 
 class LiveCalls:
@@ -104,6 +106,24 @@ class LiveCalls:
                 self._per_campaign[call.campaign_id] -= 1
                 self._freed_now(call)
         self._on_release()
+
+    def expect_end(self, attempt_id: int, at: float) -> None:
+        """The call is expected to end at `at` (monotonic): answered, nothing to wait for
+        but its message."""
+        call = self._calls.get(attempt_id)
+        if call is not None:
+            call.ends = at
+
+    def ending(self, campaign_id: int, by: float) -> int:
+        """The campaign's calls holding a slot that are expected to end by `by`."""
+        return sum(
+            1
+            for call in self._calls.values()
+            if call.campaign_id == campaign_id
+            and not (call.released or call.closing)
+            and call.ends is not None
+            and call.ends <= by
+        )
 
     def typical_hold(self) -> float:
         """The median time recent calls held their slot (0 before any ended)."""

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import time
+import wave
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from contact_center.speech.synth import (
     SynthesisError,
     SynthPool,
 )
+from contact_center.speech.worker import wav_duration
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ class Speech:
         self.stats = SpeechStats()
         self._inflight: dict[str, asyncio.Task[Path]] = {}
         self._warned_prompts: set[str] = set()
+        # how long each rendered name plays (seconds): a campaign's calls share phrases
+        self._seconds: dict[str, float] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Speech:
@@ -153,6 +157,30 @@ class Speech:
     def playback_name(self, path: Path) -> str:
         """The name Asterisk plays ``path`` (a file under ``sounds_dir``) by."""
         return asterisk_name(path, self.sounds_dir, self.asterisk_prefix)
+
+    def seconds(self, names: Sequence[str]) -> float | None:
+        """How long ``names`` (as `render` gave them) play one after the other, from their
+        WAV headers; None if one cannot be read. Each name's length is remembered."""
+        total = 0.0
+        for name in names:
+            known = self._seconds.get(name)
+            if known is None:
+                try:
+                    known = wav_duration(self._path_of(name))
+                except (OSError, EOFError, wave.Error):
+                    return None
+                if len(self._seconds) >= 4096:
+                    self._seconds.clear()
+                self._seconds[name] = known
+            total += known
+        return total
+
+    def _path_of(self, name: str) -> Path:
+        """The file of an Asterisk name `playback_name` gave."""
+        prefix = self.asterisk_prefix.rstrip("/")
+        if prefix and name.startswith(prefix + "/"):
+            name = name[len(prefix) + 1 :]
+        return self.sounds_dir / f"{name}.wav"
 
     def cached(self, text: str) -> Path | None:
         """The cached file for ``text`` if it is already synthesized."""

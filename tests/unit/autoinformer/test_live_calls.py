@@ -67,3 +67,19 @@ def test_the_typical_hold_is_the_median_time_calls_kept_their_slot(monkeypatch: 
         live.release(attempt_id)
     assert live.typical_hold() == 2.25
     assert len(live.freed) == 3  # one end each, a closing call's release not again
+
+
+def test_answered_calls_tell_how_many_will_end_by_a_time() -> None:
+    live, _woken = live_with(4)
+    live.add(9, 8, 200, "79130009999")  # another campaign's
+    live.expect_end(0, 10.0)
+    live.expect_end(1, 12.0)
+    live.expect_end(2, 30.0)
+    live.expect_end(9, 10.0)
+    live.expect_end(77, 10.0)  # not a call of ours: nothing
+    # call 3 rings still: no end expected
+    assert [live.ending(7, by) for by in (9.0, 10.0, 12.5, 31.0)] == [0, 1, 2, 3]
+    assert live.ending(8, 31.0) == 1
+    live.release(0)
+    live.closing(1)  # its slot is the next call's already
+    assert live.ending(7, 31.0) == 1

@@ -1,0 +1,63 @@
+"""The next wave of a campaign's contacts is claimed while the calls it will follow still
+play (autoinformer/phone/dialer.py `_reserve_size`): calls that start together end
+together, and the first wave's ends, with no earlier end to size the reserve by, used to
+wait for claims made as they came. Against the session's real Asterisk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.autoinformer.conftest import World, WorldFactory
+from tests.integration.autoinformer.test_campaign_calls import (
+    TUESDAY_11,
+    attempts_of,
+    csv_of,
+    spec,
+)
+from tests.integration.autoinformer.test_survival import LONG_MESSAGE
+from tests.integration.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+AHEAD_SCENARIO = f"""
+name = "test-ahead"
+kind = "debt"
+message = "{LONG_MESSAGE}"
+wait_digit = 0
+repeats = 0
+[keys]
+"1" = "confirm"
+[replies]
+confirmed = ""
+"""
+
+
+async def test_the_second_wave_is_claimed_before_the_first_ends(world: WorldFactory) -> None:
+    """Three channels, six listeners: the three calls after the first ones are claimed
+    (their attempts and ChannelIds committed) while the first three still play, and each
+    of the six is called once, to its end."""
+    ended: set[str] = set()
+    w: World
+    async with world(now=TUESDAY_11) as w:
+        w.service.link.on_event("Hangup", lambda e: ended.add(str(e.get("Uniqueid", ""))))
+        await w.scenario(AHEAD_SCENARIO, "test-ahead")
+        numbers = ["5101", "5111", "5121", "5131", "5141", "5151"]
+        created = await w.campaigns.create(
+            spec("впрок", scenario="test-ahead", concurrency=3), list_data=csv_of(*numbers)
+        )
+        cid = created.campaign_id
+        await w.campaigns.start(cid)
+
+        async def second_wave_claimed() -> list[Any] | None:
+            attempts = await attempts_of(w, cid, counted_only=False)
+            return attempts if len(attempts) == 6 else None
+
+        attempts = await wait_for(second_wave_claimed, 20, "the second wave's claim")
+        # three channels: the second wave could only be dialed once calls of the first end
+        assert not ended & {a.channel_id for a in attempts}, "claimed only as the first ended"
+        await w.wait_finished(cid, timeout=60)
+        attempts = await attempts_of(w, cid)
+    assert sorted(a.phone[-4:] for a in attempts) == sorted(numbers)
+    assert {a.status for a in attempts} == {"notified"}
