@@ -499,7 +499,7 @@ class Dialer:
         contact = claimed.contact
         entry = self._live.add(claimed.attempt_id, claimed.plan.id, contact.id, contact.phone)
         entry.task = self._calls.spawn(
-            self._flow.run(
+            self._flow.start(
                 claimed.plan, claimed.scenario, contact, claimed.attempt_id, claimed.channel_id
             ),
             name=f"call-{claimed.attempt_id}",

@@ -299,14 +299,24 @@ class Speech:
         Raises :class:`MessageError` (bad message or contact field) or
         :class:`SynthesisError` (a phrase could not be synthesized).
         """
+        ready = self.render_ready(message, contact)
+        if ready is not None:
+            return ready
+        parts = self.resolve(message, contact or {})
+        return list(await asyncio.gather(*(self._part_name(p) for p in parts)))
+
+    def render_ready(
+        self, message: Message | str | Sequence[Any], contact: Mapping[str, Any] | None = None
+    ) -> list[str] | None:
+        """`render` when every part is on disk already (the usual case: a campaign's
+        phrases are rendered before its calls), with no waiting: a call's Originate goes
+        out in the step that freed its slot. None when a part is still to be made."""
         parts = self.resolve(message, contact or {})
         ready = [self._ready_name(p) for p in parts]
-        if all(name is not None for name in ready):
-            # every part on disk (the usual case: a campaign's phrases are rendered before
-            # its calls): no task per part, and the call's Originate goes out in this step
-            self.stats.hits += sum(1 for p in parts if not isinstance(p, PromptPart))
-            return [name for name in ready if name is not None]
-        return list(await asyncio.gather(*(self._part_name(p) for p in parts)))
+        if not all(name is not None for name in ready):
+            return None
+        self.stats.hits += sum(1 for p in parts if not isinstance(p, PromptPart))
+        return [name for name in ready if name is not None]
 
     def _ready_name(self, part: Part) -> str | None:
         """The part's Asterisk name if its file is there already (a `stat`, no waiting)."""

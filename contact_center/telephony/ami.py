@@ -286,6 +286,11 @@ class AmiLink:
         """Why the link gave up for good (a login refused before it was ever up), or None."""
         return self._failure
 
+    @property
+    def known_boot(self) -> str:
+        """`asterisk_boot` if this connection asked already, else "" (no waiting)."""
+        return self._boot if self.connected else ""
+
     async def asterisk_boot(self) -> str:
         """When the Asterisk at the other end started, as CoreStatus says ("2026-12-01
         13:32:18"): it names one run of Asterisk from its start to its stop, so whoever
@@ -453,6 +458,20 @@ class AmiLink:
         result = await self._send(name, fields, timeout=timeout, as_list=None)
         return result if isinstance(result, list) else [result]
 
+    def send_nowait(
+        self, name: str, /, *, timeout: float | None = None, **fields: AmiField
+    ) -> Coroutine[Any, Any, list[Message]]:
+        """`action_raw` with the action written now, in this step: no task hop before it
+        goes out (raises AmiNotSent at once when the link is down). Await what it returns
+        for every message collected."""
+        sent = self._write(name, fields, as_list=None)
+
+        async def reply() -> list[Message]:
+            result = await self._reply(name, sent, timeout)
+            return result if isinstance(result, list) else [result]
+
+        return reply()
+
     async def _send(
         self,
         name: str,
@@ -461,6 +480,11 @@ class AmiLink:
         timeout: float | None,
         as_list: bool | None,
     ) -> Reply:
+        return await self._reply(name, self._write(name, fields, as_list=as_list), timeout)
+
+    def _write(
+        self, name: str, fields: Mapping[str, AmiField], *, as_list: bool | None
+    ) -> tuple[Manager, Action, asyncio.Future[Reply]]:
         headers = _headers(name, fields)
         manager = self._manager
         if (
@@ -475,6 +499,15 @@ class AmiLink:
         act = Action(headers, as_list=as_list)
         future = manager.protocol.send(act, as_list=as_list)
         self._pending.add(future)
+        return manager, act, future
+
+    async def _reply(
+        self,
+        name: str,
+        sent: tuple[Manager, Action, asyncio.Future[Reply]],
+        timeout: float | None,
+    ) -> Reply:
+        manager, act, future = sent
         limit = self.config.action_timeout if timeout is None else timeout
         try:
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that

@@ -142,6 +142,27 @@ async def test_live_channels_include_a_call_in_progress(
     assert channel_id not in await originator.live_channel_ids()
 
 
+async def test_originate_now_writes_the_action_before_the_loop_runs_again(
+    originator: Originator, agi: AgiServer, asterisk: AsteriskFixture
+) -> None:
+    """The dialer starts a freed slot's next call in the step that freed it: the
+    Originate is on its way before anything else runs (the loop is held here, blocked,
+    while Asterisk is asked over its CLI), and its outcome comes as `originate`'s."""
+    channel_id = new_channel_id()
+    call = agi.claim(channel_id)
+    outcome = originator.originate_now(
+        number="79130000001", channel_id=channel_id, context="autoinformer", ring_timeout=5
+    )
+    deadline = time.monotonic() + 10
+    while channel_id not in asterisk.local.rx("core show channels concise"):
+        assert time.monotonic() < deadline, "the Originate waited for the loop"
+        time.sleep(0.05)  # noqa: ASYNC251 - blocking on purpose: the loop must not run
+    result = await outcome
+    assert result.outcome is Outcome.ANSWERED and result.channel_id == channel_id
+    channel = await asyncio.wait_for(call, 10)
+    await channel.hangup()
+
+
 async def test_hangup_fails_pending_agi_command(originator: Originator, agi: AgiServer) -> None:
     # ending 6: answers and hangs up after a second, while we wait for a digit
     channel_id = new_channel_id()

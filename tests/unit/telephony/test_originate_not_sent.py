@@ -16,3 +16,13 @@ async def test_originate_on_a_link_never_connected_is_not_sent() -> None:
         )
     assert not info.value.refused
     assert info.value.error_id == "originate-not-sent"
+
+
+def test_originate_now_on_a_link_that_is_down_raises_at_once() -> None:
+    """No await needed to know: the dialer's step that frees a slot sees it there."""
+    link = AmiLink(AmiConfig(host="127.0.0.1", port=1, username="u", secret="s"))
+    originator = Originator(link, "Local/{number}@sim-customers")
+    with pytest.raises(OriginateNotSent):
+        originator.originate_now(
+            number="79130000001", channel_id=new_channel_id(), context="autoinformer"
+        )
