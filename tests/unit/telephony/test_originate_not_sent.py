@@ -23,6 +23,6 @@ def test_originate_now_on_a_link_that_is_down_raises_at_once() -> None:
     link = AmiLink(AmiConfig(host="127.0.0.1", port=1, username="u", secret="s"))
     originator = Originator(link, "Local/{number}@sim-customers")
     with pytest.raises(OriginateNotSent):
-        originator.originate_now(
+        originator.originate_now(  # type: ignore[unused-coroutine]
             number="79130000001", channel_id=new_channel_id(), context="autoinformer"
         )
