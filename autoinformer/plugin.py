@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,6 +136,7 @@ class Autoinformer:
         self.dialer: Dialer | None = None
         self.mailer: Mailer | None = None
         self._tasks: TaskSet | None = None
+        self._unlisten: Callable[[], None] | None = None
         # the active campaigns' counters for the console's live pages (`serve` only)
         self.progress = CampaignProgress(app.sessions, app.events, app.clock)
         # SMTP results of the mailers this process stopped (the metric counts on across them)
@@ -189,13 +191,24 @@ class Autoinformer:
             config=self._mailer_config,
         )
         self.mailer.start()
+        self._unlisten = self.campaigns.on_change(self._campaign_changed)
         # a finished outage warning's not_reached_in_time contacts, followed up as it ends
         self._tasks.spawn(self.follow_ups.run(), name="autoinformer-follow-ups")
         if self._http:
             self._tasks.spawn(self.progress.run(), name="autoinformer-progress")
         log.info("autoinformer dialer and mailer started")
 
+    def _campaign_changed(self, _campaign_id: int) -> None:
+        # started, paused, resumed or cancelled on this process's console: act on it now
+        if self.dialer is not None:
+            self.dialer.campaigns_changed()
+        if self.mailer is not None:
+            self.mailer.wake()
+
     async def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         # the letter and the calls in progress drain side by side, not one after the other
         stops = [part.stop() for part in (self.mailer, self.dialer) if part is not None]
         for failed in await asyncio.gather(*stops, return_exceptions=True):

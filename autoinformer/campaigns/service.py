@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -111,6 +111,16 @@ class CampaignService:
         self.region = region
         self.calendar = calendar or ProductionCalendar()
         self.scenarios = ScenarioStore(sessions, prompts)
+        # called after a campaign's status changed here (start, pause, resume, cancel): the
+        # dialer and the mailer of this process act on it now, not at their next pass
+        self._listeners: list[Callable[[int], None]] = []
+
+    def on_change(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Call `listener(campaign_id)` after each status change made by this service;
+        returns the function that stops it. (A change made by another process, the CLI
+        say, is seen at the parts' next pass.)"""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # ------------------------------------------------------------------ create
     async def opted_out_phones(self, kind: str) -> set[str]:
@@ -347,6 +357,17 @@ class CampaignService:
             return list(await session.scalars(select(Campaign).order_by(Campaign.id)))
 
     async def _transition(
+        self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
+    ) -> Campaign:
+        campaign = await self._transition_in(campaign_id, allowed, target, verb)
+        for listener in list(self._listeners):
+            try:
+                listener(campaign_id)
+            except Exception:
+                log.exception("campaign %d: a listener of its change failed", campaign_id)
+        return campaign
+
+    async def _transition_in(
         self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
     ) -> Campaign:
         async with self._sessions() as session, session.begin():

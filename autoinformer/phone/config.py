@@ -49,6 +49,8 @@ class DialerConfig:
 
 @dataclass(slots=True)
 class DialerStats:
+    # passes over the campaigns done (the first after a start adopts the previous run's calls)
+    passes: int = 0
     launched: int = 0
     finished: int = 0
     reconciled: int = 0

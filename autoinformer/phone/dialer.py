@@ -181,6 +181,12 @@ class Dialer:
         """Reconcile, then pace calls until stopped or cancelled."""
         await self._loop.run()
 
+    def campaigns_changed(self) -> None:
+        """A campaign was started, paused or cancelled in this process: read the
+        campaigns again and pass now."""
+        self._plans_cache = None
+        self._loop.wake()
+
     async def stop(self) -> None:
         """Stop dialing; give calls in progress `drain_timeout` to finish, hang up the rest
         (their attempts are recorded, or left open for the next start to reconcile)."""
@@ -217,6 +223,7 @@ class Dialer:
             self._next_takeover = time.monotonic() + self.config.takeover_interval
             await self._adopt_open_attempts(start=False)
         await self._pass()
+        self.stats.passes += 1
         return False
 
     # ------------------------------------------------------------------ after a start

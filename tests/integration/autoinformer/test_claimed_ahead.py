@@ -5,11 +5,12 @@ wait for claims made as they came. Against the session's real Asterisk."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from tests.integration.autoinformer.conftest import World, WorldFactory
+from tests.integration.autoinformer.conftest import FAST, World, WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
     attempts_of,
@@ -61,3 +62,34 @@ async def test_the_second_wave_is_claimed_before_the_first_ends(world: WorldFact
         attempts = await attempts_of(w, cid)
     assert sorted(a.phone[-4:] for a in attempts) == sorted(numbers)
     assert {a.status for a in attempts} == {"notified"}
+
+
+async def test_a_campaign_started_on_the_console_is_dialed_at_once(
+    world: WorldFactory,
+) -> None:
+    """The dialer's passes are a minute apart here: a start made in this process (the
+    web console's button) is dialed now, not at the next pass."""
+    slow = replace(FAST, tick=60.0)
+    w: World
+    async with world(now=TUESDAY_11, config=slow) as w:
+        dialer = w.plugin.dialer
+        assert dialer is not None
+        await w.scenario(AHEAD_SCENARIO, "test-ahead")
+        created = await w.campaigns.create(
+            spec("сразу", scenario="test-ahead", concurrency=1), list_data=csv_of("5201")
+        )
+        cid = created.campaign_id
+
+        async def started_up() -> bool:
+            return dialer.stats.passes >= 1  # the next pass would come in a minute
+
+        await wait_for(started_up, 10, "the dialer's first pass")
+        await w.campaigns.start(cid)
+
+        async def answered() -> bool:
+            attempts = await attempts_of(w, cid)
+            return bool(attempts and attempts[0].answered_at)
+
+        # its phrases are synthesized first (a pass of their own when they are ready)
+        await wait_for(answered, 30, "the first call, answered")
+        assert dialer.stats.passes >= 2
