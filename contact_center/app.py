@@ -176,6 +176,7 @@ class App:
 
     async def __aenter__(self) -> App:
         await self.calendar.reload()
+        await self.calendar.warm(self.clock.now().date())
         return self
 
     async def __aexit__(

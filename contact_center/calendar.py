@@ -271,6 +271,14 @@ class ReloadingCalendar:
     def is_public_holiday(self, day: date) -> bool:
         return self._current.is_public_holiday(day)
 
+    async def warm(self, today: date) -> None:
+        """Work out this year's and next year's holidays in a worker thread: the first
+        look-up of a year costs about 130 ms (the `holidays` package's import and its
+        tables), which would otherwise stall the event loop at a campaign's first pass
+        or the hotline's first call."""
+        await asyncio.to_thread(_russian_year, today.year)
+        await asyncio.to_thread(_russian_year, today.year + 1)
+
     async def reload(self) -> str | None:
         """Re-read the override file if it changed; returns the file's error, if any."""
         async with self._lock:

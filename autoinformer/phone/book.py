@@ -324,12 +324,18 @@ class CallBook:
                 .values(next_attempt_at=until, wait_reason=reason)
             )
 
-    async def answered_times(self, phone: str, kind: str, since: datetime) -> list[datetime]:
+    async def answered_times_of(
+        self, phones: Collection[str], kind: str, since: datetime
+    ) -> dict[str, list[datetime]]:
+        """When each of these numbers answered a call of this kind since `since` (the
+        frequency caps), in one query: number -> its answers."""
+        found: dict[str, list[datetime]] = {}
+        wanted = list(dict.fromkeys(phones))
         async with self._sessions() as session:
-            return list(
-                await session.scalars(
-                    select(Attempt.answered_at).where(
-                        Attempt.phone == phone,
+            for start in range(0, len(wanted), 500):
+                rows = await session.execute(
+                    select(Attempt.phone, Attempt.answered_at).where(
+                        Attempt.phone.in_(wanted[start : start + 500]),
                         Attempt.kind == kind,
                         # an answered call cut off by our side spent no retry, but the
                         # customer did pick up: it counts against the caps all the same
@@ -337,7 +343,10 @@ class CallBook:
                         Attempt.answered_at > since,
                     )
                 )
-            )
+                for phone, answered_at in rows:
+                    if answered_at is not None:
+                        found.setdefault(phone, []).append(answered_at)
+        return found
 
     async def phones_in_call(self, phones: Collection[str]) -> set[str]:
         """Which of these numbers are in a call of any campaign (any dialer) right now: an

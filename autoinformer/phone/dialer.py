@@ -413,16 +413,10 @@ class Dialer:
         if slots < 0 or wanted <= 0:
             return
         # numbers claimed ahead are as good as in a call
-        ahead = {c.contact.phone for c in reserve}
-        ready: list[DueContact] = []
+        taken = {c.contact.phone for c in reserve}
+        fit: list[DueContact] = []
         for contact in await self._book.due(plan.id, now, wanted * 2 + 5):
-            if len(ready) >= wanted:
-                break
-            if (
-                self._live.in_call(contact.phone)
-                or contact.phone in ahead
-                or any(c.phone == contact.phone for c in ready)
-            ):
+            if self._live.in_call(contact.phone) or contact.phone in taken:
                 continue  # this number is in a call of ours right now
             tz = _zone(contact.timezone, plan.tz)
             if not self._window_open(plan, tz, now):
@@ -430,19 +424,13 @@ class Dialer:
                 until = opens or (plan.end_at or now + timedelta(days=1))
                 await self._book.defer(contact.id, until, "window")
                 continue
-            if len(ready) >= slots and not self._window_open(
+            if len(fit) >= slots and not self._window_open(
                 plan, tz, now + timedelta(seconds=RESERVE_TTL)
             ):
                 continue  # claimed ahead, it could be dialed after its window closed
-            if not plan.caps.none:
-                answered = await self._book.answered_times(
-                    contact.phone, plan.kind, now - CAP_LOOKBACK
-                )
-                blocked = cap_release(answered, now, plan.caps)
-                if blocked is not None:
-                    await self._book.defer(contact.id, blocked[0], f"cap_{blocked[1]}")
-                    continue
-            ready.append(contact)
+            taken.add(contact.phone)
+            fit.append(contact)
+        ready = await self._within_caps(plan, fit, now, wanted)
         # the customer base as it stands now: a paid debt is not called
         ready = await self._fresh.debts(plan, scenario, ready, now)
         if not ready:
@@ -465,6 +453,26 @@ class Dialer:
             return
         # calls ended while the claim was being committed have left their slots free too
         self._launch_reserved()
+
+    async def _within_caps(
+        self, plan: Plan, contacts: list[DueContact], now: datetime, wanted: int
+    ) -> list[DueContact]:
+        """The first `wanted` of `contacts` the frequency caps let be called now; the ones
+        they hold back wait until the caps let them. One query for all of them (one a
+        contact held a 100-channel start 125 ms before its first claim)."""
+        if plan.caps.none:
+            return contacts[:wanted]
+        answered = await self._book.answered_times_of(
+            [c.phone for c in contacts], plan.kind, now - CAP_LOOKBACK
+        )
+        ready: list[DueContact] = []
+        for contact in contacts:
+            blocked = cap_release(answered.get(contact.phone, []), now, plan.caps)
+            if blocked is not None:
+                await self._book.defer(contact.id, blocked[0], f"cap_{blocked[1]}")
+            elif len(ready) < wanted:
+                ready.append(contact)
+        return ready
 
     def _window_open(self, plan: Plan, tz: ZoneInfo, at: datetime) -> bool:
         """Whether `at` is in the campaign's calling window in `tz`. Windows are whole

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contact_center import calendar as calendar_module
 from contact_center.calendar import (
     ProductionCalendar,
     ReloadingCalendar,
@@ -218,3 +219,15 @@ def test_every_calendar_answers_the_working_days_questions() -> None:
     for cal in calendars:
         assert cal.is_working_day(date(2027, 2, 20))
         assert cal.is_public_holiday(date(2027, 1, 7))
+
+
+async def test_warming_works_out_this_year_and_the_next_off_the_loop(tmp_path: Path) -> None:
+    """The first look-up of a year is slow (about 130 ms): done in a thread at the start,
+    the look-ups on the event loop find it ready."""
+    cal = ReloadingCalendar("08:00-17:00", tmp_path / "missing.toml")
+    await cal.warm(date(2041, 6, 1))
+    before = calendar_module._russian_year.cache_info()
+    assert not cal.is_working_day(date(2041, 6, 12))  # Russia Day
+    assert not cal.is_working_day(date(2042, 1, 2))
+    after = calendar_module._russian_year.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (2, 0)
