@@ -360,12 +360,15 @@ class CampaignService:
         self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
     ) -> Campaign:
         campaign = await self._transition_in(campaign_id, allowed, target, verb)
+        self._changed(campaign_id)
+        return campaign
+
+    def _changed(self, campaign_id: int) -> None:
         for listener in list(self._listeners):
             try:
                 listener(campaign_id)
             except Exception:
                 log.exception("campaign %d: a listener of its change failed", campaign_id)
-        return campaign
 
     async def _transition_in(
         self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
@@ -427,10 +430,17 @@ class CampaignService:
         (SMTP settings refused) sends letters again."""
         async with self._sessions() as session, session.begin():
             campaign = await session.get(Campaign, campaign_id)
-            if campaign is not None and campaign.status == "running" and campaign.email_paused:
-                campaign.email_paused = None
-                campaign.email_paused_at = None
-                return campaign
+            mail_only = (
+                campaign
+                if campaign and campaign.status == "running" and campaign.email_paused
+                else None
+            )
+            if mail_only is not None:
+                mail_only.email_paused = None
+                mail_only.email_paused_at = None
+        if mail_only is not None:
+            self._changed(campaign_id)  # the mailer sends again now
+            return mail_only
         return await self._transition(campaign_id, ("paused",), "running", "возобновить")
 
     async def cancel(self, campaign_id: int) -> Campaign:

@@ -458,8 +458,8 @@ class Dialer:
         self, plan: Plan, contacts: list[DueContact], now: datetime, wanted: int
     ) -> list[DueContact]:
         """The first `wanted` of `contacts` the frequency caps let be called now; the ones
-        they hold back wait until the caps let them. One query for all of them (one a
-        contact held a 100-channel start 125 ms before its first claim)."""
+        they hold back wait until the caps let them. One query for all of them, not one a
+        contact (a pass over 200 capped contacts made 200)."""
         if plan.caps.none:
             return contacts[:wanted]
         answered = await self._book.answered_times_of(
@@ -493,8 +493,10 @@ class Dialer:
         typical calls (at least a second, at most a second short of RESERVE_TTL), what the
         next wave of ends will free, taken well within RESERVE_TTL (calls that started
         together end together: a wave of ends is served from it, not by a claim while the
-        slots wait). None for a campaign paced by its free operators (that pace
-        is asked for on each pass) or while Asterisk is being probed."""
+        slots wait); or, if more, the answered calls due to end within RESERVE_TTL - 2 s
+        (the first wave, which has no earlier ends to go by). None for a campaign paced
+        by its free operators (that pace is asked for on each pass) or while Asterisk is
+        being probed."""
         if scenario.offers_operator or self._gate.probing:
             return 0
         # over one and a half calls' time: calls that started together end together, and

@@ -455,8 +455,7 @@ class AmiLink:
         **fields: AmiField,
     ) -> list[Message]:
         """Every message panoramisk collected for the action (response first)."""
-        result = await self._send(name, fields, timeout=timeout, as_list=None)
-        return result if isinstance(result, list) else [result]
+        return await self.send_nowait(name, timeout=timeout, **fields)
 
     def send_nowait(
         self, name: str, /, *, timeout: float | None = None, **fields: AmiField
