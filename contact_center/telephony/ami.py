@@ -37,6 +37,7 @@ from contact_center.telephony.exceptions import (
     AmiLoginError,
     AmiNotSent,
     AmiTimeout,
+    TelephonyError,
 )
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,13 @@ class AmiLink:
             self._boot = boot
         return boot
 
+    async def _learn_boot(self) -> None:
+        try:
+            await self.asterisk_boot()
+        except TelephonyError as exc:
+            # asked again by the first call that needs it
+            log.debug("CoreStatus at connect failed: %s", exc)
+
     async def wait_connected(self, timeout: float | None) -> None:
         """Until the link is up (None: no limit); AmiConnectionError when `timeout` passes
         first or the link is closed, the link's `failure` if it gave up."""
@@ -547,6 +555,10 @@ class AmiLink:
             else:
                 self.reconnects += 1
                 log.warning("AMI link re-established (reconnect %d)", self.reconnects)
+            # known before the first call needs it: a call's Originate is written in the
+            # step that claimed it only when the boot is known (the first wave of a
+            # campaign went through a task and a CoreStatus round trip, ~45 ms, without)
+            self._tasks.spawn(self._learn_boot(), name="ami-boot")
             self._notify(True)
             return
         error = AmiLoginError(

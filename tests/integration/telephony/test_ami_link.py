@@ -199,12 +199,23 @@ async def test_keepalive_notices_a_frozen_asterisk(asterisk: AsteriskFixture) ->
     await link.close()
 
 
+async def _until_boot_known(link: AmiLink, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while not link.known_boot:
+        assert time.monotonic() < deadline, "the run of Asterisk was not asked at connect"
+        await asyncio.sleep(0.02)
+    return link.known_boot
+
+
 async def test_link_comes_back_after_asterisk_restart(asterisk: AsteriskFixture) -> None:
     link = AmiLink(AmiConfig.from_settings(asterisk.settings))
     await link.connect(timeout=10)
     originator = Originator(link, "Local/{number}@sim-customers")
     agi = AgiServer(link)
     try:
+        # asked by the link itself as it connects: the first call's Originate need not
+        # wait for it (nobody here asked)
+        await _until_boot_known(link)
         await asyncio.to_thread(asterisk.local.stop)
         for _ in range(100):
             if not link.connected:
@@ -214,6 +225,8 @@ async def test_link_comes_back_after_asterisk_restart(asterisk: AsteriskFixture)
         await asyncio.to_thread(asterisk.local.start)
         await link.wait_connected(30)
         assert link.reconnects >= 1
+        # forgotten with the old connection, asked again on the new one
+        assert await _until_boot_known(link, 10)
         # events flow again: a new call is seen and controlled over the same link
         channel_id = new_channel_id()
         call = agi.claim(channel_id)
