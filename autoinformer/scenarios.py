@@ -14,6 +14,9 @@ A scenario is a TOML (or JSON) file::
                                        # confirmed (the operator's info-done or wrap-up),
                                        # answered (an operator took it), message (only if
                                        # the message itself was heard or confirmed)
+    record = true                      # record the calls (MixMonitor, default true); false
+                                       # for a mass warning: the journal (parts heard, keys,
+                                       # times) is the proof, no 50 KB of WAV a call
 
     [keys]                             # digit -> confirm | operator | opt_out | repeat
     "1" = "confirm"
@@ -109,6 +112,7 @@ _TOP_KEYS = {
     "repeats",
     "calls_per_free_operator",
     "transfer_counts_as",
+    "record",
     "keys",
     "replies",
     "email",
@@ -129,6 +133,8 @@ class Scenario:
     calls_per_free_operator: float = 2.0
     # when a transfer to an operator counts as notified (TRANSFER_RULES)
     transfer_counts_as: str = DEFAULT_TRANSFER_RULE
+    # whether its calls are recorded (the dialplan's MixMonitor)
+    record: bool = True
     replies: Mapping[str, Message | None] = field(default_factory=dict)
     # the validated data as it is stored (JSON): what a campaign replays later
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -214,6 +220,9 @@ def parse_scenario(
             "оповещением: confirmed — когда оператор подтвердит, answered — когда ответит, "
             "message — только по самому сообщению)",
         )
+    record = data.get("record", True)
+    if not isinstance(record, bool):
+        raise err("record", "true или false: записывать ли звонки кампании (по умолчанию true)")
     keys_raw = data.get("keys", {"1": "confirm"})
     if not isinstance(keys_raw, Mapping):
         raise err("keys", "должна быть таблица цифра = действие")
@@ -274,6 +283,8 @@ def parse_scenario(
     if "transfer_counts_as" in data:
         # stored only when given: a scenario stored before the key keeps its version
         stored["transfer_counts_as"] = transfer_rule
+    if "record" in data:
+        stored["record"] = record
     if email is not None:
         stored["email"] = email.to_mapping()
     return Scenario(
@@ -288,6 +299,7 @@ def parse_scenario(
         repeats=repeats,
         calls_per_free_operator=per_operator,
         transfer_counts_as=str(transfer_rule),
+        record=record,
         replies=replies,
         data=stored,
         email=email,

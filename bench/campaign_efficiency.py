@@ -1,6 +1,7 @@
 """How close a phone campaign comes to the limit its channels set.
 
     .venv/bin/python bench/campaign_efficiency.py [--contacts 1000] [--concurrency 50]
+        [--no-recording]
 
 Starts a private Asterisk (asterisk_conf/ with the sim profile, its own runtime folder
 under /tmp, a free AMI port, no SIP), a fresh SQLite database and the service with the
@@ -24,6 +25,11 @@ and renames it into Asterisk's ``spool/outgoing`` (pbx_spool, loaded for this), 
 most ``--concurrency`` calls in flight: pbx_spool keeps a call's file in ``outgoing`` until
 the call is over, so the script counts the files there every 20 ms. Then the line
 ``vs_callfiles: X`` (the project's contacts a minute / the call files' contacts a minute).
+
+The calls are recorded (MixMonitor), as the product's scenarios are by default; the call
+files record nothing. ``--no-recording`` runs the campaign with a scenario of ``record =
+false`` (a mass warning's choice): what the recording costs, and the anchor with like for
+like.
 
 BENCH_PHASES=1 also prints where each call's channel time went, from Asterisk's own event
 timestamps (dial to answer; a message the dialplan played: answer to its end (CCPlayed)
@@ -258,7 +264,9 @@ async def run(
         ai = app.part(Autoinformer)
         campaigns = ai.campaigns
         scenario = workdir / "bench.toml"
-        scenario.write_text(SCENARIO, encoding="utf-8")
+        # a top-level key: before the [keys] table
+        text = SCENARIO.replace("repeats = 0\n", "repeats = 0\nrecord = false\n", 1)
+        scenario.write_text(text if args.no_recording else SCENARIO, encoding="utf-8")
         await campaigns.scenarios.add_file(scenario)
         rows = ["phone,account"] + [f"+7913{i:06d}1,{i}" for i in range(args.contacts)]
         created = await campaigns.create(
@@ -314,6 +322,7 @@ async def run(
     print(f"contacts: {t.contacts}, notified: {t.notified}, attempts: {t.attempts}")
     print(f"statuses: {dict(t.by_status)}")
     print(f"concurrency: {args.concurrency}, call time (message length): {call_time:.2f} s")
+    print(f"recording: {'off (record = false)' if args.no_recording else 'on (MixMonitor)'}")
     print(f"elapsed: {elapsed:.2f} s, channel-bound limit: {limit:.2f} s")
     n = max(1, t.attempts)
     print(
@@ -359,6 +368,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--no-recording",
+        action="store_true",
+        help="the campaign's scenario says record = false (the call files record nothing)",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cc-bench-", dir="/tmp"))
     settings = Settings().replace(

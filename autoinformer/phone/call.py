@@ -485,7 +485,9 @@ class CallFlow:
         # the number called once more than the policy allows
         call.journal.changed(urgent=True)
         call.forgetting = self._marks.take()
-        call.recording_name = self._recording_name(call)
+        # a scenario with `record = false` (a mass warning): no MixMonitor, the journal
+        # is the proof
+        call.recording_name = self._recording_name(call) if call.scenario.record else ""
         try:
             reply = self._originator.originate_now(
                 number=number,
@@ -1010,7 +1012,7 @@ class CallFlow:
         recording: asyncio.Future[None] | None = None
         hung_up = False
         try:
-            if not p.recording:
+            if not p.recording and call.scenario.record:
                 if call.recording_name:
                     recording = asyncio.ensure_future(self._recording_started(call, channel))
                 else:
