@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.exceptions import AutoinformerError, CampaignNotFound
-from autoinformer.models import Attempt, Campaign, CampaignContact
+from autoinformer.models import Attempt, Campaign, CampaignContact, ScenarioRow
 from autoinformer.scheduling import STATUS_RU
 from contact_center.clock import Clock
 
@@ -124,6 +124,8 @@ class ProofSource:
     # the places each attempt's recording may be (recording_files)
     recordings: dict[int, list[Path]]
     messages: dict[int, list[PartRecord]]
+    # False: the campaign's scenario said `record = false`; no call was recorded
+    recorded: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +205,18 @@ README = """Доказательство уведомления абонента
 Абонент: {name}
 Пакет собран: {created_at}
 
-recordings/      записи звонков (как их записал Asterisk, MixMonitor)
+{recordings_line}
 message/         что было проиграно на каждом звонке: текст (.txt) и звук каждой части
 attempts.csv     журнал попыток: время, итог, нажатые клавиши, канал Asterisk
 attempts.json    то же в JSON
 manifest.json    SHA-256 каждого файла пакета
 SHA256SUMS       то же для проверки: sha256sum -c SHA256SUMS
 """
+RECORDINGS_LINE = "recordings/      записи звонков (как их записал Asterisk, MixMonitor)"
+NOT_RECORDED_LINE = (
+    "recordings/      нет: звонки этой кампании не записывались (в сценарии record = false);\n"
+    "                 что абонент услышал и нажал, показывают журнал попыток и message/"
+)
 
 
 def build_zip(source: ProofSource) -> tuple[bytes, int]:
@@ -224,7 +231,10 @@ def build_zip(source: ProofSource) -> tuple[bytes, int]:
         "name": source.name,
         "created_at": source.created_at,
     }
-    files.append(("README.txt", README.format(**head).encode("utf-8")))
+    recordings_line = RECORDINGS_LINE if source.recorded else NOT_RECORDED_LINE
+    files.append(
+        ("README.txt", README.format(**head, recordings_line=recordings_line).encode("utf-8"))
+    )
     records: list[AttemptRecord] = []
     for record in source.attempts:
         candidates = source.recordings.get(record.attempt_id)
@@ -318,6 +328,7 @@ class ProofService:
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None:
                 raise CampaignNotFound(f"кампания {campaign_id} не найдена")
+            scenario = await session.get(ScenarioRow, campaign.scenario_id)
             contacts = list(
                 await session.scalars(
                     select(CampaignContact)
@@ -392,6 +403,7 @@ class ProofService:
             attempts=records,
             recordings=recordings,
             messages=messages,
+            recorded=scenario is None or _recorded(scenario.body),
         )
 
     async def pack(self, campaign_id: int, account: str) -> ProofPack:
@@ -410,3 +422,12 @@ class ProofService:
         )
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in account)
         return ProofPack(f"доказательство_{campaign_id}_{safe}.zip", content, count, seconds)
+
+
+def _recorded(body: str) -> bool:
+    """Whether a stored scenario's calls were recorded (`record`, true when not given)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return True
+    return not (isinstance(data, dict) and data.get("record") is False)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -318,7 +317,7 @@ class CallFlow:
             # (here it would break the step of the call that freed the slot)
             return None
         call.claim = claim = self._agi.claim(call.channel_id)
-        played = self._plays.expect(call.channel_id, self._over(call))
+        played = self._plays.expect(call.channel_id)
         dialing: asyncio.Future[OriginateResult]
         try:
             dialing = asyncio.ensure_future(self._originate_now(call, number, boot))
@@ -339,7 +338,7 @@ class CallFlow:
             call.claim = self._agi.claim(call.channel_id)
             sent = _Dialing(
                 call.claim,
-                self._plays.expect(call.channel_id, self._over(call)),
+                self._plays.expect(call.channel_id),
                 asyncio.ensure_future(self._originate(call, number)),
             )
         claim, played, dialing = sent.claim, sent.played, sent.dialing
@@ -446,11 +445,6 @@ class CallFlow:
                 await asyncio.sleep(POLL)
             waited += POLL
         return None
-
-    def _over(self, call: _Call) -> Callable[[], None]:
-        """For `DialplanPlays.expect`: the call's dialplan ended it (its `h` extension
-        told), so its slot goes to the next call as the event is read."""
-        return functools.partial(self._live.closing, call.attempt_id)
 
     def _played_out(self, call: _Call, played: Played) -> _End:
         """The dialplan played the message and ended the call with no AGI: the whole of it

@@ -4,10 +4,13 @@ whether the dialplan plays the message alone or AGI takes the call after it (a k
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from autoinformer.proof import ProofPack
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO, WorldFactory
 from tests.integration.autoinformer.test_campaign_calls import (
     TUESDAY_11,
@@ -37,6 +40,12 @@ def _new(before: dict[Path, int], after: dict[Path, int]) -> list[str]:
     return sorted(p.name for p, changed in after.items() if before.get(p) != changed)
 
 
+def _proof(pack: ProofPack) -> tuple[str, list[str]]:
+    """The proof pack's README and the names of its files."""
+    with zipfile.ZipFile(io.BytesIO(pack.content)) as zf:
+        return zf.read("README.txt").decode("utf-8"), zf.namelist()
+
+
 @pytest.mark.parametrize(
     ("scenario", "text"), [("test-unrecorded", UNRECORDED), ("test-notice", UNRECORDED_NOTICE)]
 )
@@ -54,11 +63,15 @@ async def test_calls_of_an_unrecorded_scenario_leave_no_recording(
         await w.wait_finished(created.campaign_id, timeout=60)
         attempts = await attempts_of(w, created.campaign_id)
         made = _new(before, _recordings(w.settings.recordings_path))
+        readme, packed = _proof(await w.plugin.proofs.pack(created.campaign_id, "1000"))
     assert len(attempts) == 2
     assert {a.status for a in attempts} == {"notified"}
     assert all(a.answered_at is not None and a.parts_played > 0 for a in attempts)
     assert [a.recording_path for a in attempts] == ["", ""]
     assert made == []
+    # the proof pack says why it holds no recording, rather than leave it to look lost
+    assert "звонки этой кампании не записывались (в сценарии record = false)" in readme
+    assert not [n for n in packed if n.startswith("recordings/")]
     if scenario == "test-unrecorded":
         # the key came: AGI took the call, and it did not start a recording either
         assert sorted(a.confirmed for a in attempts) == [False, True]
@@ -74,6 +87,8 @@ async def test_a_recorded_scenario_still_records_its_calls(world: WorldFactory) 
         await w.wait_finished(created.campaign_id, timeout=60)
         [attempt] = await attempts_of(w, created.campaign_id)
         made = _new(before, _recordings(w.settings.recordings_path))
+        readme, _ = _proof(await w.plugin.proofs.pack(created.campaign_id, "1000"))
     assert attempt.status == "notified"
     assert attempt.recording_path.endswith(f"c{created.campaign_id}-a{attempt.id}.wav")
     assert made == [f"c{created.campaign_id}-a{attempt.id}.wav"]
+    assert "записи звонков (как их записал Asterisk, MixMonitor)" in readme

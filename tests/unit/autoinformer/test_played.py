@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from autoinformer.phone.played import (
     MAX_PARTS,
-    DialplanPlays,
     DialplanStart,
     Played,
     message_variables,
 )
-from contact_center.telephony.ami import AmiLink
 
 NAMES = ["cc/cache/ab/abc123", "cc/prompts/ru/debt", "cc/cache/0f/7e"]
 
@@ -84,53 +82,3 @@ def test_where_the_dialplan_left_the_message(
 )
 def test_what_the_dialplan_said_at_the_end(event: dict[str, Any], played: Played) -> None:
     assert Played.from_event(event) == played
-
-
-class _Events:
-    """The one thing DialplanPlays asks of the link: a handler per event name."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, Any] = {}
-
-    def on_event(self, name: str, handler: Any) -> Any:
-        self.handlers[name] = handler
-        return lambda: self.handlers.pop(name, None)
-
-
-def _played_event(channel_id: str) -> dict[str, str]:
-    return {"UserEvent": "CCPlayed", "Uniqueid": channel_id, "Played": "3", "Heard": "1"}
-
-
-async def test_the_slot_is_handed_on_as_the_event_is_read_not_when_the_task_wakes() -> None:
-    events = _Events()
-    plays = DialplanPlays(cast(AmiLink, events))
-    told: list[str] = []
-    mine = plays.expect("cc-1", lambda: told.append("cc-1"))
-    other = plays.expect("cc-2", lambda: told.append("cc-2"))
-    events.handlers["UserEvent"](_played_event("cc-1"))
-    # in the event's own step: nothing ran on the loop in between
-    assert told == ["cc-1"]
-    assert mine.result() == Played(played=3, heard=True, recording="")
-    assert not other.done()
-    # a repeated event (or one for a call given up) tells nobody again
-    events.handlers["UserEvent"](_played_event("cc-1"))
-    plays.release("cc-2")
-    events.handlers["UserEvent"](_played_event("cc-2"))
-    assert told == ["cc-1"]
-    plays.close()
-
-
-async def test_a_failing_hand_on_is_logged_and_the_call_still_learns_its_end(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    events = _Events()
-    plays = DialplanPlays(cast(AmiLink, events))
-
-    def broken() -> None:
-        raise RuntimeError("no slot")
-
-    future = plays.expect("cc-3", broken)
-    events.handlers["UserEvent"](_played_event("cc-3"))
-    assert future.result().heard
-    assert "was not handed on" in caplog.text
-    plays.close()
