@@ -161,6 +161,7 @@ class Autoinformer:
                 config=replace(
                     self._dialer_config,
                     call_hard_limit=settings.call_hard_limit,
+                    driven_lease=settings.driven_lease,
                     dialplan_message=self._dialer_config.dialplan_message
                     and settings.dialplan_message,
                     max_channels=self._dialer_config.max_channels or settings.dial_channels,

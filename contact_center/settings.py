@@ -112,6 +112,10 @@ class Settings:
     # (TIMEOUT(absolute); lifted when the customer joins the operators' queue): a call whose
     # worker died ends by this bound, and another worker then closes its attempt
     call_hard_limit: float = 900.0
+    # seconds a campaign call in AGI lives with nobody driving it (TIMEOUT(absolute) the
+    # service renews while it drives the call): a customer whose worker died and did not
+    # come back hears a goodbye by then, not silence until the hard limit; 0: off
+    driven_lease: float = 60.0
     # a campaign call's dialplan plays the message itself (app_controlplayback; AGI where
     # Asterisk lacks it), with no round trip to the service before or between its parts;
     # "no": every part is an AGI command
@@ -351,6 +355,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError("CC_NODE: up to 100 letters, digits and - _ . : /")
     if not 60 <= s.call_hard_limit <= 86400:
         raise SettingsError("CC_CALL_HARD_LIMIT: seconds between 60 and 86400")
+    if s.driven_lease != 0 and not 2 <= s.driven_lease <= 3600:
+        raise SettingsError("CC_DRIVEN_LEASE: 0 (off) or seconds between 2 and 3600")
     if "{number}" not in s.dial_template:
         raise SettingsError("CC_DIAL_TEMPLATE: must contain {number}")
     if s.dial_template.count("{") != 1 or s.dial_template.count("}") != 1:

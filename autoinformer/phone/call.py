@@ -37,6 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from autoinformer.campaigns.plan import Plan
 from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.config import DialerConfig, DialerStats
+from autoinformer.phone.lease import DrivenLeases
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.marks import HEARD_FAMILY, HeardMarks, forget_variables
 from autoinformer.phone.pacing import DialGate, OperatorDesk
@@ -51,6 +52,7 @@ from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
 from contact_center.speech import Message, MessageError, PromptPart, Speech, SynthesisError
+from contact_center.speech.prompts import prompt_path
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer, DbKey
 from contact_center.telephony.ami import AmiLink
@@ -66,6 +68,8 @@ from contact_center.telephony.numbers import InvalidPhoneNumber, dial_digits
 from contact_center.telephony.originate import CAUSE_OUTCOME, OriginateResult, Originator
 
 log = logging.getLogger(__name__)
+# what a call whose driver is gone hears before Asterisk hangs it up (lease.py)
+BYE_PROMPT = "goodbye"
 
 ALL_KEYS = "0123456789*#"
 # how often an adopted call's channel is looked at (a Hangup event wakes it sooner)
@@ -160,11 +164,15 @@ class CallFlow:
         stats: DialerStats,
         marks: HeardMarks,
         plays: DialplanPlays,
+        leases: DrivenLeases | None = None,
         handoffs: Handoffs | None = None,
     ) -> None:
         self._book = book
         self._marks = marks
         self._plays = plays
+        self._leases = leases
+        # the goodbye a call whose lease ran out hears (its Asterisk name; "" unknown)
+        self._bye = ""
         self._link = link
         self._agi = agi
         self._originator = originator
@@ -499,6 +507,7 @@ class CallFlow:
                     "CC_ATTEMPT": str(call.attempt_id),
                     "CC_CALL_LIMIT": str(int(self.config.call_hard_limit)),
                     "CC_RECORDING": call.recording_name,
+                    **self._lease_variables(),
                     **forget_variables(call.forgetting),
                     **self._message_variables(call),
                 },
@@ -549,6 +558,8 @@ class CallFlow:
         if not call.answered:
             call.answered = True
             call.journal.answered()
+        if self._leases is not None:
+            self._leases.hold(channel.channel, self.config.call_hard_limit)
         try:
             await self._play(call, start, pressed, resume=resume)
         except TelephonyError as exc:
@@ -557,6 +568,9 @@ class CallFlow:
                 return await self._recover(call)
             log.warning("attempt %d to %s: %s", call.attempt_id, self._who(call), exc)
             return _End(call.progress.facts(), f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._leases is not None:
+                self._leases.drop(channel.channel)
         p = call.progress
         if not (p.received or p.decided) and await self._asterisk_stopping():
             # hung up mid-message by Asterisk going away, not by the customer
@@ -1097,6 +1111,16 @@ class CallFlow:
             if recording is not None:
                 recording.cancel()
 
+    def _lease_variables(self) -> dict[str, str]:
+        """The AGI part's bound and the goodbye its `T` extension says (lease.py)."""
+        if self._leases is None or not self._leases.on:
+            return {}
+        if not self._bye:
+            built = prompt_path(self._speech.sounds_dir, BYE_PROMPT)
+            # not built yet (no `sounds build`): the call is just hung up
+            self._bye = self._speech.playback_name(built) if built.is_file() else ""
+        return {"CC_DRIVEN_LEASE": str(int(self._leases.lease)), "CC_BYE": self._bye}
+
     def _recording_name(self, call: _Call) -> str:
         local = self._clock.now().astimezone(call.plan.tz)
         return f"autoinformer/{local:%Y/%m/%d}/c{call.plan.id}-a{call.attempt_id}.wav"
@@ -1213,7 +1237,10 @@ class CallFlow:
             await call.journal.flush()
             timeout = int(self.config.queue_timeout)
             # with an operator: no hard limit (as in [operators-queue]); a conversation
-            # past CC_CALL_HARD_LIMIT was cut by Asterisk mid-sentence
+            # past CC_CALL_HARD_LIMIT was cut by Asterisk mid-sentence. Its lease goes
+            # first: a renewal after this would bound the conversation again
+            if self._leases is not None:
+                self._leases.drop(channel.channel)
             await channel.set_variable("TIMEOUT(absolute)", "0")
             if self.config.operators_trunk:
                 await self._put_through(call, channel, timeout)

@@ -31,6 +31,9 @@ class DialerConfig:
     # an answered call lasts at most this long (Settings.call_hard_limit: Asterisk's
     # TIMEOUT(absolute), lifted in the operators' queue)
     call_hard_limit: float = 900.0
+    # a call in AGI nobody drives ends this long after its last renewal (Settings
+    # .driven_lease, autoinformer/phone/lease.py); 0: off
+    driven_lease: float = 60.0
     # the longest ring of any campaign (CampaignSpec allows 3..120 s)
     ring_timeout_max: float = 120.0
     # how often a worker looks for calls of workers that stopped (several workers)

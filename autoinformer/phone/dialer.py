@@ -51,6 +51,7 @@ from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.fresh import FreshData
+from autoinformer.phone.lease import DrivenLeases
 from autoinformer.phone.live import LiveCalls
 from autoinformer.phone.marks import HeardMarks
 from autoinformer.phone.pacing import (
@@ -141,6 +142,7 @@ class Dialer:
         self._windows: dict[tuple[int, CallingWindows, str, int], bool] = {}
         self._channels = channels = AsteriskChannels(link)
         self._plays = plays = DialplanPlays(link)
+        self.leases = leases = DrivenLeases(link, self.config.driven_lease)
         self._prerenderer = Prerenderer(book=book, scenarios=scenarios, speech=speech)
         self._fresh = FreshData(book)
         # heard marks of closed attempts, deleted by the next calls' dialplan
@@ -161,6 +163,7 @@ class Dialer:
             stats=self.stats,
             marks=self.marks,
             plays=plays,
+            leases=leases,
             handoffs=handoffs,
         )
         # the `serve` processes alive now (service_state): whose calls are not to be taken
@@ -178,7 +181,9 @@ class Dialer:
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
-        """Reconcile, then pace calls until stopped or cancelled."""
+        """Reconcile, then pace calls until stopped or cancelled (the driven calls'
+        leases renewed meanwhile)."""
+        self._aux.spawn(self.leases.run(), name="driven-leases")
         await self._loop.run()
 
     def campaigns_changed(self) -> None:
