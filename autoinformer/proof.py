@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoinformer.exceptions import AutoinformerError, CampaignNotFound
 from autoinformer.models import Attempt, Campaign, CampaignContact, ScenarioRow
+from autoinformer.scenarios import records_calls
 from autoinformer.scheduling import STATUS_RU
 from contact_center.clock import Clock
 
@@ -403,7 +404,7 @@ class ProofService:
             attempts=records,
             recordings=recordings,
             messages=messages,
-            recorded=scenario is None or _recorded(scenario.body),
+            recorded=scenario is None or records_calls(scenario.body),
         )
 
     async def pack(self, campaign_id: int, account: str) -> ProofPack:
@@ -422,12 +423,3 @@ class ProofService:
         )
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in account)
         return ProofPack(f"доказательство_{campaign_id}_{safe}.zip", content, count, seconds)
-
-
-def _recorded(body: str) -> bool:
-    """Whether a stored scenario's calls were recorded (`record`, true when not given)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return True
-    return not (isinstance(data, dict) and data.get("record") is False)

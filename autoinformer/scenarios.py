@@ -173,6 +173,12 @@ def transfer_rule_of(body: str | Mapping[str, Any]) -> str:
     return rule if rule in TRANSFER_RULES else DEFAULT_TRANSFER_RULE
 
 
+def records_calls(body: str | Mapping[str, Any]) -> bool:
+    """Whether a stored scenario's calls are recorded (`record`; true when not given)."""
+    data = json.loads(body) if isinstance(body, str) else body
+    return not (isinstance(data, Mapping) and data.get("record") is False)
+
+
 def parse_scenario(
     data: Mapping[str, Any],
     source: str,

@@ -71,9 +71,6 @@ class DrivenLeases:
         """Not ours to keep alive any more: it ended, or goes to an operator."""
         self._held.pop(channel, None)
 
-    def held(self) -> list[str]:
-        return list(self._held)
-
     async def run(self) -> None:
         """Renew every held call's bound a third of the lease before it runs out, until
         cancelled."""
@@ -94,26 +91,22 @@ class DrivenLeases:
             *(self._renew(entry, now) for entry in held), return_exceptions=True
         )
         for entry, result in zip(held, results, strict=True):
-            if isinstance(result, AmiActionError):
+            if result is None:
+                self.renewals += 1
+            elif isinstance(result, AmiActionError):
                 # the channel is gone (its end is seen elsewhere)
                 self._held.pop(entry.channel, None)
-            elif isinstance(result, BaseException):
+            elif isinstance(result, TelephonyError):
+                # the link is down: the next round renews (a lease outlives a short drop)
+                log.debug("lease renewal not sent: %s", result)
+            else:
                 log.warning("a call's lease was not renewed: %s", result)
 
     async def _renew(self, entry: _Held, now: float) -> None:
-        seconds = renewal(self.lease, entry.until, now)
-        try:
-            await self._link.action(
-                "Setvar",
-                Channel=entry.channel,
-                Variable="TIMEOUT(absolute)",
-                Value=str(seconds),
-                timeout=max(1.0, self.lease / 3),
-            )
-        except AmiActionError:
-            raise
-        except TelephonyError as exc:
-            # the link is down: the next round renews (a lease outlives a short drop)
-            log.debug("lease renewal not sent: %s", exc)
-            return
-        self.renewals += 1
+        await self._link.action(
+            "Setvar",
+            Channel=entry.channel,
+            Variable="TIMEOUT(absolute)",
+            Value=str(renewal(self.lease, entry.until, now)),
+            timeout=max(1.0, self.lease / 3),
+        )

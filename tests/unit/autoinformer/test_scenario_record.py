@@ -7,7 +7,7 @@ import json
 import pytest
 
 from autoinformer.exceptions import ScenarioError
-from autoinformer.scenarios import parse_scenario
+from autoinformer.scenarios import parse_scenario, records_calls
 from tests.unit.autoinformer.test_transfer_rule import BASE, PROMPTS
 
 
@@ -39,3 +39,11 @@ def test_a_record_that_is_not_true_or_false_is_refused_naming_the_key(bad: objec
     assert str(caught.value) == (
         "f.toml: record: true или false: записывать ли звонки кампании (по умолчанию true)"
     )
+
+
+def test_a_stored_body_says_whether_its_calls_are_recorded() -> None:
+    assert records_calls(json.dumps({"name": "n", "record": False})) is False
+    assert records_calls(json.dumps({"name": "n", "record": True})) is True
+    # stored before the key, or not a table: recorded, as every scenario was
+    assert records_calls(json.dumps({"name": "n"})) is True
+    assert records_calls("[]") is True
