@@ -27,7 +27,19 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Integer, Text, bindparam, case, func, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Text,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -801,22 +813,47 @@ class CallBook:
             )
             return [_open_attempt(a) for a in rows]
 
+    async def dead_workers_calls(self, *, alive: Collection[str]) -> list[tuple[int, str, str]]:
+        """(attempt id, ChannelId, the `serve` that placed it) of every open attempt a
+        worker no longer alive placed on another node: the calls to ask that node about."""
+        others = sorted(set(alive) | {self.instance})
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Attempt.id, Attempt.channel_id, Attempt.instance)
+                .where(
+                    Attempt.ended_at.is_(None),
+                    Attempt.node.not_in([self.node, ""]),
+                    Attempt.instance.not_in(others),
+                )
+                .order_by(Attempt.id)
+            )
+            return [(row[0], row[1], row[2]) for row in rows]
+
     async def take_over(
-        self, now: datetime, *, alive: Collection[str], ended_by: timedelta | None = None
+        self,
+        now: datetime,
+        *,
+        alive: Collection[str],
+        ended_by: timedelta | None = None,
+        ended: Collection[int] = (),
     ) -> list[OpenAttempt]:
         """The open attempts this worker is to adopt, made its own in one transaction.
 
         Without `ended_by` (at a start): those of its node (or of no node) that no other
-        live process placed. With it: a dead worker's on another node started longer ago
-        than that, whose call must have ended there (TIMEOUT(absolute)); only their
-        outcome is left to take. A live worker's calls are never taken."""
+        live process placed. With it: a dead worker's on another node whose call is over
+        there: those in `ended` (its node no longer has the channel), and any started
+        longer ago than `ended_by`, whose call must have ended by now (TIMEOUT(absolute));
+        only their outcome is left to take. A live worker's calls are never taken."""
         others = sorted(set(alive) - {self.instance})
         own_node = Attempt.node.in_([self.node, ""])
         chosen = select(Attempt.id).where(Attempt.ended_at.is_(None))
         if ended_by is None:
             chosen = chosen.where(own_node)
         else:
-            chosen = chosen.where(~own_node, Attempt.started_at < now - ended_by)
+            over = Attempt.started_at < now - ended_by
+            if ended:
+                over = or_(over, Attempt.id.in_(sorted(ended)))
+            chosen = chosen.where(~own_node, over)
         if others:
             chosen = chosen.where(Attempt.instance.not_in(others))
         placing = chosen.add_columns(Attempt.node, Attempt.instance)

@@ -38,8 +38,9 @@ class DialerConfig:
     ring_timeout_max: float = 120.0
     # how often a worker looks for calls of workers that stopped (several workers)
     takeover_interval: float = 15.0
-    # a dead worker's call on another node is taken this long after it started (None: the
-    # longest ring + call_hard_limit + 30 s, by when that node's Asterisk has ended it)
+    # a dead worker's call on another node is taken once that node no longer has its
+    # channel; if the node cannot be asked, this long after it started (None: the longest
+    # ring + call_hard_limit + 30 s, by when that node's Asterisk has ended it)
     takeover_after: float | None = None
     # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
     # CC_DIAL_CHANNELS when this is 0)
@@ -61,6 +62,8 @@ class DialerStats:
     # previous runs' calls taken over at a start; calls that lost the AMI link mid-way
     adopted: int = 0
     recovered: int = 0
+    # looks at a dead worker's open calls, each asking their nodes which are over there
+    takeover_looks: int = 0
     # attempts that were not attempts (the Originate never reached Asterisk...)
     voided: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))

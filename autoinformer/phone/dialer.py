@@ -74,7 +74,7 @@ from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
 from contact_center.telephony.exceptions import TelephonyError
-from contact_center.telephony.originate import Originator
+from contact_center.telephony.originate import Originator, live_channel_ids
 from contact_center.telephony.peers import PeerAsterisks
 
 log = logging.getLogger(__name__)
@@ -223,8 +223,8 @@ class Dialer:
             await self._adopt_open_attempts(start=True)
             self._reconciled.set()
         elif self._live_instances is not None and time.monotonic() >= self._next_takeover:
-            # a worker that died on another node: its calls have ended by now, their
-            # attempts (and so their contacts) are ours to close and go on with
+            # a worker that died on another node: its calls that are over there are ours
+            # to close, and their contacts ours to go on with
             self._next_takeover = time.monotonic() + self.config.takeover_interval
             await self._adopt_open_attempts(start=False)
         await self._pass()
@@ -244,17 +244,12 @@ class Dialer:
                 log.warning("%d contacts left calling without an attempt wait again", released)
         now = self._clock.now()
         alive = await self._live_instances() if self._live_instances is not None else ()
-        # rung, then answered and cut by Asterisk at the hard limit, with a margin
-        after = self.config.takeover_after
-        if after is None:
-            after = self.config.ring_timeout_max + self.config.call_hard_limit + 30
-        ended_by = timedelta(seconds=after)
-        taken = await self._book.take_over(now, alive=alive, ended_by=None if start else ended_by)
+        if not start:
+            await self._take_over_dead(now, alive)
+            return
+        taken = await self._book.take_over(now, alive=alive)
         attempts = [a for a in taken if self._live.get(a.id) is None]
         if not attempts:
-            return
-        if not start:
-            await self._close_taken(attempts)
             return
         # claimed before Asterisk is asked: a call answered meanwhile comes to us, not to
         # the "nobody waits for it" hang-up
@@ -287,23 +282,66 @@ class Dialer:
             scenarios[plan.scenario_id] = await self._scenarios.by_id(plan.scenario_id)
         return plan, scenarios[plan.scenario_id], contact
 
-    async def _close_taken(self, attempts: list[OpenAttempt]) -> None:
-        """A dead worker's calls on other nodes: over there by now; each is closed with
-        what its node's Asterisk says of it, and its contact goes on here."""
-        log.warning("closing %d calls of a worker that stopped on another node", len(attempts))
+    async def _take_over_dead(self, now: datetime, alive: Collection[str]) -> None:
+        """The calls of a worker that died on another node, each once it is over there:
+        as soon as that node's Asterisk no longer has its channel, or, if the node cannot
+        be asked, once its hard limit must have ended it (the longest ring, then answered
+        and cut at CC_CALL_HARD_LIMIT, with a margin). Each is then closed with what that
+        Asterisk says of it, and its contact goes on here."""
+        candidates = await self._book.dead_workers_calls(alive=alive)
+        if not candidates:
+            return
+        after = self.config.takeover_after
+        if after is None:
+            after = self.config.ring_timeout_max + self.config.call_hard_limit + 30
         peers = self._peers() if self._peers is not None else None
         try:
-            scenarios: dict[int, Scenario] = {}
-            for attempt in attempts:
-                found = await self._call_of(attempt, scenarios)
-                if found is None:
-                    continue
-                peer = await peers.link_for(attempt.placed_by) if peers is not None else None
-                await self._flow.close_taken(*found, attempt, peer)
-                self.stats.reconciled += 1
+            ended = await self._ended_on_their_nodes(candidates, peers)
+            self.stats.takeover_looks += 1
+            taken = await self._book.take_over(
+                now, alive=alive, ended_by=timedelta(seconds=after), ended=ended
+            )
+            attempts = [a for a in taken if self._live.get(a.id) is None]
+            if attempts:
+                await self._close_taken(attempts, peers)
         finally:
             if peers is not None:
                 await peers.close()
+
+    @staticmethod
+    async def _ended_on_their_nodes(
+        candidates: list[tuple[int, str, str]], peers: PeerAsterisks | None
+    ) -> set[int]:
+        """Of a dead worker's calls, those whose node, asked now, has no channel of them
+        left (a node that cannot be asked says nothing: its calls wait for the hard limit)."""
+        if peers is None:
+            return set()
+        by_worker: dict[str, list[tuple[int, str]]] = {}
+        for attempt_id, channel_id, instance in candidates:
+            by_worker.setdefault(instance, []).append((attempt_id, channel_id))
+        ended: set[int] = set()
+        for instance, calls in by_worker.items():
+            link = await peers.link_for(instance)
+            if link is None:
+                continue
+            try:
+                live = await live_channel_ids(link)
+            except TelephonyError as exc:
+                log.warning("a dead worker's node cannot list its channels: %s", exc)
+                continue
+            ended.update(attempt_id for attempt_id, channel_id in calls if channel_id not in live)
+        return ended
+
+    async def _close_taken(self, attempts: list[OpenAttempt], peers: PeerAsterisks | None) -> None:
+        log.warning("closing %d calls of a worker that stopped on another node", len(attempts))
+        scenarios: dict[int, Scenario] = {}
+        for attempt in attempts:
+            found = await self._call_of(attempt, scenarios)
+            if found is None:
+                continue
+            peer = await peers.link_for(attempt.placed_by) if peers is not None else None
+            await self._flow.close_taken(*found, attempt, peer)
+            self.stats.reconciled += 1
 
     async def owns_call(self, channel: AgiChannel) -> bool:
         """An answered campaign call reached AsyncAGI with no claim waiting for it: is it

@@ -277,11 +277,17 @@ class Originator:
 
     async def live_channel_ids(self) -> set[str]:
         """Uniqueids and Linkedids of every channel Asterisk has now (for reconciliation)."""
-        events = await self._link.action_list("CoreShowChannels")
-        ids: set[str] = set()
-        for event in events:
-            for key in ("Uniqueid", "Linkedid"):
-                value = str(event.get(key, ""))
-                if value:
-                    ids.add(value)
-        return ids
+        return await live_channel_ids(self._link)
+
+
+async def live_channel_ids(link: AmiLink) -> set[str]:
+    """Uniqueids and Linkedids of every channel the Asterisk behind `link` has now: a call
+    whose ChannelId is not among them is over there (or was never placed)."""
+    events = await link.action_list("CoreShowChannels")
+    ids: set[str] = set()
+    for event in events:
+        for key in ("Uniqueid", "Linkedid"):
+            value = str(event.get(key, ""))
+            if value:
+                ids.add(value)
+    return ids

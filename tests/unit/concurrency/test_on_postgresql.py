@@ -8,6 +8,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -262,13 +263,13 @@ def test_a_campaigns_concurrency_holds_across_workers(
     assert sum(1 for claims, _most in results if claims) >= 2, results
 
 
-def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_they_ended(
+def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_over_there(
     any_database: NewDatabase, tmp_path: Path
 ) -> None:
     url = any_database("takeover")
     campaign_id = asyncio.run(_campaign(url, tmp_path, 4))
 
-    async def scene() -> dict[str, list[int]]:
+    async def scene() -> dict[str, list[Any]]:
         engine = create_engine(url)
         sessions = session_factory(engine)
         a = CallBook(sessions, node="node-a", instance="host-a:1")
@@ -281,7 +282,7 @@ def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_they_ended
             on_b = [i for _c, i, _ch in await b.claim_many(plan, due[2:], utcnow())]
             now = utcnow()
             hour = timedelta(hours=1)
-            seen: dict[str, list[int]] = {}
+            seen: dict[str, list[Any]] = {}
             # A restarts (a new process) while B lives: A's node's calls only
             a2 = CallBook(sessions, node="node-a", instance="host-a:3")
             seen["restart"] = [x.id for x in await a2.take_over(now, alive={"host-b:2"})]
@@ -291,6 +292,17 @@ def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_they_ended
                 x.id for x in await a2.take_over(now, alive={"host-b:2"}, ended_by=-hour)
             ]
             seen["too soon"] = [x.id for x in await a2.take_over(now, alive=(), ended_by=hour)]
+            # what to ask B's node about: nothing while B lives, then B's open calls
+            seen["ask b alive"] = [
+                x for x, _ch, _i in await a2.dead_workers_calls(alive={"host-b:2"})
+            ]
+            asked = await a2.dead_workers_calls(alive=())
+            seen["ask"] = [x for x, _ch, _i in asked]
+            seen["placed by"] = sorted({i for _x, _ch, i in asked})
+            # B's node no longer has the first call: that one is taken before its time
+            seen["gone there"] = [
+                x.id for x in await a2.take_over(now, alive=(), ended_by=hour, ended={on_b[0]})
+            ]
             seen["ended"] = [x.id for x in await a2.take_over(now, alive=(), ended_by=-hour)]
             c = CallBook(sessions, node="node-c", instance="host-c:4")
             seen["again"] = [
@@ -304,6 +316,9 @@ def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_they_ended
     seen = asyncio.run(scene())
     assert seen["restart"] == seen["on_a"]
     assert seen["b alive"] == [] and seen["too soon"] == []
-    assert seen["ended"] == seen["on_b"]
+    assert seen["ask b alive"] == [] and seen["ask"] == seen["on_b"]
+    assert seen["placed by"] == ["host-b:2"]
+    assert seen["gone there"] == seen["on_b"][:1]
+    assert seen["ended"] == seen["on_b"][1:]
     # every open call is a2's now, and a2 lives: a third worker takes none
     assert seen["again"] == []
