@@ -168,6 +168,38 @@ def _note_statement() -> Any:
 _NOTE = _note_statement()
 
 
+def _claim_statements(*, skip_locked: bool) -> Any:
+    """The UPDATE that takes the contacts of a claim still waiting, built once per
+    database kind (building it at every claim cost more than running it): one
+    conditional statement for the lot, the ids taken returned. On PostgreSQL a row
+    another worker's claim holds is skipped rather than waited for."""
+    ids: Any = bindparam("ids", expanding=True)
+    waiting = select(CampaignContact.id).where(
+        CampaignContact.id.in_(ids), CampaignContact.state == "waiting"
+    )
+    if skip_locked:
+        waiting = waiting.with_for_update(skip_locked=True)
+    return (
+        update(CampaignContact)
+        .where(
+            CampaignContact.id.in_(waiting.scalar_subquery()),
+            CampaignContact.state == "waiting",
+        )
+        .values(
+            state="calling",
+            attempts=CampaignContact.attempts + 1,
+            last_attempt_at=bindparam("now", type_=UtcDateTime),
+            wait_reason=None,
+        )
+        .returning(CampaignContact.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM = {False: _claim_statements(skip_locked=False), True: _claim_statements(skip_locked=True)}
+_NEW_ATTEMPTS = insert(Attempt).returning(Attempt.id, Attempt.channel_id)
+
+
 def _note_params(
     ref: CallRef, p: CallProgress, now: datetime, answered_at: datetime | None
 ) -> dict[str, Any]:
@@ -402,29 +434,8 @@ class CallBook:
             contacts = await _numbers_free_for(session, plan, contacts, now)
         if not contacts:
             return []
-        waiting = select(CampaignContact.id).where(
-            CampaignContact.id.in_([c.id for c in contacts]),
-            CampaignContact.state == "waiting",
-        )
-        if shared:
-            # a row another worker's claim holds is its: skip it rather than wait for it
-            waiting = waiting.with_for_update(skip_locked=True)
-        # one conditional UPDATE for the lot: only contacts still waiting are taken
         taken_ids = set(
-            await session.scalars(
-                update(CampaignContact)
-                .where(
-                    CampaignContact.id.in_(waiting.scalar_subquery()),
-                    CampaignContact.state == "waiting",
-                )
-                .values(
-                    state="calling",
-                    attempts=CampaignContact.attempts + 1,
-                    last_attempt_at=now,
-                    wait_reason=None,
-                )
-                .returning(CampaignContact.id)
-            )
+            await session.scalars(_CLAIM[shared], {"ids": [c.id for c in contacts], "now": now})
         )
         chosen = [(c, new_channel_id()) for c in contacts if c.id in taken_ids]
         if not chosen:
@@ -457,9 +468,7 @@ class CallBook:
         ids = {
             channel_id: attempt_id
             for attempt_id, channel_id in (
-                await session.execute(
-                    insert(Attempt).returning(Attempt.id, Attempt.channel_id), rows
-                )
+                await session.execute(_NEW_ATTEMPTS, rows)
             ).all()
         }
         return [(c, ids[channel_id], channel_id) for c, channel_id in chosen]
@@ -644,12 +653,15 @@ class CallBook:
         ids = sorted({row[0] for row in rows})
         # no autoflush: the changes of the lot are flushed together at the commit
         with session.no_autoflush:
+            # the campaigns with them: a campaign got by id for each row was a SELECT per
+            # call (the session's identity map holds an object only while it is referenced)
             found = {
-                attempt.id: (attempt, contact)
-                for attempt, contact in (
+                attempt.id: (attempt, contact, campaign)
+                for attempt, contact, campaign in (
                     await session.execute(
-                        select(Attempt, CampaignContact)
+                        select(Attempt, CampaignContact, Campaign)
                         .join(CampaignContact, CampaignContact.id == Attempt.contact_id)
+                        .join(Campaign, Campaign.id == Attempt.campaign_id)
                         .where(Attempt.id.in_(ids))
                     )
                 )
@@ -673,13 +685,11 @@ class CallBook:
         facts: CallFacts,
         now: datetime,
         error: str,
-        found: tuple[Attempt, CampaignContact] | None,
+        found: tuple[Attempt, CampaignContact, Campaign] | None,
     ) -> str:
         if found is None:
             raise LookupError(f"attempt {attempt_id} is gone")
-        attempt, contact = found
-        campaign = await session.get(Campaign, attempt.campaign_id)
-        assert campaign is not None
+        attempt, contact, campaign = found
         if attempt.ended_at is not None:
             # closed already (by whoever saw the call end first): counted once
             return contact.status or attempt.status or ""
