@@ -171,6 +171,7 @@ class Dialer:
         # links to other workers' nodes, to ask about a dead worker's calls
         self._peers = peers
         self._next_takeover = 0.0
+        self._takeover: asyncio.Task[None] | None = None
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         # each campaign's effective concurrency as last stored (campaign status shows it)
         self._paces: dict[int, Pace] = {}
@@ -222,11 +223,18 @@ class Dialer:
                 return False  # Asterisk must be asked first
             await self._adopt_open_attempts(start=True)
             self._reconciled.set()
-        elif self._live_instances is not None and time.monotonic() >= self._next_takeover:
+        elif (
+            self._live_instances is not None
+            and time.monotonic() >= self._next_takeover
+            and (self._takeover is None or self._takeover.done())
+        ):
             # a worker that died on another node: its calls that are over there are ours
-            # to close, and their contacts ours to go on with
+            # to close, and their contacts ours to go on with. Beside the passes, not in
+            # them: asking a node whose host is gone waits out a connect time-out
             self._next_takeover = time.monotonic() + self.config.takeover_interval
-            await self._adopt_open_attempts(start=False)
+            self._takeover = self._aux.spawn(
+                self._adopt_open_attempts(start=False), name="dead-workers-calls"
+            )
         await self._pass()
         self.stats.passes += 1
         return False

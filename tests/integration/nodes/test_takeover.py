@@ -4,16 +4,20 @@ Asterisk nodes, one PostgreSQL; the dead worker is a real `serve` process."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from autoinformer.models import Attempt, Campaign
+from autoinformer.phone.book import CallBook
 from autoinformer.phone.config import DialerConfig
 from autoinformer.plugin import Autoinformer, AutoinformerPlugin
-from contact_center.app import build_app
+from contact_center.app import App, build_app
+from contact_center.service_state import ServiceStateRow
 from tests.conftest import NewDatabase
 from tests.integration.autoinformer.conftest import SHORT_SCENARIO
 from tests.integration.autoinformer.test_campaign_calls import csv_of, spec
@@ -33,6 +37,17 @@ pytestmark = pytest.mark.integration
 TAKES_OVER = DialerConfig(tick=0.2, orphan_grace=30.0, drain_timeout=0.0, takeover_interval=0.5)
 
 
+async def started_campaign(app: App, tmp_path: Path, name: str) -> int:
+    """A campaign of one listener (3701) with the short scenario, started; its id."""
+    campaigns = app.part(Autoinformer).campaigns
+    path = tmp_path / "test-debt.toml"
+    path.write_text(SHORT_SCENARIO, encoding="utf-8")
+    await campaigns.scenarios.add_file(path)
+    created = await campaigns.create(spec(name), list_data=csv_of("3701"))
+    await campaigns.start(created.campaign_id)
+    return created.campaign_id
+
+
 async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_called_again(
     nodes: Nodes, pg_database: NewDatabase, tmp_path: Path
 ) -> None:
@@ -49,13 +64,7 @@ async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_ca
     agi = AgiCommands()
 
     async with worker2.running(parts=False) as w2:
-        campaigns = w2.part(Autoinformer).campaigns
-        path = tmp_path / "test-debt.toml"
-        path.write_text(SHORT_SCENARIO, encoding="utf-8")
-        await campaigns.scenarios.add_file(path)
-        created = await campaigns.create(spec("узел умер"), list_data=csv_of("3701"))
-        cid = created.campaign_id
-        await campaigns.start(cid)
+        cid = await started_campaign(w2, tmp_path, "узел умер")
 
         async def attempts() -> list[Attempt]:
             async with w2.sessions() as session:
@@ -115,3 +124,71 @@ async def test_a_dead_workers_listener_whose_message_ended_on_its_node_is_not_ca
     ]
     # taken over by worker 2 (its node now), never dialed from there
     assert after[0].node == "dialer-2"
+
+
+async def test_a_dead_workers_node_that_does_not_answer_holds_up_no_pass(
+    nodes: Nodes, pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    """A worker died with its host: its node takes a connection and says nothing (a host
+    that is gone makes a connect wait out its time-out the same way). Asking it runs beside
+    the dialer's passes, which go on meanwhile; its call is left for the hard-limit rule."""
+    shared = await shared_settings(pg_database, "silent", tmp_path) | {"hotline_node": ""}
+    worker2 = build_app(
+        nodes.dialer2.settings.replace(**shared), plugins=[AutoinformerPlugin(TAKES_OVER)]
+    )
+    asked: list[str] = []
+
+    async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append("connected")
+        await reader.read()  # until the other side gives up
+        writer.close()
+
+    silent = await asyncio.start_server(say_nothing, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with silent, worker2.running(parts=False) as w2:
+        cid = await started_campaign(w2, tmp_path, "узел молчит")
+        # the dead worker's claim, and its row: stale, with the silent node's address
+        gone = CallBook(w2.sessions, node="dialer-9", instance="gone-host:1")
+        plan = await gone.plan(cid)
+        assert plan is not None
+        now = w2.clock.now()  # the app's clock (Tuesday 11:00), as its liveness reads
+        [(_contact, attempt_id, _channel)] = await gone.claim_many(
+            plan, await gone.due(cid, now, 1), now
+        )
+        async with w2.sessions() as session, session.begin():
+            long_ago = now - timedelta(minutes=5)
+            session.add(
+                ServiceStateRow(
+                    instance="gone-host:1", started_at=long_ago, heartbeat_at=long_ago,
+                    ami_up=True, ami_since=long_ago, ami_address=f"127.0.0.1:{port}",
+                )
+            )  # fmt: skip
+        await w2.start_parts()
+        try:
+            dialer = w2.part(Autoinformer).dialer
+            assert dialer is not None
+
+            async def asking() -> bool:
+                return bool(asked)
+
+            await wait_for(asking, 10, "worker 2 to ask the silent node")
+            passes = dialer.stats.passes
+
+            async def passing() -> bool:
+                return dialer.stats.passes >= passes + 5
+
+            # tick 0.2 s: five passes while the look waits for the node (5 s time-out)
+            await wait_for(passing, 4, "the dialer's passes while the node is asked")
+            assert dialer.stats.takeover_looks == 0
+
+            async def looked() -> bool:
+                return dialer.stats.takeover_looks >= 1
+
+            await wait_for(looked, 15, "the look to give the silent node up")
+            async with w2.sessions() as session:
+                attempt = await session.get(Attempt, attempt_id)
+                # not known to be over: it waits for the longest ring + the hard limit
+                assert attempt is not None and attempt.ended_at is None
+                assert attempt.node == "dialer-9"
+        finally:
+            await w2.stop_parts()
