@@ -20,22 +20,6 @@ import pytest
 from contact_center.devtools.local_asterisk import LocalAsterisk
 from contact_center.devtools.local_postgres import LocalPostgres
 from tests.integration.conftest import AsteriskFixture, asterisk_settings, short_runtime_dir
-from tests.integration.test_chaos import CHAOS_TEST, STARTED, ChaosRun
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The chaos run shares nothing with the other tests and mostly waits: when it is
-    selected, it starts now and runs beside them (tests/integration/test_chaos.py)."""
-    if session.config.option.collectonly:
-        return
-    if any(item.nodeid == CHAOS_TEST for item in session.items):
-        session.config.stash[STARTED] = ChaosRun.start()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    run = session.config.stash.get(STARTED, None)
-    if run is not None:
-        run.stop()  # the session ended before its test read it (-x, an interrupt)
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,6 @@ It runs as a subprocess with its own private Asterisk and `serve`: kills of `ser
 Asterisk restart, two freezes, `serve` started before Asterisk; an independent AMI observer
 counts the violations. Every metric must be printed, the sum must be 0 and neither freeze
 may be skipped.
-
-Nothing of it is shared with the other tests, and it spends its 2.5 minutes mostly waiting
-for calls, so a session that selects it starts it as soon as the tests are collected
-(`tests/conftest.py`); the test reads its outcome when its turn comes. Run alone, the test
-starts it itself.
 """
 
 from __future__ import annotations
@@ -18,11 +13,8 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -49,71 +41,38 @@ CAMPAIGN_TIMEOUT = 300
 RUN_TIMEOUT = 600
 
 
-CHAOS_TEST = "tests/integration/test_chaos.py::test_short_chaos_run_has_no_violations"
-
-
-@dataclass
-class ChaosRun:
-    """The chaos run's process; its output goes to a file (a pipe nobody reads for twenty
-    minutes would fill up and stop it)."""
-
-    proc: subprocess.Popen[bytes]
-    output: IO[bytes]
-    started: float
-
-    @classmethod
-    def start(cls) -> ChaosRun:
-        output = tempfile.TemporaryFile()
-        proc = subprocess.Popen(
-            [
-                sys.executable, "bench/chaos.py", "--short", "-v",
-                "--timeout", str(CAMPAIGN_TIMEOUT),
-            ],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        return cls(proc, output, time.monotonic())
-
-    def wait(self) -> str:
-        """Its whole output once it has ended (stopped if it runs past RUN_TIMEOUT)."""
-        left = RUN_TIMEOUT - (time.monotonic() - self.started)
-        try:
-            self.proc.wait(timeout=max(left, 1.0))
-        except subprocess.TimeoutExpired:
-            self.stop()
-            pytest.fail(f"the chaos run took over {RUN_TIMEOUT} s:\n{self.read()[-6000:]}")
-        return self.read()
-
-    def read(self) -> str:
-        self.output.seek(0)
-        return self.output.read().decode("utf-8", errors="replace")
-
-    def stop(self) -> None:
-        """SIGINT first: the bench's own clean-up stops its `serve` and its Asterisk."""
-        proc = self.proc
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-
-
-# the run the session started at collection (tests/conftest.py), if it did
-STARTED = pytest.StashKey[ChaosRun]()
-
-
-def test_short_chaos_run_has_no_violations(request: pytest.FixtureRequest) -> None:
-    run = request.config.stash.get(STARTED, None) or ChaosRun.start()
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGINT first: the bench's own clean-up stops its `serve` and its Asterisk."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
     try:
-        output = run.wait()
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_short_chaos_run_has_no_violations() -> None:
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "bench/chaos.py", "--short", "-v", "--timeout", str(CAMPAIGN_TIMEOUT)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        output, _ = proc.communicate()
+        pytest.fail(f"the chaos run took over {RUN_TIMEOUT} s:\n{output[-6000:]}")
     finally:
-        run.stop()
-    print(f"chaos run: {time.monotonic() - run.started:.0f} s since it started\n{output}")
-    assert run.proc.returncode == 0, output[-6000:]
+        _stop(proc)
+    print(f"chaos run: {time.monotonic() - started:.0f} s\n{output}")
+    assert proc.returncode == 0, output[-6000:]
     figures = {
         m.group(1): int(m.group(2))
         for m in re.finditer(r"^([a-z_0-9]+): (\d+)$", output, re.MULTILINE)
