@@ -467,9 +467,7 @@ class CallBook:
         ]
         ids = {
             channel_id: attempt_id
-            for attempt_id, channel_id in (
-                await session.execute(_NEW_ATTEMPTS, rows)
-            ).all()
+            for attempt_id, channel_id in (await session.execute(_NEW_ATTEMPTS, rows)).all()
         }
         return [(c, ids[channel_id], channel_id) for c, channel_id in chosen]
 

@@ -172,6 +172,8 @@ class Dialer:
         self._peers = peers
         self._next_takeover = 0.0
         self._takeover: asyncio.Task[None] | None = None
+        # a dead worker's calls its node did not have at the last look
+        self._absent_before: set[int] = set()
         self._prepared: dict[int, asyncio.Task[PrerenderSummary]] = {}
         # each campaign's effective concurrency as last stored (campaign status shows it)
         self._paces: dict[int, Pace] = {}
@@ -292,10 +294,10 @@ class Dialer:
 
     async def _take_over_dead(self, now: datetime, alive: Collection[str]) -> None:
         """The calls of a worker that died on another node, each once it is over there:
-        as soon as that node's Asterisk no longer has its channel, or, if the node cannot
-        be asked, once its hard limit must have ended it (the longest ring, then answered
-        and cut at CC_CALL_HARD_LIMIT, with a margin). Each is then closed with what that
-        Asterisk says of it, and its contact goes on here."""
+        as soon as that node's Asterisk has not had its channel at two looks in a row, or,
+        if it cannot be asked, once its hard limit must have ended it (the longest ring,
+        then answered and cut at CC_CALL_HARD_LIMIT, with a margin). Each is then closed
+        with what that Asterisk says of it, and its contact goes on here."""
         candidates = await self._book.dead_workers_calls(alive=alive)
         if not candidates:
             return
@@ -316,12 +318,22 @@ class Dialer:
             if peers is not None:
                 await peers.close()
 
-    @staticmethod
     async def _ended_on_their_nodes(
+        self, candidates: list[tuple[int, str, str]], peers: PeerAsterisks | None
+    ) -> set[int]:
+        """Of a dead worker's calls, those whose node has had no channel of them at this
+        look and the one before (a node that cannot be asked says nothing: its calls wait
+        for the hard limit). Twice: an Originate the worker wrote just before it died may
+        not have made its channel yet at the first look (Asterisk takes up to a few
+        hundred ms when a wave of calls ends); a look later it has, or it never will."""
+        absent = await self._absent_on_their_nodes(candidates, peers)
+        ended, self._absent_before = absent & self._absent_before, absent
+        return ended
+
+    @staticmethod
+    async def _absent_on_their_nodes(
         candidates: list[tuple[int, str, str]], peers: PeerAsterisks | None
     ) -> set[int]:
-        """Of a dead worker's calls, those whose node, asked now, has no channel of them
-        left (a node that cannot be asked says nothing: its calls wait for the hard limit)."""
         if peers is None:
             return set()
         by_worker: dict[str, list[tuple[int, str]]] = {}
