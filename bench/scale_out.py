@@ -24,9 +24,9 @@ again after a call in which it heard the whole message.
 `--kill`: the 2-node run only; worker 2 is killed with SIGKILL when a third of the
 contacts are done. Its open calls go on in Asterisk (a message plays to its end, a call
 in AGI is ended by its CC_DRIVEN_LEASE); the other worker asks node 2 every
-takeover_interval (15 s) which of them it still has, takes over those that are gone, and
-their contacts go on there. Prints what happened to them, how long after the kill their
-attempts were closed, and `double_calls`.
+takeover_interval (15 s) which of them it still has, takes over those gone at two looks
+in a row, and their contacts go on there. Prints what happened to them, how long after
+the kill their attempts were closed, and `double_calls`.
 
 `--short`: 1,000 contacts. `--keep`: keep the work folder, with the workers' logs and
 attempts-n1.csv / attempts-n2.csv (every attempt with its call as the observers saw it).

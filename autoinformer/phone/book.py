@@ -192,6 +192,8 @@ def _claim_statements(*, skip_locked: bool) -> Any:
             wait_reason=None,
         )
         .returning(CampaignContact.id)
+        # no contact object of the session to bring up to date: claims are urgent writes,
+        # the first of their transaction (BatchedWriter)
         .execution_options(synchronize_session=False)
     )
 

@@ -38,9 +38,10 @@ class DialerConfig:
     ring_timeout_max: float = 120.0
     # how often a worker looks for calls of workers that stopped (several workers)
     takeover_interval: float = 15.0
-    # a dead worker's call on another node is taken once that node no longer has its
-    # channel; if the node cannot be asked, this long after it started (None: the longest
-    # ring + call_hard_limit + 30 s, by when that node's Asterisk has ended it)
+    # a dead worker's call on another node is taken once that node has not had its
+    # channel at two looks in a row; if the node cannot be asked, this long after it
+    # started (None: the longest ring + call_hard_limit + 30 s, by when that node's
+    # Asterisk has ended it)
     takeover_after: float | None = None
     # campaign calls at once, every campaign together: the trunk's channels (0: no limit;
     # CC_DIAL_CHANNELS when this is 0)
