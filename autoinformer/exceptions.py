@@ -5,6 +5,8 @@ Messages are Russian: they are shown to the supervisor who typed the command.
 
 from __future__ import annotations
 
+from contact_center.telephony.exceptions import OriginateNotSent
+
 
 class AutoinformerError(Exception):
     error_id = "autoinformer-error"
@@ -56,3 +58,11 @@ class ReportFormatError(AutoinformerError):
     """A report asked for in a format there is none of (csv, json, xlsx, text)."""
 
     error_id = "report-format"
+
+
+class LeaseLapsed(OriginateNotSent):
+    """An Originate held back: this worker's heartbeat lease ran out after the call was
+    claimed (contact_center.service_state.HeartbeatLease), so another worker may have it.
+    Not Asterisk refusing: nothing to back off from."""
+
+    error_id = "worker-lease-lapsed"

@@ -182,6 +182,8 @@ class Autoinformer:
                     AmiConfig.from_settings(settings),
                     lambda instance: ami_address_of(app.sessions, instance),
                 ),
+                # renewed by the service's heartbeat (serve): a stalled worker's fence
+                worker_lease=app.state.lease,
             )
             self._tasks.spawn(self.dialer.run(), name="autoinformer-dialer")
         self.mailer = Mailer(

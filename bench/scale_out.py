@@ -1,6 +1,7 @@
 """Scale-out: one campaign over 1 node and over 2 Asterisk nodes with a worker each.
 
-    .venv/bin/python bench/scale_out.py [--contacts 10000] [--channels 100] [--short] [--kill]
+    .venv/bin/python bench/scale_out.py [--contacts 10000] [--channels 100] [--short]
+        [--kill | --stall SECONDS]
 
 A throw-away PostgreSQL (contact_center/devtools/local_postgres.py), two private Asterisk
 nodes (asterisk_conf/ with the sim profile, each its own runtime folder and AMI port, no
@@ -27,6 +28,12 @@ in AGI is ended by its CC_DRIVEN_LEASE); the other worker asks node 2 every
 takeover_interval (15 s) which of them it still has, takes over those gone at two looks
 in a row, and their contacts go on there. Prints what happened to them, how long after
 the kill their attempts were closed, and `double_calls`.
+
+`--stall S`: as `--kill`, but worker 2 is stopped (SIGSTOP) for S seconds, then goes on
+(SIGCONT): a frozen VM, a swap storm. Past 30 s the other worker takes it for dead and its
+calls over as above; on waking it must not dial the contacts it had claimed ahead, which
+the other worker may have called meanwhile (its heartbeat lease, HeartbeatLease). Prints
+`double_calls` and the lapses the stalled worker logged.
 
 `--short`: 1,000 contacts. `--keep`: keep the work folder, with the workers' logs and
 attempts-n1.csv / attempts-n2.csv (every attempt with its call as the observers saw it).
@@ -124,6 +131,7 @@ class Worker:
     cpu0: float = 0.0
     cpu: float = 0.0
     killed: bool = False
+    log: Path | None = None
 
 
 @dataclass
@@ -345,7 +353,7 @@ async def run_once(
             }
             log = workdir / f"worker-{tag}-{i}.log"
             process = start_worker(ready, env, log)
-            workers.append(Worker(node, process))
+            workers.append(Worker(node, process, log=log))
             deadline = time.monotonic() + 60
             while not ready.exists():
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -359,9 +367,11 @@ async def run_once(
         xact0 = await transactions(app.sessions)
         started, started_wall = time.monotonic(), time.time()
         await campaigns.start(cid)
-        kill_at = args.contacts // 3 if args.kill else None
+        kill_at = args.contacts // 3 if args.kill or args.stall else None
         killed_open: list[int] = []
         killed_wall = 0.0
+        # --stall: when the stopped worker is let go on (monotonic)
+        resume_at: float | None = None
         deadline = started + args.timeout
         while True:
             async with app.sessions() as session:
@@ -370,12 +380,20 @@ async def run_once(
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"campaign not finished in {args.timeout:g} s")
+            if resume_at is not None and time.monotonic() >= resume_at:
+                workers[-1].process.send_signal(signal.SIGCONT)
+                resume_at = None
+                print(f"  worker on {workers[-1].node.name} let go on", flush=True)
             if kill_at is not None and await attempts_ended(app.sessions, cid) >= kill_at:
                 victim = workers[-1]
-                victim.cpu = cpu_seconds(victim.process.pid) - victim.cpu0
-                victim.process.send_signal(signal.SIGKILL)
-                victim.process.wait(timeout=10)
-                victim.killed = True
+                if args.stall:
+                    victim.process.send_signal(signal.SIGSTOP)
+                    resume_at = time.monotonic() + args.stall
+                else:
+                    victim.cpu = cpu_seconds(victim.process.pid) - victim.cpu0
+                    victim.process.send_signal(signal.SIGKILL)
+                    victim.process.wait(timeout=10)
+                    victim.killed = True
                 killed_wall = time.time()
                 kill_at = None
                 async with app.sessions() as session:
@@ -389,8 +407,8 @@ async def run_once(
                         )
                     )
                 print(
-                    f"  worker on {victim.node.name} killed at {killed_wall - started_wall:.1f} s "
-                    f"with {len(killed_open)} calls open",
+                    f"  worker on {victim.node.name} {'stopped' if args.stall else 'killed'} at "
+                    f"{killed_wall - started_wall:.1f} s with {len(killed_open)} calls open",
                     flush=True,
                 )
             await asyncio.sleep(0.2)
@@ -427,9 +445,15 @@ async def run_once(
     dump(workdir / f"attempts-{tag}.csv", attempts, observers, offset)
     kill_lines: list[str] = []
     if killed_open:
-        victim = next(w for w in workers if w.killed)
+        victim = workers[-1]
+        what = f"stopped for {args.stall:g} s" if args.stall else "killed"
         kill_lines = [
-            f"killed at {time.strftime('%H:%M:%S', time.gmtime(killed_wall))} UTC",
+            f"{what} at {time.strftime('%H:%M:%S', time.gmtime(killed_wall))} UTC",
+            *(
+                [f"lapses of its heartbeat lease it logged: {lapses_logged(victim.log)}"]
+                if args.stall and victim.log is not None
+                else []
+            ),
             *killed_story(
                 attempts,
                 killed_open,
@@ -497,6 +521,12 @@ def dump(path: Path, attempts: list[Attempt], observers: list[Observer], offset:
             )
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def lapses_logged(log: Path) -> int:
+    """The warnings of HeartbeatLease a worker logged (each: what it claimed, handed back)."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return text.count("no heartbeat was written for")
 
 
 def killed_story(
@@ -570,7 +600,7 @@ async def bench(args: argparse.Namespace) -> list[Result]:
             assert pid is not None
             nodes.append(Node(f"node{i}", settings, local, pid))
         results = []
-        layouts = [2] if args.kill else [1, 2]
+        layouts = [2] if args.kill or args.stall else [1, 2]
         for count in layouts:
             print(f"running with {count} node(s)...", flush=True)
             results.append(await run_once(args, pg, nodes[:count], workdir, f"n{count}"))
@@ -590,7 +620,11 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--channels", type=int, default=100, help="concurrent calls per node")
     parser.add_argument("--short", action="store_true", help="1,000 contacts")
-    parser.add_argument("--kill", action="store_true", help="SIGKILL one of 2 workers mid-run")
+    faults = parser.add_mutually_exclusive_group()
+    faults.add_argument("--kill", action="store_true", help="SIGKILL one of 2 workers mid-run")
+    faults.add_argument(
+        "--stall", type=float, default=0.0, metavar="S", help="SIGSTOP one of 2 workers for S s"
+    )
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)

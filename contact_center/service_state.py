@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,6 +39,9 @@ STALE_AFTER = timedelta(seconds=30)
 # rows of processes long gone are cleared by the next service that starts
 FORGET_AFTER = timedelta(days=1)
 _ERROR_LOG_EVERY = 300.0
+# the lease a heartbeat gives this process in its own eyes: shorter than STALE_AFTER by the
+# clocks' difference between hosts and a commit's delay (the others judge by the stored time)
+LEASE_MARGIN = timedelta(seconds=10)
 
 
 class ServiceStateRow(Base):
@@ -72,6 +76,55 @@ class ServiceState:
         return self.stopped_at is None and now - self.heartbeat_at <= STALE_AFTER
 
 
+class HeartbeatLease:
+    """How long the other workers still take this process for alive (its last heartbeat
+    written + STALE_AFTER, less LEASE_MARGIN); pure: the reporter tells it of each write.
+
+    Once that time has passed, another worker may have taken this one's open attempts and
+    handed their contacts to be called again (Dialer._take_over_dead): a process that was
+    only stalled (a frozen VM, SIGSTOP, a swap storm) and wakes up must not dial what it
+    claimed before. A claim carries the `epoch` it was made in; a lapse (the lease found run
+    out) starts a new epoch, and only a claim of the current one, while the lease holds, may
+    be dialed. Before the first heartbeat (and in a process that writes none: the CLI's
+    demos, tests) it always holds: nobody takes the calls of a process they cannot see."""
+
+    def __init__(
+        self,
+        *,
+        span: float = (STALE_AFTER - LEASE_MARGIN).total_seconds(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.span = span
+        self.clock = clock
+        self._until: float | None = None
+        self.epoch = 0
+        self.lapses = 0
+
+    def renewed(self, written_at: float) -> None:
+        """A heartbeat stamped at `written_at` (this clock) is committed."""
+        now = self.clock()
+        if self._until is not None and now >= self._until:
+            self.epoch += 1
+            self.lapses += 1
+            log.warning(
+                "no heartbeat was written for %.1f s: other workers may have taken this "
+                "one's calls; what it claimed before is handed back, not dialed",
+                now - self._until + self.span,
+            )
+        self._until = written_at + self.span
+
+    def holds(self, epoch: int) -> bool:
+        """Whether a claim made in `epoch` may be dialed now."""
+        if self._until is None:
+            return True
+        return epoch == self.epoch and self.clock() < self._until
+
+    @property
+    def now_holds(self) -> bool:
+        """Whether a claim made now could be dialed."""
+        return self.holds(self.epoch)
+
+
 def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:128]
 
@@ -88,8 +141,10 @@ class ServiceStateReporter:
         interval: float = HEARTBEAT_INTERVAL,
         instance: str | None = None,
         ami_address: str = "",
+        lease: HeartbeatLease | None = None,
     ) -> None:
         self._sessions = sessions
+        self.lease = lease or HeartbeatLease()
         self.ami_address = ami_address
         self._link = link
         self._clock = clock
@@ -141,6 +196,8 @@ class ServiceStateReporter:
     async def _write(self, *, prune: bool = False, stopped: bool = False) -> None:
         boot = await self._asterisk_boot() if self._ami_up else ""
         now = self._clock.now()
+        # the lease runs from the time stored, not from the commit (a slow commit shortens it)
+        stamped = self.lease.clock()
         error = "" if self._ami_up else self._link.last_error[:500]
         try:
             async with self._sessions() as session, session.begin():
@@ -167,6 +224,8 @@ class ServiceStateReporter:
                 row.ami_address = self.ami_address
                 row.asterisk_boot = boot[:64]
             self.writes += 1
+            if not stopped:
+                self.lease.renewed(stamped)
         except (SQLAlchemyError, OSError) as exc:
             mono = time.monotonic()
             if mono - self._error_logged >= _ERROR_LOG_EVERY:

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from autoinformer.campaigns.plan import Plan
+from autoinformer.exceptions import LeaseLapsed
 from autoinformer.phone.book import CallBook, DueContact, OpenAttempt
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.lease import DrivenLeases
@@ -51,6 +52,7 @@ from contact_center.clock import Clock
 from contact_center.hotline.handoffs import Handoffs
 from contact_center.hotline.models import AppealSource, EndedBy
 from contact_center.privacy import mask_phone
+from contact_center.service_state import HeartbeatLease
 from contact_center.speech import Message, MessageError, PromptPart, Speech, SynthesisError
 from contact_center.speech.prompts import prompt_path
 from contact_center.tasks import TaskSet
@@ -122,6 +124,8 @@ class _Call:
     dialplan_plays: bool = False
     # how long its message plays (seconds; None: unknown)
     seconds: float | None = None
+    # the worker lease's epoch its claim was made in (HeartbeatLease): dialed only in it
+    epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +170,10 @@ class CallFlow:
         plays: DialplanPlays,
         leases: DrivenLeases | None = None,
         handoffs: Handoffs | None = None,
+        worker_lease: HeartbeatLease | None = None,
     ) -> None:
         self._book = book
+        self._worker_lease = worker_lease or HeartbeatLease()
         self._marks = marks
         self._plays = plays
         self._leases = leases
@@ -195,14 +201,18 @@ class CallFlow:
         contact: DueContact,
         attempt_id: int,
         channel_id: str,
+        *,
+        epoch: int = 0,
     ) -> Coroutine[Any, Any, None]:
         """A new call: the attempt was just claimed. Its Originate goes out now, in this
         step, when all it needs is at hand (the message on disk, Asterisk's run known):
         a freed slot's next call with no task hop in between (about 11 ms a call at 100
         channels, more while a wave of results is stored). The rest of the call is the
-        coroutine returned, for the caller to run as the call's task."""
+        coroutine returned, for the caller to run as the call's task. `epoch`: the worker
+        lease's when the attempt was claimed."""
         call = self._call(plan, scenario, contact, attempt_id, channel_id, CallProgress())
         call.started_at = self._clock.now()
+        call.epoch = epoch
         return self._drive(call, self._dial(call, self._dial_now(call)))
 
     async def adopt(
@@ -370,7 +380,8 @@ class CallFlow:
                     result = await dialing
                 except OriginateNotSent as exc:
                     self._agi.release(call.channel_id)
-                    self._gate.not_sent()
+                    if not isinstance(exc, LeaseLapsed):
+                        self._gate.not_sent()
                     log.warning("attempt %d: Originate not sent: %s", call.attempt_id, exc)
                     return _End(void=True, error=f"not sent: {exc}")
                 except LOST_LINK as exc:
@@ -485,6 +496,10 @@ class CallFlow:
         # with no await before the send, so "connected" still holds when it goes out.
         if not self._link.connected:
             raise OriginateNotSent("the AMI link is down")
+        # a worker stalled past its heartbeat lease may have had this claim taken over and
+        # its contact called by another: the fence is checked in the step that sends
+        if not self._worker_lease.holds(call.epoch):
+            raise LeaseLapsed("this worker's heartbeat lease ran out after the claim")
         # stored with the attempt as the Originate goes out: the journal writes once this
         # step yields, by when the send happened, or failed and took it back below
         call.progress.asterisk_boot = boot

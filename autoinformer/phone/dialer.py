@@ -69,6 +69,7 @@ from autoinformer.scheduling import CAP_LOOKBACK, CallingWindows, cap_release, n
 from contact_center.calendar import WorkingDays
 from contact_center.clock import Clock
 from contact_center.hotline.handoffs import Handoffs
+from contact_center.service_state import HeartbeatLease
 from contact_center.speech import Speech
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
@@ -94,6 +95,8 @@ class _Claimed:
     attempt_id: int
     channel_id: str
     at: float  # monotonic
+    # the worker lease's epoch at the claim (HeartbeatLease): not dialed in a later one
+    epoch: int = 0
 
 
 class Dialer:
@@ -113,8 +116,11 @@ class Dialer:
         live_instances: Callable[[], Awaitable[Collection[str]]] | None = None,
         free_operators: Callable[[], Awaitable[int]] | None = None,
         peers: Callable[[], PeerAsterisks] | None = None,
+        worker_lease: HeartbeatLease | None = None,
     ) -> None:
         self._book = book
+        # this worker as the others see it: stalled past it, what it claimed may be theirs
+        self._worker_lease = worker_lease = worker_lease or HeartbeatLease()
         self._scenarios = scenarios
         self._link = link
         self._agi = agi
@@ -165,6 +171,7 @@ class Dialer:
             plays=plays,
             leases=leases,
             handoffs=handoffs,
+            worker_lease=worker_lease,
         )
         # the `serve` processes alive now (service_state): whose calls are not to be taken
         self._live_instances = live_instances
@@ -391,8 +398,11 @@ class Dialer:
         # nobody can be called while the link is down or Asterisk refuses Originates:
         # hold the list instead of claiming it and handing it back
         dialing = self._link.connected and self._gate.open
+        # past its heartbeat lease this worker may be taken for dead: it claims nothing
+        # until a heartbeat is written again, and hands back what it had claimed
+        leased = self._worker_lease.now_holds
         plans = await self._plans()
-        await self._drop_stale_reserve(plans, dialing)
+        await self._drop_stale_reserve(plans, dialing, leased=leased)
         self._operator_campaigns = [
             plan.id
             for plan in plans
@@ -410,6 +420,8 @@ class Dialer:
                     await self._finish_if_done(plan, now)
                 continue
             if plan.status != "running" or now < plan.start_at or self._stopping:
+                continue
+            if not leased:
                 continue
             if not dialing:
                 await self._note_pace(
@@ -506,10 +518,12 @@ class Dialer:
         ready = [c for c in ready if c.phone not in elsewhere]
         if self._stopping or not ready:
             return
+        # the epoch before the claim's commit: a stall while it commits is a lapse after it
+        epoch = self._worker_lease.epoch
         claimed = await self._book.claim_many(plan, ready, now, limit=limit)
         at = time.monotonic()
         for contact, attempt_id, channel_id in claimed:
-            reserve.append(_Claimed(plan, scenario, contact, attempt_id, channel_id, at))
+            reserve.append(_Claimed(plan, scenario, contact, attempt_id, channel_id, at, epoch))
         if self._stopping:
             # stop() handed the reserve back while this claim was being committed
             await self._void_reserve(plan.id, "the dialer stopped before it was dialed")
@@ -580,7 +594,12 @@ class Dialer:
         entry = self._live.add(claimed.attempt_id, claimed.plan.id, contact.id, contact.phone)
         entry.task = self._calls.spawn(
             self._flow.start(
-                claimed.plan, claimed.scenario, contact, claimed.attempt_id, claimed.channel_id
+                claimed.plan,
+                claimed.scenario,
+                contact,
+                claimed.attempt_id,
+                claimed.channel_id,
+                epoch=claimed.epoch,
             ),
             name=f"call-{claimed.attempt_id}",
         )
@@ -603,11 +622,15 @@ class Dialer:
                 end_at = reserve[0].plan.end_at
                 if end_at is not None and now >= end_at:
                     break  # the campaign's end came: the pass closes it
+                if not self._worker_lease.holds(reserve[0].epoch):
+                    # a call ending as a stalled worker wakes: the pass hands these back
+                    break
                 self._launch(reserve.pop(0))
 
-    async def _drop_stale_reserve(self, plans: list[Plan], dialing: bool) -> None:
+    async def _drop_stale_reserve(self, plans: list[Plan], dialing: bool, *, leased: bool) -> None:
         """Contacts claimed ahead that will not be dialed soon are handed back (no retry
-        spent): their campaign stopped dialing, or they waited too long."""
+        spent): their campaign stopped dialing, they waited too long, or the worker lease
+        ran out since their claim (`leased`: it holds now)."""
         if not any(self._reserve.values()):
             return
         dialable = {
@@ -616,12 +639,14 @@ class Dialer:
             if p.status == "running" and (p.end_at is None or self._clock.now() < p.end_at)
         }
         oldest = time.monotonic() - RESERVE_TTL
+        epoch = self._worker_lease.epoch
         for campaign_id, reserve in list(self._reserve.items()):
             if not reserve:
                 continue
-            if dialing and campaign_id in dialable and reserve[0].at >= oldest:
-                continue
-            await self._void_reserve(campaign_id, "claimed ahead and not dialed in time")
+            if not leased or any(c.epoch != epoch for c in reserve):
+                await self._void_reserve(campaign_id, "the worker's heartbeat lease ran out")
+            elif not (dialing and campaign_id in dialable and reserve[0].at >= oldest):
+                await self._void_reserve(campaign_id, "claimed ahead and not dialed in time")
 
     async def _void_reserve(self, campaign_id: int | None, reason: str) -> None:
         for cid in [campaign_id] if campaign_id is not None else list(self._reserve):

@@ -35,6 +35,23 @@ confirmed = ""
 """
 
 
+async def second_wave_claimed(w: World, numbers: list[str]) -> tuple[int, list[Any]]:
+    """A campaign of `numbers` (six) at three channels, started; once the second three are
+    claimed: its id and its six attempts, in claim order."""
+    await w.scenario(AHEAD_SCENARIO, "test-ahead")
+    created = await w.campaigns.create(
+        spec("впрок", scenario="test-ahead", concurrency=3), list_data=csv_of(*numbers)
+    )
+    cid = created.campaign_id
+    await w.campaigns.start(cid)
+
+    async def claimed() -> list[Any] | None:
+        attempts = await attempts_of(w, cid, counted_only=False)
+        return attempts if len(attempts) == 6 else None
+
+    return cid, await wait_for(claimed, 20, "the second wave's claim")
+
+
 async def test_the_second_wave_is_claimed_before_the_first_ends(world: WorldFactory) -> None:
     """Three channels, six listeners: the three calls after the first ones are claimed
     (their attempts and ChannelIds committed) while the first three still play, and each
@@ -43,19 +60,8 @@ async def test_the_second_wave_is_claimed_before_the_first_ends(world: WorldFact
     w: World
     async with world(now=TUESDAY_11) as w:
         w.service.link.on_event("Hangup", lambda e: ended.add(str(e.get("Uniqueid", ""))))
-        await w.scenario(AHEAD_SCENARIO, "test-ahead")
         numbers = ["5101", "5111", "5121", "5131", "5141", "5151"]
-        created = await w.campaigns.create(
-            spec("впрок", scenario="test-ahead", concurrency=3), list_data=csv_of(*numbers)
-        )
-        cid = created.campaign_id
-        await w.campaigns.start(cid)
-
-        async def second_wave_claimed() -> list[Any] | None:
-            attempts = await attempts_of(w, cid, counted_only=False)
-            return attempts if len(attempts) == 6 else None
-
-        attempts = await wait_for(second_wave_claimed, 20, "the second wave's claim")
+        cid, attempts = await second_wave_claimed(w, numbers)
         # three channels: the second wave could only be dialed once calls of the first end
         assert not ended & {a.channel_id for a in attempts}, "claimed only as the first ended"
         await w.wait_finished(cid, timeout=60)
