@@ -423,6 +423,9 @@ async def run_once(
         await asyncio.sleep(1.5)
         xacts = await transactions(app.sessions) - xact0
 
+        if resume_at is not None:
+            # finished while it was stopped: a stopped process would not see its SIGTERM
+            workers[-1].process.send_signal(signal.SIGCONT)
         for w in workers:
             if not w.killed:
                 w.process.send_signal(signal.SIGTERM)
@@ -539,7 +542,9 @@ def killed_story(
 ) -> list[str]:
     """What became of the calls the killed worker had open, and of their contacts."""
     by_id = {a.id: a for a in attempts}
-    open_ = [by_id[i] for i in killed_open]
+    open_ = [by_id[i] for i in killed_open if i in by_id]
+    # a contact claimed ahead and handed back before its Originate leaves no attempt
+    unclaimed = len(killed_open) - len(open_)
     # take_over writes the taker's node on the attempts it closes
     taken = [a for a in open_ if a.node != victim.name]
     contacts = {a.contact_id for a in open_}
@@ -564,6 +569,7 @@ def killed_story(
         f"{len(open_)} calls open on {victim.name} at the kill, {heard} of them heard the "
         f"whole message (Asterisk played it on); their calls lasted up to "
         f"{max(lasted, default=0):.0f} s (the hard limit: {HARD_LIMIT} s)",
+        f"{unclaimed} of them claims handed back before their Originate (no attempt kept)",
         f"{len(taken)} of their attempts closed by the other worker ({dict(statuses)})",
         f"their contacts called again: {len(later)} calls, by node {dict(on_nodes)}",
     ]
