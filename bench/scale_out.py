@@ -251,6 +251,11 @@ async def attempts_ended(sessions: async_sessionmaker[AsyncSession], campaign_id
         return int(await session.scalar(query) or 0)
 
 
+def heard_whole(call: Call, message: list[str]) -> bool:
+    """Each part heard: by its AGI stream, or within the dialplan's CCPlayed (as chaos.py)."""
+    return all(i < call.dialplan_played or p in call.heard for i, p in enumerate(message))
+
+
 def double_calls(observers: list[Observer], message: list[str]) -> dict[str, int]:
     """From the observers' records: overlapping calls to one number (on one node, across
     nodes) and calls to a number after a call in which it heard the whole message."""
@@ -267,9 +272,7 @@ def double_calls(observers: list[Observer], message: list[str]) -> dict[str, int
                     same_node += 1
                 else:
                     across += 1
-        heard_at = next(
-            (c.ended for _, c in calls if c.ended and all(p in c.heard for p in message)), None
-        )
+        heard_at = next((c.ended for _, c in calls if c.ended and heard_whole(c, message)), None)
         if heard_at is not None:
             after_heard += sum(1 for _, c in calls if c.created > heard_at)
     return {
@@ -465,6 +468,7 @@ async def run_once(
                 message,
                 # the service's clock is set back to CLOCK_AT: its timestamps too
                 killed_wall + offset,
+                "stop" if args.stall else "kill",
             ),
         ]
     t = report.totals
@@ -539,8 +543,10 @@ def killed_story(
     observer: Observer,
     message: list[str],
     killed_at: float,
+    event: str = "kill",
 ) -> list[str]:
-    """What became of the calls the killed worker had open, and of their contacts."""
+    """What became of the calls the killed (or stopped: `event`) worker had open, and of
+    their contacts."""
     by_id = {a.id: a for a in attempts}
     open_ = [by_id[i] for i in killed_open if i in by_id]
     # a contact claimed ahead and handed back before its Originate leaves no attempt
@@ -557,30 +563,24 @@ def killed_story(
         statuses[f"{a.status}{'' if a.counted else ' (not counted)'}"] += 1
     calls = [observer.calls.get(a.channel_id) for a in open_]
     lasted = [c.ended - c.created for c in calls if c is not None and c.ended is not None]
-    # heard: each part by its AGI stream or within the dialplan's CCPlayed (as chaos.py)
-    heard = sum(
-        1
-        for c in calls
-        if c is not None
-        and all(i < c.dialplan_played or p in c.heard for i, p in enumerate(message))
-    )
+    heard = sum(1 for c in calls if c is not None and heard_whole(c, message))
     closed = [a.ended_at for a in taken if a.ended_at is not None]
     lines = [
-        f"{len(open_)} calls open on {victim.name} at the kill, {heard} of them heard the "
+        f"{len(open_)} calls open on {victim.name} at the {event}, {heard} of them heard the "
         f"whole message (Asterisk played it on); their calls lasted up to "
         f"{max(lasted, default=0):.0f} s (the hard limit: {HARD_LIMIT} s)",
-        f"{unclaimed} of them claims handed back before their Originate (no attempt kept)",
+        f"{unclaimed} of them were claims handed back before their Originate (no attempt kept)",
         f"{len(taken)} of their attempts closed by the other worker ({dict(statuses)})",
         f"their contacts called again: {len(later)} calls, by node {dict(on_nodes)}",
     ]
     if closed:
         lines.append(
             f"closed {min(closed).timestamp() - killed_at:.0f}-"
-            f"{max(closed).timestamp() - killed_at:.0f} s after the kill"
+            f"{max(closed).timestamp() - killed_at:.0f} s after the {event}"
         )
     if later:
         first = min(a.started_at for a in later).timestamp() - killed_at
-        lines.append(f"first of them called again {first:.0f} s after the kill")
+        lines.append(f"first of them called again {first:.0f} s after the {event}")
     return lines
 
 
