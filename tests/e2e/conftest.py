@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WINDOW_WIDTH, WINDOW_HEIGHT = 1366, 768
+# chromedriver's message for a command cut short because the page navigated away
+_NAVIGATING = "aborted by navigation"
 SCREENSHOTS_DIR = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 INSTALL_HINT = "install them with scripts/install-test-tools (as root) or `make test`"
 
@@ -140,8 +142,19 @@ def wait_for(
     `condition` may be one of selenium's `expected_conditions` or any callable. Fails the test
     after `timeout` seconds, naming `what` (or the condition) and the page it was on.
     """
+
+    def polled(d: webdriver.Chrome) -> T | Literal[False] | None:
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            # A look taken while the page is being replaced (a form just submitted, a link
+            # followed) is aborted by Chromium; it says nothing about the page to come.
+            if _NAVIGATING in (error.msg or ""):
+                return False
+            raise
+
     try:
-        value = WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+        value = WebDriverWait(driver, timeout, poll_frequency=0.05).until(polled)
     except TimeoutException:
         described = what or getattr(condition, "__name__", repr(condition))
         pytest.fail(
