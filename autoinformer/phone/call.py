@@ -81,6 +81,9 @@ RING_MARGIN = 5.0
 # the longest a lost driver's last command may keep a channel busy (a queue call)
 PROBE_LIMIT = 4 * 3600.0
 LOST_LINK = (AmiConnectionError, AmiTimeout)
+# a Ping asked to read the events already sent (`_caught_up`): Asterisk answers one in
+# milliseconds, a link that does not answer in this long is asked about the call instead
+CATCH_UP_LIMIT = 5.0
 
 
 def _asterisk_away(exc: TelephonyError) -> bool:
@@ -385,6 +388,15 @@ class CallFlow:
                     log.warning("attempt %d: Originate not sent: %s", call.attempt_id, exc)
                     return _End(void=True, error=f"not sent: {exc}")
                 except LOST_LINK as exc:
+                    if await self._caught_up() and (_taken(claim) or _taken(played)):
+                        # the reply's timer ran out while the events that tell were still
+                        # unread (this process was stopped or starved past the ring time):
+                        # read now, they tell as they would have in time
+                        log.info(
+                            "attempt %d: %s; its events, read late, tell", call.attempt_id, exc
+                        )
+                        self._gate.sent()
+                        return await self._went_on(call, claim, played)
                     # the Originate went out but its reply was lost: ask Asterisk
                     log.warning(
                         "attempt %d: %s; asking Asterisk about the call", call.attempt_id, exc
@@ -408,20 +420,40 @@ class CallFlow:
                     return ended
             else:
                 self._gate.sent()
-            # answered: its dialplan deleted the marks on its way
-            call.forgetting = []
-            if _taken(claim):
-                channel = claim.result()
-                start = DialplanStart.from_env(channel.env) if call.dialplan_plays else None
-                if start is None:
-                    return await self._answered(call, channel)
-                call.progress.parts_played = max(call.progress.parts_played, start.played)
-                return await self._answered(call, channel, start.played, start.key)
-            self._agi.release(call.channel_id)
-            return self._played_out(call, played.result())
+            return await self._went_on(call, claim, played)
         finally:
             self._settle(dialing)
             self._plays.release(call.channel_id)
+
+    async def _went_on(
+        self, call: _Call, claim: asyncio.Future[AgiChannel], played: asyncio.Future[Played]
+    ) -> _End:
+        """Answered, and its AsyncAGI start (`claim`) or its dialplan's end (`played`) came:
+        drive the call on from there, or close it."""
+        # its dialplan deleted the marks on its way
+        call.forgetting = []
+        if _taken(claim):
+            channel = claim.result()
+            start = DialplanStart.from_env(channel.env) if call.dialplan_plays else None
+            if start is None:
+                return await self._answered(call, channel)
+            call.progress.parts_played = max(call.progress.parts_played, start.played)
+            return await self._answered(call, channel, start.played, start.key)
+        self._agi.release(call.channel_id)
+        return self._played_out(call, played.result())
+
+    async def _caught_up(self) -> bool:
+        """Has every event Asterisk sent until now been through the handlers? A Ping's
+        reply comes after them on the link, and they are queued as they are read. False:
+        Asterisk cannot be asked (the link is down, or it does not answer)."""
+        if not self._link.connected:
+            return False
+        try:
+            await self._link.action("Ping", timeout=CATCH_UP_LIMIT)
+            await self._link.flush_events()
+        except TelephonyError:
+            return False
+        return True
 
     def _expect_end(self, call: _Call) -> None:
         """Answered: when the call should end, for the dialer to claim its slot's next
@@ -877,6 +909,12 @@ class CallFlow:
             # away meanwhile (restarted, or not known): not knowing, no retry is spent on
             # it; its answer still counts for the frequency caps
             return _End(void=True, error="interrupted: ended mid-message while nobody drove it")
+        if call.dialplan_plays and await self._heard_by_asterisk(call):
+            # its answer went unseen (the events were lost with the link, or read too late
+            # by a process stopped for a while), but its dialplan played the message whole
+            call.answered = True
+            call.journal.answered()
+            return _End(p.facts(), "answered and heard to its end while nobody watched")
         if self._channels.seen_end(call.channel_id):
             # it rang and ended unanswered while we looked on (busy, no answer, congestion)
             cause = self._channels.cause(call.channel_id)
