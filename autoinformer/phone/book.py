@@ -155,6 +155,9 @@ def _note_statement() -> Any:
                 ),
                 else_=Attempt.queued_at,
             ),
+            # a call claimed ahead starts when its Originate goes out, not at the claim:
+            # its start and duration in reports and the proof pack are the call's
+            started_at=func.coalesce(bindparam("dialed_at", type_=UtcDateTime), Attempt.started_at),
             answered_at=func.coalesce(
                 Attempt.answered_at, bindparam("answered_at", type_=UtcDateTime)
             ),
@@ -218,6 +221,7 @@ def _note_params(
         "opted_out": p.opted_out,
         "operator": p.operator[:128],
         "asterisk_boot": p.asterisk_boot[:32],
+        "dialed_at": p.dialed_at,
         "recording_path": p.recording,
         "message": p.message,
         "queued": p.queued,

@@ -110,7 +110,7 @@ class _Call:
     answered: bool = False
     # when a call nobody can drive is hung up (stored once, see Attempt.orphan_deadline)
     deadline: datetime | None = None
-    # when its attempt was claimed, just before the Originate (Attempt.started_at)
+    # when its Originate went out (Attempt.started_at; the claim may be up to RESERVE_TTL earlier)
     started_at: datetime | None = None
     # this run hung the call up as one nobody can drive (its end is our doing)
     cut_by_us: bool = False
@@ -535,6 +535,7 @@ class CallFlow:
         # stored with the attempt as the Originate goes out: the journal writes once this
         # step yields, by when the send happened, or failed and took it back below
         call.progress.asterisk_boot = boot
+        call.progress.dialed_at = call.started_at = self._clock.now()
         # urgent: a call that ends at once (busy) while a kill follows the send is judged
         # by it (ended on the Asterisk still up: an attempt); unstored, it was voided and
         # the number called once more than the policy allows
@@ -561,6 +562,7 @@ class CallFlow:
             )
         except OriginateNotSent:
             call.progress.asterisk_boot = ""
+            call.progress.dialed_at = None
             raise
         return self._outcome(call, reply)
 
@@ -571,11 +573,13 @@ class CallFlow:
             return await reply
         except OriginateNotSent:
             call.progress.asterisk_boot = ""
+            call.progress.dialed_at = None
             raise
         except AmiActionError as exc:
             # `Response: Error` to an Async Originate ("Asterisk is shutting down"...): no
             # channel was made
             call.progress.asterisk_boot = ""
+            call.progress.dialed_at = None
             raise OriginateNotSent(exc.message or str(exc)) from exc
 
     def _message_variables(self, call: _Call) -> dict[str, str]:

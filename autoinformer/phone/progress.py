@@ -49,6 +49,9 @@ class CallProgress:
     operator: str = ""
     # the run of Asterisk the Originate went to (AmiLink.asterisk_boot), "" unknown
     asterisk_boot: str = ""
+    # when the Originate went out: the attempt's start from then on (it was claimed up to
+    # RESERVE_TTL earlier, ahead of a slot's freeing), None until it is sent
+    dialed_at: datetime | None = None
     # proof of notification: the call's recording (MIXMONITOR_FILENAME) and the message
     # rendered for it, JSON [{"text", "sound"}, ...] (Attempt.recording_path, .message)
     recording: str = ""

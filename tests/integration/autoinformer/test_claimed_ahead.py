@@ -6,6 +6,7 @@ wait for claims made as they came. Against the session's real Asterisk."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -68,6 +69,12 @@ async def test_the_second_wave_is_claimed_before_the_first_ends(world: WorldFact
         attempts = await attempts_of(w, cid)
     assert sorted(a.phone[-4:] for a in attempts) == sorted(numbers)
     assert {a.status for a in attempts} == {"notified"}
+    # each call starts when it is dialed, not when it was claimed: the second three were
+    # dialed as the first ended, and last as long (the same message, heard whole)
+    first, second = attempts[:3], attempts[3:]
+    first_end = min(a.ended_at for a in first if a.ended_at is not None)
+    assert min(a.started_at for a in second) >= first_end - timedelta(seconds=0.5)
+    assert max(a.duration for a in second) < min(a.duration for a in first) + 1.0
 
 
 async def test_a_campaign_started_on_the_console_is_dialed_at_once(
