@@ -81,8 +81,8 @@ RING_MARGIN = 5.0
 # the longest a lost driver's last command may keep a channel busy (a queue call)
 PROBE_LIMIT = 4 * 3600.0
 LOST_LINK = (AmiConnectionError, AmiTimeout)
-# a Ping asked to read the events already sent (`_caught_up`): Asterisk answers one in
-# milliseconds, a link that does not answer in this long is asked about the call instead
+# reading the events already sent (`_caught_up`): Asterisk answers a Ping in
+# milliseconds; a link that does not answer in this long is asked about the call instead
 CATCH_UP_LIMIT = 5.0
 
 
@@ -214,7 +214,6 @@ class CallFlow:
         coroutine returned, for the caller to run as the call's task. `epoch`: the worker
         lease's when the attempt was claimed."""
         call = self._call(plan, scenario, contact, attempt_id, channel_id, CallProgress())
-        call.started_at = self._clock.now()
         call.epoch = epoch
         return self._drive(call, self._dial(call, self._dial_now(call)))
 
@@ -443,14 +442,12 @@ class CallFlow:
         return self._played_out(call, played.result())
 
     async def _caught_up(self) -> bool:
-        """Has every event Asterisk sent until now been through the handlers? A Ping's
-        reply comes after them on the link, and they are queued as they are read. False:
+        """Has every event Asterisk sent until now been through the handlers? False:
         Asterisk cannot be asked (the link is down, or it does not answer)."""
         if not self._link.connected:
             return False
         try:
-            await self._link.action("Ping", timeout=CATCH_UP_LIMIT)
-            await self._link.flush_events()
+            await self._link.catch_up(timeout=CATCH_UP_LIMIT)
         except TelephonyError:
             return False
         return True

@@ -404,6 +404,14 @@ class AmiLink:
         self._events.put_nowait(marker)
         await marker
 
+    async def catch_up(self, *, timeout: float) -> None:
+        """Return once every event Asterisk sent until now has been through the handlers,
+        read or not: a Ping's reply comes after them on the link (a process that was
+        stopped wakes to timers due before the bytes waiting in its socket are read).
+        AmiTimeout / AmiConnectionError when Asterisk cannot be asked."""
+        await self.action("Ping", timeout=timeout)
+        await self.flush_events()
+
     async def _consume(self) -> None:
         while True:
             event = await self._events.get()

@@ -23,22 +23,10 @@ from tests.integration.autoinformer.test_campaign_calls import (
     csv_of,
     spec,
 )
+from tests.integration.autoinformer.test_heard_marks import LAST_WORDS
 
 pytestmark = pytest.mark.integration
 
-# the dialplan plays the message and hangs up: nothing follows it
-PLAYED_SCENARIO = """
-name = "test-played"
-kind = "debt"
-message = "Задолженность {money:debt}."
-wait_digit = 0
-repeats = 0
-[keys]
-"1" = "confirm"
-[replies]
-confirmed = ""
-goodbye = ""
-"""
 ACTION_TIMEOUT = 2.0
 RING_TIMEOUT = 3  # the campaign's (tests' spec)
 # past the Originate's reply timeout (ring time + action timeout + 5 s), and past the
@@ -88,9 +76,10 @@ async def _stalled_call(
         transport = manager.protocol.transport
         assert isinstance(getattr(transport, "max_size", None), int)
         monkeypatch.setattr(transport, "max_size", 256)
-        await w.scenario(PLAYED_SCENARIO, "test-played")
+        # its dialplan plays the message and hangs up: nothing follows it
+        await w.scenario(LAST_WORDS, "marks")
         created = await w.campaigns.create(
-            spec("остановка", scenario="test-played"), list_data=csv_of("4601")
+            spec("остановка", scenario="marks"), list_data=csv_of("4601")
         )
         with caplog.at_level(logging.INFO, logger="autoinformer.phone.call"):
             await w.campaigns.start(created.campaign_id)
