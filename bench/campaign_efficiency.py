@@ -35,7 +35,9 @@ BENCH_PHASES=1 also prints where each call's channel time went, from Asterisk's 
 timestamps (dial to answer; a message the dialplan played: answer to its end (CCPlayed)
 and to the Hangup; AGI: answer to AsyncAGI, to the first command, the gaps between
 commands, the last command to the Hangup), how the channels fill (the first calls' start,
-each end to the next start, the last calls' tail) and the events the service received.
+each end to the next start, the last calls' tail) and the events the service received;
+then the same for the call files (an AMI session of the bench's own watches them). The
+first wave's spread is mostly Asterisk's own: bench/originate_burst.py.
 """
 
 from __future__ import annotations
@@ -51,8 +53,10 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -144,13 +148,55 @@ def callfile_baseline(
     return time.monotonic() - started
 
 
+def dialer_leg(event: Any) -> bool:
+    """The dialer's own leg of a call: the ChannelId it assigned (cc-..., not the -b side)."""
+    uid = str(event.get("Uniqueid", ""))
+    return uid.startswith("cc-") and not uid.endswith("-b")
+
+
+def callfile_leg(event: Any) -> bool:
+    """A call file's own leg: the Local channel's ;1 side (it has no id of ours)."""
+    return str(event.get("Channel", "")).endswith(";1")
+
+
+def watch_ami(settings: Settings, phases: CallPhases, stop: threading.Event) -> None:
+    """Feed Asterisk's events to `phases` over a plain AMI socket (a thread beside the
+    call-file script, which has no AMI link of its own)."""
+    with socket.create_connection((settings.ami_host, settings.ami_port)) as sock:
+        sock.settimeout(0.2)
+        sock.sendall(
+            f"Action: Login\r\nUsername: {settings.ami_user}\r\n"
+            f"Secret: {settings.ami_secret}\r\nEvents: call,user\r\n\r\n".encode()
+        )
+        buffer = b""
+        while not stop.is_set():
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            buffer += chunk
+            *blocks, buffer = buffer.split(b"\r\n\r\n")
+            for block in blocks:
+                event = dict(
+                    line.split(": ", 1)
+                    for line in block.decode(errors="replace").split("\r\n")
+                    if ": " in line
+                )
+                if "Event" in event:
+                    phases.see(event)
+
+
 class CallPhases:
     """Where each call's channel time goes, by Asterisk's own event timestamps
     (manager.conf timestampevents): our leg's Newchannel, its answer, AsyncAGI start, each
     AGI command's start and end, the end of the message its dialplan played (CCPlayed),
     and its Hangup (BENCH_PHASES=1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, own: Callable[[Any], bool] | None = None) -> None:
+        # which channels are the calls' own legs: ours by default (see `dialer_leg`)
+        self._own = own or dialer_leg
         self.calls: dict[str, dict[str, float]] = {}
         self.commands: dict[str, list[tuple[str, float, float]]] = {}
         self._open: dict[tuple[str, str], tuple[str, float]] = {}
@@ -160,7 +206,7 @@ class CallPhases:
         name, stamp = event.get("Event"), event.get("Timestamp")
         self.names[name] += 1
         uid = event.get("Uniqueid", "")
-        if stamp is None or not uid.startswith("cc-") or uid.endswith("-b"):
+        if stamp is None or not self._own(event):
             return
         at = float(stamp)
         marks = self.calls.setdefault(uid, {})
@@ -391,9 +437,21 @@ def main() -> None:
         efficiency, elapsed, numbers, sounds, call_time = asyncio.run(
             run(settings, args, workdir, pid)
         )
+        watching = threading.Event()
+        phases = CallPhases(own=callfile_leg)
+        watcher = threading.Thread(target=watch_ami, args=(settings, phases, watching))
+        if os.environ.get("BENCH_PHASES"):
+            watcher.start()
+            time.sleep(0.5)  # logged in before the first call file
         ast0 = cpu_seconds(pid)
         baseline = callfile_baseline(local, numbers, sounds, args.concurrency)
         baseline_cpu = cpu_seconds(pid) - ast0
+        if watcher.is_alive():
+            time.sleep(0.2)  # the last Hangups read
+            watching.set()
+            watcher.join()
+            print("call files:")
+            phases.report(args.concurrency)
     finally:
         local.stop(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
