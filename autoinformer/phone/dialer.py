@@ -24,7 +24,8 @@ Safety rules it keeps (issue 5, DESIGN.md):
   concurrency on PostgreSQL like a call; ones not dialed soon (a pause, a stop, the
   link down) are handed back (no attempt kept, no retry spent), and a crash leaves them
   to the start's adoption (never sent: voided, no retry spent);
-- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender);
+- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender),
+  a scheduled one's while it waits for its start;
 - a list from the customer base is called with the data as they stand at dial time
   (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
   now, an outage moved or removed in the registry moves or cancels the remaining calls.
@@ -419,7 +420,12 @@ class Dialer:
                 if not self._live.count(plan.id):
                     await self._finish_if_done(plan, now)
                 continue
-            if plan.status != "running" or now < plan.start_at or self._stopping:
+            if plan.status == "running" and now < plan.start_at and not self._stopping:
+                # scheduled: its phrases are rendered while it waits, so that its first
+                # calls go out at its start, not after the synthesis of its amounts
+                self._ready(plan)
+                continue
+            if plan.status != "running" or self._stopping:
                 continue
             if not leased:
                 continue
