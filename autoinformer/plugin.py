@@ -201,10 +201,11 @@ class Autoinformer:
             self._tasks.spawn(self.progress.run(), name="autoinformer-progress")
         log.info("autoinformer dialer and mailer started")
 
-    def _campaign_changed(self, _campaign_id: int) -> None:
-        # started, paused, resumed or cancelled on this process's console: act on it now
+    def _campaign_changed(self, campaign_id: int) -> None:
+        # created, started, paused, resumed or cancelled on this process's console: act on
+        # it now
         if self.dialer is not None:
-            self.dialer.campaigns_changed()
+            self.dialer.campaigns_changed(campaign_id)
         if self.mailer is not None:
             self.mailer.wake()
 

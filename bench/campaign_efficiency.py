@@ -94,6 +94,9 @@ goodbye = ""
 CLOCK_AT = datetime(2026, 12, 1, 11, 0, tzinfo=ZoneInfo("Asia/Krasnoyarsk"))
 # seconds the running service is watched idle before the campaign (its own cost)
 IDLE_S = 3.0
+# seconds for the dialer to have rendered the new campaign's phrases before that (1,000
+# contacts' cache look-ups take about 40 ms)
+PREPARED_S = 1.0
 # how often the bench looks whether the campaign is over (the call-file script's 20 ms)
 POLL_S = 0.02
 
@@ -309,6 +312,9 @@ async def run(
     async with build_app(settings, plugins=[plugin]).running(parts=False) as app:
         ai = app.part(Autoinformer)
         campaigns = ai.campaigns
+        # the service runs when the supervisor creates the campaign (its dialer renders a
+        # new campaign's phrases as it is created, the call files' are rendered below too)
+        await app.start_parts()
         scenario = workdir / "bench.toml"
         # a top-level key: before the [keys] table
         text = SCENARIO.replace("repeats = 0\n", "repeats = 0\nrecord = false\n", 1)
@@ -329,7 +335,7 @@ async def run(
         )
         call_time = await longest_message(ai, app.speech, [created.campaign_id])
         sounds = await message_sounds(ai, app.speech, created.campaign_id)
-        await app.start_parts()
+        await asyncio.sleep(PREPARED_S)
         phases = CallPhases()
         if os.environ.get("BENCH_PHASES"):
             app.link.on_event("*", phases.see)

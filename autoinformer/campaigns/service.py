@@ -311,6 +311,8 @@ class CampaignService:
             written.letters,
             len(parsed.rejected),
         )
+        # the dialer of this process renders its phrases now, ahead of its start
+        self._changed(campaign.id)
         return CreateResult(campaign.id, written.contacts, end, parsed, written.letters)
 
     async def _from_outage(self, spec: CampaignSpec) -> CampaignSpec:
@@ -360,7 +362,7 @@ class CampaignService:
         self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
     ) -> Campaign:
         campaign = await self._transition_in(campaign_id, allowed, target, verb)
-        self._changed(campaign_id)
+        self._changed(campaign.id)
         return campaign
 
     def _changed(self, campaign_id: int) -> None:

@@ -24,8 +24,8 @@ Safety rules it keeps (issue 5, DESIGN.md):
   concurrency on PostgreSQL like a call; ones not dialed soon (a pause, a stop, the
   link down) are handed back (no attempt kept, no retry spent), and a crash leaves them
   to the start's adoption (never sent: voided, no retry spent);
-- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender),
-  a scheduled one's while it waits for its start;
+- a campaign's phrases are rendered before its first call (autoinformer.phone.prerender):
+  as it is created in this process, or while a scheduled one waits for its start;
 - a list from the customer base is called with the data as they stand at dial time
   (autoinformer.phone.fresh): a paid debt is not called, a changed one read out as it is
   now, an outage moved or removed in the registry moves or cancels the remaining calls.
@@ -197,11 +197,20 @@ class Dialer:
         self._aux.spawn(self.leases.run(), name="driven-leases")
         await self._loop.run()
 
-    def campaigns_changed(self) -> None:
-        """A campaign was started, paused or cancelled in this process: read the
-        campaigns again and pass now."""
+    def campaigns_changed(self, campaign_id: int | None = None) -> None:
+        """A campaign was created, started, paused or cancelled in this process: read the
+        campaigns again and pass now. A new one's phrases are rendered at once, not at its
+        start: the supervisor who starts it later has its first calls go out then, not
+        after the synthesis of its amounts."""
         self._plans_cache = None
         self._loop.wake()
+        if campaign_id is not None and campaign_id not in self._prepared and not self._stopping:
+            self._aux.spawn(self._prepare_new(campaign_id), name=f"prepare-{campaign_id}")
+
+    async def _prepare_new(self, campaign_id: int) -> None:
+        plan = await self._book.plan(campaign_id)
+        if plan is not None and plan.status == "created" and plan.channel in ("phone", "both"):
+            self._ready(plan)
 
     async def stop(self) -> None:
         """Stop dialing; give calls in progress `drain_timeout` to finish, hang up the rest

@@ -1,5 +1,6 @@
-"""A campaign scheduled for later has its phrases rendered while it waits: at its start
-its first calls go out at once, not after the synthesis of every amount it reads out."""
+"""A campaign's phrases are rendered ahead of its start, as it is created or while it
+waits for its scheduled start: at its start its first calls go out at once, not after the
+synthesis of every amount it reads out."""
 
 from __future__ import annotations
 
@@ -29,18 +30,39 @@ async def unrendered(w: World, campaign_id: int) -> int:
     return missing
 
 
-async def test_a_scheduled_campaign_is_rendered_before_its_start_and_not_called(
+def fresh_list() -> bytes:
+    """Three contacts with amounts no earlier test rendered: the synthesis is theirs."""
+    debts = [f"{secrets.randbelow(900_000) + 100_000},{n:02d}" for n in range(3)]
+    rows = [f'+7913001{i:04d},{2000 + i},"{debt}"' for i, debt in enumerate(debts)]
+    return ("phone,account,debt\n" + "\n".join(rows) + "\n").encode()
+
+
+async def test_a_created_campaign_is_rendered_before_anyone_starts_it(
     world: WorldFactory,
 ) -> None:
     async with world(now=TUESDAY_11) as w:
         await w.scenario()
-        # amounts no earlier test rendered: the synthesis is this campaign's own
-        debts = [f"{secrets.randbelow(900_000) + 100_000},{n:02d}" for n in range(3)]
-        rows = [f'+7913001{i:04d},{2000 + i},"{debt}"' for i, debt in enumerate(debts)]
+        created = await w.campaigns.create(spec(), list_data=fresh_list())
+
+        async def rendered() -> bool:
+            return await unrendered(w, created.campaign_id) == 0
+
+        await wait_for(rendered, 60, "the new campaign's phrases")
+        assert await attempts_of(w, created.campaign_id, counted_only=False) == []
+        assert (await w.campaigns.get(created.campaign_id)).status == "created"
+
+
+async def test_a_scheduled_campaign_is_rendered_before_its_start_and_not_called(
+    world: WorldFactory,
+) -> None:
+    # created before the dialer started (or by the CLI, another process): the dialer first
+    # sees it when it is started, an hour before its start time
+    async with world(now=TUESDAY_11, start_plugin=False) as w:
+        await w.scenario()
         created = await w.campaigns.create(
-            replace(spec(), start=TUESDAY_11 + timedelta(hours=1)),
-            list_data=("phone,account,debt\n" + "\n".join(rows) + "\n").encode(),
+            replace(spec(), start=TUESDAY_11 + timedelta(hours=1)), list_data=fresh_list()
         )
+        await w.service.start_parts()
         assert await unrendered(w, created.campaign_id) == 3
         await w.campaigns.start(created.campaign_id)
 
