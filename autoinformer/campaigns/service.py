@@ -362,7 +362,7 @@ class CampaignService:
         self, campaign_id: int, allowed: Sequence[str], target: str, verb: str
     ) -> Campaign:
         campaign = await self._transition_in(campaign_id, allowed, target, verb)
-        self._changed(campaign.id)
+        self._changed(campaign_id)
         return campaign
 
     def _changed(self, campaign_id: int) -> None:
