@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -25,6 +26,7 @@ from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.flow import HotlineCall
 from contact_center.hotline.models import Appeal
 from contact_center.operators.models import OperatorState
+from contact_center.settings import PROJECT_ROOT
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
 from contact_center.telephony.ami import AmiConfig, AmiLink
@@ -298,13 +300,21 @@ async def test_restarted_service_releases_the_call_a_dead_run_left_in_asyncagi(
 
 
 async def test_caller_arriving_while_the_link_is_cut_gets_an_appeal_and_the_queue(
-    hotline: MakeHotline, asterisk: AsteriskFixture, cut: AmiCut
+    hotline: MakeHotline, asterisk: AsteriskFixture, cut: AmiCut, tmp_path: Path
 ) -> None:
     """Its AsyncAGIStart reaches nobody; at the reconnect the AGI server finds the call in
     AsyncAGI (CoreShowChannels) and routes it to the hotline flow like any other: the caller
     gets the whole hotline (recording warning first, the menu, then the queue), not just the
     dialplan's fallback, and the appeal keeps the true arrival."""
-    h = await hotline(ami_port=cut.port)
+    # the silent caller waits for the menu's timeout once, not three times 5 s
+    ivr = tmp_path / "quick-menu"
+    shutil.copytree(PROJECT_ROOT / "ivr_scripts", ivr)
+    menu = (ivr / "main.toml").read_text(encoding="utf-8")
+    assert "timeout = 5\nretries = 2\n" in menu
+    (ivr / "main.toml").write_text(
+        menu.replace("timeout = 5\nretries = 2\n", "timeout = 1\nretries = 0\n"), encoding="utf-8"
+    )
+    h = await hotline(ami_port=cut.port, ivr_scripts_dir=ivr)
     await cut.down()
     async with direct_link(asterisk) as direct:
         # its AsyncAGIStart reaches nobody: the caller waits in AsyncAGI, in silence
