@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from originate_burst import login, read
 from sqlalchemy import select
 
 from autoinformer.campaigns.service import CampaignSpec
@@ -165,30 +166,8 @@ def callfile_leg(event: Any) -> bool:
 def watch_ami(settings: Settings, phases: CallPhases, stop: threading.Event) -> None:
     """Feed Asterisk's events to `phases` over a plain AMI socket (a thread beside the
     call-file script, which has no AMI link of its own)."""
-    with socket.create_connection((settings.ami_host, settings.ami_port)) as sock:
-        sock.settimeout(0.2)
-        sock.sendall(
-            f"Action: Login\r\nUsername: {settings.ami_user}\r\n"
-            f"Secret: {settings.ami_secret}\r\nEvents: call,user\r\n\r\n".encode()
-        )
-        buffer = b""
-        while not stop.is_set():
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
-            buffer += chunk
-            *blocks, buffer = buffer.split(b"\r\n\r\n")
-            for block in blocks:
-                event = dict(
-                    line.split(": ", 1)
-                    for line in block.decode(errors="replace").split("\r\n")
-                    if ": " in line
-                )
-                if "Event" in event:
-                    phases.see(event)
+    with login(settings, "call,user") as sock:
+        read(sock, stop, lambda message: phases.see(message) if "Event" in message else None)
 
 
 class CallPhases:

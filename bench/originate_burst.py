@@ -33,6 +33,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from contact_center.devtools.local_asterisk import LocalAsterisk
@@ -56,8 +57,10 @@ def login(settings: Settings, events: str) -> socket.socket:
     return sock
 
 
-def read(sock: socket.socket, stop: threading.Event, seen: list[dict[str, str]]) -> None:
-    """Every AMI message into `seen` as it is read, until `stop` is set."""
+def read(
+    sock: socket.socket, stop: threading.Event, take: Callable[[dict[str, str]], None]
+) -> None:
+    """Every AMI message to `take` as it is read, until `stop` is set (a thread's loop)."""
     sock.settimeout(0.1)
     buffer = b""
     while not stop.is_set():
@@ -71,7 +74,7 @@ def read(sock: socket.socket, stop: threading.Event, seen: list[dict[str, str]])
         *whole, buffer = buffer.split(b"\r\n\r\n")
         for block in whole:
             lines = block.decode(errors="replace").split("\r\n")
-            seen.append(dict(line.split(": ", 1) for line in lines if ": " in line))
+            take(dict(line.split(": ", 1) for line in lines if ": " in line))
 
 
 def originate(variant: str, i: int, tag: str) -> str:
@@ -96,8 +99,8 @@ def burst(settings: Settings, variant: str, calls: int, tag: str) -> float:
     sender = login(settings, "off")
     seen: list[dict[str, str]] = []
     threads = [
-        threading.Thread(target=read, args=(watcher, stop, seen)),
-        threading.Thread(target=read, args=(sender, stop, [])),
+        threading.Thread(target=read, args=(watcher, stop, seen.append)),
+        threading.Thread(target=read, args=(sender, stop, lambda _message: None)),
     ]
     for thread in threads:
         thread.start()
