@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -211,6 +212,10 @@ class Attempt(Base):
     # they must have ended there ("": placed before there were several, any node's)
     node: Mapped[str] = mapped_column(String(128), default="")
     instance: Mapped[str] = mapped_column(String(128), default="")
+    # claimed ahead of a free slot (PostgreSQL, several workers): not counted against the
+    # campaign's concurrency until a call of the same worker that ends hands it its slot,
+    # in the transaction that closes that call (CallBook.hand_over); False for every other
+    ahead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
 
 
 class Letter(Base):

@@ -13,6 +13,14 @@ decided their fate (confirmed, opted out, asked for an operator, or heard the wh
 message) the contact gets its final status at that moment, so whatever happens to the
 service afterwards the contact is never called again. An Originate that never reached
 Asterisk is voided (`void`): the contact waits again without having spent a retry.
+
+Claims ahead (`claim_wave`): a dialer keeps the next wave of a campaign's contacts claimed
+while the calls they will follow still play, so a slot that frees is dialed again with no
+query. On PostgreSQL the campaign's concurrency is counted over every worker's open
+attempts, and a contact claimed ahead holds no line yet: it is stored `ahead` and not
+counted until a call of the same worker that ends hands it its slot (`hand_over`), in the
+transaction that closes that call. The count never drops between the two, so another
+worker never takes that slot meanwhile.
 """
 
 from __future__ import annotations
@@ -76,6 +84,10 @@ class DueContact:
     timezone: str | None
     values: Mapping[str, str]
     attempts: int
+
+
+# a contact claimed: (the contact, its attempt's id, the attempt's ChannelId)
+Claim = tuple[DueContact, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +278,8 @@ class CallBook:
         # stored on each claimed attempt: the Asterisk node of the call and this process
         self.node = node
         self.instance = instance
+        # a call's attempt -> the one claimed ahead it handed its slot to (`hand_over`)
+        self._successors: dict[int, int] = {}
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -415,15 +429,38 @@ class CallBook:
 
     async def claim_many(
         self, plan: Plan, contacts: Sequence[DueContact], now: datetime, *, limit: int = 0
-    ) -> list[tuple[DueContact, int, str]]:
+    ) -> list[Claim]:
         """Claim several contacts in one transaction: (contact, attempt id, ChannelId) for
         each one taken; each ChannelId is committed before its Originate goes out. `limit`
         (> 0): the campaign's concurrency, held across every worker sharing PostgreSQL."""
+        dial_now, _ahead = await self.claim_wave(plan, contacts, now, limit=limit)
+        return dial_now
 
-        async def op(session: AsyncSession) -> list[tuple[DueContact, int, str]]:
-            return await self._claim_in(session, plan, contacts, now, limit)
+    async def claim_wave(
+        self,
+        plan: Plan,
+        contacts: Sequence[DueContact],
+        now: datetime,
+        *,
+        limit: int = 0,
+        ahead: int = 0,
+    ) -> tuple[list[Claim], list[Claim]]:
+        """`claim_many`, and on PostgreSQL with a `limit` up to `ahead` of the contacts the
+        concurrency leaves no room for claimed too, ahead of a free slot: (the claims to
+        dial now, those to dial only once `hand_over` gave them a slot). On SQLite (one
+        worker, which keeps the concurrency itself) every claim is of the first kind."""
 
-        return list(await self._writer.run(op, urgent=True))
+        async def op(session: AsyncSession) -> tuple[list[Claim], list[Claim]]:
+            return await self._claim_in(session, plan, contacts, now, limit, ahead)
+
+        dial_now, claimed_ahead = await self._writer.run(op, urgent=True)
+        return list(dial_now), list(claimed_ahead)
+
+    def hand_over(self, attempt_id: int, successor_id: int) -> None:
+        """The call of `attempt_id` (this worker's, not closed yet) gives its slot to
+        `successor_id`, claimed ahead and being dialed now: the write that closes it counts
+        the successor in (see the module docstring)."""
+        self._successors[attempt_id] = successor_id
 
     async def _claim_in(
         self,
@@ -432,12 +469,31 @@ class CallBook:
         contacts: Sequence[DueContact],
         now: datetime,
         limit: int = 0,
-    ) -> list[tuple[DueContact, int, str]]:
+        ahead: int = 0,
+    ) -> tuple[list[Claim], list[Claim]]:
         shared = session.get_bind().dialect.name == "postgresql"
+        room = len(contacts)
         if contacts and shared and limit > 0:
-            contacts = await _within_concurrency(session, plan, contacts, limit)
+            room = await _room_within_concurrency(session, plan, limit)
+            contacts = contacts[: room + max(0, ahead)]
         if contacts and shared:
+            # the numbers of both kinds locked at once, in one order (no deadlock)
             contacts = await _numbers_free_for(session, plan, contacts, now)
+        return (
+            await self._insert_claims(session, plan, contacts[:room], now, shared, ahead=False),
+            await self._insert_claims(session, plan, contacts[room:], now, shared, ahead=True),
+        )
+
+    async def _insert_claims(
+        self,
+        session: AsyncSession,
+        plan: Plan,
+        contacts: Sequence[DueContact],
+        now: datetime,
+        shared: bool,
+        *,
+        ahead: bool,
+    ) -> list[Claim]:
         if not contacts:
             return []
         taken_ids = set(
@@ -468,6 +524,7 @@ class CallBook:
                 "counted": True,
                 "node": self.node,
                 "instance": self.instance,
+                "ahead": ahead,
             }
             for c, channel_id in chosen
         ]
@@ -564,6 +621,7 @@ class CallBook:
         contact claimed ahead, not needed): no row is kept, as if never claimed."""
 
         async def op(session: AsyncSession) -> None:
+            await self._count_in_successors(session, [attempt_id])
             attempt = await session.get(Attempt, attempt_id)
             if attempt is None or attempt.ended_at is not None:
                 return
@@ -600,6 +658,17 @@ class CallBook:
                 contact.state = "waiting"
 
         await self._writer.run(op)
+        self._successors.pop(attempt_id, None)
+
+    async def _count_in_successors(self, session: AsyncSession, attempt_ids: Sequence[int]) -> None:
+        """In the write that closes these attempts: the claims ahead their calls handed
+        their slots to count against the concurrency from now (`hand_over`). Read, not
+        taken: a write that fails is tried again with the same rows."""
+        successors = [self._successors[i] for i in attempt_ids if i in self._successors]
+        if successors:
+            await session.execute(
+                update(Attempt).where(Attempt.id.in_(successors)).values(ahead=False)
+            )
 
     async def asterisk_seen_up(self, boot: str) -> datetime | None:
         """The latest heartbeat of any `serve` with this Asterisk run up (service_state)."""
@@ -642,6 +711,7 @@ class CallBook:
                 self._writer.run(functools.partial(self._run_records, group, []))
             )
         results = await asyncio.shield(group.task)
+        self._successors.pop(attempt_id, None)
         result = results[index]
         if isinstance(result, Exception):
             raise result
@@ -655,6 +725,7 @@ class CallBook:
             rows.extend(group.rows)
             group.rows, group.task = [], None
         ids = sorted({row[0] for row in rows})
+        await self._count_in_successors(session, ids)
         # no autoflush: the changes of the lot are flushed together at the commit
         with session.no_autoflush:
             # the campaigns with them: a campaign got by id for each row was a SELECT per
@@ -881,7 +952,8 @@ class CallBook:
             rows = await session.scalars(
                 update(Attempt)
                 .where(Attempt.id.in_(list(placed)))
-                .values(node=self.node, instance=self.instance)
+                # a claim ahead another worker left open: its call, if any, holds a line
+                .values(node=self.node, instance=self.instance, ahead=False)
                 .returning(Attempt)
             )
             taken = [
@@ -945,19 +1017,22 @@ def _open_attempt(a: Attempt) -> OpenAttempt:
     )
 
 
-async def _within_concurrency(
-    session: AsyncSession, plan: Plan, contacts: Sequence[DueContact], limit: int
-) -> Sequence[DueContact]:
-    """As many of `contacts` as the campaign's concurrency leaves room for, counting the
-    open calls of every worker, under a lock on the campaign's row held to the commit: two
-    workers claiming for one campaign take turns, and the second sees the first's calls."""
+async def _room_within_concurrency(session: AsyncSession, plan: Plan, limit: int) -> int:
+    """How many more calls the campaign's concurrency leaves room for, counting the open
+    calls of every worker (not the claims ahead), under a lock on the campaign's row held
+    to the commit: two workers claiming for one campaign take turns, and the second sees
+    the first's calls."""
     await session.execute(select(Campaign.id).where(Campaign.id == plan.id).with_for_update())
     busy = await session.scalar(
         select(func.count())
         .select_from(Attempt)
-        .where(Attempt.campaign_id == plan.id, Attempt.ended_at.is_(None))
+        .where(
+            Attempt.campaign_id == plan.id,
+            Attempt.ended_at.is_(None),
+            Attempt.ahead.is_(False),
+        )
     )
-    return contacts[: max(0, limit - int(busy or 0))]
+    return max(0, limit - int(busy or 0))
 
 
 def _past_end(campaign: Campaign, now: datetime) -> bool:

@@ -20,8 +20,10 @@ Safety rules it keeps (issue 5, DESIGN.md):
 - calls start as slots free up, not in passes: each pass claims a few contacts more than
   the free slots (`_reserve_size`, committed with their ChannelIds like any claim) and a
   call that frees its slot, or starts closing (autoinformer.phone.live), launches the
-  next one at once, with no query in between. Claimed ahead, they hold their campaign's
-  concurrency on PostgreSQL like a call; ones not dialed soon (a pause, a stop, the
+  next one at once, with no query in between. On PostgreSQL (several workers share a
+  campaign's concurrency) the ones beyond the free slots are claimed `ahead`: not
+  counted until a call of this worker's that ends hands one its slot, in the write
+  that closes that call (CallBook.hand_over); ones not dialed soon (a pause, a stop, the
   link down) are handed back (no attempt kept, no retry spent), and a crash leaves them
   to the start's adoption (never sent: voided, no retry spent);
 - a campaign's phrases are rendered before its first call (autoinformer.phone.prerender):
@@ -53,7 +55,7 @@ from autoinformer.phone.call import CallFlow
 from autoinformer.phone.config import DialerConfig, DialerStats
 from autoinformer.phone.fresh import FreshData
 from autoinformer.phone.lease import DrivenLeases
-from autoinformer.phone.live import LiveCalls
+from autoinformer.phone.live import LiveCall, LiveCalls
 from autoinformer.phone.marks import HeardMarks
 from autoinformer.phone.pacing import (
     DialGate,
@@ -98,6 +100,9 @@ class _Claimed:
     at: float  # monotonic
     # the worker lease's epoch at the claim (HeartbeatLease): not dialed in a later one
     epoch: int = 0
+    # claimed ahead of a free slot on PostgreSQL (CallBook.claim_wave): dialed only in a
+    # slot one of this worker's calls of the campaign hands it (CallBook.hand_over)
+    ahead: bool = False
 
 
 class Dialer:
@@ -496,8 +501,11 @@ class Dialer:
             # Asterisk refused the last Originate: one call to see whether it takes them again
             slots = min(slots, 1 - self._gate.in_flight)
         reserve = self._reserve.setdefault(plan.id, [])
-        while reserve and slots > 0:
-            self._launch(reserve.pop(0))
+        counted = [c for c in reserve if not c.ahead]
+        while counted and slots > 0:
+            claimed = counted.pop(0)
+            reserve.remove(claimed)
+            self._launch(claimed)
             slots -= 1
         wanted = max(0, slots) + max(0, self._reserve_size(plan.id, scenario, limit) - len(reserve))
         if slots < 0 or wanted <= 0:
@@ -535,10 +543,15 @@ class Dialer:
             return
         # the epoch before the claim's commit: a stall while it commits is a lapse after it
         epoch = self._worker_lease.epoch
-        claimed = await self._book.claim_many(plan, ready, now, limit=limit)
+        dial_now, claimed_ahead = await self._book.claim_wave(
+            plan, ready, now, limit=limit, ahead=len(ready) - max(0, slots)
+        )
         at = time.monotonic()
-        for contact, attempt_id, channel_id in claimed:
-            reserve.append(_Claimed(plan, scenario, contact, attempt_id, channel_id, at, epoch))
+        for claims, ahead in ((dial_now, False), (claimed_ahead, True)):
+            for contact, attempt_id, channel_id in claims:
+                reserve.append(
+                    _Claimed(plan, scenario, contact, attempt_id, channel_id, at, epoch, ahead)
+                )
         if self._stopping:
             # stop() handed the reserve back while this claim was being committed
             await self._void_reserve(plan.id, "the dialer stopped before it was dialed")
@@ -620,12 +633,15 @@ class Dialer:
         )
         self.stats.launched += 1
 
-    def _slot_freed(self) -> None:
-        self._launch_reserved()
+    def _slot_freed(self, freed: LiveCall | None) -> None:
+        self._launch_reserved(freed)
         self._loop.wake()
 
-    def _launch_reserved(self) -> None:
-        """Calls claimed ahead take the slots free now (no query: see the docstring)."""
+    def _launch_reserved(self, freed: LiveCall | None = None) -> None:
+        """Calls claimed ahead take the slots free now (no query: see the docstring). One
+        claimed ahead of a free slot on PostgreSQL (`ahead`) takes only the slot of a call
+        of this worker's that `freed` now, handed over in the database by the write that
+        closes that call (CallBook.hand_over)."""
         if self._stopping or not self._link.connected or not self._gate.open:
             return
         if self._gate.probing:
@@ -633,14 +649,25 @@ class Dialer:
         now = self._clock.now()
         for campaign_id, reserve in self._reserve.items():
             limit = self._limits.get(campaign_id, 0)
+            handing = freed if freed is not None and freed.campaign_id == campaign_id else None
             while reserve and self._live.count(campaign_id) < limit:
-                end_at = reserve[0].plan.end_at
+                index = next((i for i, c in enumerate(reserve) if not c.ahead), None)
+                if index is None:
+                    if handing is None:
+                        break  # claimed ahead: they wait for a slot of ours
+                    index = 0
+                claimed = reserve[index]
+                end_at = claimed.plan.end_at
                 if end_at is not None and now >= end_at:
                     break  # the campaign's end came: the pass closes it
-                if not self._worker_lease.holds(reserve[0].epoch):
+                if not self._worker_lease.holds(claimed.epoch):
                     # a call ending as a stalled worker wakes: the pass hands these back
                     break
-                self._launch(reserve.pop(0))
+                del reserve[index]
+                if claimed.ahead and handing is not None:
+                    self._book.hand_over(handing.attempt_id, claimed.attempt_id)
+                    handing = None
+                self._launch(claimed)
 
     async def _drop_stale_reserve(self, plans: list[Plan], dialing: bool, *, leased: bool) -> None:
         """Contacts claimed ahead that will not be dialed soon are handed back (no retry

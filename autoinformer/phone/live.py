@@ -35,10 +35,11 @@ class LiveCall:
     started: float = 0.0
     # when it is expected to end (monotonic): answered, its message's length from then
     ends: float | None = None
+    attempt_id: int = 0
 
 
 class LiveCalls:
-    def __init__(self, on_release: Callable[[], None]) -> None:
+    def __init__(self, on_release: Callable[[LiveCall | None], None]) -> None:
         self._calls: dict[int, LiveCall] = {}  # attempt id -> call
         self._phones: set[str] = set()
         self._per_campaign: dict[int, int] = defaultdict(int)
@@ -49,11 +50,14 @@ class LiveCalls:
         self.freed: deque[float] = deque(maxlen=1024)
         # how long recent calls held their campaign's slot (seconds), newest last
         self.held: deque[float] = deque(maxlen=64)
-        # a freed slot is a reason for the dialer's next pass now
+        # a freed slot is a reason for the dialer's next pass now; it is told which call's
+        # slot it is (None: only a number and a channel were freed)
         self._on_release = on_release
 
     def add(self, attempt_id: int, campaign_id: int, contact_id: int, phone: str) -> LiveCall:
-        call = LiveCall(campaign_id, contact_id, phone, started=time.monotonic())
+        call = LiveCall(
+            campaign_id, contact_id, phone, started=time.monotonic(), attempt_id=attempt_id
+        )
         self._calls[attempt_id] = call
         self._phones.add(phone)
         self._per_campaign[campaign_id] += 1
@@ -87,7 +91,7 @@ class LiveCalls:
         self._per_campaign[cid] -= 1
         self._freed_now(call)
         self._closing += 1
-        self._on_release()
+        self._on_release(call)
 
     def tasks(self) -> list[asyncio.Task[Any]]:
         return [call.task for call in self._calls.values() if call.task is not None]
@@ -96,6 +100,7 @@ class LiveCalls:
         """The call is over: its slot and its number are free for the next pass (the
         contact itself stays `calling` in the database until its result is stored)."""
         call = self._calls.get(attempt_id)
+        freed: LiveCall | None = None
         if call is not None and not call.released:
             call.released = True
             self._phones.discard(call.phone)
@@ -105,7 +110,8 @@ class LiveCalls:
             else:
                 self._per_campaign[call.campaign_id] -= 1
                 self._freed_now(call)
-        self._on_release()
+                freed = call
+        self._on_release(freed)
 
     def expect_end(self, attempt_id: int, at: float) -> None:
         """The call is expected to end at `at` (monotonic): answered, nothing to wait for

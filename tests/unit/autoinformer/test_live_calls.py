@@ -12,7 +12,7 @@ from autoinformer.phone.live import LiveCalls
 
 def live_with(calls: int, campaign_id: int = 7) -> tuple[LiveCalls, list[int]]:
     woken: list[int] = []
-    live = LiveCalls(on_release=lambda: woken.append(1))
+    live = LiveCalls(on_release=lambda _freed: woken.append(1))
     for attempt_id in range(calls):
         live.add(attempt_id, campaign_id, 100 + attempt_id, f"7913000{attempt_id:04d}")
     return live, woken
@@ -83,3 +83,17 @@ def test_answered_calls_tell_how_many_will_end_by_a_time() -> None:
     live.release(0)
     live.closing(1)  # its slot is the next call's already
     assert live.ending(7, 31.0) == 1
+
+
+def test_the_dialer_is_told_whose_slot_was_freed_once() -> None:
+    """A freed slot may be handed to a call claimed ahead (CallBook.hand_over): the dialer
+    learns which call freed it, at closing or at release, never at both."""
+    freed: list[int | None] = []
+    live = LiveCalls(on_release=lambda call: freed.append(call.attempt_id if call else None))
+    for attempt_id in (1, 2):
+        live.add(attempt_id, 7, 100 + attempt_id, f"7913000000{attempt_id}")
+    live.closing(1)
+    live.release(1)
+    live.release(2)
+    live.release(2)
+    assert freed == [1, None, 2, None]

@@ -322,3 +322,68 @@ def test_a_worker_adopts_its_nodes_calls_and_a_dead_workers_only_once_over_there
     assert seen["ended"] == seen["on_b"][1:]
     # every open call is a2's now, and a2 lives: a third worker takes none
     assert seen["again"] == []
+
+
+def test_claims_ahead_hold_no_slot_until_a_call_that_ends_hands_them_its_own(
+    pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    """Concurrency 2: worker A claims two to dial and two ahead; worker B then finds no
+    room (A's claims ahead are not counted, A's calls are). A's first call ends and hands
+    its slot to a claim ahead in the write that closes it: the count stays at 2, and B
+    still finds no room; once A's other call ends with nobody to take its slot, B does."""
+    url = pg_database("ahead")
+    campaign_id = asyncio.run(_campaign(url, tmp_path, 8))
+
+    async def scene() -> dict[str, Any]:
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        a = CallBook(sessions, node="node-a", instance="w-a")
+        b = CallBook(sessions, node="node-b", instance="w-b")
+
+        async def counted() -> tuple[int, int]:
+            async with sessions() as session:
+                rows = (
+                    await session.execute(
+                        select(Attempt.ahead, func.count())
+                        .where(Attempt.campaign_id == campaign_id, Attempt.ended_at.is_(None))
+                        .group_by(Attempt.ahead)
+                    )
+                ).all()
+            by_kind = {bool(ahead): int(n) for ahead, n in rows}
+            return by_kind.get(False, 0), by_kind.get(True, 0)
+
+        seen: dict[str, Any] = {}
+        try:
+            plan = await a.plan(campaign_id)
+            assert plan is not None
+            due = await a.due(campaign_id, utcnow(), 8)
+            now_a, ahead_a = await a.claim_wave(plan, due[:5], utcnow(), limit=2, ahead=2)
+            seen["a"] = (len(now_a), len(ahead_a))
+            seen["after a"] = await counted()
+            now_b, ahead_b = await b.claim_wave(plan, due[5:], utcnow(), limit=2, ahead=0)
+            seen["b"] = (len(now_b), len(ahead_b))
+            first, second = (attempt_id for _c, attempt_id, _ch in now_a)
+            successor = ahead_a[0][1]
+            a.hand_over(first, successor)
+            await a.record(first, HEARD, utcnow())
+            seen["handed"] = await counted()
+            async with sessions() as session:
+                stored = await session.get(Attempt, successor)
+                seen["successor ahead"] = stored.ahead if stored else None
+            seen["b again"] = len(await b.claim_many(plan, due[5:], utcnow(), limit=2))
+            await a.record(second, HEARD, utcnow())
+            seen["b at last"] = len(await b.claim_many(plan, due[5:], utcnow(), limit=2))
+            seen["end"] = await counted()
+        finally:
+            await engine.dispose()
+        return seen
+
+    seen = asyncio.run(scene())
+    assert seen["a"] == (2, 2)
+    assert seen["after a"] == (2, 2)  # (counted, ahead)
+    assert seen["b"] == (0, 0)
+    assert seen["handed"] == (2, 1)
+    assert seen["successor ahead"] is False
+    assert seen["b again"] == 0
+    assert seen["b at last"] == 1
+    assert seen["end"] == (2, 1)

@@ -17,7 +17,7 @@ from contact_center.storage.database import create_engine
 from contact_center.storage.models import metadata
 from tests.conftest import NewDatabase
 
-HEADS = "0005, a0009, h0003"
+HEADS = "0005, a0010, h0003"
 
 
 async def _inspect(url: str) -> tuple[set[str], list[Any]]:

@@ -66,7 +66,7 @@ def test_a_database_from_the_previous_main_upgrades_and_keeps_its_campaigns(
 
     upgraded = _cli(url, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
-    assert "a0009" in upgraded.output and "h0003" in upgraded.output
+    assert "a0010" in upgraded.output and "h0003" in upgraded.output
 
     with sqlite3.connect(db) as conn:
         after = conn.execute("SELECT id, name, status FROM ai_campaigns ORDER BY id").fetchall()
@@ -89,7 +89,7 @@ def test_the_plugins_tables_come_from_the_plugins_migrations(tmp_path: Path) -> 
     assert {"customers", "hotline_appeals", "operators"} <= _tables(core_only)
     assert not {t for t in _tables(core_only) if t.startswith("ai_")}
     assert {"ai_campaigns", "ai_contacts", "ai_letters"} <= _tables(both)
-    assert migrate.current_revision(f"sqlite+aiosqlite:///{both}") == "0005, a0009, h0003"
+    assert migrate.current_revision(f"sqlite+aiosqlite:///{both}") == "0005, a0010, h0003"
 
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), ("db", "current")])
@@ -98,4 +98,4 @@ def test_db_commands_see_the_installed_plugins(tmp_path: Path, command: tuple[st
     assert _cli(url, "db", "upgrade").exit_code == 0
     result = _cli(url, *command)
     assert result.exit_code == 0, result.output
-    assert "a0009" in result.output
+    assert "a0010" in result.output
