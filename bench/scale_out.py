@@ -13,7 +13,8 @@ each with its own CC_AMI_PORT and CC_NODE and the shared CC_DATABASE_URL.
 The same campaign is run twice, each time in a fresh database: N sim customers (numbers
 ending in 1) who listen to a message of about 2 s until the service hangs up, first with
 1 node and 1 worker at `--channels` concurrent calls, then with 2 nodes and 2 workers at
-2 x `--channels` (a campaign's concurrency holds across workers, so it is the sum). For
+2 x `--channels` (a campaign's concurrency holds across workers, so it is the sum; each
+node's trunk carries `--channels`, CC_DIAL_CHANNELS, as a real one has its limit). For
 each: elapsed, contacts/min, efficiency (the channel-bound limit contacts x message length
 / concurrency, divided by elapsed, as bench/campaign_efficiency.py), the CPU of the
 workers, of each Asterisk and of PostgreSQL, and the machine's CPU in all (other jobs
@@ -35,8 +36,9 @@ calls over as above; on waking it must not dial the contacts it had claimed ahea
 the other worker may have called meanwhile (its heartbeat lease, HeartbeatLease). Prints
 `double_calls` and the lapses the stalled worker logged.
 
-`--short`: 1,000 contacts. `--keep`: keep the work folder, with the workers' logs and
-attempts-n1.csv / attempts-n2.csv (every attempt with its call as the observers saw it).
+`--short`: 1,000 contacts. `--keep`: keep the work folder, with the workers' logs (their
+level BENCH_LOG_LEVEL, WARNING by default) and attempts-n1.csv / attempts-n2.csv (every
+attempt with its call as the observers saw it).
 Each run also prints the database transactions per contact and the CPU per call, and
 from it how many calls a minute the machine's cores could carry if nothing else ran.
 """
@@ -92,7 +94,10 @@ HARD_LIMIT = 60
 
 def worker_main(ready: Path) -> None:
     """One dialer worker: the service as `serve` builds it (settings from CC_*), no web."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(name)s %(message)s",
+    )
     settings = load_settings()
     # tick and drain as bench/campaign_efficiency.py; ring_timeout_max is this campaign's
     plugin = AutoinformerPlugin(
@@ -350,6 +355,9 @@ async def run_once(
                 "CC_NODE": node.name,
                 "CC_ASTERISK_RUNTIME_DIR": str(node.settings.asterisk_runtime_dir),
                 "CC_DIAL_TEMPLATE": node.settings.dial_template,
+                # each node's trunk carries --channels: without it the first worker up
+                # took all of the campaign's 2 x --channels on its own node
+                "CC_DIAL_CHANNELS": str(args.channels),
                 "CC_CLOCK_OFFSET": f"{offset:.3f}",
                 "CC_CALL_HARD_LIMIT": str(HARD_LIMIT),
                 "CC_HTTP_PORT": "0",

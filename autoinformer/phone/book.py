@@ -445,8 +445,10 @@ class CallBook:
         limit: int = 0,
         ahead: int = 0,
     ) -> tuple[list[Claim], list[Claim]]:
-        """`claim_many`, and on PostgreSQL with a `limit` up to `ahead` of the contacts the
-        concurrency leaves no room for claimed too, ahead of a free slot: (the claims to
+        """`claim_many`, and on PostgreSQL with a `limit` up to `ahead` contacts more
+        claimed ahead of a free slot: those the concurrency leaves no room for, and those
+        beyond the first `len(contacts) - ahead` (this worker's own free slots: a claim it
+        cannot dial now must not hold a slot another worker could). Returns (the claims to
         dial now, those to dial only once `hand_over` gave them a slot). On SQLite (one
         worker, which keeps the concurrency itself) every claim is of the first kind."""
 
@@ -475,6 +477,7 @@ class CallBook:
         room = len(contacts)
         if contacts and shared and limit > 0:
             room = await _room_within_concurrency(session, plan, limit)
+            room = min(room, max(0, len(contacts) - max(0, ahead)))
             contacts = contacts[: room + max(0, ahead)]
         if contacts and shared:
             # the numbers of both kinds locked at once, in one order (no deadlock)

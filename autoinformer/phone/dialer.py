@@ -36,6 +36,7 @@ Safety rules it keeps (issue 5, DESIGN.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -462,11 +463,15 @@ class Dialer:
         if await self._book.finish_if_done(plan.id, now):
             log.info("campaign %d finished", plan.id)
 
-    async def _limit(self, plan: Plan, scenario: Scenario) -> int:
+    async def _limit(self, plan: Plan, scenario: Scenario) -> tuple[int, int]:
+        """(the calls this worker may have in the campaign now, the calls every worker
+        together may have): the campaign's concurrency and its free operators hold across
+        the workers, this node's trunk channels only for this worker's calls."""
         # keep answered calls in proportion to the operators who could take a transfer,
         # and every campaign's calls within the trunk's channels
         free = await self._desk.free() if scenario.offers_operator else 0
-        pace = effective_concurrency(
+        paced = functools.partial(
+            effective_concurrency,
             plan.concurrency,
             offers_operator=scenario.offers_operator,
             # campaigns that offer an operator share the free ones (every worker splits
@@ -475,6 +480,8 @@ class Dialer:
             operator_campaigns=max(1, len(self._operator_campaigns)),
             free_in_all=free,
             per_operator=scenario.calls_per_free_operator,
+        )
+        pace = paced(
             channels=self.config.max_channels,
             channels_elsewhere=self._live.total() - self._live.count(plan.id),
         )
@@ -483,7 +490,9 @@ class Dialer:
             await self._note_pace(plan.id, Pace(plan.concurrency, 1, "asterisk_refuses"))
         else:
             await self._note_pace(plan.id, pace)
-        return pace.limit
+        # the claim counts every worker's calls against this one (a node's full trunk is
+        # no reason for another node's worker to dial less)
+        return pace.limit, paced().limit
 
     async def _note_pace(self, campaign_id: int, pace: Pace) -> None:
         """Store the campaign's pace when it changed (the free operators change it at most
@@ -494,7 +503,7 @@ class Dialer:
         await self._book.set_pace(campaign_id, json.dumps(pace.to_data()))
 
     async def _dial_due(self, plan: Plan, scenario: Scenario, now: datetime) -> None:
-        limit = await self._limit(plan, scenario)
+        limit, shared_limit = await self._limit(plan, scenario)
         self._limits[plan.id] = limit
         slots = limit - self._live.count(plan.id)
         if self._gate.probing:
@@ -544,7 +553,7 @@ class Dialer:
         # the epoch before the claim's commit: a stall while it commits is a lapse after it
         epoch = self._worker_lease.epoch
         dial_now, claimed_ahead = await self._book.claim_wave(
-            plan, ready, now, limit=limit, ahead=len(ready) - max(0, slots)
+            plan, ready, now, limit=shared_limit, ahead=len(ready) - max(0, slots)
         )
         at = time.monotonic()
         for claims, ahead in ((dial_now, False), (claimed_ahead, True)):

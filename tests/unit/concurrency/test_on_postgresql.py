@@ -387,3 +387,30 @@ def test_claims_ahead_hold_no_slot_until_a_call_that_ends_hands_them_its_own(
     assert seen["b again"] == 0
     assert seen["b at last"] == 1
     assert seen["end"] == (2, 1)
+
+
+def test_a_worker_claims_to_dial_now_only_what_its_own_slots_take(
+    pg_database: NewDatabase, tmp_path: Path
+) -> None:
+    """Concurrency 4 over two workers; worker A's node has two slots free and wants three
+    more ahead: it claims two to dial and three ahead, so worker B still finds room for
+    two (a claim A cannot dial now would hold a slot B could use)."""
+    url = pg_database("own_slots")
+    campaign_id = asyncio.run(_campaign(url, tmp_path, 8))
+
+    async def scene() -> tuple[tuple[int, int], tuple[int, int]]:
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        a = CallBook(sessions, node="node-a", instance="w-a")
+        b = CallBook(sessions, node="node-b", instance="w-b")
+        try:
+            plan = await a.plan(campaign_id)
+            assert plan is not None
+            due = await a.due(campaign_id, utcnow(), 8)
+            now_a, ahead_a = await a.claim_wave(plan, due[:5], utcnow(), limit=4, ahead=3)
+            now_b, ahead_b = await b.claim_wave(plan, due[5:7], utcnow(), limit=4, ahead=0)
+        finally:
+            await engine.dispose()
+        return (len(now_a), len(ahead_a)), (len(now_b), len(ahead_b))
+
+    assert asyncio.run(scene()) == ((2, 3), (2, 0))
