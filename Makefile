@@ -62,7 +62,7 @@ PG_TESTS := tests/unit/users tests/unit/operators tests/unit/customers tests/uni
 	tests/unit/autoinformer/test_call_journal.py tests/unit/autoinformer/test_writer.py \
 	tests/unit/autoinformer/test_list_writer.py tests/unit/autoinformer/test_prerender.py \
 	tests/integration/web tests/integration/autoinformer/test_campaign_calls.py \
-	tests/integration/autoinformer/test_claimed_ahead.py
+	tests/integration/autoinformer/test_claimed_ahead.py::test_the_second_wave_is_claimed_before_the_first_ends
 
 test-postgresql: setup test-tools
 	$(BIN)/python -m pytest --db postgresql $(PG_TESTS)
