@@ -35,7 +35,8 @@ BENCH_PHASES=1 also prints where each call's channel time went, from Asterisk's 
 timestamps (dial to answer; a message the dialplan played: answer to its end (CCPlayed)
 and to the Hangup; AGI: answer to AsyncAGI, to the first command, the gaps between
 commands, the last command to the Hangup), how the channels fill (the first calls' start,
-each end to the next start, the last calls' tail) and the events the service received;
+each end to the next start, the last calls' tail), the run's two edges (its start to the
+first Newchannel, the last Hangup to the end the runner saw) and the events the service received;
 then the same for the call files (an AMI session of the bench's own watches them). The
 first wave's spread is mostly Asterisk's own: bench/originate_burst.py.
 """
@@ -120,7 +121,11 @@ def self_cpu() -> float:
 
 
 def callfile_baseline(
-    local: LocalAsterisk, numbers: list[str], sounds: list[str], concurrency: int
+    local: LocalAsterisk,
+    numbers: list[str],
+    sounds: list[str],
+    concurrency: int,
+    phases: CallPhases | None = None,
 ) -> float:
     """Seconds for call files to reach every number with at most `concurrency` calls at once."""
     local.rx("module load pbx_spool.so")
@@ -129,6 +134,7 @@ def callfile_baseline(
     for folder in (outgoing, staging):
         folder.mkdir(parents=True, exist_ok=True)
 
+    wall0 = time.time()
     started = time.monotonic()
     sent = 0
     while True:
@@ -149,6 +155,8 @@ def callfile_baseline(
             sent += 1
             busy += 1
         time.sleep(0.02)
+    if phases is not None:
+        phases.edges = (wall0, time.time())
     return time.monotonic() - started
 
 
@@ -183,6 +191,8 @@ class CallPhases:
         self.commands: dict[str, list[tuple[str, float, float]]] = {}
         self._open: dict[tuple[str, str], tuple[str, float]] = {}
         self.names: Counter[str] = Counter()
+        # wall-clock start and end as the runner saw them (time.time(), as the stamps)
+        self.edges: tuple[float, float] | None = None
 
     def see(self, event: Any) -> None:
         name, stamp = event.get("Event"), event.get("Timestamp")
@@ -221,6 +231,11 @@ class CallPhases:
             f"phases over {len(whole)} calls: channels held {busy / ((t1 - t0) * concurrency):.1%}"
             f" of {concurrency} x {t1 - t0:.2f} s (first Newchannel to last Hangup)"
         )
+        if self.edges:
+            print(
+                f"  start to the first Newchannel {(t0 - self.edges[0]) * 1000:.0f} ms; the last"
+                f" Hangup to the end seen {(self.edges[1] - t1) * 1000:.0f} ms"
+            )
 
         def show(label: str, values: list[float]) -> None:
             if values:
@@ -325,6 +340,7 @@ async def run(
             await asyncio.sleep(IDLE_S)
             idle_rate = (self_cpu() - idle0) / IDLE_S
             cpu0, ast0 = self_cpu(), cpu_seconds(ast_pid)
+            wall0 = time.time()
             started = time.monotonic()
             await campaigns.start(created.campaign_id)
             polls = 0
@@ -335,6 +351,7 @@ async def run(
                 await asyncio.sleep(POLL_S)
             # the last pass saw the campaign finish: the end is when its last call ended
             elapsed = time.monotonic() - started
+            phases.edges = (wall0, time.time())
             cpu, ast_cpu = self_cpu() - cpu0, cpu_seconds(ast_pid) - ast0
         finally:
             await app.stop_parts()
@@ -429,7 +446,7 @@ def main() -> None:
             watcher.start()
             time.sleep(0.5)  # logged in before the first call file
         ast0 = cpu_seconds(pid)
-        baseline = callfile_baseline(local, numbers, sounds, args.concurrency)
+        baseline = callfile_baseline(local, numbers, sounds, args.concurrency, phases)
         baseline_cpu = cpu_seconds(pid) - ast0
         if watcher.is_alive():
             time.sleep(0.2)  # the last Hangups read

@@ -70,14 +70,16 @@ async def _campaign(
 
 
 async def claim_until_none_left(url: str, _index: int, campaign_id: int) -> list[int]:
-    """A dialer's claiming alone: the due contacts, claimed a batch at a time, until none."""
+    """A dialer's claiming alone: the due contacts, claimed a batch at a time, until none
+    (small batches: a process that runs first must not take all 400 before the others
+    are scheduled)."""
     engine = create_engine(url)
     book = CallBook(session_factory(engine))
     taken: list[int] = []
     try:
         plan = await book.plan(campaign_id)
         assert plan is not None
-        while due := await book.due(campaign_id, utcnow(), 20):
+        while due := await book.due(campaign_id, utcnow(), 10):
             taken += [c.id for c, _attempt, _channel in await book.claim_many(plan, due, utcnow())]
     finally:
         await engine.dispose()
