@@ -78,8 +78,9 @@ from contact_center.speech import Speech
 from contact_center.tasks import TaskSet
 from contact_center.telephony.agi import AgiChannel, AgiServer
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.channels import live_channel_ids
 from contact_center.telephony.exceptions import TelephonyError
-from contact_center.telephony.originate import Originator, live_channel_ids
+from contact_center.telephony.originate import Originator
 from contact_center.telephony.peers import PeerAsterisks
 
 log = logging.getLogger(__name__)

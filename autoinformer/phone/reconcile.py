@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.channels import show_channels
 from contact_center.telephony.exceptions import AmiActionError, TelephonyError
 
 UP = 6
@@ -85,17 +86,15 @@ class AsteriskChannels:
 
     async def _list(self) -> dict[str, ChannelInfo]:
         started = time.monotonic()
-        events = await self._link.action_list("CoreShowChannels")
-        channels: dict[str, ChannelInfo] = {}
-        for event in events:
-            uid = str(event.get("Uniqueid", "") or "")
-            if uid:
-                channels[uid] = ChannelInfo(
-                    name=str(event.get("Channel", "") or ""),
-                    uniqueid=uid,
-                    state=_int(event.get("ChannelState")),
-                    bridge_id=str(event.get("BridgeId", "") or ""),
-                )
+        channels = {
+            shown.uniqueid: ChannelInfo(
+                name=shown.name,
+                uniqueid=shown.uniqueid,
+                state=shown.state,
+                bridge_id=shown.bridge_id,
+            )
+            for shown in await show_channels(self._link)
+        }
         self._cached = (started, channels)
         return channels
 
@@ -174,8 +173,3 @@ class AsteriskChannels:
             waiter.set()
         if self._cached is not None:
             self._cached[1].pop(uid, None)
-
-
-def _int(value: object) -> int:
-    text = str(value or "")
-    return int(text) if text.isdigit() else -1

@@ -35,6 +35,7 @@ from contact_center.clock import Clock
 from contact_center.hotline.appeals import AppealService
 from contact_center.hotline.models import EndedBy
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.channels import show_channels
 from contact_center.telephony.exceptions import AmiActionError, TelephonyError
 
 log = logging.getLogger(__name__)
@@ -115,17 +116,6 @@ class LiveChannel:
         )
 
 
-def parse_duration(raw: str) -> float:
-    """CoreShowChannel's Duration "HH:MM:SS" in seconds (0 when unreadable)."""
-    parts = raw.strip().split(":")
-    if not parts or not all(p.isdigit() for p in parts):
-        return 0.0
-    seconds = 0
-    for part in parts:
-        seconds = seconds * 60 + int(part)
-    return float(seconds)
-
-
 def fallback_ended_by(orphan: Orphan) -> EndedBy:
     """Who ended a call the dialplan's fallback had: the operator (Queue() returned
     CONTINUE: the operator hung up), the fallback (it reached its goodbye), else the caller
@@ -195,20 +185,18 @@ class CallRecovery:
     # ------------------------------------------------------------------ reconciliation
     async def channels(self) -> dict[str, LiveChannel]:
         """Every channel Asterisk has now, by Uniqueid."""
-        out: dict[str, LiveChannel] = {}
-        for event in await self._link.action_list("CoreShowChannels"):
-            uid = str(event.get("Uniqueid", ""))
-            if uid:
-                out[uid] = LiveChannel(
-                    uid,
-                    str(event.get("Channel", "")),
-                    str(event.get("Application", "")),
-                    str(event.get("ApplicationData", "")),
-                    caller=str(event.get("CallerIDNum", "") or ""),
-                    seconds=parse_duration(str(event.get("Duration", ""))),
-                    context=str(event.get("Context", "")),
-                )
-        return out
+        return {
+            shown.uniqueid: LiveChannel(
+                shown.uniqueid,
+                shown.name,
+                shown.application,
+                shown.data,
+                caller=shown.caller_num,
+                seconds=shown.seconds or 0.0,
+                context=shown.context,
+            )
+            for shown in await show_channels(self._link)
+        }
 
     async def reconcile(self, driven: Collection[str], *, startup: bool = False) -> list[str]:
         """Check the orphans (and, at start-up, the appeals a previous run left open)

@@ -44,6 +44,7 @@ from urllib.parse import unquote
 from contact_center.tasks import TaskSet
 from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.channels import ShownChannel, show_channels
 from contact_center.telephony.exceptions import (
     AgiCommandError,
     AmiActionError,
@@ -377,14 +378,6 @@ def _last_key(result: AgiResult) -> str | None:
     return key if status == "USERSTOPPED" and key in DIGITS_SET else None
 
 
-def _duration_s(raw: str) -> float | None:
-    parts = raw.split(":")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        return None
-    hours, minutes, seconds = (int(p) for p in parts)
-    return hours * 3600 + minutes * 60 + seconds
-
-
 class AgiServer:
     """Turns AsyncAGI events into AgiChannel objects and runs each call's flow as an owned task.
 
@@ -669,7 +662,7 @@ class AgiServer:
             if not self._current(session):
                 return  # the link dropped again: the next session reconciles
             try:
-                listing = await self._link.action_list("CoreShowChannels")
+                listing = await show_channels(self._link)
                 # start events that came before the listing are handled before it is read
                 await self._link.flush_events()
                 break
@@ -677,12 +670,12 @@ class AgiServer:
                 if self._current(session):
                     log.warning("AGI reconcile: CoreShowChannels failed (%s); again in 1 s", exc)
                     await asyncio.sleep(1.0)
-        live = {str(e.get("Channel", "")): e for e in listing}
+        live = {shown.name: shown for shown in listing}
 
         def alive(channel: AgiChannel) -> bool:
-            event = live.get(channel.channel)
+            shown = live.get(channel.channel)
             # the same name after an Asterisk restart is another call
-            return event is not None and str(event.get("Uniqueid", "")) == channel.uniqueid
+            return shown is not None and shown.uniqueid == channel.uniqueid
 
         gone: dict[str, AgiChannel] = {}
         for channel in (*self._channels.values(), *(c.channel for c in self._commands.values())):
@@ -783,35 +776,34 @@ class AgiServer:
         value = str(ord(stopped)) if stopped else "0"
         self._settle(command, AgiResult(200, value, "", recovered=True))
 
-    def _adopt(self, listing: list[Message]) -> None:
+    def _adopt(self, listing: list[ShownChannel]) -> None:
         """Calls that entered AsyncAGI while the link was down: their start went to nobody."""
         if self._first_up is None:
             return
         now = time.time()
-        for event in listing:
-            name = str(event.get("Channel", ""))
-            if name in self._channels or str(event.get("Application", "")) != "AGI":
+        for shown in listing:
+            name = shown.name
+            if name in self._channels or shown.application != "AGI":
                 continue
-            data = str(event.get("ApplicationData", ""))
-            if not data.startswith("agi:async"):
+            if not shown.data.startswith("agi:async"):
                 continue
-            age = _duration_s(str(event.get("Duration", "")))
+            age = shown.seconds
             # older than this process: not ours to pick up (a previous run's call is the
             # dialer's and the hotline's to reconcile)
             if age is None or now - age < self._first_up - 2:
                 continue
-            args = data.split(",")[1:]
+            args = shown.data.split(",")[1:]
             env = {
                 "agi_request": "async",
                 "agi_channel": name,
-                "agi_uniqueid": str(event.get("Uniqueid", "")),
-                "agi_callerid": str(event.get("CallerIDNum", "")),
-                "agi_calleridname": str(event.get("CallerIDName", "")),
-                "agi_language": str(event.get("Language", "")),
-                "agi_context": str(event.get("Context", "")),
-                "agi_extension": str(event.get("Exten", "")),
-                "agi_priority": str(event.get("Priority", "")),
-                "agi_accountcode": str(event.get("AccountCode", "")),
+                "agi_uniqueid": shown.uniqueid,
+                "agi_callerid": shown.caller_num,
+                "agi_calleridname": shown.caller_name,
+                "agi_language": shown.language,
+                "agi_context": shown.context,
+                "agi_extension": shown.exten,
+                "agi_priority": shown.priority,
+                "agi_accountcode": shown.account_code,
             }
             env.update({f"agi_arg_{i}": arg for i, arg in enumerate(args, start=1)})
             self.adopted_calls += 1

@@ -19,6 +19,7 @@ from typing import Any
 from contact_center.privacy import mask_phone
 from contact_center.telephony._panoramisk import Message
 from contact_center.telephony.ami import AmiLink
+from contact_center.telephony.channels import live_channel_ids
 from contact_center.telephony.exceptions import AmiNotSent, OriginateNotSent
 from contact_center.telephony.numbers import build_dial_string
 
@@ -278,16 +279,3 @@ class Originator:
     async def live_channel_ids(self) -> set[str]:
         """Uniqueids and Linkedids of every channel Asterisk has now (for reconciliation)."""
         return await live_channel_ids(self._link)
-
-
-async def live_channel_ids(link: AmiLink) -> set[str]:
-    """Uniqueids and Linkedids of every channel the Asterisk behind `link` has now: a call
-    whose ChannelId is not among them is over there (or was never placed)."""
-    events = await link.action_list("CoreShowChannels")
-    ids: set[str] = set()
-    for event in events:
-        for key in ("Uniqueid", "Linkedid"):
-            value = str(event.get(key, ""))
-            if value:
-                ids.add(value)
-    return ids

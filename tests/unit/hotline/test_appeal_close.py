@@ -20,7 +20,6 @@ from contact_center.hotline.recovery import (
     LiveChannel,
     Orphan,
     fallback_ended_by,
-    parse_duration,
 )
 from contact_center.storage import migrate
 from contact_center.storage.database import create_engine, session_factory
@@ -103,12 +102,6 @@ async def test_progress_then_a_close_learned_later_appends(appeals: AppealServic
 def test_who_ended_a_call_the_fallback_had(fallback: str | None, ended_by: EndedBy) -> None:
     orphan = Orphan("u", 1, done=False, released=True, fallback=fallback)
     assert fallback_ended_by(orphan) is ended_by
-
-
-def test_channel_age_from_core_show_channels() -> None:
-    assert parse_duration("00:01:05") == 65.0
-    assert parse_duration("01:00:00") == 3600.0
-    assert parse_duration("") == 0.0 and parse_duration("n/a") == 0.0
 
 
 def test_hotline_calls_are_told_by_their_dialplan() -> None:
