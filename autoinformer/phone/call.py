@@ -1268,6 +1268,10 @@ class CallFlow:
         self._desk.in_flight += 1
         self._desk.expect(channel.uniqueid, lambda op: self._operator_answered(call, op))
         try:
+            # registered before it is announced: with the operators on another node, only
+            # while one is still free, in one step with every other worker's transfers
+            if not await self._register_transfer(call, channel):
+                raise _NoOperator
             await self._say(channel, scenario.replies.get("operator"))
             # the operator's side inherits these (the `__` prefix): what the call was about
             context = {
@@ -1284,7 +1288,6 @@ class CallFlow:
             }
             for name, value in context.items():
                 await channel.set_variable(name, value)
-            await self._register_transfer(call, channel)
             # stored before the customer enters the queue: whatever happens to this
             # service from here on, they are an operator's (put through, or called back)
             p.queued = True
@@ -1302,7 +1305,7 @@ class CallFlow:
                 await channel.exec(
                     "Queue", f"{self.config.queue},,,,{timeout}", timeout=timeout + 7200
                 )
-        except ChannelGone:
+        except (ChannelGone, _NoOperator):
             pass
         finally:
             self._desk.in_flight -= 1
@@ -1354,14 +1357,22 @@ class CallFlow:
         p.operator = interface or p.operator or self.config.operators_trunk
         call.journal.changed()
 
-    async def _register_transfer(self, call: _Call, channel: AgiChannel) -> None:
+    async def _register_transfer(self, call: _Call, channel: AgiChannel) -> bool:
         """The transfer is an appeal like a hotline call: the queue events time it, the
         operator's steps and class go on it, and the screen-pop shows what the call was about.
-        Registered before the customer enters the queue, so AgentConnect finds it."""
+        Registered before the customer enters the queue, so AgentConnect finds it. With the
+        operators on another node (the node trunk) it is registered only while the shared
+        count has one free, and it counts as taken from then on: two dialer nodes that both
+        saw the last free operator do not both send a customer. False: none was free."""
         if self._handoffs is None:
-            return
+            return True
+        register = (
+            self._handoffs.register_if_operator_free
+            if self.config.operators_trunk
+            else self._handoffs.register
+        )
         try:
-            ref = await self._handoffs.register(
+            ref = await register(
                 uniqueid=channel.uniqueid,
                 channel=channel.channel,
                 number="+" + call.contact.phone,
@@ -1373,8 +1384,12 @@ class CallFlow:
             # the customer still reaches an operator; only the journal entry is missing (a
             # resumed transfer's appeal may exist already: the channel is its unique key)
             log.exception("attempt %d: the transfer's appeal was not registered", call.attempt_id)
-            return
+            return True
+        if ref is None:
+            log.info("attempt %d: the last free operator was taken meanwhile", call.attempt_id)
+            return False
         call.appeal_id = ref.id
+        return True
 
     async def _close_transfer(self, call: _Call) -> None:
         p = call.progress
@@ -1390,6 +1405,11 @@ class CallFlow:
     @staticmethod
     def _who(call: _Call) -> str:
         return mask_phone(call.contact.phone)
+
+
+class _NoOperator(Exception):
+    """A transfer found no operator free when it came to register (another worker's took
+    the last one): the customer is promised a call-back instead."""
 
 
 def _heard_key(call: _Call) -> DbKey:

@@ -5,7 +5,7 @@ the queue events and the operator's steps stamp its timings, and the norms repor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,10 @@ class AppealRef:
     number: str
 
 
+class _Refused(Exception):
+    """register_if_operator_free: no operator is free (the transaction is rolled back)."""
+
+
 class AppealService:
     """Appeals (every hotline call) and the journal's numbering; implements the operator
     service's AppealLog."""
@@ -84,31 +88,85 @@ class AppealService:
     ) -> AppealRef:
         """Number and store a new appeal; `written`: the written appeal's columns
         (applicant_name, text, classification...)."""
+        ref = await self._register(
+            None,
+            uniqueid=uniqueid,
+            channel=channel,
+            caller_number=caller_number,
+            customer_id=customer_id,
+            arrived_at=arrived_at,
+            source=source,
+            context=context,
+            answered_at=answered_at,
+            applicant=applicant,
+            kind=kind,
+            **written,
+        )
+        assert ref is not None  # nothing to refuse it
+        return ref
+
+    async def register_if_operator_free(
+        self,
+        *,
+        uniqueid: str,
+        channel: str,
+        caller_number: str,
+        customer_id: int | None,
+        arrived_at: datetime,
+        source: AppealSource,
+        context: Mapping[str, Any] | None = None,
+        answered_at: datetime | None = None,
+    ) -> AppealRef | None:
+        """`register` a call on its way to the operators' queue only while `free_operators`
+        says one is free; None when none is. The count and the new appeal (which counts as
+        a transfer on its way from then on) are one transaction, behind the year's journal
+        counter row that `_next_seq` locks: two workers on two nodes that both see the last
+        free operator cannot both take them, the second counts the first's appeal."""
+        return await self._register(
+            lambda session: self._free_operators_in(session, arrived_at),
+            uniqueid=uniqueid,
+            channel=channel,
+            caller_number=caller_number,
+            customer_id=customer_id,
+            arrived_at=arrived_at,
+            source=source,
+            context=context,
+            answered_at=answered_at,
+        )
+
+    async def _register(
+        self,
+        free: Callable[[AsyncSession], Awaitable[int]] | None,
+        *,
+        arrived_at: datetime,
+        applicant: str = APPLICANT_DEFAULT,
+        source: AppealSource = AppealSource.HOTLINE,
+        context: Mapping[str, Any] | None = None,
+        **columns: Any,
+    ) -> AppealRef | None:
         year = arrived_at.astimezone(self._tz).year
         async with self._numbering:
             for _attempt in range(3):
                 try:
                     async with self._sessions() as session, session.begin():
                         seq = await self._next_seq(session, year)
+                        if free is not None and await free(session) <= 0:
+                            raise _Refused
                         appeal = Appeal(
                             number=appeal_number(year, seq, applicant),
                             year=year,
                             seq=seq,
                             applicant=applicant,
-                            kind=kind,
-                            uniqueid=uniqueid,
-                            channel=channel,
-                            caller_number=caller_number,
-                            customer_id=customer_id,
                             arrived_at=arrived_at,
-                            answered_at=answered_at,
                             source=AppealSource(source).value,
                             context=dict(context) if context is not None else None,
                             timeline=[],
-                            **written,
+                            **columns,
                         )
                         session.add(appeal)
                     return AppealRef(appeal.id, appeal.number)
+                except _Refused:
+                    return None  # rolled back: the number is not spent
                 except IntegrityError:
                     # another process created the year's counter first: count again
                     continue
@@ -157,31 +215,35 @@ class AppealService:
         registered in the last PENDING_TRANSFER_S and not yet in it (on their way over the
         node trunk from any dialer node)."""
         async with self._sessions() as session:
-            available = await session.scalar(
-                select(func.count())
-                .select_from(Operator)
-                .where(Operator.state == OperatorState.AVAILABLE.value)
-            )
-            waiting = await session.scalar(
-                select(func.count())
-                .select_from(Appeal)
-                .where(
-                    Appeal.ended_at.is_(None),
-                    Appeal.operator_answered_at.is_(None),
-                    or_(
-                        and_(
-                            Appeal.queue_entered_at.is_not(None),
-                            Appeal.queue_left_at.is_(None),
-                            Appeal.arrived_at >= now - timedelta(seconds=WAITING_LIMIT_S),
-                        ),
-                        and_(
-                            Appeal.source == AppealSource.TRANSFER.value,
-                            Appeal.queue_entered_at.is_(None),
-                            Appeal.arrived_at >= now - timedelta(seconds=PENDING_TRANSFER_S),
-                        ),
+            return await self._free_operators_in(session, now)
+
+    @staticmethod
+    async def _free_operators_in(session: AsyncSession, now: datetime) -> int:
+        available = await session.scalar(
+            select(func.count())
+            .select_from(Operator)
+            .where(Operator.state == OperatorState.AVAILABLE.value)
+        )
+        waiting = await session.scalar(
+            select(func.count())
+            .select_from(Appeal)
+            .where(
+                Appeal.ended_at.is_(None),
+                Appeal.operator_answered_at.is_(None),
+                or_(
+                    and_(
+                        Appeal.queue_entered_at.is_not(None),
+                        Appeal.queue_left_at.is_(None),
+                        Appeal.arrived_at >= now - timedelta(seconds=WAITING_LIMIT_S),
                     ),
-                )
+                    and_(
+                        Appeal.source == AppealSource.TRANSFER.value,
+                        Appeal.queue_entered_at.is_(None),
+                        Appeal.arrived_at >= now - timedelta(seconds=PENDING_TRANSFER_S),
+                    ),
+                ),
             )
+        )
         return max(0, int(available or 0) - int(waiting or 0))
 
     async def operator_interface(self, appeal_id: int) -> str:

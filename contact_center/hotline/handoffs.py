@@ -68,6 +68,53 @@ class Handoffs:
         """The appeal of the call on channel `uniqueid` (already answered), the customer found
         by `account` or else by `number`. Raises ValueError for a context that is not a
         small JSON object."""
+        ref = await self._register(
+            uniqueid=uniqueid,
+            channel=channel,
+            number=number,
+            source=source,
+            context=context,
+            account=account,
+            operator=False,
+        )
+        assert ref is not None  # nothing to refuse it
+        return ref
+
+    async def register_if_operator_free(
+        self,
+        *,
+        uniqueid: str,
+        channel: str,
+        number: str,
+        source: AppealSource,
+        context: Mapping[str, Any] | None = None,
+        account: str | None = None,
+    ) -> AppealRef | None:
+        """`register`, only while an operator is free by the shared database's count (the
+        operators are on another node); None when none is. The appeal then counts as a
+        transfer on its way, so no other worker can take the same operator
+        (AppealService.register_if_operator_free)."""
+        return await self._register(
+            uniqueid=uniqueid,
+            channel=channel,
+            number=number,
+            source=source,
+            context=context,
+            account=account,
+            operator=True,
+        )
+
+    async def _register(
+        self,
+        *,
+        uniqueid: str,
+        channel: str,
+        number: str,
+        source: AppealSource,
+        context: Mapping[str, Any] | None,
+        account: str | None,
+        operator: bool,
+    ) -> AppealRef | None:
         if AppealSource(source) is AppealSource.HOTLINE:
             raise ValueError("hotline calls are registered by the hotline flow")
         stored = _checked_context(context)
@@ -79,7 +126,8 @@ class Handoffs:
         if customer is None and e164:
             customer = await self._customers.find_by_phone(e164)
         now = self._clock.now()
-        ref = await self._appeals.register(
+        register = self._appeals.register_if_operator_free if operator else self._appeals.register
+        ref = await register(
             uniqueid=uniqueid,
             channel=channel,
             caller_number=e164 or number[:32],
@@ -89,6 +137,9 @@ class Handoffs:
             source=source,
             context=stored,
         )
+        if ref is None:
+            log.info("%s call %s: no operator free, not registered", source.value, uniqueid)
+            return None
         await self._appeals.save_progress(
             ref.id, ivr_path=f"{source.value}", timeline=[["state", source.value, now.isoformat()]]
         )

@@ -21,6 +21,8 @@ from autoinformer.plugin import AutoinformerPlugin
 from autoinformer.scheduling import NO_CAPS, CallFacts, Caps
 from contact_center.clock import Clock
 from contact_center.hotline.appeals import AppealService
+from contact_center.hotline.models import AppealSource
+from contact_center.operators.models import Operator, OperatorState
 from contact_center.speech.prompts import PromptCatalog
 from contact_center.storage import migrate
 from contact_center.storage.base import utcnow
@@ -213,6 +215,51 @@ def test_processes_numbering_appeals_at_once_never_share_a_journal_number(
     # each process's own numbers rise
     for ns in numbers:
         assert ns == sorted(ns)
+
+
+async def transfer_if_free(url: str, index: int, tries: int) -> int:
+    """A dialer node's transfers, each registered only while an operator is free (the
+    operators are on another node); how many were let through."""
+    engine = create_engine(url)
+    appeals = AppealService(session_factory(engine), ZoneInfo("Asia/Krasnoyarsk"))
+    through = 0
+    try:
+        for i in range(tries):
+            ref = await appeals.register_if_operator_free(
+                uniqueid=f"t{index}-{i}",
+                channel=f"Local/t{index}-{i}",
+                caller_number="+79135550101",
+                customer_id=None,
+                arrived_at=datetime.now(UTC),
+                source=AppealSource.TRANSFER,
+            )
+            through += ref is not None
+    finally:
+        await engine.dispose()
+    return through
+
+
+def test_workers_transferring_at_once_never_send_more_customers_than_free_operators(
+    pg_database: NewDatabase,
+) -> None:
+    url = pg_database("transfers")
+    migrate.upgrade(url)
+
+    async def operators(states: list[OperatorState]) -> None:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                for n, state in enumerate(states):
+                    session.add(
+                        Operator(code=f"op{n}", interface=f"PJSIP/op{n}", state=state.value)
+                    )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(operators([OperatorState.AVAILABLE] * 2 + [OperatorState.ON_CALL]))
+    through = run_in_processes(transfer_if_free, url, PROCESSES, 5)
+    # 2 free operators, 20 transfers tried from 4 nodes at once
+    assert sum(through) == 2
 
 
 # the whole message heard: the contact is done, never claimed again

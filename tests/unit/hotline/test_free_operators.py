@@ -92,3 +92,25 @@ async def test_an_appeal_moves_to_another_nodes_channel_only_while_open(store: S
     assert not await store.appeals.move_to_channel(appeal_id + 100, "h9", "x")
     await store.appeals.set(appeal_id, ended_at=NOW)
     assert not await store.appeals.move_to_channel(appeal_id, "h3", "x")
+
+
+async def test_a_transfer_registers_only_while_an_operator_is_free_and_takes_them(
+    store: Store,
+) -> None:
+    async def transfer(uid: str) -> int | None:
+        ref = await store.appeals.register_if_operator_free(
+            uniqueid=uid, channel=f"Local/{uid}", caller_number="", customer_id=None,
+            arrived_at=NOW, source=AppealSource.TRANSFER,
+        )  # fmt: skip
+        return None if ref is None else ref.id
+
+    await store.operators(OperatorState.AVAILABLE, OperatorState.ON_CALL)
+    first = await transfer("d1")
+    assert first is not None
+    # it is on its way to the one free operator: nobody else is free now
+    assert await store.appeals.free_operators(NOW) == 0
+    assert await transfer("d2") is None
+    assert await store.appeals.by_uniqueid("d2") is None
+    # the refused one spent no journal number
+    refs = [await store.appeals.get(first), await store.appeals.get(await store.appeal("h1"))]
+    assert [r.seq for r in refs] == [1, 2]
