@@ -36,9 +36,9 @@ timestamps (dial to answer; a message the dialplan played: answer to its end (CC
 and to the Hangup; AGI: answer to AsyncAGI, to the first command, the gaps between
 commands, the last command to the Hangup), how the channels fill (the first calls' start,
 each end to the next start, the last calls' tail), the run's two edges (its start to the
-first Newchannel, the last Hangup to the end the runner saw) and the events the service received;
-then the same for the call files (an AMI session of the bench's own watches them). The
-first wave's spread is mostly Asterisk's own: bench/originate_burst.py.
+first Newchannel, the last Hangup to the end the runner saw) and the events the service
+received; then the same for the call files (an AMI session of the bench's own watches
+them). The first wave's spread is mostly Asterisk's own: bench/originate_burst.py.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ def _child(
     work: Work, url: str, index: int, args: tuple[Any, ...], barrier: Any, results: Any
 ) -> None:
     async def main() -> Any:
-        # line up after the imports and a first connection (the driver's and the dialect's
-        # imports, the server's authentication): the real race, not who started first
+        # line up after a first connection: the driver's and the dialect's imports and the
+        # first connect are paid before the barrier, not by whoever starts last (the work's
+        # own engine still opens its connection after it, a few ms)
         await _connect_once(url)
         await asyncio.to_thread(barrier.wait, 60)
         return await work(url, index, *args)
